@@ -1,0 +1,61 @@
+package osprey
+
+import "time"
+
+// AnomalyKind says what kind of signal an anomaly was found in.
+type AnomalyKind string
+
+// Anomaly kinds.
+const (
+	AnomalyMetric AnomalyKind = "metric"
+	AnomalyLog    AnomalyKind = "log"
+)
+
+// Anomaly is a stretch of a series or a log template's behaviour that a detector
+// found out of the ordinary, with the evidence for it.
+type Anomaly struct {
+	// ID is assigned when the anomaly is emitted; unique, sorts by time.
+	ID   string      `json:"id"`
+	Kind AnomalyKind `json:"kind"`
+	// Labels are the labels of the series (for a log anomaly: of the log
+	// stream) the anomaly was found in.
+	Labels Labels `json:"labels"`
+	// TemplateID names the log template for log anomalies.
+	TemplateID string `json:"templateId,omitempty"`
+	// Score is the calibrated anomaly score in [0, 1].
+	Score float64 `json:"score"`
+	// Observed is the value seen; Expected, Lower and Upper are the model's
+	// expectation and band at the same time.
+	Observed float64   `json:"observed"`
+	Expected float64   `json:"expected"`
+	Lower    float64   `json:"lower"`
+	Upper    float64   `json:"upper"`
+	Severity Severity  `json:"severity"`
+	StartsAt time.Time `json:"startsAt"`
+	// EndsAt is zero while the anomaly is ongoing.
+	EndsAt time.Time `json:"endsAt,omitzero"`
+	// Evidence lists what each detector of the ensemble said.
+	Evidence []Evidence `json:"evidence,omitempty"`
+	// Fingerprint is Labels' fingerprint (plus TemplateID for log anomalies).
+	Fingerprint Fingerprint `json:"fingerprint"`
+}
+
+// Evidence is one detector's contribution to an anomaly, stated so that a
+// person can check it.
+type Evidence struct {
+	Detector string  `json:"detector"`
+	Score    float64 `json:"score"`
+	Reason   string  `json:"reason"`
+}
+
+// Active reports whether the anomaly is still ongoing.
+func (a *Anomaly) Active() bool { return a.EndsAt.IsZero() }
+
+// Feedback is an operator's verdict on an anomaly.
+type Feedback string
+
+// Feedback values.
+const (
+	FeedbackTruePositive  Feedback = "true_positive"
+	FeedbackFalsePositive Feedback = "false_positive"
+)

@@ -1,0 +1,125 @@
+package osprey
+
+import "time"
+
+// IncidentStatus is where an incident is in its life.
+type IncidentStatus string
+
+// Incident statuses.
+const (
+	IncidentOpen         IncidentStatus = "open"
+	IncidentAcknowledged IncidentStatus = "acknowledged"
+	IncidentResolved     IncidentStatus = "resolved"
+)
+
+// Valid reports whether s is a known status.
+func (s IncidentStatus) Valid() bool {
+	return s == IncidentOpen || s == IncidentAcknowledged || s == IncidentResolved
+}
+
+// Incident is one problem as a person would name it: a group of events and
+// anomalies that share a cause, with what is known about that cause and
+// everything that happened to it.
+type Incident struct {
+	ID       string         `json:"id"`
+	Title    string         `json:"title"`
+	Status   IncidentStatus `json:"status"`
+	Severity Severity       `json:"severity"`
+	// Labels are the identity labels the members share (service, host, ...).
+	Labels   Labels    `json:"labels,omitempty"`
+	Assignee string    `json:"assignee,omitempty"`
+	OpenedAt time.Time `json:"openedAt"`
+	// UpdatedAt is the time of the last change to the incident or a member.
+	UpdatedAt time.Time `json:"updatedAt"`
+	// ResolvedAt is zero unless Status is resolved.
+	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
+	Members    []Member  `json:"members"`
+	// Causes are the root-cause candidates, best first.
+	Causes []Cause `json:"causes,omitempty"`
+	// Timeline is filled when an incident is read with its timeline; it is
+	// appended to, never rewritten.
+	Timeline []TimelineEntry `json:"timeline,omitempty"`
+}
+
+// MemberKind says what an incident member refers to.
+type MemberKind string
+
+// Member kinds.
+const (
+	MemberEvent   MemberKind = "event"
+	MemberAnomaly MemberKind = "anomaly"
+)
+
+// Member is one distinct alert or anomaly in an incident. Repeats of the same
+// fingerprint update the member rather than add one.
+type Member struct {
+	Kind        MemberKind  `json:"kind"`
+	Fingerprint Fingerprint `json:"fingerprint"`
+	Name        string      `json:"name"`
+	Labels      Labels      `json:"labels,omitempty"`
+	Severity    Severity    `json:"severity"`
+	Status      EventStatus `json:"status"`
+	// FirstRef and LastRef are the ids of the first and latest event or
+	// anomaly seen for this member.
+	FirstRef  string    `json:"firstRef"`
+	LastRef   string    `json:"lastRef"`
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+	// Count is how many times the member was reported (deduplicated repeats).
+	Count int `json:"count"`
+	// LastSeq is the event sequence number last applied to this member; the
+	// correlator skips events at or below it, so replay after a crash is
+	// idempotent. Zero for anomalies.
+	LastSeq int64 `json:"lastSeq,omitempty"`
+}
+
+// CauseKind says what kind of thing a root-cause candidate is.
+type CauseKind string
+
+// Cause kinds.
+const (
+	CauseService   CauseKind = "service"
+	CauseHost      CauseKind = "host"
+	CauseComponent CauseKind = "component"
+)
+
+// Cause is a root-cause candidate with the reasoning behind its rank.
+type Cause struct {
+	Kind  CauseKind `json:"kind"`
+	Name  string    `json:"name"`
+	Score float64   `json:"score"`
+	// Explanation says in a sentence or two why this candidate ranks where it
+	// does, in terms a person can check against the evidence.
+	Explanation string `json:"explanation"`
+	// EvidenceIDs are the ids of the events and anomalies behind the rank.
+	EvidenceIDs []string `json:"evidenceIds,omitempty"`
+}
+
+// TimelineKind classifies a timeline entry.
+type TimelineKind string
+
+// Timeline entry kinds.
+const (
+	TimelineOpened       TimelineKind = "opened"
+	TimelineMemberJoined TimelineKind = "member_joined"
+	TimelineMemberUpdate TimelineKind = "member_updated"
+	TimelineStatus       TimelineKind = "status_changed"
+	TimelineRCA          TimelineKind = "rca"
+	TimelineNotification TimelineKind = "notification"
+	TimelineAction       TimelineKind = "action"
+	TimelineComment      TimelineKind = "comment"
+)
+
+// TimelineEntry is one thing that happened to an incident.
+type TimelineEntry struct {
+	// Seq orders entries of one incident; assigned by the store.
+	Seq  int64        `json:"seq,omitempty"`
+	At   time.Time    `json:"at"`
+	Kind TimelineKind `json:"kind"`
+	// Actor is "osprey" for the engine's own steps, else the token name of
+	// the person or system that acted.
+	Actor   string `json:"actor"`
+	Message string `json:"message"`
+	// Ref is the id of the event, anomaly, run or notification concerned.
+	Ref string `json:"ref,omitempty"`
+}

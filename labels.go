@@ -1,0 +1,167 @@
+package osprey
+
+import (
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Labels is a set of name/value pairs that identifies a series, an event or a
+// resource. A nil Labels is an empty set. Labels with an empty value are treated
+// as absent by Fingerprint, as Prometheus does.
+type Labels map[string]string
+
+// Well-known label names that the correlation and remediation stages read.
+const (
+	LabelService   = "service"
+	LabelHost      = "host"
+	LabelInstance  = "instance"
+	LabelNamespace = "namespace"
+	LabelCluster   = "cluster"
+	LabelAlertName = "alertname"
+	LabelMetric    = "__name__"
+)
+
+// Get returns the value of name, or "" when it is absent.
+func (l Labels) Get(name string) string { return l[name] }
+
+// Names returns the label names with a non-empty value, sorted.
+func (l Labels) Names() []string {
+	names := make([]string, 0, len(l))
+	for k, v := range l {
+		if v != "" {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Clone returns a copy of l that shares no memory with it.
+func (l Labels) Clone() Labels {
+	if l == nil {
+		return nil
+	}
+	c := make(Labels, len(l))
+	for k, v := range l {
+		c[k] = v
+	}
+	return c
+}
+
+// Equal reports whether l and o hold the same non-empty pairs.
+func (l Labels) Equal(o Labels) bool {
+	n := 0
+	for k, v := range l {
+		if v == "" {
+			continue
+		}
+		if o[k] != v {
+			return false
+		}
+		n++
+	}
+	for _, v := range o {
+		if v != "" {
+			n--
+		}
+	}
+	return n == 0
+}
+
+// String renders l in Prometheus' {a="1", b="2"} notation, sorted by name.
+func (l Labels) String() string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range l.Names() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(l[k]))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// Fingerprint returns a stable 64-bit hash of the non-empty pairs of l. It does
+// not depend on map iteration order, and it is the same in every process and
+// release: it is stored, so changing the algorithm is a data migration.
+func (l Labels) Fingerprint() Fingerprint {
+	return l.fingerprintWith("", "")
+}
+
+// fingerprintWith hashes l as if the pair (extraName, extraValue) were added.
+// It hashes names and values with separator bytes that cannot occur in UTF-8
+// text, so {a="b,c"} and {a="b", c=""} cannot collide by construction.
+func (l Labels) fingerprintWith(extraName, extraValue string) Fingerprint {
+	// Sorting a small stack buffer of names avoids an allocation for the
+	// common case of a dozen labels or fewer.
+	var buf [16]string
+	names := buf[:0]
+	for k, v := range l {
+		if v != "" && k != extraName {
+			names = append(names, k)
+		}
+	}
+	if extraName != "" && extraValue != "" {
+		names = append(names, extraName)
+	}
+	slices.Sort(names)
+	h := fnv.New64a()
+	var sep = []byte{0xff}
+	for _, k := range names {
+		v := l[k]
+		if k == extraName {
+			v = extraValue
+		}
+		h.Write([]byte(k)) //nolint:errcheck // hash.Hash never fails
+		h.Write(sep)
+		h.Write([]byte(v))
+		h.Write(sep)
+	}
+	return Fingerprint(h.Sum64())
+}
+
+// Fingerprint identifies a label set (and so a series or an alert) across
+// processes and restarts.
+type Fingerprint uint64
+
+// String returns the fingerprint as 16 lowercase hex digits.
+func (f Fingerprint) String() string {
+	var b [8]byte
+	for i := range 8 {
+		b[7-i] = byte(f >> (8 * i))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// ParseFingerprint parses the 16-hex-digit form produced by String.
+func ParseFingerprint(s string) (Fingerprint, error) {
+	if len(s) != 16 {
+		return 0, fmt.Errorf("fingerprint %q: want 16 hex digits", s)
+	}
+	v, err := strconv.ParseUint(s, 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("fingerprint %q: %w", s, err)
+	}
+	return Fingerprint(v), nil
+}
+
+// MarshalText encodes f as its hex string, so JSON carries it losslessly
+// (a uint64 does not survive JavaScript's float64 numbers).
+func (f Fingerprint) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText decodes the hex string written by MarshalText.
+func (f *Fingerprint) UnmarshalText(b []byte) error {
+	v, err := ParseFingerprint(string(b))
+	if err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
