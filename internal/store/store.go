@@ -38,8 +38,11 @@ type Store interface {
 // Events stores accepted events, append-only.
 type Events interface {
 	// AppendEvents stores the batch atomically and sets each event's Seq to
-	// its commit sequence number, which increases with every append. Events
-	// must carry an ID; a duplicate ID fails the whole batch with
+	// its commit sequence number, which increases with every append. Seq
+	// order is commit order: once an event is visible, no event with a lower
+	// Seq becomes visible later (backends serialise appends to keep this), so
+	// a reader that remembers the highest Seq it processed misses nothing.
+	// Events must carry an ID; a duplicate ID fails the whole batch with
 	// osprey.ErrConflict.
 	AppendEvents(ctx context.Context, batch []osprey.Event) error
 	// GetEvent returns the event with id, or osprey.ErrNotFound.

@@ -1,0 +1,244 @@
+// Package app is the one place where Osprey is wired together: it opens the
+// store, builds the bus, the stages and the HTTP API from a config.Config,
+// starts them in order and shuts them down in reverse order.
+//
+// Adding a receiver, a detector or a notifier means adding it here; stages never
+// construct each other.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/api"
+	"github.com/osprey-aiops/osprey/internal/auth"
+	"github.com/osprey-aiops/osprey/internal/buildinfo"
+	"github.com/osprey-aiops/osprey/internal/bus"
+	"github.com/osprey-aiops/osprey/internal/bus/inproc"
+	"github.com/osprey-aiops/osprey/internal/config"
+	"github.com/osprey-aiops/osprey/internal/correlate"
+	"github.com/osprey-aiops/osprey/internal/store"
+	"github.com/osprey-aiops/osprey/internal/store/postgres"
+	"github.com/osprey-aiops/osprey/internal/store/sqlite"
+)
+
+// Options carries the process-level dependencies of Run.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Started, if set, is called with the HTTP address once everything runs.
+	Started func(addr string)
+}
+
+// Run starts Osprey as configured and blocks until ctx is cancelled (SIGINT or
+// SIGTERM in the CLI), then shuts down gracefully within
+// cfg.Server.ShutdownTimeout: the HTTP server stops taking requests and finishes
+// those in flight, the bus delivers what it queued, the stages stop, and the
+// store closes. Run returns an error if start-up fails or shutdown did not
+// complete cleanly.
+func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfoCollector(),
+	)
+
+	authn, listen, err := buildAuth(cfg, log)
+	if err != nil {
+		return err
+	}
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}()
+
+	b := inproc.New(inproc.Options{
+		QueueSize:      cfg.Bus.QueueSize,
+		PublishTimeout: cfg.Bus.PublishTimeout,
+		Registerer:     reg,
+		Logger:         log.With("component", "bus"),
+	})
+	corr, err := correlate.New(correlate.Options{
+		Store:      st,
+		Window:     cfg.Correlate.Window,
+		GroupBy:    cfg.Correlate.GroupBy,
+		Out:        bus.IncidentPublisher(b),
+		Now:        now,
+		Logger:     log.With("component", "correlate"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	if err := bus.Subscribe(b, bus.Events, "correlate", corr.ConsumeEvents); err != nil {
+		return fmt.Errorf("subscribe correlate to events: %w", err)
+	}
+	if err := bus.Subscribe(b, bus.Anomalies, "correlate", corr.ConsumeAnomalies); err != nil {
+		return fmt.Errorf("subscribe correlate to anomalies: %w", err)
+	}
+
+	handler, err := api.New(api.Options{
+		Store:      st,
+		Events:     bus.EventPublisher(b),
+		Auth:       authn,
+		Limits:     cfg.Server,
+		Now:        now,
+		Logger:     log.With("component", "api"),
+		Registerer: reg,
+		Gatherer:   reg,
+		Ready:      st.Ping,
+	})
+	if err != nil {
+		return fmt.Errorf("build api: %w", err)
+	}
+	srv := newHTTPServer(listen, handler, cfg.Server.ReadTimeout, cfg.Server.WriteTimeout, log.With("component", "http"))
+
+	// Start order: consumers before producers, so nothing is published to a
+	// stage that is not ready. The correlator replays stored events it has
+	// not applied yet before anything new arrives.
+	g := &group{log: log}
+	startErr := func() error {
+		if err := g.start(ctx, "correlate", corr); err != nil {
+			return err
+		}
+		if err := g.start(ctx, "bus", b); err != nil {
+			return err
+		}
+		return g.start(ctx, "http", srv)
+	}()
+	if startErr == nil {
+		log.Info("osprey started", "version", buildinfo.Version, "listen", srv.Addr(),
+			"storage", cfg.Storage.Driver, "data_dir", cfg.DataDir)
+		if opts.Started != nil {
+			opts.Started(srv.Addr())
+		}
+		<-ctx.Done()
+		log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := g.shutdown(sctx); err != nil {
+		if startErr != nil {
+			return fmt.Errorf("%w (and during shutdown: %v)", startErr, err)
+		}
+		return err
+	}
+	if startErr != nil {
+		return startErr
+	}
+	log.Info("osprey stopped")
+	return nil
+}
+
+// openStore opens the configured backend.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
+	switch cfg.Storage.Driver {
+	case config.DriverPostgres:
+		dsn, err := cfg.PostgresDSN()
+		if err != nil {
+			return nil, err
+		}
+		st, err := postgres.Open(ctx, dsn, cfg.Storage.Postgres.Schema, cfg.Storage.Postgres.MaxConns)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store: %w", err)
+		}
+		return st, nil
+	default:
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		path := cfg.SQLitePath()
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		}
+		log.Debug("opened sqlite store", "path", path)
+		return st, nil
+	}
+}
+
+// buildAuth loads the token hashes. With no tokens it returns the listen
+// address moved to loopback, so an unauthenticated Osprey is never reachable
+// from the network.
+func buildAuth(cfg config.Config, log *slog.Logger) (*auth.Authenticator, string, error) {
+	tokens := make([]auth.Token, 0, len(cfg.Auth.Tokens))
+	for i, tc := range cfg.Auth.Tokens {
+		h, err := tc.Hash()
+		if err != nil {
+			return nil, "", fmt.Errorf("auth.tokens[%d] (%s): %w", i, tc.Name, err)
+		}
+		role, err := auth.ParseRole(tc.Role)
+		if err != nil {
+			return nil, "", fmt.Errorf("auth.tokens[%d] (%s): %w", i, tc.Name, err)
+		}
+		tokens = append(tokens, auth.Token{Name: tc.Name, Role: role, Hash: h})
+	}
+	listen := cfg.Server.Listen
+	if len(tokens) == 0 {
+		loop, err := loopbackOnly(listen)
+		if err != nil {
+			return nil, "", err
+		}
+		if loop != listen {
+			log.Warn("no API tokens configured: serving on loopback only", "configured", listen, "listen", loop)
+		} else {
+			log.Warn("no API tokens configured: the API is open to local users; configure auth.tokens to expose it")
+		}
+		listen = loop
+	}
+	return auth.New(tokens), listen, nil
+}
+
+// loopbackOnly returns addr with its host replaced by 127.0.0.1 unless it
+// already is a loopback address.
+func loopbackOnly(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("server.listen %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return addr, nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return addr, nil
+	}
+	return net.JoinHostPort("127.0.0.1", port), nil
+}
+
+func buildInfoCollector() prometheus.Collector {
+	info := buildinfo.Get()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "osprey_build_info",
+		Help:        "Always 1; labels describe the running binary.",
+		ConstLabels: prometheus.Labels{"version": info.Version, "revision": info.Revision, "goversion": info.GoVersion},
+	})
+	g.Set(1)
+	return g
+}
+
+var _ osprey.Component = (*httpServer)(nil)

@@ -1,0 +1,66 @@
+package correlate
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	processed     *prometheus.CounterVec
+	ignored       prometheus.Counter
+	opened        prometheus.Counter
+	resolved      prometheus.Counter
+	open          prometheus.Gauge
+	replayed      prometheus.Counter
+	gaps          prometheus.Counter
+	saveErrors    prometheus.Counter
+	handoffErrors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osprey_correlate_signals_total",
+			Help: "Events and anomalies applied by the correlate stage, by kind.",
+		}, []string{"kind"}),
+		ignored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_correlate_signals_ignored_total",
+			Help: "Signals that changed no incident: replays, or resolutions of alerts no unresolved incident holds.",
+		}),
+		opened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_correlate_incidents_opened_total",
+			Help: "Incidents opened.",
+		}),
+		resolved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_correlate_incidents_resolved_total",
+			Help: "Incidents resolved because all their members resolved.",
+		}),
+		open: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "osprey_correlate_unresolved_incidents",
+			Help: "Incidents open or acknowledged, held in memory for grouping.",
+		}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_correlate_events_read_from_store_total",
+			Help: "Events read back from the store by start-up replay or catch-up.",
+		}),
+		gaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_correlate_sequence_gaps_total",
+			Help: "Bus batches that did not follow on from the checkpoint, so the stage caught up from the store.",
+		}),
+		saveErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_correlate_store_errors_total",
+			Help: "Failed writes of incidents or the checkpoint.",
+		}),
+		handoffErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_correlate_handoff_errors_total",
+			Help: "Incident changes the next stage did not accept.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.processed, m.ignored, m.opened, m.resolved, m.open, m.replayed, m.gaps, m.saveErrors, m.handoffErrors} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register correlate metrics: %w", err)
+		}
+	}
+	return m, nil
+}
