@@ -3,7 +3,6 @@ package osprey
 import (
 	"encoding/hex"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,12 +94,13 @@ func (l Labels) Fingerprint() Fingerprint {
 	return l.fingerprintWith("", "")
 }
 
-// fingerprintWith hashes l as if the pair (extraName, extraValue) were added.
-// It hashes names and values with separator bytes that cannot occur in UTF-8
-// text, so {a="b,c"} and {a="b", c=""} cannot collide by construction.
+// fingerprintWith hashes l as if the pair (extraName, extraValue) were added
+// (replacing any extraName label). Each name and value is hashed with its
+// length in front, so no two different label sets encode to the same byte
+// stream, whatever bytes their values hold.
 func (l Labels) fingerprintWith(extraName, extraValue string) Fingerprint {
 	// Sorting a small stack buffer of names avoids an allocation for the
-	// common case of a dozen labels or fewer.
+	// common case of sixteen labels or fewer.
 	var buf [16]string
 	names := buf[:0]
 	for k, v := range l {
@@ -112,19 +112,43 @@ func (l Labels) fingerprintWith(extraName, extraValue string) Fingerprint {
 		names = append(names, extraName)
 	}
 	slices.Sort(names)
-	h := fnv.New64a()
-	var sep = []byte{0xff}
+	h := uint64(fnvOffset64)
 	for _, k := range names {
 		v := l[k]
 		if k == extraName {
 			v = extraValue
 		}
-		h.Write([]byte(k)) //nolint:errcheck // hash.Hash never fails
-		h.Write(sep)
-		h.Write([]byte(v))
-		h.Write(sep)
+		h = fnvString(fnvLen(h, len(k)), k)
+		h = fnvString(fnvLen(h, len(v)), v)
 	}
-	return Fingerprint(h.Sum64())
+	return Fingerprint(h)
+}
+
+// FNV-1a, 64 bit, written out so hashing a string does not allocate.
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime64
+	}
+	return h
+}
+
+// fnvLen hashes n as a uvarint.
+func fnvLen(h uint64, n int) uint64 {
+	u := uint64(n)
+	for u >= 0x80 {
+		h ^= u&0x7f | 0x80
+		h *= fnvPrime64
+		u >>= 7
+	}
+	h ^= u
+	h *= fnvPrime64
+	return h
 }
 
 // Fingerprint identifies a label set (and so a series or an alert) across
