@@ -205,7 +205,7 @@ func (c *Correlator) ConsumeAnomalies(ctx context.Context, batch []osprey.Anomal
 // catchUpLocked applies every stored event after the checkpoint.
 func (c *Correlator) catchUpLocked(ctx context.Context) error {
 	for {
-		events, err := c.store.ListEvents(ctx, store.EventQuery{AfterSeq: c.checkpoint, Limit: replayPage})
+		events, err := c.store.ListEvents(ctx, store.EventQuery{AfterSeq: c.checkpoint, OldestFirst: true, Limit: replayPage})
 		if err != nil {
 			return fmt.Errorf("correlate catch-up after seq %d: %w", c.checkpoint, err)
 		}

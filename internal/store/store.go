@@ -48,7 +48,7 @@ type Events interface {
 	// GetEvent returns the event with id, or osprey.ErrNotFound.
 	GetEvent(ctx context.Context, id string) (osprey.Event, error)
 	// ListEvents returns events matching q, newest first unless q.AfterSeq
-	// is set, in which case oldest first (for replay).
+	// or q.OldestFirst is set, in which case oldest first (for replay).
 	ListEvents(ctx context.Context, q EventQuery) ([]osprey.Event, error)
 }
 
@@ -58,6 +58,10 @@ type EventQuery struct {
 	Since time.Time
 	// AfterSeq keeps events with Seq > AfterSeq and orders oldest first.
 	AfterSeq int64
+	// OldestFirst orders oldest first even when AfterSeq is 0, so a reader
+	// replaying from the very start (checkpoint 0) pages forward instead of
+	// getting the newest page first.
+	OldestFirst bool
 	// Fingerprint keeps events of one alert.
 	Fingerprint osprey.Fingerprint
 	// Limit caps the number returned; 0 means DefaultLimit.
@@ -114,6 +118,7 @@ type Anomalies interface {
 
 // AnomalyQuery selects anomalies. Zero fields do not filter.
 type AnomalyQuery struct {
+	// Since keeps anomalies that started at or after this time.
 	Since       time.Time
 	Fingerprint osprey.Fingerprint
 	// ActiveOnly keeps anomalies with no end.

@@ -1,0 +1,48 @@
+// Package api serves Osprey's HTTP API: event ingestion, event and incident
+// queries, health checks and the process' Prometheus metrics.
+//
+// Routes:
+//
+//	GET  /healthz                   liveness, no auth: 200 "ok"
+//	GET  /readyz                    readiness (store ping), no auth: 200 "ok" or 503
+//	GET  /metrics                   Prometheus exposition, no auth
+//	POST /api/v1/events             operator: ingest a JSON array of events, 202 {"ids": [...]}
+//	GET  /api/v1/events             viewer: {"events": [...]}, newest first
+//	GET  /api/v1/incidents          viewer: {"incidents": [...]}, most recently updated first
+//	GET  /api/v1/incidents/{id}     viewer: one incident with its timeline
+//
+// Every error, including unknown routes (404) and wrong methods (405), is a JSON
+// object {"error": "reason"}; an error about one element of an ingested array
+// also carries its position, {"error": "...", "index": 3}.
+//
+// # Ingestion
+//
+// POST /api/v1/events takes a JSON array of objects with the fields source,
+// name, labels, annotations, severity, status, startsAt and endsAt; any other
+// field (id, fingerprint, ...) is rejected, because Osprey assigns those. The
+// whole array is decoded and validated before anything is stored: one bad
+// element rejects the request and nothing of it is kept, so a client can fix
+// and resend the whole batch. A 202 reply means the batch is committed to the
+// store; the batch is then handed to the pipeline, and if that hand-off fails
+// the correlator still picks the events up from the store.
+//
+// Limits (config.ServerConfig): a body over MaxBodyBytes or an array of more
+// than MaxEventsPerRequest events gets 413; more than MaxLabelsPerEvent labels
+// (or annotations), a value over MaxLabelValueBytes, or a label name outside
+// [a-zA-Z_][a-zA-Z0-9_]* gets 400 with the element's index.
+//
+// The Content-Type must be application/json (a charset parameter, if any,
+// must be utf-8). A request without a Content-Type header is accepted as JSON,
+// because simple senders (shell scripts, webhooks) often omit it; any other
+// type, including curl's default application/x-www-form-urlencoded, gets 415
+// so that a form post is not misread.
+//
+// # Metrics
+//
+// The API registers osprey_http_requests_total{route,code},
+// osprey_http_request_duration_seconds{route}, osprey_events_accepted_total
+// {source}, osprey_events_rejected_total{reason} and
+// osprey_events_handoff_failures_total, and the Authenticator's
+// osprey_auth_failures_total{reason}. The route label is the matched route
+// pattern ("POST /api/v1/events") or "unmatched", so its values are bounded.
+package api

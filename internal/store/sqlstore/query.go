@@ -1,0 +1,203 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+)
+
+// errNoRows is what queryRow returns when the query found nothing; callers
+// turn it into a wrapped osprey.ErrNotFound naming what was looked up.
+var errNoRows = errors.New("no rows")
+
+// queryRow runs a query expected to return at most one row and scans it into
+// dest, or returns errNoRows.
+func queryRow(ctx context.Context, q Querier, sql string, args []any, dest ...any) error {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return errNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// notFound returns osprey.ErrNotFound, wrapped with what was looked up, when
+// err is errNoRows, and err otherwise.
+func notFound(err error, what, id string) error {
+	if errors.Is(err, errNoRows) {
+		return fmt.Errorf("%s %q: %w", what, id, osprey.ErrNotFound)
+	}
+	return err
+}
+
+// conflict marks err as an osprey.ErrConflict while keeping its text.
+func conflict(err error) error {
+	return fmt.Errorf("%w: %w", osprey.ErrConflict, err)
+}
+
+// collect runs a query and calls scan for each row.
+func collect(ctx context.Context, q Querier, sql string, args []any, scan func(Rows) error) error {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// filter builds the WHERE clause of a query from optional conditions,
+// numbering the placeholders of their arguments.
+type filter struct {
+	conds []string
+	args  []any
+}
+
+// arg adds a query argument and returns its placeholder.
+func (f *filter) arg(v any) string {
+	f.args = append(f.args, v)
+	return "$" + strconv.Itoa(len(f.args))
+}
+
+// where adds a condition; all conditions must hold.
+func (f *filter) where(cond string) { f.conds = append(f.conds, cond) }
+
+// clause returns " WHERE ..." or "" when there is no condition.
+func (f *filter) clause() string {
+	if len(f.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(f.conds, " AND ")
+}
+
+// placeholders returns "($from, $from+1, ..., $from+n-1)".
+func placeholders(from, n int) string {
+	var b strings.Builder
+	b.Grow(n * 5)
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(from + i))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// upsertSQL returns an INSERT of n rows into table that replaces rows with
+// the same key. The first of cols is the key.
+func upsertSQL(table string, cols []string, n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(placeholders(i*len(cols)+1, len(cols)))
+	}
+	b.WriteString(" ON CONFLICT (" + cols[0] + ") DO UPDATE SET ")
+	for i, c := range cols[1:] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c + " = excluded." + c)
+	}
+	return b.String()
+}
+
+// upsertRows writes rows, given as one flat list of values in the order of
+// cols, with as few statements as the parameter limit allows. A row replaces
+// the stored row with the same key (cols[0]); of rows in vals with the same
+// key, the last wins (PostgreSQL refuses to update a row twice in one
+// statement, so duplicates are dropped first).
+func upsertRows(ctx context.Context, tx Querier, table string, cols []string, vals []any) error {
+	width := len(cols)
+	last := make(map[any]int, len(vals)/width)
+	for i := 0; i < len(vals); i += width {
+		last[vals[i]] = i
+	}
+	if len(last) < len(vals)/width {
+		kept := make([]any, 0, len(last)*width)
+		for i := 0; i < len(vals); i += width {
+			if last[vals[i]] == i {
+				kept = append(kept, vals[i:i+width]...)
+			}
+		}
+		vals = kept
+	}
+	step := maxParams / width * width
+	for start := 0; start < len(vals); start += step {
+		end := min(start+step, len(vals))
+		if _, err := tx.Exec(ctx, upsertSQL(table, cols, (end-start)/width), vals[start:end]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notBefore adds the condition col >= t, unless t is zero.
+func (f *filter) notBefore(col string, t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	ns, err := encodeTime(t)
+	if err != nil {
+		return fmt.Errorf("%s: %w", col, err)
+	}
+	f.where(col + " >= " + f.arg(ns))
+	return nil
+}
+
+// one runs a query expected to return at most one row and scans it, or
+// returns errNoRows.
+func one[T any](ctx context.Context, q Querier, sql string, args []any, scan func(Rows) (T, error)) (T, error) {
+	var v T
+	found := false
+	err := collect(ctx, q, sql, args, func(r Rows) error {
+		var err error
+		v, err = scan(r)
+		found = true
+		return err
+	})
+	if err == nil && !found {
+		err = errNoRows
+	}
+	return v, err
+}
+
+// all runs a query and scans every row; limit sizes the first allocation.
+func all[T any](ctx context.Context, q Querier, sql string, args []any, limit int, scan func(Rows) (T, error)) ([]T, error) {
+	list := make([]T, 0, min(limit, 64))
+	err := collect(ctx, q, sql, args, func(r Rows) error {
+		v, err := scan(r)
+		list = append(list, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
