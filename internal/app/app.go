@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"time"
 
@@ -61,7 +60,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		buildInfoCollector(),
 	)
 
-	authn, listen, err := buildAuth(cfg, log)
+	authn, err := buildAuth(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -115,7 +114,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
 	}
-	srv := newHTTPServer(listen, handler, cfg.Server.ReadTimeout, cfg.Server.WriteTimeout, log.With("component", "http"))
+	srv := newHTTPServer(cfg.Server.Listen, handler, cfg.Server.ReadTimeout, cfg.Server.WriteTimeout, log.With("component", "http"))
 
 	// Start order: consumers before producers, so nothing is published to a
 	// stage that is not ready. The correlator replays stored events it has
@@ -182,52 +181,27 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.
 	}
 }
 
-// buildAuth loads the token hashes. With no tokens it returns the listen
-// address moved to loopback, so an unauthenticated Osprey is never reachable
-// from the network.
-func buildAuth(cfg config.Config, log *slog.Logger) (*auth.Authenticator, string, error) {
+// buildAuth loads the token hashes; the plaintext tokens are never held.
+func buildAuth(cfg config.Config, log *slog.Logger) (*auth.Authenticator, error) {
 	tokens := make([]auth.Token, 0, len(cfg.Auth.Tokens))
 	for i, tc := range cfg.Auth.Tokens {
 		h, err := tc.Hash()
 		if err != nil {
-			return nil, "", fmt.Errorf("auth.tokens[%d] (%s): %w", i, tc.Name, err)
+			return nil, fmt.Errorf("auth.tokens[%d] (%s): %w", i, tc.Name, err)
 		}
 		role, err := auth.ParseRole(tc.Role)
 		if err != nil {
-			return nil, "", fmt.Errorf("auth.tokens[%d] (%s): %w", i, tc.Name, err)
+			return nil, fmt.Errorf("auth.tokens[%d] (%s): %w", i, tc.Name, err)
 		}
 		tokens = append(tokens, auth.Token{Name: tc.Name, Role: role, Hash: h})
 	}
-	listen := cfg.Server.Listen
 	if len(tokens) == 0 {
-		loop, err := loopbackOnly(listen)
-		if err != nil {
-			return nil, "", err
-		}
-		if loop != listen {
-			log.Warn("no API tokens configured: serving on loopback only", "configured", listen, "listen", loop)
-		} else {
-			log.Warn("no API tokens configured: the API is open to local users; configure auth.tokens to expose it")
-		}
-		listen = loop
+		// config.Validate refuses a non-loopback listen address without
+		// tokens, so an unauthenticated Osprey is never on the network.
+		log.Warn("no API tokens configured: serving on loopback only, every local user is admin; configure auth.tokens to expose the API",
+			"listen", cfg.Server.Listen)
 	}
-	return auth.New(tokens), listen, nil
-}
-
-// loopbackOnly returns addr with its host replaced by 127.0.0.1 unless it
-// already is a loopback address.
-func loopbackOnly(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("server.listen %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return addr, nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return addr, nil
-	}
-	return net.JoinHostPort("127.0.0.1", port), nil
+	return auth.New(tokens), nil
 }
 
 func buildInfoCollector() prometheus.Collector {

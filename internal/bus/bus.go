@@ -21,7 +21,9 @@ import (
 	"github.com/osprey-aiops/osprey"
 )
 
-// ErrClosed is returned by Publish and Subscribe after Shutdown began.
+// ErrClosed is returned by Publish and Subscribe after Shutdown began. While
+// the bus drains, a handler's Publish with the ctx it was given is still
+// accepted (its batch is part of the flush).
 var ErrClosed = errors.New("bus closed")
 
 // ErrFull is returned (wrapped) by Publish when a subscriber's queue stayed full
@@ -31,7 +33,8 @@ var ErrFull = errors.New("bus queue full")
 
 // Bus moves batches between stages. Implementations are osprey.Components:
 // Shutdown stops accepting publishes, delivers what is queued, and waits for
-// handlers to return.
+// handlers to return. Batches that handlers publish with their ctx meanwhile
+// are delivered too, so a chain of stages on one bus drains end to end.
 type Bus interface {
 	osprey.Component
 	// PublishRaw enqueues payload on the named topic. Stages call the typed

@@ -608,3 +608,64 @@ func TestMetricsLintAndCapacity(t *testing.T) {
 		t.Errorf("queue length after shutdown %v, want 0", got)
 	}
 }
+
+func TestPublishTimeoutIsPerCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 3 * time.Second
+		h := newHarness(t, inproc.Options{QueueSize: 1, PublishTimeout: timeout})
+		gate := make(chan struct{})
+		handled := make(chan string, 4)
+		gatedGroup(t, h, "slow1", gate, handled)
+		gatedGroup(t, h, "slow2", gate, handled)
+		h.start(t)
+		for _, id := range []string{"e1", "e2"} {
+			if err := bus.Publish(context.Background(), h, bus.Events, ev(id)); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		begin := time.Now()
+		err := bus.Publish(context.Background(), h, bus.Events, ev("e3"))
+		if !errors.Is(err, bus.ErrFull) {
+			t.Fatalf("got %v, want %v", err, bus.ErrFull)
+		}
+		if waited := time.Since(begin); waited != timeout {
+			t.Errorf("publish to two full groups waited %v, want one timeout (%v)", waited, timeout)
+		}
+		for _, g := range []string{"slow1", "slow2"} {
+			if got := h.value(t, "osprey_bus_dropped_batches_total", "group", g, "topic", "events"); got != 1 {
+				t.Errorf("group %s dropped %v, want 1", g, got)
+			}
+			if !strings.Contains(err.Error(), "group "+g) {
+				t.Errorf("error %q does not name group %s", err, g)
+			}
+		}
+		close(gate)
+		h.shutdown(t)
+	})
+}
+
+func TestHandlerContextAfterShutdown(t *testing.T) {
+	h := newHarness(t, inproc.Options{})
+	ctxs := make(chan context.Context, 1)
+	err := bus.Subscribe(h, bus.Events, "g", func(ctx context.Context, _ []osprey.Event) error {
+		ctxs <- ctx // kept beyond the call, as a careless stage might
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(t)
+	if err := bus.Publish(context.Background(), h, bus.Events, ev("e1")); err != nil {
+		t.Fatal(err)
+	}
+	ctx := <-ctxs
+	h.shutdown(t)
+	// The drain is over: even a handler's context no longer publishes.
+	if err := bus.Publish(ctx, h, bus.Events, ev("late")); !errors.Is(err, bus.ErrClosed) {
+		t.Errorf("publish with a handler's context after Shutdown: got %v, want %v", err, bus.ErrClosed)
+	}
+	if ctx.Err() == nil {
+		t.Error("handler context still live after Shutdown")
+	}
+}

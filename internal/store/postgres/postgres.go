@@ -3,9 +3,9 @@
 // one schema, created when missing, so that several installations (or test
 // runs) can share a database.
 //
-// Event appends take an EXCLUSIVE lock on the events table for the length of
-// their transaction, so that Seq order is commit order across all Osprey
-// processes sharing the database (see store.Events); reads are not blocked.
+// Event appends hold a transaction-scoped advisory lock, one per schema, so
+// that Seq order is commit order across all Osprey processes sharing the
+// schema (see store.Events); reads never wait for it.
 package postgres
 
 import (
@@ -98,12 +98,12 @@ func dialect() sqlstore.Dialect {
 		Name:       "postgres",
 		Migrations: migrations,
 		// Identity values are handed out at insert, not at commit; holding
-		// this lock until commit makes the two orders agree. EXCLUSIVE
-		// blocks other writers of the table but not readers.
-		LockEvents: "LOCK TABLE events IN EXCLUSIVE MODE",
-		// Keyed by schema, so that openers of different schemas do not
-		// wait for each other.
-		LockMigrations: "SELECT pg_advisory_xact_lock(hashtext('osprey.migrate.' || current_schema()))",
+		// this lock until commit makes the two orders agree. An advisory
+		// lock rather than LOCK TABLE, so that neither readers nor
+		// autovacuum contend with it. Both locks are keyed by schema, so
+		// that installations sharing a database do not wait for each other.
+		LockEvents:     "SELECT pg_advisory_xact_lock(hashtext(current_schema()), 1)",
+		LockMigrations: "SELECT pg_advisory_xact_lock(hashtext(current_schema()), 0)",
 		Contains: func(col, param string) string {
 			return "strpos(" + col + ", " + param + ") > 0"
 		},

@@ -14,8 +14,8 @@ const (
 	insertAudit = "INSERT INTO audit_log (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5) RETURNING seq"
 )
 
-// AppendAudit stores entries in one transaction and sets each entry's Seq
-// (in the caller's slice, when entries was passed as slice...).
+// AppendAudit stores entries in one transaction and sets each entry's Seq,
+// which a caller that passed a slice (entries...) sees.
 func (s *Store) AppendAudit(ctx context.Context, entries ...osprey.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil

@@ -216,11 +216,16 @@ func testEventLimits(open Opener) func(t *testing.T) {
 // testConcurrentAppends appends from several goroutines and checks that
 // every event got a distinct Seq, that each goroutine's appends got
 // increasing Seqs, and that replay by AfterSeq sees every event once, in
-// Seq order.
+// Seq order. Meanwhile a reader tails the events by AfterSeq, as the
+// correlator does: if an event could become visible after one with a
+// higher Seq, the tail would skip it.
 func testConcurrentAppends(open Opener) func(t *testing.T) {
 	return func(t *testing.T) {
 		st := open(t)
 		const writers, appends, size = 6, 15, 4
+		done := make(chan struct{})
+		tailed := make(chan map[string]bool)
+		go func() { tailed <- tail(t, st, done) }()
 		var wg sync.WaitGroup
 		results := make([][]osprey.Event, writers)
 		errs := make([]error, writers)
@@ -240,6 +245,10 @@ func testConcurrentAppends(open Opener) func(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		close(done)
+		if seen := <-tailed; len(seen) != writers*appends*size {
+			t.Errorf("a reader tailing by AfterSeq saw %d events, want %d: Seq order is not commit order", len(seen), writers*appends*size)
+		}
 		seqOf := map[string]int64{}
 		bySeq := map[int64]string{}
 		for w, res := range results {
@@ -277,6 +286,37 @@ func testConcurrentAppends(open Opener) func(t *testing.T) {
 		}
 		if want := writers * appends * size; seen != want {
 			t.Errorf("replay saw %d events, want %d", seen, want)
+		}
+	}
+}
+
+// tail follows the events by AfterSeq until done is closed, then reads what
+// is left, and returns the IDs it saw.
+func tail(t *testing.T, st store.Store, done <-chan struct{}) map[string]bool {
+	seen := map[string]bool{}
+	var after int64
+	for last := false; ; {
+		select {
+		case <-done:
+			last = true
+		default:
+		}
+		for {
+			page, err := st.ListEvents(t.Context(), store.EventQuery{AfterSeq: after, OldestFirst: true, Limit: 50})
+			if err != nil {
+				t.Errorf("tail: %v", err)
+				return seen
+			}
+			for _, e := range page {
+				seen[e.ID] = true
+				after = e.Seq
+			}
+			if len(page) < 50 {
+				break
+			}
+		}
+		if last {
+			return seen
 		}
 	}
 }

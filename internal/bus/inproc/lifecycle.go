@@ -1,0 +1,163 @@
+package inproc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/osprey-aiops/osprey/internal/bus"
+)
+
+// errorLogInterval is the least time between two log lines about handler
+// errors of one group; the errors in between are only counted.
+const errorLogInterval = 10 * time.Second
+
+// Start launches one worker per subscriber. ctx is not used: the workers run
+// until Shutdown. Start after Shutdown returns bus.ErrClosed; a second Start
+// is an error.
+func (b *Bus) Start(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch b.state {
+	case stateStarted:
+		return errors.New("inproc: bus already started")
+	case stateDraining, stateDone:
+		return fmt.Errorf("start inproc bus: %w", bus.ErrClosed)
+	}
+	b.state = stateStarted
+	b.startWorkers()
+	return nil
+}
+
+// startWorkers launches one worker per subscriber. The groups must no longer
+// change.
+func (b *Bus) startWorkers() {
+	for _, g := range b.groups {
+		for _, h := range g.handlers {
+			b.workers.Add(1)
+			go func() {
+				defer b.workers.Done()
+				b.work(g, h)
+			}()
+		}
+	}
+}
+
+// Shutdown stops accepting publishes, runs the handlers on what was accepted
+// and waits for the workers. It returns ctx's error if ctx is done first; see
+// the package documentation for what happens then. Shutdown is idempotent and
+// may be called without Start.
+func (b *Bus) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	prev := b.state
+	if prev < stateDraining {
+		b.state = stateDraining
+		b.draining.Store(true)
+	}
+	b.mu.Unlock()
+
+	switch prev {
+	case stateNew:
+		// Nothing will handle what is queued: workers with a cancelled
+		// context drop it, and the drain proceeds as usual.
+		b.abort()
+		b.startWorkers()
+		go b.drain()
+	case stateStarted:
+		go b.drain()
+	}
+
+	select {
+	case <-b.done:
+		return nil
+	case <-ctx.Done():
+		b.abort()
+		return fmt.Errorf("shut down inproc bus: %w", ctx.Err())
+	}
+}
+
+// drain waits until nothing is pending, closes the queues, waits for the
+// workers and closes b.done.
+func (b *Bus) drain() {
+	for {
+		if b.pending.Load() == 0 {
+			// Only a handler's publish can still begin, and none is
+			// running; the lock makes sure none began since the load.
+			b.mu.Lock()
+			quiet := b.pending.Load() == 0
+			if quiet {
+				b.state = stateDone
+			}
+			b.mu.Unlock()
+			if quiet {
+				break
+			}
+		}
+		<-b.idle
+	}
+	for _, g := range b.groups {
+		close(g.queue)
+	}
+	b.workers.Wait()
+	b.cancelHandler()
+	close(b.done)
+}
+
+// abort makes waiting publishers give up and handlers see a cancelled ctx.
+func (b *Bus) abort() {
+	b.abortOnce.Do(func() {
+		close(b.aborted)
+		b.cancelHandler()
+	})
+}
+
+// work runs h on batches from g's queue until the queue is closed.
+func (b *Bus) work(g *group, h bus.RawHandler) {
+	for m := range g.queue {
+		if b.handlerCtx.Err() != nil {
+			// Shutdown gave up waiting: drop what is left.
+			g.dropped.Inc()
+		} else {
+			if err := b.handle(h, m); err != nil {
+				g.handlerErrors.Inc()
+				g.logError(b.log, err)
+			}
+			g.delivered.Inc()
+		}
+		b.release()
+	}
+}
+
+// handle runs h on m, turning a panic into an error.
+func (b *Bus) handle(h bus.RawHandler, m *message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = newPanicError(r)
+		}
+	}()
+	return h(b.handlerCtx, m)
+}
+
+// logError logs err unless another error of g was logged less than
+// errorLogInterval ago, in which case it is only counted for the next line.
+func (g *group) logError(log *slog.Logger, err error) {
+	g.logMu.Lock()
+	now := time.Now()
+	if !g.lastLog.IsZero() && now.Sub(g.lastLog) < errorLogInterval {
+		g.suppressed++
+		g.logMu.Unlock()
+		return
+	}
+	suppressed := g.suppressed
+	g.lastLog, g.suppressed = now, 0
+	g.logMu.Unlock()
+
+	attrs := []any{"topic", g.topic, "group", g.name, "err", err, "suppressed", suppressed}
+	var pe *panicError
+	if errors.As(err, &pe) {
+		attrs = append(attrs, "stack", string(pe.stack))
+	}
+	log.Warn("bus handler failed", attrs...)
+}
