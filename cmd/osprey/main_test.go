@@ -333,3 +333,55 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Errorf("version: %v %q", err, out)
 	}
 }
+
+func TestServeWithTokens(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ci.token"), []byte("s3cret-operator\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "viewer.token"), []byte("s3cret-viewer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "osprey.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+auth:
+  tokens:
+    - name: ci
+      role: operator
+      token_file: %s
+    - name: dashboard
+      role: viewer
+      token_file: %s
+`, filepath.Join(dir, "ci.token"), filepath.Join(dir, "viewer.token"))), 0o600)
+	s := startServer(t, filepath.Join(dir, "data"), freeAddr(t), "--config", cfg)
+
+	post := func(token string) int {
+		req, _ := http.NewRequest("POST", s.base+"/api/v1/events", strings.NewReader(`[{"name": "A"}]`))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{
+		{"", http.StatusUnauthorized},
+		{"wrong", http.StatusUnauthorized},
+		{"s3cret-viewer", http.StatusForbidden},
+		{"s3cret-operator", http.StatusAccepted},
+	} {
+		if got := post(tc.token); got != tc.want {
+			t.Errorf("POST with token %q = %d, want %d", tc.token, got, tc.want)
+		}
+	}
+	if err := s.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop: %v\n%s", err, s.stderr)
+	}
+}

@@ -1,12 +1,18 @@
 package api
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/config"
 )
+
+// errNUL rejects text with a NUL character: PostgreSQL cannot store it, and
+// the API must accept and reject the same events whichever backend runs.
+var errNUL = errors.New("contains a NUL character (\\u0000)")
 
 // defaultSource is the Source of events that name none.
 const defaultSource = "api"
@@ -32,6 +38,12 @@ func (r *eventRequest) event(lim *config.ServerConfig, now time.Time) (osprey.Ev
 	}
 	if len(ev.Name) > maxBytes {
 		return ev, fmt.Errorf("name: longer than %d bytes", maxBytes)
+	}
+	if strings.Contains(ev.Source, "\x00") {
+		return ev, fmt.Errorf("source: %w", errNUL)
+	}
+	if strings.Contains(ev.Name, "\x00") {
+		return ev, fmt.Errorf("name: %w", errNUL)
 	}
 	var err error
 	if ev.Severity, err = osprey.ParseSeverity(r.Severity); err != nil {
@@ -89,6 +101,9 @@ func checkLabels(labels map[string]string, lim *config.ServerConfig) error {
 		if len(v) > lim.MaxLabelValueBytes {
 			return fmt.Errorf("labels.%s: value longer than %d bytes", k, lim.MaxLabelValueBytes)
 		}
+		if strings.Contains(v, "\x00") {
+			return fmt.Errorf("labels.%s: %w", k, errNUL)
+		}
 	}
 	return nil
 }
@@ -108,6 +123,9 @@ func checkAnnotations(annotations map[string]string, lim *config.ServerConfig) e
 		}
 		if len(v) > lim.MaxLabelValueBytes {
 			return fmt.Errorf("annotations[%q]: value longer than %d bytes", truncate(k, 64), lim.MaxLabelValueBytes)
+		}
+		if strings.Contains(k, "\x00") || strings.Contains(v, "\x00") {
+			return fmt.Errorf("annotations[%q]: %w", truncate(k, 64), errNUL)
 		}
 	}
 	return nil
