@@ -63,6 +63,7 @@ Run "osprey serve" to start it with embedded storage and no configuration.`,
 		newServeCmd(stderr),
 		newCheckConfigCmd(stdout),
 		newVersionCmd(stdout),
+		newBenchCmd(stdout, stderr),
 	)
 	return root
 }

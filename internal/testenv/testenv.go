@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -41,4 +42,35 @@ func Unavailable(tb testing.TB, service string, err error) {
 		tb.Fatalf("%s is required (%s is set) but unavailable: %v", service, RequireEnv, err)
 	}
 	tb.Skipf("skipping: %s unavailable (%v); set %s=1 to make this a failure", service, err, RequireEnv)
+}
+
+// SharedData returns the path of sub inside the benchmark corpora folder
+// (../shared/data beside the repository, or $OSPREY_SHARED_DATA), skipping the
+// test with a clear message when it is absent. The corpora are never committed.
+func SharedData(tb testing.TB, sub string) string {
+	tb.Helper()
+	root := os.Getenv("OSPREY_SHARED_DATA")
+	if root == "" {
+		dir, err := os.Getwd()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// Walk up to the module root (the directory with go.mod).
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				tb.Fatalf("no go.mod above the test's directory")
+			}
+			dir = parent
+		}
+		root = filepath.Join(filepath.Dir(dir), "shared", "data")
+	}
+	path := filepath.Join(root, sub)
+	if _, err := os.Stat(path); err != nil {
+		tb.Skipf("skipping: benchmark data %s not found (%v); it lives in ../shared/data beside the repository, or set OSPREY_SHARED_DATA", path, err)
+	}
+	return path
 }
