@@ -14,6 +14,7 @@ import (
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/auth"
 	"github.com/osprey-aiops/osprey/internal/config"
+	"github.com/osprey-aiops/osprey/internal/ingest"
 	"github.com/osprey-aiops/osprey/internal/store"
 )
 
@@ -26,6 +27,7 @@ const (
 	routeListEvents = "GET /api/v1/events"
 	routeIncidents  = "GET /api/v1/incidents"
 	routeIncident   = "GET /api/v1/incidents/{id}"
+	routeIngestStat = "GET /api/v1/status/ingest"
 	routeUnmatched  = "unmatched"
 )
 
@@ -40,7 +42,21 @@ type Options struct {
 	// Events receives each batch of ingested events after it is committed
 	// (the bus, in a running Osprey). It owns the batch it is given. May be
 	// nil, in which case events only reach the pipeline through the store.
+	// Ignored when Ingest is set.
 	Events osprey.EventConsumer
+	// Ingest commits posted events and hands them on; the receivers mounted
+	// through Routes share it, so that every door into the pipeline is the
+	// same. Nil means one built from Store and Events. Its metrics are
+	// registered on Registerer.
+	Ingest *ingest.Committer
+	// Stats holds the data-quality counters of every receiver, served on
+	// GET /api/v1/status/ingest and registered on Registerer; the events API
+	// counts itself as receiver "events_api". Nil means a new Stats.
+	Stats *ingest.Stats
+	// Routes are further routes to serve behind authentication: the
+	// receivers of other wire formats (internal/ingest/...). A pattern that
+	// conflicts with another route makes New fail.
+	Routes []ingest.Route
 	// Auth authenticates and authorises requests; auth.New(nil) disables
 	// authentication. Its failure metric is registered on Registerer.
 	Auth *auth.Authenticator
@@ -64,7 +80,9 @@ type Options struct {
 // API is Osprey's HTTP API, an http.Handler. It is safe for concurrent use.
 type API struct {
 	store   store.Store
-	events  osprey.EventConsumer
+	commit  *ingest.Committer
+	stats   *ingest.Stats
+	recv    *ingest.Receiver
 	auth    *auth.Authenticator
 	limits  config.ServerConfig
 	now     func() time.Time
@@ -87,13 +105,14 @@ func New(opts Options) (*API, error) {
 		// must be asked for with auth.New(nil).
 		return nil, errors.New("api: no authenticator")
 	}
-	limits, err := withDefaults(opts.Limits)
+	limits, err := ingest.WithDefaults(opts.Limits)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	a := &API{
 		store:   opts.Store,
-		events:  opts.Events,
+		commit:  opts.Ingest,
+		stats:   opts.Stats,
 		auth:    opts.Auth,
 		limits:  limits,
 		now:     opts.Now,
@@ -111,12 +130,23 @@ func New(opts Options) (*API, error) {
 	if a.ready == nil {
 		a.ready = opts.Store.Ping
 	}
+	if a.commit == nil {
+		if a.commit, err = ingest.NewCommitter(ingest.CommitterOptions{Store: opts.Store, Next: opts.Events, Logger: a.log}); err != nil {
+			return nil, err
+		}
+	}
+	if a.stats == nil {
+		a.stats = ingest.NewStats()
+	}
+	a.recv = a.stats.Receiver(eventsReceiver)
 	if opts.Registerer != nil {
 		if err := a.metrics.register(opts.Registerer); err != nil {
 			return nil, err
 		}
-		if err := registerShared(opts.Registerer, opts.Auth); err != nil {
-			return nil, fmt.Errorf("register auth metrics: %w", err)
+		for name, c := range map[string]prometheus.Collector{"auth": opts.Auth, "ingest": a.commit, "ingest stats": a.stats} {
+			if err := registerShared(opts.Registerer, c); err != nil {
+				return nil, fmt.Errorf("register %s metrics: %w", name, err)
+			}
 		}
 	}
 
@@ -126,33 +156,35 @@ func New(opts Options) (*API, error) {
 	if opts.Gatherer != nil {
 		a.mux.Handle(routeMetrics, promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
-	a.mux.Handle(routePostEvents, a.countAuthRejects(a.auth.Require(auth.RoleOperator, http.HandlerFunc(a.postEvents))))
+	a.mux.Handle(routePostEvents, a.countAuthRejects(a.auth.Require(auth.RoleOperator, http.HandlerFunc(a.postEvents)), a.recv, true))
 	a.mux.Handle(routeListEvents, viewer(a.listEvents))
 	a.mux.Handle(routeIncidents, viewer(a.listIncidents))
 	a.mux.Handle(routeIncident, viewer(a.getIncident))
+	a.mux.Handle(routeIngestStat, viewer(a.stats.ServeHTTP))
+	for _, rt := range opts.Routes {
+		if err := a.mount(rt); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
-// withDefaults fills the zero limits from config.Default and rejects negative
-// ones.
-func withDefaults(l config.ServerConfig) (config.ServerConfig, error) {
-	d := config.Default().Server
-	if l.MaxBodyBytes < 0 || l.MaxEventsPerRequest < 0 || l.MaxLabelsPerEvent < 0 || l.MaxLabelValueBytes < 0 {
-		return l, fmt.Errorf("api: negative request limit in %+v", l)
+// mount serves rt behind authentication. The router panics on a pattern that
+// is malformed or conflicts with another; that becomes an error here.
+func (a *API) mount(rt ingest.Route) (err error) {
+	if rt.Pattern == "" || rt.Handler == nil {
+		return fmt.Errorf("api: route %q has no pattern or no handler", rt.Pattern)
 	}
-	if l.MaxBodyBytes == 0 {
-		l.MaxBodyBytes = d.MaxBodyBytes
+	if !rt.Role.Valid() {
+		return fmt.Errorf("api: route %q needs a role", rt.Pattern)
 	}
-	if l.MaxEventsPerRequest == 0 {
-		l.MaxEventsPerRequest = d.MaxEventsPerRequest
-	}
-	if l.MaxLabelsPerEvent == 0 {
-		l.MaxLabelsPerEvent = d.MaxLabelsPerEvent
-	}
-	if l.MaxLabelValueBytes == 0 {
-		l.MaxLabelValueBytes = d.MaxLabelValueBytes
-	}
-	return l, nil
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("api: route %q: %v", rt.Pattern, v)
+		}
+	}()
+	a.mux.Handle(rt.Pattern, a.countAuthRejects(a.auth.Require(rt.Role, rt.Handler), rt.Receiver, false))
+	return nil
 }
 
 // ServeHTTP routes the request, records its metrics, turns the router's own

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"reflect"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/config"
+	"github.com/osprey-aiops/osprey/internal/ingest"
 )
 
 // eventRequest is one element of the POST /api/v1/events body: the fields a
@@ -35,21 +35,10 @@ type eventRequest struct {
 // checkContentType accepts application/json with no charset or utf-8, and a
 // missing header (see the package documentation for why).
 func checkContentType(ct string) *requestError {
-	if ct == "" {
-		return nil
+	if err := ingest.CheckContentType(ct); err != nil {
+		return &requestError{code: http.StatusUnsupportedMediaType, reason: reasonMediaType, msg: err.Error(), index: -1}
 	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err == nil && mt == "application/json" {
-		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
-			return nil
-		}
-	}
-	return &requestError{
-		code:   http.StatusUnsupportedMediaType,
-		reason: reasonMediaType,
-		msg:    fmt.Sprintf("Content-Type %q is not supported: send application/json", ct),
-		index:  -1,
-	}
+	return nil
 }
 
 // decodeEvents reads a JSON array of events from body, validates each one
@@ -88,7 +77,11 @@ func decodeEvents(body io.Reader, lim *config.ServerConfig, now time.Time) ([]os
 		}
 		ev, err := req.event(lim, now)
 		if err != nil {
-			return nil, elementError(reasonInvalid, i, err)
+			reason := reasonInvalid
+			if errors.Is(err, ingest.ErrLabelLimit) {
+				reason = reasonLabelLimit
+			}
+			return nil, elementError(reason, i, err)
 		}
 		events = append(events, ev)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/config"
+	"github.com/osprey-aiops/osprey/internal/ingest"
 )
 
 // testNow is the fixed clock of the API tests.
@@ -104,14 +105,14 @@ func TestDecodeEventsRejected(t *testing.T) {
 		{"label name digit", `[{"name": "a", "labels": {"1a": "b"}}]`, 400, reasonInvalid, 0, "invalid label name"},
 		{"label name dash", `[{"name": "a", "labels": {"a-b": "c"}}]`, 400, reasonInvalid, 0, "invalid label name"},
 		{"label name empty", `[{"name": "a", "labels": {"": "c"}}]`, 400, reasonInvalid, 0, "invalid label name"},
-		{"too many labels", `[{"name": "a", "labels": {"a": "1", "b": "2", "c": "3"}}]`, 400, reasonInvalid, 0, "at most 2"},
-		{"label value too long", `[{"name": "a", "labels": {"a": "` + long + `"}}]`, 400, reasonInvalid, 0, "labels.a: value longer than 16"},
-		{"label name too long", `[{"name": "a", "labels": {"` + long + `": "v"}}]`, 400, reasonInvalid, 0, "longer than 16"},
-		{"too many annotations", `[{"name": "a", "annotations": {"a": "1", "b": "2", "c": "3"}}]`, 400, reasonInvalid, 0, "at most 2"},
-		{"annotation too long", `[{"name": "a", "annotations": {"a": "` + long + `"}}]`, 400, reasonInvalid, 0, "value longer"},
+		{"too many labels", `[{"name": "a", "labels": {"a": "1", "b": "2", "c": "3"}}]`, 400, reasonLabelLimit, 0, "at most 2"},
+		{"label value too long", `[{"name": "a", "labels": {"a": "` + long + `"}}]`, 400, reasonLabelLimit, 0, "labels.a: value longer than 16"},
+		{"label name too long", `[{"name": "a", "labels": {"` + long + `": "v"}}]`, 400, reasonLabelLimit, 0, "longer than 16"},
+		{"too many annotations", `[{"name": "a", "annotations": {"a": "1", "b": "2", "c": "3"}}]`, 400, reasonLabelLimit, 0, "at most 2"},
+		{"annotation too long", `[{"name": "a", "annotations": {"a": "` + long + `"}}]`, 400, reasonLabelLimit, 0, "value longer"},
 		{"empty annotation name", `[{"name": "a", "annotations": {"": "1"}}]`, 400, reasonInvalid, 0, "empty annotation name"},
-		{"name too long", `[{"name": "` + long + `"}]`, 400, reasonInvalid, 0, "name: longer than 16"},
-		{"source too long", `[{"name": "a", "source": "` + long + `"}]`, 400, reasonInvalid, 0, "source: longer than 16"},
+		{"name too long", `[{"name": "` + long + `"}]`, 400, reasonLabelLimit, 0, "name: longer than 16"},
+		{"source too long", `[{"name": "a", "source": "` + long + `"}]`, 400, reasonLabelLimit, 0, "source: longer than 16"},
 		{"too many events", `[{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"}]`, 413, reasonTooMany, 3, "more than 3 events"},
 		{"too large", `[{"name": "` + strings.Repeat("a", 5000) + `"}]`, 413, reasonTooLarge, -1, "larger than 4096 bytes"},
 	}
@@ -252,7 +253,7 @@ func FuzzDecodeEvents(f *testing.F) {
 				t.Fatalf("event %d over the label limit", i)
 			}
 			for k, v := range ev.Labels {
-				if !validLabelName(k) || len(v) > lim.MaxLabelValueBytes {
+				if !ingest.ValidLabelName(k) || len(v) > lim.MaxLabelValueBytes {
 					t.Fatalf("event %d has label %q=%q", i, k, v)
 				}
 			}

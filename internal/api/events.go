@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/ingest"
 	"github.com/osprey-aiops/osprey/internal/store"
 )
 
@@ -19,7 +20,8 @@ type eventsResponse struct {
 }
 
 // postEvents ingests a JSON array of events: all or nothing, committed to the
-// store before the 202 reply, then handed to the pipeline.
+// store before the 202 reply, then handed to the pipeline (both by the
+// ingest.Committer that every receiver shares).
 func (a *API) postEvents(w http.ResponseWriter, r *http.Request) {
 	if rerr := checkContentType(r.Header.Get("Content-Type")); rerr != nil {
 		a.reject(w, rerr)
@@ -31,9 +33,16 @@ func (a *API) postEvents(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, rerr)
 		return
 	}
-	if err := a.store.AppendEvents(r.Context(), events); err != nil {
+	// The IDs are read before the hand-off: the consumer owns events after.
+	ids := make([]string, len(events))
+	for i := range events {
+		ids[i] = events[i].ID
+	}
+	if err := a.commit.ConsumeEvents(r.Context(), events); err != nil {
 		a.metrics.rejected.WithLabelValues(reasonStore).Inc()
-		a.log.Error("store events", "events", len(events), "err", err)
+		a.recv.Rejected(ingest.ReasonStore, len(ids))
+		a.recv.Done(0, len(ids))
+		a.log.Error("store events", "events", len(ids), "err", err)
 		code := http.StatusServiceUnavailable
 		if osprey.IsPermanent(err) {
 			code = http.StatusInternalServerError
@@ -41,41 +50,16 @@ func (a *API) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, "store events: storage is unavailable, nothing was accepted; retry the batch")
 		return
 	}
-
-	ids := make([]string, len(events))
-	for i := range events {
-		ids[i] = events[i].ID
-	}
-	a.countAccepted(events)
-	if a.events != nil {
-		// The events are committed: a failed hand-off delays them (the
-		// correlator catches up from the store) but does not lose them, so
-		// the reply stays 202. The consumer owns events from here on.
-		if err := a.events.ConsumeEvents(r.Context(), events); err != nil {
-			a.metrics.handoffFailures.Inc()
-			a.log.Warn("hand off stored events", "events", len(ids), "err", err)
-		}
-	}
+	a.recv.Done(len(ids), 0)
 	writeJSON(w, http.StatusAccepted, idsResponse{IDs: ids})
 }
 
-// reject replies with a request error and counts it.
+// reject replies with a request error and counts it. The events API is all
+// or nothing, so every rejection refuses the whole request.
 func (a *API) reject(w http.ResponseWriter, e *requestError) {
 	a.metrics.rejected.WithLabelValues(e.reason).Inc()
+	a.recv.RejectRequest(ingest.Reason(e.reason))
 	writeRequestError(w, e)
-}
-
-// countAccepted adds events to the accepted counter of their source, one
-// counter update per run of equal sources (a batch usually has one source).
-func (a *API) countAccepted(events []osprey.Event) {
-	for i := 0; i < len(events); {
-		j := i + 1
-		for j < len(events) && events[j].Source == events[i].Source {
-			j++
-		}
-		a.metrics.acceptedFor(events[i].Source).Add(float64(j - i))
-		i = j
-	}
 }
 
 // listEvents serves GET /api/v1/events?limit=&since=, newest first.

@@ -157,7 +157,7 @@ func TestPostEvents(t *testing.T) {
 			if tt.name == "hand-off fails" {
 				wantFailures = 1
 			}
-			if n := testutil.ToFloat64(e.api.metrics.handoffFailures); n != wantFailures {
+			if n := gatheredValue(t, e.reg, "osprey_events_handoff_failures_total"); n != wantFailures {
 				t.Errorf("handoff failures = %v, want %v", n, wantFailures)
 			}
 		})

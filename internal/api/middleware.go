@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"time"
+
+	"github.com/osprey-aiops/osprey/internal/ingest"
 )
 
 // responseWriter records the status code for the metrics, and replaces the
@@ -85,21 +87,34 @@ func (a *API) record(r *http.Request, code int, start time.Time) {
 	a.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 }
 
-// countAuthRejects counts ingestion requests that next (the auth check)
-// refused in osprey_events_rejected_total, so that the ingestion metrics
-// account for every refused batch.
-func (a *API) countAuthRejects(next http.Handler) http.Handler {
+// countAuthRejects counts the ingestion requests that next (the auth check)
+// refused: on recv, when set, and in osprey_events_rejected_total when
+// eventsMetric is true, so that the ingestion metrics account for every
+// refused batch.
+func (a *API) countAuthRejects(next http.Handler, recv *ingest.Receiver, eventsMetric bool) http.Handler {
+	if recv == nil && !eventsMetric {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
 		rw, ok := w.(*responseWriter)
 		if !ok {
 			return
 		}
+		var reason string
 		switch rw.code {
 		case http.StatusUnauthorized:
-			a.metrics.rejected.WithLabelValues(reasonUnauthorized).Inc()
+			reason = reasonUnauthorized
 		case http.StatusForbidden:
-			a.metrics.rejected.WithLabelValues(reasonForbidden).Inc()
+			reason = reasonForbidden
+		default:
+			return
+		}
+		if eventsMetric {
+			a.metrics.rejected.WithLabelValues(reason).Inc()
+		}
+		if recv != nil {
+			recv.RejectRequest(ingest.Reason(reason))
 		}
 	})
 }

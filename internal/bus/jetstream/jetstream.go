@@ -1,0 +1,691 @@
+// Package jetstream is the NATS JetStream implementation of bus.Bus, the bus of
+// a scale-out deployment: stages on several machines publish to and consume
+// from one JetStream stream, and the members of a consumer group share its
+// work.
+//
+// # Stream and subjects
+//
+// New connects and creates the stream Options.Stream, or updates it to the
+// options, with the subjects "<SubjectPrefix>.>"; topic T travels on subject
+// "<SubjectPrefix>.T". The stream is file-backed and replicated
+// Options.Replicas times. Its retention is interest-based: a batch is kept
+// until every consumer group whose subscription covers it has acknowledged it
+// (or Options.MaxAge has passed), so storage holds the backlog, not a day of
+// history. When the backlog reaches Options.MaxBytes the stream refuses new
+// batches (discard policy "new"): PublishRaw then fails with an error wrapping
+// bus.ErrFull, counted in osprey_bus_publish_failures_total. That is the bus's
+// backpressure: it ends at the publisher, as with the in-process bus, instead
+// of silently dropping what a slow group has not read yet (discard "old").
+//
+// # Consumer groups
+//
+// SubscribeRaw creates (or updates) a durable pull consumer per (topic, group),
+// named "<topic>_<group>", with characters that NATS does not allow in a name
+// replaced by "_" and a hash of the group appended when anything was replaced.
+// Every process that subscribes the same group to the same topic binds to the
+// same durable, so a batch goes to one member of the group; different groups
+// have different durables and each gets every batch (fan-out). Several
+// handlers of one group in one process share the durable the same way.
+//
+// A new durable starts with the batches published after it was created
+// (deliver policy "new"), which is bus.Bus's promise ("every group receives
+// every batch published after it subscribed"): a newly added group does not
+// replay the stream's backlog. The deliver policy applies only when the
+// durable is created; a process that restarts, or another member of the
+// group, resumes where the durable left off, and gets what was published
+// while the group had no running member. Durables outlive the processes:
+// delete a group that is gone for good with "nats consumer rm", or, with
+// interest retention, the stream keeps its batches until MaxAge (and with
+// MaxBytes may fill up with them).
+//
+// # Delivery
+//
+// Batches are JSON, one message each; Message.Value reports false and
+// Message.Data returns the bytes. A batch larger than the server's maximum
+// payload is split in halves until each part fits, so subscribers may see it
+// as several consecutive batches; a single element too large for a message is
+// a permanent error.
+//
+// Delivery is at least once. A batch is acknowledged after its handler
+// returned nil. A handler error marked osprey.Permanent terminates the batch:
+// JetStream will not deliver it again (osprey_bus_terminated_batches_total).
+// Any other error, or a panic (recovered), is negatively acknowledged with a
+// delay that starts at 200ms and doubles up to 30s, so the batch comes back to
+// some member of the group, until it was delivered Options.MaxDeliver times;
+// the last failure terminates it too. A handler that does not return within
+// Options.AckWait is presumed dead and its batch is delivered again, possibly
+// to another member, so handlers must tolerate duplicates (the stages are
+// idempotent by Seq and fingerprint).
+//
+// A group with one subscriber sees batches in publish order, except that a
+// batch whose handler failed comes back after later batches. Each subscriber
+// handles one batch at a time and has up to 32 more fetched and waiting; the
+// group as a whole has at most Options.MaxAckPending batches delivered and not
+// yet acknowledged, across all its processes. A slow handler therefore slows
+// its group's fetching, its backlog grows in the stream, and when the stream is
+// full the publishers are refused (above). AckWait must exceed the time a
+// batch can spend waiting behind the others plus its handling.
+//
+// # Lifecycle
+//
+// Subscriptions are made before Start (they create the durables, so batches
+// published between SubscribeRaw and Start are delivered after Start). Start
+// begins fetching.
+//
+// Shutdown stops accepting publishes (bus.ErrClosed), except those that
+// handlers make with the ctx they were given, as bus.Bus asks. It keeps
+// consuming until every batch this Bus published to a topic it subscribes —
+// before Shutdown, and by handlers during the drain — has been acknowledged
+// or terminated by each of its groups (by this process or another member;
+// batches negatively acknowledged meanwhile are waited for too). It then stops
+// fetching, lets the handlers finish the batches already fetched, and closes
+// the connection. Batches other processes published are not waited for: they
+// stay with the durable for the group's other members or its next start, so a
+// member that only consumes stops as soon as its handlers are done.
+//
+// If Shutdown's ctx ends first, Shutdown returns ctx's error at once; the
+// handlers' ctx is cancelled, their failed batches and those still waiting
+// are handed back to JetStream at once for another member, and the
+// connection is closed when the handlers have returned (a later Shutdown call
+// waits for that). A bus that was never started fetches nothing: its batches
+// wait in JetStream.
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/bus"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultURL           = nats.DefaultURL
+	DefaultStream        = "OSPREY"
+	DefaultSubjectPrefix = "osprey"
+	DefaultMaxAge        = 24 * time.Hour
+	DefaultMaxBytes      = 1 << 30
+	DefaultAckWait       = 30 * time.Second
+	DefaultMaxDeliver    = 10
+	DefaultMaxAckPending = 1024
+)
+
+const (
+	// pullBatch is how many batches a subscriber has fetched and waiting at
+	// most (fewer if MaxAckPending is smaller). With the default 1MB maximum
+	// payload it keeps a subscriber's buffer well below nats.go's 64MB
+	// slow-consumer limit.
+	pullBatch = 32
+	// retryBase and retryMax bound the delay before a failed batch is
+	// delivered again: retryBase after the first failure, doubling, at most
+	// retryMax.
+	retryBase = 200 * time.Millisecond
+	retryMax  = 30 * time.Second
+	// apiTimeout bounds JetStream API requests made without a caller's ctx.
+	apiTimeout = 10 * time.Second
+)
+
+// Options configures a Bus. The zero value connects to a local server with
+// the defaults above.
+type Options struct {
+	// URL is the NATS server URL, or several separated by commas. Empty
+	// means DefaultURL.
+	URL string
+	// Stream is the JetStream stream's name. Empty means DefaultStream.
+	Stream string
+	// SubjectPrefix is prepended to topic names to make subjects; it may
+	// have several tokens ("prod.osprey"). Empty means DefaultSubjectPrefix.
+	// Two deployments sharing a server need different streams and prefixes.
+	SubjectPrefix string
+	// Replicas is the stream's number of replicas (1 to 5). Zero means 1.
+	Replicas int
+	// MaxAge is how long a batch is kept at most, acknowledged or not. Zero
+	// means DefaultMaxAge; negative means no limit.
+	MaxAge time.Duration
+	// MaxBytes bounds the stream's size; when it is reached publishes fail
+	// with bus.ErrFull. Zero means DefaultMaxBytes; negative means no limit
+	// (the server's storage limits still apply).
+	MaxBytes int64
+	// AckWait is how long JetStream waits for a handler's result before it
+	// delivers the batch again. Zero means DefaultAckWait.
+	AckWait time.Duration
+	// MaxDeliver is how many times a batch is delivered before it is given
+	// up (terminated). Zero means DefaultMaxDeliver.
+	MaxDeliver int
+	// MaxAckPending bounds the batches a group has delivered and not yet
+	// acknowledged, over all its members. Zero means DefaultMaxAckPending.
+	MaxAckPending int
+	// Registerer receives the bus's metrics. Nil means a fresh registry that
+	// nobody gathers. Two buses on one Registerer need
+	// prometheus.WrapRegistererWith.
+	Registerer prometheus.Registerer
+	// Logger receives connection events and handler errors. Nil means
+	// discard.
+	Logger *slog.Logger
+}
+
+// withDefaults returns o with zero values replaced by defaults, or every
+// problem with o.
+func (o Options) withDefaults() (Options, error) {
+	if o.URL == "" {
+		o.URL = DefaultURL
+	}
+	if o.Stream == "" {
+		o.Stream = DefaultStream
+	}
+	if o.SubjectPrefix == "" {
+		o.SubjectPrefix = DefaultSubjectPrefix
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.MaxAge == 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.AckWait == 0 {
+		o.AckWait = DefaultAckWait
+	}
+	if o.MaxDeliver == 0 {
+		o.MaxDeliver = DefaultMaxDeliver
+	}
+	if o.MaxAckPending == 0 {
+		o.MaxAckPending = DefaultMaxAckPending
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+
+	var errs []error
+	if !validName(o.Stream) {
+		errs = append(errs, fmt.Errorf("stream %q: a name has no whitespace, '.', '*', '>', '/' or '\\'", o.Stream))
+	}
+	for tok := range strings.SplitSeq(o.SubjectPrefix, ".") {
+		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
+			errs = append(errs, fmt.Errorf("subject prefix %q: want dot-separated tokens without wildcards or whitespace", o.SubjectPrefix))
+			break
+		}
+	}
+	if o.Replicas < 1 || o.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("replicas %d: want 1 to 5", o.Replicas))
+	}
+	if o.AckWait < 0 {
+		errs = append(errs, fmt.Errorf("ack wait %s: must not be negative", o.AckWait))
+	}
+	if o.MaxDeliver < 0 {
+		errs = append(errs, fmt.Errorf("max deliver %d: must not be negative", o.MaxDeliver))
+	}
+	if o.MaxAckPending < 0 {
+		errs = append(errs, fmt.Errorf("max ack pending %d: must not be negative", o.MaxAckPending))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("jetstream options: %w", err)
+	}
+	return o, nil
+}
+
+// state is where a Bus is in its life.
+type state int
+
+const (
+	stateNew      state = iota
+	stateStarted        // consuming
+	stateDraining       // Shutdown began: only handlers may publish
+	stateDone           // consumers stopped: nobody may publish
+)
+
+// Bus is the JetStream bus. Create it with New; it is safe for concurrent
+// use.
+type Bus struct {
+	opts       Options // with defaults
+	log        *slog.Logger
+	nc         *nats.Conn
+	js         natsjs.JetStream
+	stream     natsjs.Stream
+	metrics    *metrics
+	maxPayload int
+
+	subMu sync.Mutex // serialises SubscribeRaw, which makes API requests
+
+	mu       sync.RWMutex
+	state    state
+	topics   map[string]*topic // grows on first publish or subscribe
+	groups   []*group          // in subscription order; fixed after Start
+	consumes []natsjs.ConsumeContext
+
+	publishes sync.WaitGroup // accepted publishes under way
+	handled   atomic.Uint64  // handler calls that returned, for the drain
+
+	// handlerCtx is passed to handlers and marks their publishes; it is a
+	// child of abortCtx, which is cancelled when Shutdown gives up, and is
+	// cancelled itself after the consumers stopped.
+	handlerCtx    context.Context
+	cancelHandler context.CancelFunc
+	abortCtx      context.Context
+	abort         context.CancelFunc
+	done          chan struct{} // closed when the connection was closed
+}
+
+var _ bus.Bus = (*Bus)(nil)
+
+// handlerKey marks the context given to handlers, so that their publishes are
+// accepted while the bus drains. It carries no pipeline data.
+type handlerKey struct{}
+
+// topic is one topic's subject and publishing state.
+type topic struct {
+	name, subject string
+	published     prometheus.Counter
+	failures      prometheus.Counter
+	// lastSeq is the highest stream sequence of a batch this Bus published
+	// on the topic: what the drain waits for.
+	lastSeq atomic.Uint64
+}
+
+// noteSeq raises t.lastSeq to seq.
+func (t *topic) noteSeq(seq uint64) {
+	for {
+		cur := t.lastSeq.Load()
+		if seq <= cur || t.lastSeq.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// group is this process's part of one (topic, group): the durable and the
+// handlers that consume from it.
+type group struct {
+	topic    *topic
+	name     string
+	consumer natsjs.Consumer
+	handlers []bus.RawHandler
+
+	delivered     prometheus.Counter
+	handlerErrors prometheus.Counter
+	redelivered   prometheus.Counter
+	terminated    prometheus.Counter
+
+	logMu      sync.Mutex
+	lastLog    time.Time // zero until the first error was logged
+	suppressed int       // errors not logged since lastLog
+}
+
+// New connects to NATS, creates or updates the stream, and returns a Bus ready
+// for SubscribeRaw and Start. ctx bounds the connection and the stream
+// request.
+func New(ctx context.Context, opts Options) (*Bus, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	connOpts := []nats.Option{
+		nats.Name("osprey"),
+		nats.MaxReconnects(-1), // a long-running service waits for the server
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			attrs := []any{"err", err}
+			if sub != nil {
+				attrs = append(attrs, "subject", sub.Subject)
+			}
+			log.Warn("nats async error", attrs...)
+		}),
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		connOpts = append(connOpts, nats.Timeout(time.Until(deadline)))
+	}
+	nc, err := nats.Connect(opts.URL, connOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", redactURLs(opts.URL), err)
+	}
+	b, err := newBus(ctx, nc, opts)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// newBus sets up a Bus on the connection nc.
+func newBus(ctx context.Context, nc *nats.Conn, opts Options) (*Bus, error) {
+	js, err := natsjs.New(nc, natsjs.WithDefaultTimeout(apiTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream context: %w", err)
+	}
+	maxAge := opts.MaxAge
+	if maxAge < 0 {
+		maxAge = 0 // JetStream's "no limit"
+	}
+	maxBytes := opts.MaxBytes
+	if maxBytes < 0 {
+		maxBytes = -1
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
+		Name:        opts.Stream,
+		Description: "Osprey pipeline bus",
+		Subjects:    []string{opts.SubjectPrefix + ".>"},
+		Retention:   natsjs.InterestPolicy,
+		Discard:     natsjs.DiscardNew,
+		MaxAge:      maxAge,
+		MaxBytes:    maxBytes,
+		Storage:     natsjs.FileStorage,
+		Replicas:    opts.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update stream %s: %w", opts.Stream, err)
+	}
+	b := &Bus{
+		opts:       opts,
+		log:        opts.Logger,
+		nc:         nc,
+		js:         js,
+		stream:     stream,
+		maxPayload: int(nc.MaxPayload()),
+		topics:     make(map[string]*topic),
+		done:       make(chan struct{}),
+	}
+	b.abortCtx, b.abort = context.WithCancel(context.Background())
+	b.handlerCtx, b.cancelHandler = context.WithCancel(context.WithValue(b.abortCtx, handlerKey{}, b))
+	b.metrics = newMetrics()
+	if err := opts.Registerer.Register(b.metrics); err != nil {
+		return nil, fmt.Errorf("register jetstream bus metrics: %w", err)
+	}
+	return b, nil
+}
+
+// SubscribeRaw registers h for topic under group, creating the group's
+// durable consumer if it does not exist. Several handlers in one group share
+// the durable. It must be called before Start; after Shutdown began it
+// returns bus.ErrClosed.
+func (b *Bus) SubscribeRaw(topicName, groupName string, h bus.RawHandler) error {
+	if err := validTopic(topicName); err != nil {
+		return fmt.Errorf("subscribe %q/%q: %w", topicName, groupName, err)
+	}
+	if groupName == "" || h == nil {
+		return errors.New("jetstream: subscribe needs a topic, a group and a handler")
+	}
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	if err := b.subscribable(topicName, groupName); err != nil {
+		return err
+	}
+	t := b.topic(topicName)
+
+	b.mu.Lock()
+	for _, g := range b.groups {
+		if g.topic == t && g.name == groupName {
+			g.handlers = append(g.handlers, h)
+			b.mu.Unlock()
+			return nil
+		}
+	}
+	b.mu.Unlock()
+
+	name := consumerName(topicName, groupName)
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	cons, err := b.stream.CreateOrUpdateConsumer(ctx, natsjs.ConsumerConfig{
+		Durable:       name,
+		Description:   fmt.Sprintf("osprey group %q on topic %s", groupName, topicName),
+		FilterSubject: t.subject,
+		DeliverPolicy: natsjs.DeliverNewPolicy,
+		AckPolicy:     natsjs.AckExplicitPolicy,
+		AckWait:       b.opts.AckWait,
+		MaxDeliver:    b.opts.MaxDeliver,
+		MaxAckPending: b.opts.MaxAckPending,
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe %s/%s: create or update consumer %s: %w", topicName, groupName, name, err)
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.subscribableLocked(topicName, groupName); err != nil {
+		return err // Start or Shutdown came first; the durable stays, harmless
+	}
+	m := b.metrics
+	b.groups = append(b.groups, &group{
+		topic:         t,
+		name:          groupName,
+		consumer:      cons,
+		handlers:      []bus.RawHandler{h},
+		delivered:     m.delivered.WithLabelValues(topicName, groupName),
+		handlerErrors: m.handlerErrors.WithLabelValues(topicName, groupName),
+		redelivered:   m.redelivered.WithLabelValues(topicName, groupName),
+		terminated:    m.terminated.WithLabelValues(topicName, groupName),
+	})
+	return nil
+}
+
+// subscribable reports whether a subscription may be added now.
+func (b *Bus) subscribable(topicName, groupName string) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.subscribableLocked(topicName, groupName)
+}
+
+// subscribableLocked is subscribable with b.mu held.
+func (b *Bus) subscribableLocked(topicName, groupName string) error {
+	switch b.state {
+	case stateStarted:
+		return fmt.Errorf("subscribe %s/%s: jetstream bus already started", topicName, groupName)
+	case stateDraining, stateDone:
+		return fmt.Errorf("subscribe %s/%s: %w", topicName, groupName, bus.ErrClosed)
+	}
+	return nil
+}
+
+// topic returns the state of the named topic, which must be valid, creating
+// it on first use.
+func (b *Bus) topic(name string) *topic {
+	b.mu.RLock()
+	t := b.topics[name]
+	b.mu.RUnlock()
+	if t != nil {
+		return t
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t := b.topics[name]; t != nil {
+		return t
+	}
+	t = &topic{
+		name:      name,
+		subject:   b.opts.SubjectPrefix + "." + name,
+		published: b.metrics.published.WithLabelValues(name),
+		failures:  b.metrics.publishFailures.WithLabelValues(name),
+	}
+	b.topics[name] = t
+	return t
+}
+
+// PublishRaw encodes payload as JSON and stores it in the stream; when it
+// returns nil, JetStream has persisted the batch. It fails with an error
+// wrapping bus.ErrFull when the stream is full, with ctx's error when ctx ends
+// first (without a deadline, after 10s), and with bus.ErrClosed once Shutdown
+// began unless ctx is a handler's. A batch too large for one message is split
+// (see the package documentation); if a later part fails, the earlier parts
+// were published.
+func (b *Bus) PublishRaw(ctx context.Context, topicName string, payload any) error {
+	if err := validTopic(topicName); err != nil {
+		return fmt.Errorf("publish %q: %w", topicName, err)
+	}
+	if !b.beginPublish(ctx) {
+		return fmt.Errorf("publish %s: %w", topicName, bus.ErrClosed)
+	}
+	defer b.publishes.Done()
+	t := b.topic(topicName)
+	data, err := json.Marshal(payload)
+	if err == nil {
+		err = b.publish(ctx, t, payload, data)
+	} else {
+		err = osprey.Permanent(fmt.Errorf("encode batch: %w", err))
+	}
+	if err != nil {
+		t.failures.Inc()
+		return fmt.Errorf("publish %s: %w", topicName, err)
+	}
+	return nil
+}
+
+// beginPublish reports whether a publish with ctx may proceed (before
+// Shutdown anyone's, while draining only a handler's) and if so counts it as
+// under way.
+func (b *Bus) beginPublish(ctx context.Context) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	switch b.state {
+	case stateNew, stateStarted:
+	case stateDraining:
+		if b.abortCtx.Err() != nil || ctx.Value(handlerKey{}) != b {
+			return false
+		}
+	default:
+		return false
+	}
+	b.publishes.Add(1)
+	return true
+}
+
+// publish stores data, the encoding of payload, on t's subject, splitting
+// payload when data is too large for one message.
+func (b *Bus) publish(ctx context.Context, t *topic, payload any, data []byte) error {
+	if len(data) <= b.maxPayload {
+		ack, err := b.js.Publish(ctx, t.subject, data)
+		if err != nil {
+			return classifyPublishError(err)
+		}
+		t.published.Inc()
+		t.noteSeq(ack.Sequence)
+		return nil
+	}
+	v := reflect.ValueOf(payload)
+	if v.Kind() != reflect.Slice || v.Len() < 2 {
+		return osprey.Permanent(fmt.Errorf("batch of %d bytes exceeds the server's maximum payload of %d bytes", len(data), b.maxPayload))
+	}
+	half := v.Len() / 2
+	for _, part := range []reflect.Value{v.Slice(0, half), v.Slice(half, v.Len())} {
+		p := part.Interface()
+		d, err := json.Marshal(p)
+		if err != nil {
+			return osprey.Permanent(fmt.Errorf("encode batch: %w", err))
+		}
+		if err := b.publish(ctx, t, p, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errCodeStoreFailed is the JetStream error code of a store that refused a
+// message; with the description "maximum ... exceeded" the stream is full.
+const errCodeStoreFailed natsjs.ErrorCode = 10077
+
+// classifyPublishError marks a full stream's refusal as bus.ErrFull.
+func classifyPublishError(err error) error {
+	var apiErr *natsjs.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed &&
+		strings.Contains(apiErr.Description, "maximum") {
+		return fmt.Errorf("%w: %w", bus.ErrFull, err)
+	}
+	return err
+}
+
+// validTopic checks that a topic name is one subject token of letters,
+// digits and '-'. ('_' is kept out, so "<topic>_<group>" names one pair.)
+func validTopic(name string) error {
+	if name == "" {
+		return errors.New("empty topic")
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return fmt.Errorf("topic %q: only letters, digits and '-' are allowed", name)
+		}
+	}
+	return nil
+}
+
+// validName reports whether s may name a stream or consumer.
+func validName(s string) bool {
+	return s != "" && !strings.ContainsAny(s, " \t\r\n.*>/\\")
+}
+
+// maxGroupInName bounds the part of a consumer name taken from the group.
+const maxGroupInName = 64
+
+// consumerName returns the durable's name for group on topic:
+// "<topic>_<group>", where characters of group other than letters, digits, '-'
+// and '_' become '_'. When that changed the group, or it was cut to
+// maxGroupInName characters, a hash of the group is appended so that
+// different groups keep different durables.
+func consumerName(topic, group string) string {
+	var sb strings.Builder
+	sb.WriteString(topic)
+	sb.WriteByte('_')
+	changed := false
+	n := 0
+	for _, c := range group {
+		if n == maxGroupInName {
+			changed = true
+			break
+		}
+		n++
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+			sb.WriteRune(c)
+		} else {
+			sb.WriteByte('_')
+			changed = true
+		}
+	}
+	if changed {
+		h := fnv.New32a()
+		h.Write([]byte(group))
+		fmt.Fprintf(&sb, "_%08x", h.Sum32())
+	}
+	return sb.String()
+}
+
+// redactURLs hides the credentials (user and password, or token) in a
+// comma-separated list of URLs.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "(unparsable URL)"
+			continue
+		}
+		if u.User != nil {
+			u.User = url.User("xxxxx")
+		}
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,116 @@
+package metric
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Config holds the detector's parameters. The same values apply to every
+// series; DefaultConfig gives the measured defaults (docs/detection.md).
+type Config struct {
+	// Warmup is the number of samples a series must have before it is
+	// scored.
+	Warmup int
+	// LevelAlpha is the smoothing of the fast level predictors.
+	LevelAlpha float64
+	// RefAlpha is the smoothing of the slower reference level that the
+	// shift component compares the short-term mean with.
+	RefAlpha float64
+	// ShortAlpha is the smoothing of the short-term mean and spread.
+	ShortAlpha float64
+	// ErrAlpha is the smoothing of the predictors' running errors.
+	ErrAlpha float64
+	// BaseAlpha is the smoothing of the seasonal baseline.
+	BaseAlpha float64
+	// SeasonAlpha is the learning rate of a seasonal bin per visit.
+	SeasonAlpha float64
+	// SeasonGain is how much smaller a season's running error must be than
+	// the plain level's (as a ratio) before the season is used.
+	SeasonGain float64
+	// Clip bounds how far one sample moves a level or an error, in units of
+	// the current error (Huber-style robustness).
+	Clip float64
+	// Floor is the smallest error scale, as a fraction of the series' long-run
+	// mean absolute deviation.
+	Floor float64
+	// RecordDecay is the per-sample decay of each component's record, the
+	// largest surprise of the recent past (0.9998: halves in about 3,500
+	// samples).
+	RecordDecay float64
+	// RecordGrow bounds the growth of a record per sample, so that a series
+	// that sat perfectly still is not blinded by its first movement.
+	RecordGrow float64
+	// ScoreOctaves maps the ratio of a surprise to its record to a score:
+	// score = 0.5 + 0.5·log2(surprise/record)/ScoreOctaves, clamped to
+	// [0, 1]. A score of 0.5 equals the record; 1 is 2^ScoreOctaves times it.
+	ScoreOctaves float64
+	// Threshold is the alarm threshold on Result.Alarm.
+	Threshold float64
+	// Refractory is the number of samples after an alarm during which only
+	// a stronger score is reported again.
+	Refractory int
+
+	// Ablation switches for measurements; zero values enable everything.
+	disabled [numComponents]bool
+	noSeason bool
+}
+
+// DefaultConfig returns the defaults used by serve and by the NAB bench.
+func DefaultConfig() Config {
+	return Config{
+		Warmup:       100,
+		LevelAlpha:   0.03,
+		RefAlpha:     0.005,
+		ShortAlpha:   0.1,
+		ErrAlpha:     0.01,
+		BaseAlpha:    0.002,
+		SeasonAlpha:  0.2,
+		SeasonGain:   0.8,
+		Clip:         5,
+		Floor:        0.01,
+		RecordDecay:  0.9998,
+		RecordGrow:   4,
+		ScoreOctaves: 4,
+		Threshold:    0.54, // a new record by 25 %: 0.5 + 0.5·log2(1.25)/4
+		Refractory:   60,
+	}
+}
+
+// Validate reports every parameter out of range.
+func (c *Config) Validate() error {
+	var errs []error
+	unit := func(name string, v float64) {
+		if !(v > 0 && v <= 1) {
+			errs = append(errs, fmt.Errorf("%s: %v is not in (0, 1]", name, v))
+		}
+	}
+	unit("level_alpha", c.LevelAlpha)
+	unit("ref_alpha", c.RefAlpha)
+	unit("short_alpha", c.ShortAlpha)
+	unit("err_alpha", c.ErrAlpha)
+	unit("base_alpha", c.BaseAlpha)
+	unit("season_alpha", c.SeasonAlpha)
+	unit("season_gain", c.SeasonGain)
+	if !(c.RecordDecay > 0 && c.RecordDecay < 1) {
+		errs = append(errs, fmt.Errorf("record_decay: %v is not in (0, 1)", c.RecordDecay))
+	}
+	if !(c.RecordGrow > 1) {
+		errs = append(errs, fmt.Errorf("record_grow: %v must be above 1", c.RecordGrow))
+	}
+	if c.Threshold < 0 || c.Threshold > 1 {
+		errs = append(errs, fmt.Errorf("threshold: %v is not in [0, 1]", c.Threshold))
+	}
+	if c.Warmup < 2 {
+		errs = append(errs, fmt.Errorf("warmup: %d is less than 2", c.Warmup))
+	}
+	if c.Refractory < 0 {
+		errs = append(errs, fmt.Errorf("refractory: %d is negative", c.Refractory))
+	}
+	if !(c.Clip > 0) {
+		errs = append(errs, fmt.Errorf("clip: %v must be positive", c.Clip))
+	}
+	if !(c.ScoreOctaves > 0) {
+		errs = append(errs, fmt.Errorf("score_octaves: %v must be positive", c.ScoreOctaves))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,209 @@
+package metric
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+)
+
+// DefaultMaxSeries bounds the number of series an Engine keeps a model for.
+const DefaultMaxSeries = 1_000_000
+
+// Engine is the metric detect stage: it keeps one Model per series, scores
+// every sample of the batches it consumes, and hands the anomalies it opens
+// and closes to the next stage. Wire it as
+//
+//	eng, err := metric.NewEngine(metric.DefaultConfig(), anomalies, 0)
+//
+// and give eng to the receivers as their osprey.SeriesConsumer.
+//
+// An anomaly opens when a sample's debounced score (Result.Alarm) reaches
+// Config.Threshold; it is emitted at once with EndsAt zero. It closes, and
+// is emitted again with EndsAt set, after Config.Refractory consecutive
+// samples score below 80 % of the threshold (hysteresis).
+//
+// Engine is safe for concurrent use. Series are processed under one lock;
+// the per-sample work is a few hundred nanoseconds.
+type Engine struct {
+	cfg       Config
+	out       osprey.AnomalyConsumer
+	maxSeries int
+	dropped   atomic.Uint64
+
+	mu     sync.Mutex
+	series map[osprey.Fingerprint]*tracked
+}
+
+var _ osprey.SeriesConsumer = (*Engine)(nil)
+
+// tracked is an Engine's state for one series.
+type tracked struct {
+	model Model
+	// open is the anomaly being reported, or nil.
+	open  *osprey.Anomaly
+	quiet int
+}
+
+// NewEngine returns an Engine that sends anomalies to out. maxSeries bounds
+// the number of series modelled (0 means DefaultMaxSeries); samples of series
+// beyond the bound are counted in Dropped and otherwise ignored.
+func NewEngine(cfg Config, out osprey.AnomalyConsumer, maxSeries int) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("detector config: %w", err)
+	}
+	if out == nil {
+		return nil, fmt.Errorf("detector: nil anomaly consumer")
+	}
+	if maxSeries <= 0 {
+		maxSeries = DefaultMaxSeries
+	}
+	return &Engine{cfg: cfg, out: out, maxSeries: maxSeries, series: make(map[osprey.Fingerprint]*tracked)}, nil
+}
+
+// Dropped returns the number of samples ignored because the series bound was
+// reached.
+func (e *Engine) Dropped() uint64 { return e.dropped.Load() }
+
+// Series returns the number of series modelled.
+func (e *Engine) Series() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.series)
+}
+
+// ConsumeSeries scores every sample of batch, in order, and passes the
+// anomalies opened or closed to the consumer given to NewEngine. An error is
+// the consumer's; the models have learned from the batch either way.
+func (e *Engine) ConsumeSeries(ctx context.Context, batch []osprey.Series) error {
+	var emit []osprey.Anomaly
+	e.mu.Lock()
+	for i := range batch {
+		s := &batch[i]
+		fp := s.Labels.Fingerprint()
+		tr := e.series[fp]
+		if tr == nil {
+			if len(e.series) >= e.maxSeries {
+				e.dropped.Add(uint64(len(s.Samples)))
+				continue
+			}
+			tr = &tracked{}
+			e.series[fp] = tr
+		}
+		for _, smp := range s.Samples {
+			res := tr.model.Update(&e.cfg, smp.TimestampMs, smp.Value)
+			if a, ok := e.step(tr, s.Labels, fp, smp, &res); ok {
+				emit = append(emit, a)
+			}
+		}
+	}
+	e.mu.Unlock()
+	if len(emit) == 0 {
+		return nil
+	}
+	return e.out.ConsumeAnomalies(ctx, emit)
+}
+
+// step applies the open/close rules to one scored sample.
+func (e *Engine) step(tr *tracked, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, res *Result) (osprey.Anomaly, bool) {
+	at := time.UnixMilli(smp.TimestampMs).UTC()
+	if tr.open == nil {
+		if !res.Warm || res.Alarm < e.cfg.Threshold {
+			return osprey.Anomaly{}, false
+		}
+		a := NewAnomaly(&e.cfg, labels, fp, smp, res)
+		tr.open = &a
+		tr.quiet = 0
+		return a, true
+	}
+	if res.Score >= 0.8*e.cfg.Threshold {
+		tr.quiet = 0
+		if res.Score > tr.open.Score {
+			tr.open.Score = res.Score
+			tr.open.Severity = severity(res.Score)
+		}
+		return osprey.Anomaly{}, false
+	}
+	tr.quiet++
+	if tr.quiet < max(1, e.cfg.Refractory) {
+		return osprey.Anomaly{}, false
+	}
+	a := *tr.open
+	a.EndsAt = at
+	tr.open = nil
+	return a, true
+}
+
+// NewAnomaly builds the anomaly for a sample that scored res, with the
+// evidence of every component that contributed.
+func NewAnomaly(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, res *Result) osprey.Anomaly {
+	at := time.UnixMilli(smp.TimestampMs).UTC()
+	return osprey.Anomaly{
+		ID:          osprey.NewID(at),
+		Kind:        osprey.AnomalyMetric,
+		Labels:      labels,
+		Score:       res.Score,
+		Observed:    smp.Value,
+		Expected:    res.Expected,
+		Lower:       res.Lower,
+		Upper:       res.Upper,
+		Severity:    severity(res.Score),
+		StartsAt:    at,
+		Evidence:    Evidence(cfg, smp.Value, res),
+		Fingerprint: fp,
+	}
+}
+
+// Evidence explains res: one entry per component that scored at least half
+// the threshold, strongest first, each saying what it compared.
+func Evidence(cfg *Config, observed float64, res *Result) []osprey.Evidence {
+	var ev []osprey.Evidence
+	for c := range numComponents {
+		s := res.Components[c]
+		if s < cfg.Threshold/2 {
+			continue
+		}
+		var why string
+		switch Component(c) {
+		case CompPoint:
+			why = fmt.Sprintf("observed %s, %s predicted %s (band %s..%s)", num(observed), res.Predictor, num(res.Expected), num(res.Lower), num(res.Upper))
+		case CompShift:
+			why = fmt.Sprintf("short-term mean moved away from the slower reference level (%s model)", res.Predictor)
+		case CompSpread:
+			why = "short-term spread of the residuals grew beyond its usual range"
+		}
+		ev = append(ev, osprey.Evidence{Detector: Component(c).String(), Score: s, Reason: why})
+	}
+	for i := 1; i < len(ev); i++ { // insertion sort: at most three entries
+		for j := i; j > 0 && ev[j].Score > ev[j-1].Score; j-- {
+			ev[j], ev[j-1] = ev[j-1], ev[j]
+		}
+	}
+	return ev
+}
+
+func num(v float64) string {
+	s := fmt.Sprintf("%.4g", v)
+	if math.Abs(v) >= 1e5 {
+		s = strings.Replace(fmt.Sprintf("%.3e", v), "e+0", "e", 1)
+	}
+	return s
+}
+
+// severity maps a score to a severity: warning from the threshold up,
+// error from 0.8, critical at 1.
+func severity(score float64) osprey.Severity {
+	switch {
+	case score >= 1:
+		return osprey.SeverityCritical
+	case score >= 0.8:
+		return osprey.SeverityError
+	default:
+		return osprey.SeverityWarning
+	}
+}

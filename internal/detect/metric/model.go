@@ -1,0 +1,308 @@
+package metric
+
+import (
+	"math"
+)
+
+// Component identifies one detector of the ensemble.
+type Component uint8
+
+// The components of the ensemble.
+const (
+	// CompPoint is the surprise of the value against the predictor.
+	CompPoint Component = iota
+	// CompShift is a sustained shift of the short-term mean.
+	CompShift
+	// CompSpread is a change of the short-term spread.
+	CompSpread
+	numComponents
+)
+
+var componentNames = [numComponents]string{"point", "shift", "spread"}
+
+// String returns the component's name as used in Evidence.
+func (c Component) String() string {
+	if c < numComponents {
+		return componentNames[c]
+	}
+	return "unknown"
+}
+
+// Predictor says which model produced the expected value.
+type Predictor uint8
+
+// Predictors.
+const (
+	PredLevel Predictor = iota
+	PredDaily
+	PredWeekly
+)
+
+var predictorNames = [...]string{"level", "daily season", "weekly season"}
+
+// String names the predictor.
+func (p Predictor) String() string {
+	if int(p) < len(predictorNames) {
+		return predictorNames[p]
+	}
+	return "unknown"
+}
+
+const (
+	dayBins    = 48  // half hours
+	weekBins   = 168 // hours
+	dayMs      = 86_400_000
+	weekMs     = 7 * dayMs
+	numPredict = 3
+)
+
+// Result is what Model.Update says about one sample.
+type Result struct {
+	// Score is the calibrated anomaly score in [0, 1]: the strongest
+	// component's surprise against that component's own record in this
+	// series (see Config.ScoreOctaves). It is 0 during warm-up.
+	Score float64
+	// Alarm is Score after debouncing: within Config.Refractory points of
+	// a stronger or equal score it is 0. It is what thresholds act on.
+	Alarm float64
+	// Expected, Lower and Upper are the prediction and the band of values
+	// whose point surprise would have scored below Config.Threshold.
+	Expected, Lower, Upper float64
+	// Components holds each component's score on the same scale as Score.
+	Components [numComponents]float64
+	// Predictor names the model Expected came from.
+	Predictor Predictor
+	// Warm is false while the model is still warming up.
+	Warm bool
+}
+
+// Fired reports whether component c scored at or above threshold.
+func (r *Result) Fired(c Component, threshold float64) bool {
+	return r.Components[c] >= threshold
+}
+
+// Model is the detector state of one series. The zero value is ready to use
+// and every field is a number, so a Model can be copied and snapshotted as
+// bytes. It is not safe for concurrent use.
+type Model struct {
+	n       uint32
+	peakAge uint32
+	pred    Predictor
+	firstMs int64
+	lastMs  int64
+
+	// level predictor: fast robust EWMA and its error.
+	level float64
+	// ref is a slower robust level for the shift component.
+	ref float64
+	// base is a baseline over about a day, the origin of the seasonal
+	// offsets.
+	base float64
+	// seasonal predictor levels (fast EWMA of the deseasonalised value).
+	dLevel, wLevel float64
+	// err holds each predictor's running mean absolute error.
+	err [numPredict]float64
+	// shortMean is a short EWMA of the deseasonalised value; shiftDev the
+	// running mean of |shortMean − ref|.
+	shortMean, shiftDev float64
+	// spread is the short-term mean absolute residual.
+	spread float64
+	// swing is the long-run mean absolute deviation of the value from base:
+	// how much the series moves at all. It floors the error scales, so a
+	// perfectly predictable series does not turn rounding into anomalies.
+	swing float64
+	// record is each component's largest recent surprise, decaying. The
+	// point component keeps one per predictor (pointRec), so switching to
+	// a season compares like with like.
+	record   [numComponents]float64
+	pointRec [numPredict]float64
+	peak   float64
+
+	day  [dayBins]float32
+	week [weekBins]float32
+}
+
+// Update feeds one sample, at tsMs milliseconds since the epoch, and returns
+// its score. Samples should come in time order; the model uses timestamps
+// only to place a sample in its daily and weekly season. NaN and infinite
+// values (staleness markers) leave the model unchanged and score 0.
+func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
+	var res Result
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return res
+	}
+	if m.n == 0 {
+		m.firstMs = tsMs
+		m.level, m.ref, m.base, m.dLevel, m.wLevel, m.shortMean = v, v, v, v, v, v
+		m.n = 1
+		m.lastMs = tsMs
+		res.Expected, res.Lower, res.Upper = v, v, v
+		return res
+	}
+	m.n++
+	age := tsMs - m.firstMs
+	db := phase(tsMs, dayMs, dayBins)
+	wb := phase(tsMs, weekMs, weekBins)
+	dOff, wOff := float64(m.day[db]), float64(m.week[wb])
+
+	// Choose the predictor: a season is used only when it has had two
+	// periods to learn and its running error clearly beats the level's.
+	pred := [numPredict]float64{m.level, m.dLevel + dOff, m.wLevel + wOff}
+	k := PredLevel
+	if !cfg.noSeason && age >= 2*dayMs && m.err[PredDaily] < cfg.SeasonGain*m.err[PredLevel] {
+		k = PredDaily
+	}
+	if !cfg.noSeason && age >= 2*weekMs && m.err[PredWeekly] < cfg.SeasonGain*m.err[k] {
+		k = PredWeekly
+	}
+	off := 0.0
+	switch k {
+	case PredDaily:
+		off = dOff
+	case PredWeekly:
+		off = wOff
+	}
+	scale := m.err[k]
+	floor := cfg.Floor*m.swing + 1e-9*math.Abs(m.level) + 1e-12
+	if scale < floor {
+		scale = floor
+	}
+	r := v - pred[k]
+	defer func() { m.pred = k }()
+
+	// Component surprises, all from the state before this sample.
+	var z [numComponents]float64
+	z[CompPoint] = math.Abs(r) / scale
+	ds := v - off // deseasonalised
+	if k != m.pred {
+		// A new predictor changes what "deseasonalised" and "residual"
+		// mean: restart the short-term trackers rather than read the
+		// switch itself as a shift.
+		m.shortMean, m.ref, m.spread = ds, ds, scale
+	}
+	short := m.shortMean + cfg.ShortAlpha*(ds-m.shortMean)
+	sdev := max(m.shiftDev, floor)
+	z[CompShift] = math.Abs(short-m.ref) / sdev
+	spread := m.spread + cfg.ShortAlpha*(math.Abs(r)-m.spread)
+	z[CompSpread] = spread / scale
+
+	warm := int(m.n) > cfg.Warmup
+	res.Warm = warm
+	res.Predictor = k
+	res.Expected = pred[k]
+	// The band: the point surprise that would score Threshold.
+	band := m.bandWidth(cfg, k, scale)
+	res.Lower, res.Upper = pred[k]-band, pred[k]+band
+
+	best := 0.0
+	for c := range numComponents {
+		rec := max(m.record[c], 1)
+		if c == CompPoint {
+			rec = max(m.pointRec[k], 1)
+		}
+		if warm && !cfg.disabled[c] {
+			sc := 0.0
+			if z[c] > 0 {
+				sc = 0.5 + 0.5*math.Log2(z[c]/rec)/cfg.ScoreOctaves
+			}
+			sc = min(1, max(0, sc))
+			res.Components[c] = sc
+			best = max(best, sc)
+		}
+		// The record decays slowly, never below the typical surprise of
+		// 1, and grows at most RecordGrow-fold per sample. The first
+		// half of the warm-up does not count: the errors are not yet
+		// meaningful.
+		if int(m.n) > cfg.Warmup/2 {
+			m.record[c] = max(min(z[c], rec*cfg.RecordGrow), rec*cfg.RecordDecay)
+		}
+	}
+	if int(m.n) > cfg.Warmup/2 {
+		for j := range numPredict {
+			rec := max(m.pointRec[j], 1)
+			zj := math.Abs(v-pred[j]) / max(m.err[j], floor)
+			m.pointRec[j] = max(min(zj, rec*cfg.RecordGrow), rec*cfg.RecordDecay)
+		}
+	}
+	if warm {
+		res.Score = best
+		res.Alarm = m.debounce(cfg, res.Score)
+	}
+
+	// Learn from the sample.
+	m.learn(cfg, v, dOff, wOff, db, wb, pred, scale, short, spread)
+	m.lastMs = tsMs
+	return res
+}
+
+// learn updates the predictors and trackers with v.
+func (m *Model) learn(cfg *Config, v, dOff, wOff float64, db, wb int, pred [numPredict]float64, scale, short, spread float64) {
+	clip := func(x, s float64) float64 {
+		lim := cfg.Clip * s
+		return max(-lim, min(lim, x))
+	}
+	// Running errors start as plain means (1/n) so they are not biased
+	// towards zero in a young model.
+	ea := max(cfg.ErrAlpha, 1/float64(m.n))
+	for k := range numPredict {
+		e := math.Abs(v - pred[k])
+		if m.err[k] > 0 {
+			e = min(e, cfg.Clip*m.err[k])
+		}
+		m.err[k] += ea * (e - m.err[k])
+	}
+	if m.n <= 2 {
+		for k := range numPredict {
+			m.err[k] = math.Abs(v - pred[k])
+		}
+	}
+	m.level += cfg.LevelAlpha * clip(v-m.level, scale)
+	m.dLevel += cfg.LevelAlpha * clip(v-dOff-m.dLevel, scale)
+	m.wLevel += cfg.LevelAlpha * clip(v-wOff-m.wLevel, scale)
+	m.ref += cfg.RefAlpha * clip(short-m.ref, max(m.shiftDev, scale))
+	sd := math.Abs(short - m.ref)
+	if m.shiftDev > 0 {
+		sd = min(sd, cfg.Clip*m.shiftDev)
+	}
+	m.shiftDev += ea * (sd - m.shiftDev)
+	m.shortMean = short
+	m.spread = spread
+
+	// Seasonal offsets: deviation from a baseline over about a day.
+	dev := v - m.base
+	m.day[db] += float32(cfg.SeasonAlpha * (dev - float64(m.day[db])))
+	m.week[wb] += float32(cfg.SeasonAlpha * (dev - float64(m.week[wb])))
+	m.base += cfg.BaseAlpha * (v - dOff - m.base)
+	m.swing += ea * (math.Abs(dev) - m.swing)
+}
+
+// debounce returns s if it is an alarm worth reporting: higher than any
+// score in the last Refractory points, or the first after a quiet spell.
+func (m *Model) debounce(cfg *Config, s float64) float64 {
+	m.peakAge++
+	if m.peakAge > uint32(cfg.Refractory) {
+		m.peak = 0
+	}
+	if s > m.peak {
+		m.peak = s
+		m.peakAge = 0
+		return s
+	}
+	return 0
+}
+
+// bandWidth is the distance from the prediction at which the point
+// component would reach the threshold.
+func (m *Model) bandWidth(cfg *Config, k Predictor, scale float64) float64 {
+	ratio := math.Exp2((cfg.Threshold - 0.5) * 2 * cfg.ScoreOctaves)
+	return max(m.pointRec[k], 1) * ratio * scale
+}
+
+// phase returns the bin of ts within a period of periodMs split into bins.
+func phase(ts, periodMs int64, bins int) int {
+	p := ts % periodMs
+	if p < 0 {
+		p += periodMs
+	}
+	return int(p * int64(bins) / periodMs)
+}

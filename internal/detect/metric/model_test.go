@@ -1,0 +1,247 @@
+package metric
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+const step = 5 * 60 * 1000 // five minutes, in ms
+
+// signal returns n samples of Gaussian noise (σ = 1, seeded) around 100,
+// with f applied to each index and noise value.
+func signal(n int, seed uint64, f func(i int, noise float64) float64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = f(i, rng.NormFloat64())
+	}
+	return out
+}
+
+// run feeds values at five-minute steps and returns every result.
+func run(cfg Config, values []float64) []Result {
+	var m Model
+	out := make([]Result, len(values))
+	for i, v := range values {
+		out[i] = m.Update(&cfg, int64(i)*step, v)
+	}
+	return out
+}
+
+// alarms lists the indexes whose Alarm reaches the threshold.
+func alarms(cfg Config, rs []Result) []int {
+	var idx []int
+	for i, r := range rs {
+		if r.Alarm >= cfg.Threshold {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+func TestSyntheticSignals(t *testing.T) {
+	const n, at = 4000, 3000
+	day := float64(288) // samples per day
+	tests := []struct {
+		name string
+		f    func(i int, e float64) float64
+		// want says where the first alarm must fall: [at, at+within]; a
+		// negative within means no alarm at all.
+		within int
+		// comp is the component expected to fire at the first alarm.
+		comp Component
+	}{
+		{"spike", func(i int, e float64) float64 {
+			if i == at {
+				return 100 + 15
+			}
+			return 100 + e
+		}, 0, CompPoint},
+		{"level shift", func(i int, e float64) float64 {
+			if i >= at {
+				return 106 + e
+			}
+			return 100 + e
+		}, 6, CompPoint},
+		{"small level shift", func(i int, e float64) float64 {
+			if i >= at {
+				return 104 + e
+			}
+			return 100 + e
+		}, 24, CompShift},
+		{"variance change", func(i int, e float64) float64 {
+			if i >= at {
+				return 100 + 6*e
+			}
+			return 100 + e
+		}, 12, CompPoint},
+		{"seasonal pattern with a break", func(i int, e float64) float64 {
+			s := 20 * math.Sin(2*math.Pi*float64(i)/day)
+			if i >= at && i < at+72 { // the daily swing stops for six hours
+				s = 0
+			}
+			return 100 + s + e
+		}, 36, CompPoint},
+		{"slow drift", func(i int, e float64) float64 {
+			return 100 + 10*float64(i)/n + e
+		}, -1, 0},
+		{"flat line", func(int, float64) float64 { return 7 }, -1, 0},
+	}
+	cfg := DefaultConfig()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := run(cfg, signal(n, 42, tc.f))
+			// Noise alone makes a new record now and then (see
+			// TestNoiseAlarmRate): allow one false alarm per 1000 samples.
+			var early, hit []int
+			for _, i := range alarms(cfg, rs) {
+				switch {
+				case tc.within >= 0 && i >= at && i <= at+tc.within:
+					hit = append(hit, i)
+				case tc.within < 0 || i < at:
+					early = append(early, i)
+				}
+			}
+			if len(early) > n/1000 {
+				t.Errorf("false alarms at %v, want at most %d", early, n/1000)
+			}
+			if tc.within < 0 {
+				return
+			}
+			if len(hit) == 0 {
+				t.Fatalf("no alarm in [%d, %d]", at, at+tc.within)
+			}
+			got := hit
+			r := rs[got[0]]
+			if !r.Fired(tc.comp, cfg.Threshold) {
+				t.Errorf("component %s did not fire at %d: %v", tc.comp, got[0], r.Components)
+			}
+		})
+	}
+}
+
+// TestSeasonFound checks that a daily pattern is learned from the data: after
+// a few days the daily predictor is chosen and its band is narrow.
+func TestSeasonFound(t *testing.T) {
+	cfg := DefaultConfig()
+	rs := run(cfg, signal(3000, 7, func(i int, e float64) float64 {
+		return 100 + 20*math.Sin(2*math.Pi*float64(i)/288) + e
+	}))
+	last := rs[len(rs)-1]
+	if last.Predictor != PredDaily {
+		t.Fatalf("predictor = %s, want daily season", last.Predictor)
+	}
+	if w := last.Upper - last.Lower; w > 20 {
+		t.Errorf("band width %.1f, want well below the daily swing of 40", w)
+	}
+	if math.Abs(last.Expected-(100+20*math.Sin(2*math.Pi*2999/288))) > 3 {
+		t.Errorf("expected %.2f far from the pattern", last.Expected)
+	}
+}
+
+// TestCalibrationIsPerSeries checks that scores depend on the series' own
+// behaviour, not its units: an affine change of the values gives the same
+// scores.
+func TestCalibrationIsPerSeries(t *testing.T) {
+	cfg := DefaultConfig()
+	base := signal(2000, 3, func(i int, e float64) float64 {
+		if i == 1500 {
+			return 110
+		}
+		return 100 + e
+	})
+	scaled := make([]float64, len(base))
+	for i, v := range base {
+		scaled[i] = 5e6 + 1000*v
+	}
+	a, b := run(cfg, base), run(cfg, scaled)
+	for i := range a {
+		if math.Abs(a[i].Score-b[i].Score) > 1e-6 {
+			t.Fatalf("sample %d: score %.9f vs %.9f after rescaling", i, a[i].Score, b[i].Score)
+		}
+		if a[i].Score < 0 || a[i].Score > 1 {
+			t.Fatalf("sample %d: score %v outside [0, 1]", i, a[i].Score)
+		}
+	}
+	if a[1500].Alarm < cfg.Threshold {
+		t.Errorf("the 10σ spike scored %.3f, below the threshold", a[1500].Alarm)
+	}
+}
+
+func TestWarmupAndStaleness(t *testing.T) {
+	cfg := DefaultConfig()
+	var m Model
+	for i := range cfg.Warmup {
+		if r := m.Update(&cfg, int64(i)*step, float64(i%7)); r.Score != 0 || r.Warm {
+			t.Fatalf("sample %d scored %v during warm-up", i, r.Score)
+		}
+	}
+	before := m
+	if r := m.Update(&cfg, 1e12, math.NaN()); r.Score != 0 || m != before {
+		t.Fatal("a NaN (staleness marker) changed the model or scored")
+	}
+}
+
+func TestDebounce(t *testing.T) {
+	cfg := DefaultConfig()
+	// Three equal spikes 10 samples apart: one alarm; a stronger one later
+	// is reported again.
+	rs := run(cfg, signal(2000, 9, func(i int, e float64) float64 {
+		switch i {
+		case 1500, 1510, 1520:
+			return 120
+		case 1530:
+			return 400
+		}
+		return 100 + e
+	}))
+	var got []int
+	for _, i := range alarms(cfg, rs) {
+		if i >= 1490 {
+			got = append(got, i)
+		}
+	}
+	if len(got) != 2 || got[0] != 1500 || got[1] != 1530 {
+		t.Fatalf("alarms from 1490 on at %v, want [1500 1530]", got)
+	}
+}
+
+// TestNoiseAlarmRate measures the false alarm rate of the default threshold
+// on Gaussian noise: a new record of surprise by 25 % is rare, not never.
+func TestNoiseAlarmRate(t *testing.T) {
+	cfg := DefaultConfig()
+	const n = 100_000
+	got := len(alarms(cfg, run(cfg, signal(n, 5, func(_ int, e float64) float64 { return 100 + e }))))
+	if got > n/2000 {
+		t.Errorf("%d alarms in %d samples of noise, want at most %d", got, n, n/2000)
+	}
+	t.Logf("%d alarms in %d samples of Gaussian noise", got, n)
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := DefaultConfig()
+	if err := good.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	bad := good
+	bad.LevelAlpha, bad.Threshold, bad.Warmup = 0, 2, 1
+	err := bad.Validate()
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, key := range []string{"level_alpha", "threshold", "warmup"} {
+		if !contains(err.Error(), key) {
+			t.Errorf("error %q does not name %s", err, key)
+		}
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
