@@ -24,6 +24,8 @@ import (
 	"github.com/osprey-aiops/osprey/internal/bus/inproc"
 	"github.com/osprey-aiops/osprey/internal/config"
 	"github.com/osprey-aiops/osprey/internal/correlate"
+	"github.com/osprey-aiops/osprey/internal/ingest"
+	"github.com/osprey-aiops/osprey/internal/ingest/alerts"
 	"github.com/osprey-aiops/osprey/internal/store"
 	"github.com/osprey-aiops/osprey/internal/store/postgres"
 	"github.com/osprey-aiops/osprey/internal/store/sqlite"
@@ -100,9 +102,33 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		return fmt.Errorf("subscribe correlate to anomalies: %w", err)
 	}
 
+	// Every receiver commits through one Committer (store first, then the
+	// bus) and counts its data quality in one Stats.
+	commit, err := ingest.NewCommitter(ingest.CommitterOptions{
+		Store:  st,
+		Next:   bus.EventPublisher(b),
+		Logger: log.With("component", "ingest"),
+	})
+	if err != nil {
+		return err
+	}
+	stats := ingest.NewStats()
+	alertReceivers, err := alerts.New(alerts.Options{
+		Events: commit,
+		Stats:  stats,
+		Limits: cfg.Server,
+		Now:    now,
+		Logger: log.With("component", "alerts"),
+	})
+	if err != nil {
+		return err
+	}
+
 	handler, err := api.New(api.Options{
 		Store:      st,
-		Events:     bus.EventPublisher(b),
+		Ingest:     commit,
+		Stats:      stats,
+		Routes:     alertReceivers.Routes(),
 		Auth:       authn,
 		Limits:     cfg.Server,
 		Now:        now,

@@ -44,12 +44,16 @@ type Warning string
 
 // Warnings.
 const (
-	// WarnUnknownSeverity: the severity word is not one osprey.ParseSeverity
-	// knows; the event is stored with severity unknown.
+	// WarnUnknownSeverity counts items whose severity word is not one
+	// osprey.ParseSeverity knows; they are stored with severity unknown.
 	WarnUnknownSeverity Warning = "unknown_severity"
+	// WarnTruncated counts items the sender said it left out of a payload
+	// (Alertmanager's and Grafana's max_alerts): lost before they reached
+	// Osprey.
+	WarnTruncated Warning = "truncated_by_sender"
 )
 
-var warnings = []Warning{WarnUnknownSeverity}
+var warnings = []Warning{WarnUnknownSeverity, WarnTruncated}
 
 // Stats holds the data-quality counters of every receiver. It is safe for
 // concurrent use, a prometheus.Collector (register it once) exporting
@@ -87,7 +91,7 @@ func NewStats() *Stats {
 			"Rejections by receiver and reason: one per rejected item, or one per request refused as a whole (too_large, too_many, unsupported_media_type, unauthorized, forbidden, empty, and malformed bodies).",
 			[]string{"receiver", "reason"}, nil),
 		warningsDesc: prometheus.NewDesc("osprey_ingest_warnings_total",
-			"Items accepted with a problem, by receiver and reason (unknown_severity: stored with severity unknown).",
+			"Data-quality warnings by receiver and reason: unknown_severity (item stored with severity unknown), truncated_by_sender (items the sender left out of a payload).",
 			[]string{"receiver", "reason"}, nil),
 	}
 }
@@ -202,15 +206,15 @@ func (r *Receiver) RejectRequest(reason Reason) {
 	r.reason(reason).Add(1)
 }
 
-// Rejected counts n items rejected for reason. The request's Done call
-// counts them again as rejected items in the outcome totals.
+// Rejected counts n items of a request rejected for reason. The request then
+// ends with Done, which counts them among its rejected items.
 func (r *Receiver) Rejected(reason Reason, n int) {
 	if n > 0 {
 		r.reason(reason).Add(uint64(n))
 	}
 }
 
-// Warned counts n accepted items with the problem w.
+// Warned counts n occurrences of the data-quality problem w.
 func (r *Receiver) Warned(w Warning, n int) {
 	if n <= 0 {
 		return

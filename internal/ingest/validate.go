@@ -31,6 +31,14 @@ func limitf(format string, args ...any) error {
 	return &limitError{msg: fmt.Sprintf(format, args...)}
 }
 
+// The range of event times Osprey accepts. Every backend must store them (the
+// SQL stores keep Unix nanoseconds, which end in 2262) and JSON must carry
+// them; an alert from before 1970 is a sender's bug.
+var (
+	minEventTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxEventTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // WithDefaults fills the zero request limits of l from config.Default and
 // rejects negative ones.
 func WithDefaults(l config.ServerConfig) (config.ServerConfig, error) {
@@ -73,10 +81,12 @@ func CheckContentType(ct string) error {
 
 // PrepareEvent validates the sender-provided fields of ev against lim and
 // fills in what Osprey assigns for an event received at now: ID, Fingerprint
-// and ReceivedAt. It does not default anything else (Source, Status,
-// StartsAt): that is each receiver's protocol to decide. The error names the
-// field; it wraps ErrLabelLimit when a limit was exceeded and ErrNUL when text
-// held a NUL character.
+// and ReceivedAt. It converts StartsAt and EndsAt to UTC, which every
+// backend and JSON can carry whatever offset the sender wrote, and rejects
+// times before 1970 or after 2261. It does not default anything else
+// (Source, Status, StartsAt): that is each receiver's protocol to decide. The
+// error names the field; it wraps ErrLabelLimit when a limit was exceeded and
+// ErrNUL when text held a NUL character.
 func PrepareEvent(ev *osprey.Event, lim *config.ServerConfig, now time.Time) error {
 	maxBytes := lim.MaxLabelValueBytes
 	if len(ev.Source) > maxBytes {
@@ -97,12 +107,31 @@ func PrepareEvent(ev *osprey.Event, lim *config.ServerConfig, now time.Time) err
 	if err := CheckAnnotations(ev.Annotations, lim); err != nil {
 		return err
 	}
+	if err := checkTime("startsAt", &ev.StartsAt); err != nil {
+		return err
+	}
+	if err := checkTime("endsAt", &ev.EndsAt); err != nil {
+		return err
+	}
 	if err := ev.Validate(); err != nil {
 		return err
 	}
 	ev.ReceivedAt = now
 	ev.ID = osprey.NewID(now)
 	ev.Fingerprint = osprey.EventFingerprint(ev.Name, ev.Labels)
+	return nil
+}
+
+// checkTime converts a non-zero *t to UTC and checks that it is in range.
+func checkTime(field string, t *time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	*t = t.UTC()
+	if t.Before(minEventTime) || !t.Before(maxEventTime) {
+		return fmt.Errorf("%s: %s is outside the supported range %s to %s", field, t.Format(time.RFC3339),
+			minEventTime.Format(time.DateOnly), maxEventTime.Format(time.DateOnly))
+	}
 	return nil
 }
 

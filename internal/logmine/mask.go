@@ -409,6 +409,9 @@ func valueSpan(tok string, i int) (start, end int, ok bool) {
 // dateTimeEnd recognises a date written out in words at s[i:] ("Sat Jun 18
 // 02:23:10 2005", "Jun 18 02:23:10") and returns its end, or i.
 func dateTimeEnd(s string, i int) int {
+	if c := s[i]; c < 'A' || c > 'Z' {
+		return i // every weekday and month name starts upper case
+	}
 	j := i
 	if isName(s, j, weekdays) {
 		j += 3

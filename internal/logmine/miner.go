@@ -104,6 +104,7 @@ type Miner struct {
 	tmpls  []*template
 	byLen  map[int][]int // live (non-alias) templates by token count
 	cache  map[string]int
+	ids    map[string]int // template id → index
 	buf    []byte
 	toks   []string
 	stats  Stats
@@ -120,6 +121,7 @@ func NewMiner(source string, cfg Config) *Miner {
 		cfg:    cfg.withDefaults(),
 		byLen:  map[int][]int{},
 		cache:  map[string]int{},
+		ids:    map[string]int{},
 	}
 }
 
@@ -230,26 +232,31 @@ func covers(t, toks []string) (wild int, ok bool) {
 
 // globMatch reports whether token s matches pattern p, a token with
 // variables in it ("name=<*>,"), each variable standing for one or more
-// characters.
+// characters. It is the linear-time wildcard match: on a mismatch it only
+// ever backs up to the last variable seen.
 func globMatch(p, s string) bool {
-	k := strings.Index(p, Wildcard)
-	if k < 0 {
+	if !strings.Contains(p, Wildcard) {
 		return p == s
 	}
-	if !strings.HasPrefix(s, p[:k]) {
-		return false
-	}
-	p, s = p[k+len(Wildcard):], s[k:]
-	if p == "" {
-		return s != ""
-	}
-	// Try every split; tokens are short and hold few variables.
-	for i := 1; i <= len(s); i++ {
-		if globMatch(p, s[i:]) {
-			return true
+	pi, si := 0, 0
+	star, mark := -1, 0
+	for si < len(s) {
+		switch {
+		case strings.HasPrefix(p[pi:], Wildcard):
+			pi += len(Wildcard)
+			si++ // a variable takes at least one character
+			star, mark = pi, si
+		case pi < len(p) && p[pi] == s[si]:
+			pi++
+			si++
+		case star >= 0:
+			mark++
+			pi, si = star, mark
+		default:
+			return false
 		}
 	}
-	return false
+	return pi == len(p)
 }
 
 // similarity compares a template with a line of the same length. It returns
@@ -293,6 +300,7 @@ func (m *Miner) newTemplate(toks []string, masked string) int {
 		alias:  -1,
 	}
 	m.tmpls = append(m.tmpls, tp)
+	m.ids[tp.id] = idx
 	m.byLen[len(toks)] = append(m.byLen[len(toks)], idx)
 	m.stats.Templates++
 	return idx
@@ -314,12 +322,8 @@ func (m *Miner) templateID(first string) string {
 }
 
 func (m *Miner) idTaken(id string) bool {
-	for _, t := range m.tmpls {
-		if t.id == id {
-			return true
-		}
-	}
-	return false
+	_, ok := m.ids[id]
+	return ok
 }
 
 // generalise makes template idx cover toks by turning differing tokens into

@@ -222,3 +222,35 @@ func corpus(n int) []string {
 	}
 	return out
 }
+
+func TestGlobMatch(t *testing.T) {
+	tests := []struct {
+		p, s string
+		want bool
+	}{
+		{"name=<*>,", "name=foo,", true},
+		{"name=<*>,", "name=,", false},
+		{"<*>", "x", true},
+		{"<*>", "", false},
+		{"a<*>b<*>c", "aXbYc", true},
+		{"a<*>b<*>c", "abbc", false},
+		{"a<*>b<*>c", "aXbbYc", true},
+		{"plain", "plain", true},
+		{"<*>a<*>a<*>a<*>a", strings.Repeat("a", 200), true},
+		{"<*>a<*>a<*>a<*>b", strings.Repeat("a", 200), false},
+	}
+	for _, tc := range tests {
+		if got := globMatch(tc.p, tc.s); got != tc.want {
+			t.Errorf("globMatch(%q, %q) = %v", tc.p, tc.s, got)
+		}
+	}
+}
+
+func TestVeryLongLine(t *testing.T) {
+	line := strings.Repeat("word 12 /a/b key=v1 ", 50000)
+	m := NewMiner("s", Config{})
+	r := m.Add(time.Time{}, line)
+	if r.Overflow || !strings.HasPrefix(m.TemplateText(r.Index), "word <*> <*> key=<*> word") {
+		t.Fatalf("long line: %+v %.40q", r, m.TemplateText(r.Index))
+	}
+}

@@ -227,6 +227,7 @@ func (m *Miner) Restore(ts []osprey.LogTemplate) {
 			continue
 		}
 		pos[t.ID] = len(m.tmpls)
+		m.ids[t.ID] = len(m.tmpls)
 		m.tmpls = append(m.tmpls, &template{
 			id:     t.ID,
 			tokens: appendFields(nil, t.Template),
@@ -278,10 +279,9 @@ func (m *Miner) ID(idx int) string {
 // LookupID returns the live template an id (possibly an alias) resolves to,
 // as an osprey.LogTemplate.
 func (m *Miner) LookupID(id string) (osprey.LogTemplate, bool) {
-	for i, t := range m.tmpls {
-		if t.id == id {
-			return m.export(m.resolve(i)), true
-		}
+	i, ok := m.ids[id]
+	if !ok {
+		return osprey.LogTemplate{}, false
 	}
-	return osprey.LogTemplate{}, false
+	return m.export(m.resolve(i)), true
 }

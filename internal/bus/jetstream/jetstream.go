@@ -54,8 +54,9 @@
 // some member of the group, until it was delivered Options.MaxDeliver times;
 // the last failure terminates it too. A handler that does not return within
 // Options.AckWait is presumed dead and its batch is delivered again, possibly
-// to another member, so handlers must tolerate duplicates (the stages are
-// idempotent by Seq and fingerprint).
+// to another member; so is a batch whose acknowledgement was lost with the
+// connection. Handlers must therefore tolerate duplicates (correlate does:
+// re-applying an event is harmless).
 //
 // A group with one subscriber sees batches in publish order, except that a
 // batch whose handler failed comes back after later batches. Each subscriber
@@ -77,11 +78,16 @@
 // consuming until every batch this Bus published to a topic it subscribes —
 // before Shutdown, and by handlers during the drain — has been acknowledged
 // or terminated by each of its groups (by this process or another member;
-// batches negatively acknowledged meanwhile are waited for too). It then stops
-// fetching, lets the handlers finish the batches already fetched, and closes
-// the connection. Batches other processes published are not waited for: they
-// stay with the durable for the group's other members or its next start, so a
-// member that only consumes stops as soon as its handlers are done.
+// batches negatively acknowledged meanwhile are waited for too). JetStream
+// does not announce that, so the drain asks for the consumers' state, every
+// 10ms while handlers return and less often, up to every 250ms, while nothing
+// happens here. It then stops fetching, lets the handlers finish the batches
+// already fetched, and closes the connection. Batches other processes
+// published are not waited for: they stay with the durable for the group's
+// other members or its next start, so a member that only consumes (or
+// publishes only to topics it does not subscribe) stops as soon as its
+// handlers are done. In a single process this is the in-process bus's drain:
+// everything accepted is handled, and chains of stages flush end to end.
 //
 // If Shutdown's ctx ends first, Shutdown returns ctx's error at once; the
 // handlers' ctx is cancelled, their failed batches and those still waiting
@@ -96,9 +102,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
-	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -112,137 +116,6 @@ import (
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/bus"
 )
-
-// Defaults for the zero values of Options.
-const (
-	DefaultURL           = nats.DefaultURL
-	DefaultStream        = "OSPREY"
-	DefaultSubjectPrefix = "osprey"
-	DefaultMaxAge        = 24 * time.Hour
-	DefaultMaxBytes      = 1 << 30
-	DefaultAckWait       = 30 * time.Second
-	DefaultMaxDeliver    = 10
-	DefaultMaxAckPending = 1024
-)
-
-const (
-	// pullBatch is how many batches a subscriber has fetched and waiting at
-	// most (fewer if MaxAckPending is smaller). With the default 1MB maximum
-	// payload it keeps a subscriber's buffer well below nats.go's 64MB
-	// slow-consumer limit.
-	pullBatch = 32
-	// retryBase and retryMax bound the delay before a failed batch is
-	// delivered again: retryBase after the first failure, doubling, at most
-	// retryMax.
-	retryBase = 200 * time.Millisecond
-	retryMax  = 30 * time.Second
-	// apiTimeout bounds JetStream API requests made without a caller's ctx.
-	apiTimeout = 10 * time.Second
-)
-
-// Options configures a Bus. The zero value connects to a local server with
-// the defaults above.
-type Options struct {
-	// URL is the NATS server URL, or several separated by commas. Empty
-	// means DefaultURL.
-	URL string
-	// Stream is the JetStream stream's name. Empty means DefaultStream.
-	Stream string
-	// SubjectPrefix is prepended to topic names to make subjects; it may
-	// have several tokens ("prod.osprey"). Empty means DefaultSubjectPrefix.
-	// Two deployments sharing a server need different streams and prefixes.
-	SubjectPrefix string
-	// Replicas is the stream's number of replicas (1 to 5). Zero means 1.
-	Replicas int
-	// MaxAge is how long a batch is kept at most, acknowledged or not. Zero
-	// means DefaultMaxAge; negative means no limit.
-	MaxAge time.Duration
-	// MaxBytes bounds the stream's size; when it is reached publishes fail
-	// with bus.ErrFull. Zero means DefaultMaxBytes; negative means no limit
-	// (the server's storage limits still apply).
-	MaxBytes int64
-	// AckWait is how long JetStream waits for a handler's result before it
-	// delivers the batch again. Zero means DefaultAckWait.
-	AckWait time.Duration
-	// MaxDeliver is how many times a batch is delivered before it is given
-	// up (terminated). Zero means DefaultMaxDeliver.
-	MaxDeliver int
-	// MaxAckPending bounds the batches a group has delivered and not yet
-	// acknowledged, over all its members. Zero means DefaultMaxAckPending.
-	MaxAckPending int
-	// Registerer receives the bus's metrics. Nil means a fresh registry that
-	// nobody gathers. Two buses on one Registerer need
-	// prometheus.WrapRegistererWith.
-	Registerer prometheus.Registerer
-	// Logger receives connection events and handler errors. Nil means
-	// discard.
-	Logger *slog.Logger
-}
-
-// withDefaults returns o with zero values replaced by defaults, or every
-// problem with o.
-func (o Options) withDefaults() (Options, error) {
-	if o.URL == "" {
-		o.URL = DefaultURL
-	}
-	if o.Stream == "" {
-		o.Stream = DefaultStream
-	}
-	if o.SubjectPrefix == "" {
-		o.SubjectPrefix = DefaultSubjectPrefix
-	}
-	if o.Replicas == 0 {
-		o.Replicas = 1
-	}
-	if o.MaxAge == 0 {
-		o.MaxAge = DefaultMaxAge
-	}
-	if o.MaxBytes == 0 {
-		o.MaxBytes = DefaultMaxBytes
-	}
-	if o.AckWait == 0 {
-		o.AckWait = DefaultAckWait
-	}
-	if o.MaxDeliver == 0 {
-		o.MaxDeliver = DefaultMaxDeliver
-	}
-	if o.MaxAckPending == 0 {
-		o.MaxAckPending = DefaultMaxAckPending
-	}
-	if o.Registerer == nil {
-		o.Registerer = prometheus.NewRegistry()
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-
-	var errs []error
-	if !validName(o.Stream) {
-		errs = append(errs, fmt.Errorf("stream %q: a name has no whitespace, '.', '*', '>', '/' or '\\'", o.Stream))
-	}
-	for tok := range strings.SplitSeq(o.SubjectPrefix, ".") {
-		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
-			errs = append(errs, fmt.Errorf("subject prefix %q: want dot-separated tokens without wildcards or whitespace", o.SubjectPrefix))
-			break
-		}
-	}
-	if o.Replicas < 1 || o.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("replicas %d: want 1 to 5", o.Replicas))
-	}
-	if o.AckWait < 0 {
-		errs = append(errs, fmt.Errorf("ack wait %s: must not be negative", o.AckWait))
-	}
-	if o.MaxDeliver < 0 {
-		errs = append(errs, fmt.Errorf("max deliver %d: must not be negative", o.MaxDeliver))
-	}
-	if o.MaxAckPending < 0 {
-		errs = append(errs, fmt.Errorf("max ack pending %d: must not be negative", o.MaxAckPending))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return o, fmt.Errorf("jetstream options: %w", err)
-	}
-	return o, nil
-}
 
 // state is where a Bus is in its life.
 type state int
@@ -273,8 +146,13 @@ type Bus struct {
 	groups   []*group          // in subscription order; fixed after Start
 	consumes []natsjs.ConsumeContext
 
-	publishes sync.WaitGroup // accepted publishes under way
-	handled   atomic.Uint64  // handler calls that returned, for the drain
+	// Accepted publishes under way: outside ones (not from a handler's ctx)
+	// are no longer accepted once Shutdown began, so the drain can wait for
+	// them to be stored before it looks at what the groups acknowledged;
+	// handlers' ones are waited for before the connection is closed.
+	outsidePublishes sync.WaitGroup
+	handlerPublishes sync.WaitGroup
+	handled          atomic.Uint64 // handler calls that returned, for the drain
 
 	// handlerCtx is passed to handlers and marks their publishes; it is a
 	// child of abortCtx, which is cancelled when Shutdown gives up, and is
@@ -537,10 +415,11 @@ func (b *Bus) PublishRaw(ctx context.Context, topicName string, payload any) err
 	if err := validTopic(topicName); err != nil {
 		return fmt.Errorf("publish %q: %w", topicName, err)
 	}
-	if !b.beginPublish(ctx) {
+	under := b.beginPublish(ctx)
+	if under == nil {
 		return fmt.Errorf("publish %s: %w", topicName, bus.ErrClosed)
 	}
-	defer b.publishes.Done()
+	defer under.Done()
 	t := b.topic(topicName)
 	data, err := json.Marshal(payload)
 	if err == nil {
@@ -555,23 +434,29 @@ func (b *Bus) PublishRaw(ctx context.Context, topicName string, payload any) err
 	return nil
 }
 
-// beginPublish reports whether a publish with ctx may proceed (before
-// Shutdown anyone's, while draining only a handler's) and if so counts it as
-// under way.
-func (b *Bus) beginPublish(ctx context.Context) bool {
+// beginPublish decides whether a publish with ctx may proceed (before
+// Shutdown anyone's, while draining only a handler's). If so it counts the
+// publish as under way and returns the WaitGroup to mark it done on;
+// otherwise it returns nil.
+func (b *Bus) beginPublish(ctx context.Context) *sync.WaitGroup {
+	fromHandler := ctx.Value(handlerKey{}) == b
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	switch b.state {
 	case stateNew, stateStarted:
 	case stateDraining:
-		if b.abortCtx.Err() != nil || ctx.Value(handlerKey{}) != b {
-			return false
+		if !fromHandler || b.abortCtx.Err() != nil {
+			return nil
 		}
 	default:
-		return false
+		return nil
 	}
-	b.publishes.Add(1)
-	return true
+	wg := &b.outsidePublishes
+	if fromHandler {
+		wg = &b.handlerPublishes
+	}
+	wg.Add(1)
+	return wg
 }
 
 // publish stores data, the encoding of payload, on t's subject, splitting
@@ -616,76 +501,4 @@ func classifyPublishError(err error) error {
 		return fmt.Errorf("%w: %w", bus.ErrFull, err)
 	}
 	return err
-}
-
-// validTopic checks that a topic name is one subject token of letters,
-// digits and '-'. ('_' is kept out, so "<topic>_<group>" names one pair.)
-func validTopic(name string) error {
-	if name == "" {
-		return errors.New("empty topic")
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return fmt.Errorf("topic %q: only letters, digits and '-' are allowed", name)
-		}
-	}
-	return nil
-}
-
-// validName reports whether s may name a stream or consumer.
-func validName(s string) bool {
-	return s != "" && !strings.ContainsAny(s, " \t\r\n.*>/\\")
-}
-
-// maxGroupInName bounds the part of a consumer name taken from the group.
-const maxGroupInName = 64
-
-// consumerName returns the durable's name for group on topic:
-// "<topic>_<group>", where characters of group other than letters, digits, '-'
-// and '_' become '_'. When that changed the group, or it was cut to
-// maxGroupInName characters, a hash of the group is appended so that
-// different groups keep different durables.
-func consumerName(topic, group string) string {
-	var sb strings.Builder
-	sb.WriteString(topic)
-	sb.WriteByte('_')
-	changed := false
-	n := 0
-	for _, c := range group {
-		if n == maxGroupInName {
-			changed = true
-			break
-		}
-		n++
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
-			sb.WriteRune(c)
-		} else {
-			sb.WriteByte('_')
-			changed = true
-		}
-	}
-	if changed {
-		h := fnv.New32a()
-		h.Write([]byte(group))
-		fmt.Fprintf(&sb, "_%08x", h.Sum32())
-	}
-	return sb.String()
-}
-
-// redactURLs hides the credentials (user and password, or token) in a
-// comma-separated list of URLs.
-func redactURLs(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, p := range parts {
-		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil {
-			parts[i] = "(unparsable URL)"
-			continue
-		}
-		if u.User != nil {
-			u.User = url.User("xxxxx")
-		}
-		parts[i] = u.String()
-	}
-	return strings.Join(parts, ",")
 }

@@ -144,6 +144,16 @@ func publish[T any](t *testing.T, b bus.Bus, topic bus.Topic[T], batch []T) {
 	}
 }
 
+// closed reports whether ch is closed, without waiting.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 func event(id string) []osprey.Event { return []osprey.Event{{ID: id, Name: "test"}} }
 
 // metric returns the value of the counter name with exactly the given labels
@@ -333,32 +343,28 @@ func TestGroupSharedAcrossProcesses(t *testing.T) {
 	type handled struct{ proc, id string }
 	got := make(chan handled, limit)
 	release := make(chan struct{})
+	firstBusy, secondBusy := make(chan struct{}), make(chan struct{})
+	var firstOnce, secondOnce sync.Once
 	subscribe(t, first, bus.Events, "workers", func(_ context.Context, batch []osprey.Event) error {
 		got <- handled{"first", batch[0].ID}
+		firstOnce.Do(func() { close(firstBusy) })
 		<-release
 		return nil
 	})
-	secondBusy := make(chan struct{})
-	var once sync.Once
 	subscribe(t, second, bus.Events, "workers", func(_ context.Context, batch []osprey.Event) error {
 		got <- handled{"second", batch[0].ID}
-		once.Do(func() { close(secondBusy) })
+		secondOnce.Do(func() { close(secondBusy) })
 		return nil
 	})
 	start(t, first)
 	start(t, second)
 	// The first process's handler holds its first batch, so once its small
-	// fetch buffer is full the group's batches can only go to the second.
+	// fetch buffer is full the group's batches can only go to the second:
+	// publishing until both have one ends.
 	published := 0
-publishing:
-	for {
-		select {
-		case <-secondBusy:
-			break publishing
-		default:
-		}
+	for !closed(firstBusy) || !closed(secondBusy) {
 		if published == limit {
-			t.Fatalf("the second member handled none of %d batches", limit)
+			t.Fatalf("after %d batches, a member has handled none", limit)
 		}
 		publish(t, first, bus.Events, event(fmt.Sprintf("e%04d", published)))
 		published++
@@ -439,6 +445,76 @@ func TestDurableResumes(t *testing.T) {
 	if len(got2) > 0 || len(late) > 0 {
 		t.Errorf("%d and %d batches more than published", len(got2), len(late))
 	}
+}
+
+// TestConsumerOnlyShutdownLeavesBacklog: a member that published nothing
+// stops after the batches it had fetched, leaving the group's backlog in the
+// durable for the next member, which handles the rest; each batch once.
+func TestConsumerOnlyShutdownLeavesBacklog(t *testing.T) {
+	e := newEnv(t)
+	publisher, _ := e.newBus(t, nil)
+	member, _ := e.newBus(t, nil)
+	const n = 200
+	got := make(chan string, n)
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	subscribe(t, member, bus.Events, "g", func(_ context.Context, batch []osprey.Event) error {
+		select {
+		case entered <- struct{}{}:
+			<-release // hold the first batch until Shutdown began
+		default:
+		}
+		got <- batch[0].ID
+		return nil
+	})
+	start(t, member)
+	for i := range n {
+		publish(t, publisher, bus.Events, event(fmt.Sprintf("e%03d", i)))
+	}
+	<-entered
+	done := make(chan error, 1)
+	go func() { done <- shutdownErr(member) }()
+	for {
+		// Wait until Shutdown began, as bustest does: the probe topic has
+		// no subscriber.
+		err := bus.Publish(t.Context(), member, bus.Spans, []osprey.Span{{TraceID: "probe"}})
+		if errors.Is(err, bus.ErrClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("probe publish: %v", err)
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	first := len(got)
+	if first == n {
+		t.Fatalf("the consume-only member handled all %d batches before it stopped", n)
+	}
+
+	next, _ := e.newBus(t, nil)
+	subscribe(t, next, bus.Events, "g", func(_ context.Context, batch []osprey.Event) error {
+		got <- batch[0].ID
+		return nil
+	})
+	start(t, next)
+	seen := make(map[string]int, n)
+	for range n {
+		seen[<-got]++
+	}
+	shutdown(t, next)
+	shutdown(t, publisher)
+	if len(got) > 0 {
+		t.Errorf("%d batches handled twice", len(got))
+	}
+	for i := range n {
+		if id := fmt.Sprintf("e%03d", i); seen[id] != 1 {
+			t.Errorf("batch %s handled %d times, want 1", id, seen[id])
+		}
+	}
+	t.Logf("the first member handled %d of %d batches, the next one the rest", first, n)
 }
 
 // TestShutdownDeadlineHandsBatchBack: when Shutdown's ctx ends while a

@@ -14,6 +14,18 @@ import (
 )
 
 const (
+	// pullBatch is how many batches a subscriber has fetched and waiting at
+	// most (fewer if MaxAckPending is smaller). With the default 1MB maximum
+	// payload a subscriber's buffer stays at half nats.go's 64MB
+	// slow-consumer limit or less.
+	pullBatch = 32
+	// retryBase and retryMax bound the delay before a failed batch is
+	// delivered again: retryBase after the first failure, doubling, at most
+	// retryMax.
+	retryBase = 200 * time.Millisecond
+	retryMax  = 30 * time.Second
+	// apiTimeout bounds JetStream API requests made without a caller's ctx.
+	apiTimeout = 10 * time.Second
 	// checkMin and checkMax bound the interval at which the drain asks
 	// JetStream whether the groups have acknowledged this Bus's batches: the
 	// shorter while handlers are returning, growing to the longer while
@@ -87,6 +99,9 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 // batches, stops the subscriptions (their fetched batches are still
 // handled), refuses the last publishes, and closes the connection.
 func (b *Bus) drain(started bool) {
+	// Publishes accepted before Shutdown began are part of what it waits
+	// for; none begins any more, so this wait ends.
+	b.outsidePublishes.Wait()
 	if started {
 		b.awaitAcked()
 		for _, cc := range b.consumes {
@@ -99,7 +114,7 @@ func (b *Bus) drain(started bool) {
 	b.mu.Lock()
 	b.state = stateDone
 	b.mu.Unlock()
-	b.publishes.Wait()
+	b.handlerPublishes.Wait()
 	b.cancelHandler()
 	if err := b.nc.FlushTimeout(flushTimeout); err != nil && !b.nc.IsClosed() {
 		b.log.Warn("bus flush before close failed; unsent acknowledgements mean redeliveries", "err", err)

@@ -14,8 +14,17 @@ import (
 // title, message and state render the whole notification group from the
 // alerts' own labels and annotations, so Osprey keeps the alerts, not them.
 type grafanaMessage struct {
-	webhookMessage
-	OrgID *int64 `json:"orgId"`
+	webhookHeader
+	OrgID  *int64         `json:"orgId"`
+	Alerts []grafanaAlert `json:"alerts"`
+}
+
+// rawGrafanaMessage is grafanaMessage with the alerts left undecoded, for
+// finding which alerts are wrongly typed.
+type rawGrafanaMessage struct {
+	webhookHeader
+	OrgID  *int64          `json:"orgId"`
+	Alerts json.RawMessage `json:"alerts"`
 }
 
 // grafanaAlert is one alert of a Grafana webhook payload.
@@ -35,35 +44,39 @@ type grafanaAlert struct {
 
 // decodeGrafana decodes a Grafana webhook payload into a batch.
 func decodeGrafana(body []byte, c *converter) (*batch, *requestError) {
-	var msg grafanaMessage
-	if rerr := decodeEnvelope(body, &msg); rerr != nil {
-		return nil, rerr
-	}
-	alerts, bad, rerr := decodeAlertList[grafanaAlert](msg.Alerts, c)
+	var (
+		msg grafanaMessage
+		raw rawGrafanaMessage
+	)
+	bad, rerr := decodeMessage(body, &msg, &msg.Alerts, &raw, &raw.Alerts)
 	if rerr != nil {
 		return nil, rerr
 	}
-	b := &batch{events: make([]osprey.Event, 0, len(alerts)), truncated: max(msg.TruncatedAlerts, 0)}
-	for i := range alerts {
+	if rerr := checkCount(len(msg.Alerts), c.lim); rerr != nil {
+		return nil, rerr
+	}
+	b := &batch{events: make([]osprey.Event, 0, len(msg.Alerts)), truncated: max(msg.TruncatedAlerts, 0)}
+	for i := range msg.Alerts {
 		if err, ok := bad[i]; ok {
 			b.reject(i, ingest.ReasonMalformed, err)
 			continue
 		}
-		a := &alerts[i]
+		a := &msg.Alerts[i]
 		orgID := a.OrgID
 		if orgID == nil {
 			orgID = msg.OrgID
 		}
+		// Most useful first: what is added stops at the annotation limit.
 		b.add(c, i, &a.alertFields, a.Status, []annotation{
-			{"externalURL", msg.ExternalURL},
-			{"senderFingerprint", a.Fingerprint},
-			{"silenceURL", a.SilenceURL},
 			{"dashboardURL", a.DashboardURL},
 			{"panelURL", a.PanelURL},
-			{"imageURL", a.ImageURL},
-			{"valueString", a.ValueString},
 			{"values", compactValues(a.Values)},
+			{"valueString", a.ValueString},
+			{"silenceURL", a.SilenceURL},
+			{"imageURL", a.ImageURL},
 			{"orgId", formatInt(orgID)},
+			{"externalURL", msg.ExternalURL},
+			{"senderFingerprint", a.Fingerprint},
 		})
 	}
 	return b, nil

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 
 	"github.com/osprey-aiops/osprey"
@@ -12,19 +13,31 @@ import (
 // has been (Alertmanager 0.x sends "4").
 const webhookVersion = "4"
 
-// webhookMessage is the body Alertmanager's webhook receiver posts (the
+// webhookHeader is the part of Alertmanager's webhook payload (the
 // template.Data of Alertmanager's notify/webhook package, plus version,
-// groupKey and truncatedAlerts). Only the fields Osprey uses are declared;
-// groupLabels, commonLabels and commonAnnotations repeat what each alert
-// carries.
+// groupKey and truncatedAlerts) around the alerts. Only the fields Osprey uses
+// are declared; groupLabels, commonLabels and commonAnnotations repeat what
+// each alert carries.
+type webhookHeader struct {
+	Version         string `json:"version"`
+	Receiver        string `json:"receiver"`
+	Status          string `json:"status"`
+	ExternalURL     string `json:"externalURL"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts int    `json:"truncatedAlerts"`
+}
+
+// webhookMessage is the body Alertmanager's webhook receiver posts.
 type webhookMessage struct {
-	Version         string          `json:"version"`
-	Receiver        string          `json:"receiver"`
-	Status          string          `json:"status"`
-	ExternalURL     string          `json:"externalURL"`
-	GroupKey        string          `json:"groupKey"`
-	TruncatedAlerts int             `json:"truncatedAlerts"`
-	Alerts          json.RawMessage `json:"alerts"`
+	webhookHeader
+	Alerts []webhookAlert `json:"alerts"`
+}
+
+// rawWebhookMessage is webhookMessage with the alerts left undecoded, for
+// finding which alerts are wrongly typed.
+type rawWebhookMessage struct {
+	webhookHeader
+	Alerts json.RawMessage `json:"alerts"`
 }
 
 // webhookAlert is one alert of a webhook payload: the alert fields plus its
@@ -36,63 +49,80 @@ type webhookAlert struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-// decodeEnvelope decodes the object around a webhook payload's alerts into
-// msg; a payload that is not an object is malformed.
-func decodeEnvelope(body []byte, msg any) *requestError {
+// checkObject refuses a body that is not a JSON object.
+func checkObject(body []byte) *requestError {
 	switch firstByte(body) {
 	case '{':
+		return nil
 	case 0:
 		return malformed("empty body: send the webhook's JSON object")
 	default:
 		return malformed("body must be a JSON object")
 	}
-	if err := json.Unmarshal(body, msg); err != nil {
-		return malformed("%v", jsonError(err))
-	}
-	return nil
 }
 
-// decodeAlertList decodes the alerts array of a webhook payload, checking
-// the count limit. A missing or null list is an empty one.
-func decodeAlertList[T any](raw json.RawMessage, c *converter) ([]T, map[int]error, *requestError) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil, nil
+// decodeMessage decodes a webhook payload into msg (whose alerts field is
+// decoded) in one pass. If an alert has a wrongly typed field, it decodes the
+// payload again into raw (the same fields, with the alerts left as rawAlerts)
+// and the alerts one by one, so that only the wrongly typed alerts are
+// rejected: it then replaces *decoded and returns the errors by index. The
+// rest of msg is right either way, since encoding/json goes on decoding after
+// a type error. Anything else wrong with the payload refuses the request.
+func decodeMessage[T any](body []byte, msg any, decoded *[]T, raw any, rawAlerts *json.RawMessage) (bad map[int]error, rerr *requestError) {
+	if rerr := checkObject(body); rerr != nil {
+		return nil, rerr
 	}
-	if firstByte(raw) != '[' {
-		return nil, nil, malformed("alerts: must be a JSON array")
+	err := json.Unmarshal(body, msg)
+	if err == nil {
+		return nil, nil
 	}
-	alerts, bad, err := decodeArray[T](raw)
+	var typeErr *json.UnmarshalTypeError
+	if !errors.As(err, &typeErr) {
+		return nil, malformed("%v", jsonError(err))
+	}
+	if err := json.Unmarshal(body, raw); err != nil {
+		return nil, malformed("%v", jsonError(err)) // the error is outside the alerts
+	}
+	if len(*rawAlerts) == 0 || string(*rawAlerts) == "null" {
+		*decoded = nil
+		return nil, nil
+	}
+	if firstByte(*rawAlerts) != '[' {
+		return nil, malformed("alerts: must be a JSON array")
+	}
+	items, bad, err := decodeArray[T](*rawAlerts)
 	if err != nil {
-		return nil, nil, malformed("alerts: %v", jsonError(err))
+		return nil, malformed("alerts: %v", jsonError(err))
 	}
-	if rerr := checkCount(len(alerts), c.lim); rerr != nil {
-		return nil, nil, rerr
-	}
-	return alerts, bad, nil
+	*decoded = items
+	return bad, nil
 }
 
 // decodeWebhook decodes an Alertmanager webhook payload (version 4) into a
 // batch.
 func decodeWebhook(body []byte, c *converter) (*batch, *requestError) {
-	var msg webhookMessage
-	if rerr := decodeEnvelope(body, &msg); rerr != nil {
+	var (
+		msg webhookMessage
+		raw rawWebhookMessage
+	)
+	bad, rerr := decodeMessage(body, &msg, &msg.Alerts, &raw, &raw.Alerts)
+	if rerr != nil {
 		return nil, rerr
 	}
 	if msg.Version != "" && msg.Version != webhookVersion {
 		return nil, malformed("version %q is not Alertmanager's webhook payload version %s (Grafana's webhook goes to /api/v1/alerts/grafana)",
 			ingest.Truncate(msg.Version, 16), webhookVersion)
 	}
-	alerts, bad, rerr := decodeAlertList[webhookAlert](msg.Alerts, c)
-	if rerr != nil {
+	if rerr := checkCount(len(msg.Alerts), c.lim); rerr != nil {
 		return nil, rerr
 	}
-	b := &batch{events: make([]osprey.Event, 0, len(alerts)), truncated: max(msg.TruncatedAlerts, 0)}
-	for i := range alerts {
+	b := &batch{events: make([]osprey.Event, 0, len(msg.Alerts)), truncated: max(msg.TruncatedAlerts, 0)}
+	for i := range msg.Alerts {
 		if err, ok := bad[i]; ok {
 			b.reject(i, ingest.ReasonMalformed, err)
 			continue
 		}
-		a := &alerts[i]
+		a := &msg.Alerts[i]
 		b.add(c, i, &a.alertFields, a.Status, []annotation{
 			{"externalURL", msg.ExternalURL},
 			{"senderFingerprint", a.Fingerprint},

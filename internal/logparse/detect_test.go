@@ -1,0 +1,75 @@
+package logparse
+
+import (
+	"testing"
+	"time"
+)
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		name    string
+		line    string
+		layout  Layout
+		level   string
+		message string
+		time    string // RFC 3339, or "" for zero
+		app     string
+	}{
+		{"json", `{"time":"2024-05-01T10:00:00Z","level":"WARN","msg":"disk 91% full","disk":"sda"}`,
+			LayoutJSON, "warning", "disk 91% full", "2024-05-01T10:00:00Z", ""},
+		{"json epoch", `{"ts":1714557600.5,"severity":"error","message":"boom"}`,
+			LayoutJSON, "error", "boom", "2024-05-01T10:00:00.5Z", ""},
+		{"bad json is plain", `{"msg": broken`, LayoutPlain, "", `{"msg": broken`, "", ""},
+		{"logfmt", `time=2024-05-01T10:00:00Z level=info msg="request done" status=200`,
+			LayoutLogfmt, "info", "request done", "2024-05-01T10:00:00Z", ""},
+		{"rfc5424", `<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application"] An application event`,
+			LayoutRFC5424, "notice", "An application event", "2003-10-11T22:14:15.003Z", "evntslog"},
+		{"rfc5424 no sd", `<34>1 2003-10-11T22:14:15.003Z host su - ID47 - 'su root' failed`,
+			LayoutRFC5424, "critical", "'su root' failed", "2003-10-11T22:14:15.003Z", "su"},
+		{"rfc3164", `<34>Oct 11 22:14:15 mymachine su[123]: 'su root' failed for lonvick`,
+			LayoutRFC3164, "critical", "'su root' failed for lonvick", "0000-10-11T22:14:15Z", "su"},
+		{"rfc3164 without pri", `Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown`,
+			LayoutRFC3164, "", "check pass; user unknown", "0000-06-14T15:16:01Z", "sshd(pam_unix)"},
+		{"iso with level", `2015-10-18 18:01:47,978 INFO [main] Created MRAppMaster`,
+			LayoutTimestamp, "info", "[main] Created MRAppMaster", "2015-10-18T18:01:47.978Z", ""},
+		{"iso T zone bracket level", `2024-05-01T10:00:00+02:00 [error] upstream timed out`,
+			LayoutTimestamp, "error", "upstream timed out", "2024-05-01T08:00:00Z", ""},
+		{"epoch", `1117838570 RAS KERNEL INFO instruction cache parity error corrected`,
+			LayoutTimestamp, "", "RAS KERNEL INFO instruction cache parity error corrected", "2005-06-03T22:42:50Z", ""},
+		{"level only", `ERROR: cannot open file`, LayoutPlain, "error", "cannot open file", "", ""},
+		{"glog", `E0102 15:04:05.000000 1 main.go:12] oops`, LayoutPlain, "error", "15:04:05.000000 1 main.go:12] oops", "", ""},
+		{"plain", `just some words`, LayoutPlain, "", "just some words", "", ""},
+		{"word that starts like a level", `Information retrieval started`, LayoutPlain, "", "Information retrieval started", "", ""},
+		{"empty", ``, LayoutPlain, "", "", "", ""},
+		{"crlf", "WARN low memory\r\n", LayoutPlain, "warning", "low memory", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := Detect(tc.line)
+			if h.Layout != tc.layout || h.Level != tc.level || h.Message != tc.message || h.App != tc.app {
+				t.Fatalf("Detect = layout %v level %q app %q message %q; want %v %q %q %q",
+					h.Layout, h.Level, h.App, h.Message, tc.layout, tc.level, tc.app, tc.message)
+			}
+			var want time.Time
+			if tc.time != "" {
+				var err error
+				if want, err = time.Parse(time.RFC3339Nano, tc.time); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !h.Time.Equal(want) {
+				t.Errorf("time = %v, want %v", h.Time, want)
+			}
+		})
+	}
+}
+
+func TestDetectKeepsAttributes(t *testing.T) {
+	h := Detect(`{"msg":"x","user":{"id":7},"ok":true,"n":null}`)
+	if h.Attributes["user"] != `{"id":7}` || h.Attributes["ok"] != "true" || h.Attributes["n"] != "" {
+		t.Errorf("attributes = %v", h.Attributes)
+	}
+	if _, ok := h.Attributes["msg"]; ok {
+		t.Error("message kept among the attributes")
+	}
+}
