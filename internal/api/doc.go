@@ -10,6 +10,11 @@
 //	GET  /api/v1/events             viewer: {"events": [...]}, newest first
 //	GET  /api/v1/incidents          viewer: {"incidents": [...]}, most recently updated first
 //	GET  /api/v1/incidents/{id}     viewer: one incident with its timeline
+//	GET  /api/v1/status/ingest      viewer: data-quality counts of every receiver (ingest.Stats)
+//
+// Options.Routes adds the routes of the receivers of other wire formats
+// (internal/ingest/alerts: POST /api/v2/alerts, /api/v1/alerts/...), each
+// behind the same authentication, metrics and JSON errors.
 //
 // Every error, including unknown routes (404) and wrong methods (405), is a JSON
 // object {"error": "reason"}; an error about one element of an ingested array
@@ -24,12 +29,15 @@
 // element rejects the request and nothing of it is kept, so a client can fix
 // and resend the whole batch. A 202 reply means the batch is committed to the
 // store; the batch is then handed to the pipeline, and if that hand-off fails
-// the correlator still picks the events up from the store.
+// the correlator still picks the events up from the store. Validation and the
+// commit-then-hand-off path are internal/ingest's, which every receiver
+// shares.
 //
 // Limits (config.ServerConfig): a body over MaxBodyBytes or an array of more
 // than MaxEventsPerRequest events gets 413; more than MaxLabelsPerEvent labels
-// (or annotations), a value over MaxLabelValueBytes, or a label name outside
-// [a-zA-Z_][a-zA-Z0-9_]* gets 400 with the element's index.
+// (or annotations), a value over MaxLabelValueBytes (reason label_limit), or a
+// label name outside [a-zA-Z_][a-zA-Z0-9_]* (reason invalid) gets 400 with the
+// element's index.
 //
 // The Content-Type must be application/json (a charset parameter, if any,
 // must be utf-8). A request without a Content-Type header is accepted as JSON,
@@ -40,9 +48,11 @@
 // # Metrics
 //
 // The API registers osprey_http_requests_total{route,code},
-// osprey_http_request_duration_seconds{route}, osprey_events_accepted_total
-// {source}, osprey_events_rejected_total{reason} and
-// osprey_events_handoff_failures_total, and the Authenticator's
-// osprey_auth_failures_total{reason}. The route label is the matched route
-// pattern ("POST /api/v1/events") or "unmatched", so its values are bounded.
+// osprey_http_request_duration_seconds{route} and
+// osprey_events_rejected_total{reason}; the ingest.Committer's
+// osprey_events_accepted_total{source} and
+// osprey_events_handoff_failures_total; the ingest.Stats' osprey_ingest_*;
+// and the Authenticator's osprey_auth_failures_total{reason}. The route label
+// is the matched route pattern ("POST /api/v1/events") or "unmatched", so its
+// values are bounded.
 package api

@@ -4,8 +4,8 @@
 // and, when the score crosses the series' threshold, an osprey.Anomaly with
 // its evidence.
 //
-// A Model is the per-series state (no pointers, no allocation per point, a
-// little over 1 KiB). Model.Update runs the ensemble:
+// A Model is the per-series state (no pointers, no allocation per point,
+// 1,048 bytes). Model.Update runs the ensemble:
 //
 //   - level: a fast robust level (EWMA with Huber-clipped innovations) and
 //     its mean absolute error; predicts the next value for series without a
@@ -15,20 +15,23 @@
 //     timestamps); a season is used only when its predictor has beaten the
 //     plain level's running error for long enough, so seasonality is found
 //     in the data, not configured;
-//   - shift: a short EWMA of the residual against the chosen predictor, in
-//     units of its own expected spread, for sustained level shifts and drifts
-//     that no single point reveals;
+//   - shift: a short EWMA of the deseasonalised value against a slower
+//     reference level, in units of its own running deviation, for sustained
+//     level shifts that no single point reveals;
 //   - spread: the short-term mean absolute residual against the long-term
 //     one, for variance changes.
 //
-// Each component's surprise is turned into a tail probability with a
-// per-series running calibration (the long-run mean and spread of the
-// component's own log-surprise), the smallest is corrected for the number of
-// components, and the score is −log10(p)/Config.ScoreDecades capped to 1: a
-// score of 0.5 with the defaults means "a tail this extreme is seen once in
-// 10^4 points". Scores at or above Config.Threshold are alarms; after an
-// alarm, only a stronger one is reported for Config.Refractory points
-// (debouncing), so one incident is one alarm.
+// Each component's surprise is compared with that component's own record in
+// this series: the largest surprise of the recent past, decaying by
+// Config.RecordDecay per sample (the point component keeps one record per
+// predictor). This is the per-series calibration: a series that is always
+// noisy or always spiky sets high records and is judged against them. The
+// score is 0.5 + 0.5·log2(surprise/record)/Config.ScoreOctaves, clamped to
+// [0, 1], for the strongest component: 0.5 means "as surprising as the most
+// surprising moment of the last few thousand samples". The default threshold,
+// 0.54, is a new record by 25 %. After an alarm only a stronger score is
+// reported for Config.Refractory samples (debouncing), so one incident is one
+// alarm.
 //
 // Engine keeps a Model per series fingerprint (bounded in number), consumes
 // osprey.Series batches and emits osprey.Anomaly values to an

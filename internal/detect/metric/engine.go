@@ -26,7 +26,8 @@ const DefaultMaxSeries = 1_000_000
 // An anomaly opens when a sample's debounced score (Result.Alarm) reaches
 // Config.Threshold; it is emitted at once with EndsAt zero. It closes, and
 // is emitted again with EndsAt set, after Config.Refractory consecutive
-// samples score below 80 % of the threshold (hysteresis).
+// samples score below the threshold (a minimum quiet
+// duration, so a flapping series yields one anomaly, not many).
 //
 // Engine is safe for concurrent use. Series are processed under one lock;
 // the per-sample work is a few hundred nanoseconds.
@@ -121,7 +122,7 @@ func (e *Engine) step(tr *tracked, labels osprey.Labels, fp osprey.Fingerprint, 
 		tr.quiet = 0
 		return a, true
 	}
-	if res.Score >= 0.8*e.cfg.Threshold {
+	if res.Score >= e.cfg.Threshold {
 		tr.quiet = 0
 		if res.Score > tr.open.Score {
 			tr.open.Score = res.Score

@@ -52,6 +52,9 @@ func TestEngineOpensAndClosesAnomaly(t *testing.T) {
 		}
 	}
 	if len(spike) != 2 {
+		for _, a := range out.got {
+			t.Logf("%d %v %.3f", a.StartsAt.UnixMilli()/step, a.EndsAt, a.Score)
+		}
 		t.Fatalf("got %d anomalies for the spike (all: %d), want opened and closed", len(spike), len(out.got))
 	}
 	open, closed := spike[0], spike[1]

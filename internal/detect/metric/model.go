@@ -116,7 +116,7 @@ type Model struct {
 	// a season compares like with like.
 	record   [numComponents]float64
 	pointRec [numPredict]float64
-	peak   float64
+	peak     float64
 
 	day  [dayBins]float32
 	week [weekBins]float32

@@ -136,6 +136,8 @@ func (r *Receivers) handler(recv *ingest.Receiver, source func(*http.Request) st
 		for _, e := range b.rejected {
 			recv.Rejected(e.Reason, 1)
 		}
+		// Alerts the sender left out are lost whatever happens next.
+		recv.Warned(ingest.WarnTruncated, b.truncated)
 		// The IDs are read before the hand-off: the consumer owns the
 		// events after.
 		ids := make([]string, len(b.events))
@@ -157,7 +159,6 @@ func (r *Receivers) handler(recv *ingest.Receiver, source func(*http.Request) st
 		}
 		recv.Done(len(ids), len(b.rejected))
 		recv.Warned(ingest.WarnUnknownSeverity, b.unknownSeverity)
-		recv.Warned(ingest.WarnTruncated, b.truncated)
 		if len(b.rejected) > 0 {
 			r.log.Debug("rejected alerts", "receiver", recv.Name(), "rejected", len(b.rejected), "stored", len(ids))
 			ingest.WriteJSON(w, http.StatusBadRequest, partialReply(b.rejected, ids))

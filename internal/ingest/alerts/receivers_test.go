@@ -171,6 +171,14 @@ func TestReceiversServe(t *testing.T) {
 				Warnings: map[ingest.Warning]uint64{ingest.WarnUnknownSeverity: 1}},
 		},
 		{
+			name: "alerts the sender truncated are counted",
+			req: request{method: "POST", path: "/api/v1/alerts/alertmanager",
+				body: `{"version": "4", "truncatedAlerts": 5, "alerts": [{"status": "firing", "labels": {"alertname": "A"}}]}`},
+			wantCode: 202, wantBody: `{"ids":[`, wantStored: []string{"A"}, wantSource: "alertmanager",
+			receiver:   ReceiverAlertmanagerWebhook,
+			wantCounts: ingest.ReceiverSnapshot{Warnings: map[ingest.Warning]uint64{ingest.WarnTruncated: 5}},
+		},
+		{
 			name:     "nothing valid",
 			req:      request{method: "POST", path: "/api/v1/alerts/alertmanager", body: `{"alerts": [{"labels": {}}]}`},
 			wantCode: 400, wantBody: `"ids":[]`, receiver: ReceiverAlertmanagerWebhook,

@@ -1,0 +1,94 @@
+package metric
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/osprey-aiops/osprey/internal/bench/nab"
+	"github.com/osprey-aiops/osprey/internal/testenv"
+)
+
+type devFile struct {
+	name string
+	tab  *nab.Table
+	ms   []int64
+}
+
+func loadDev(t *testing.T) (*nab.Corpus, []devFile) {
+	c, err := nab.LoadCorpus(testenv.SharedData(t, "nab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs []devFile
+	for _, f := range c.Files {
+		tab, err := nab.ReadColumn(c.DataPath(f), "value")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := make([]int64, len(tab.Times))
+		for i, tt := range tab.Times {
+			ms[i] = tt.UnixMilli()
+		}
+		fs = append(fs, devFile{f, tab, ms})
+	}
+	return c, fs
+}
+
+func evalCfg(t *testing.T, c *nab.Corpus, fs []devFile, cfg Config, useAlarm bool) string {
+	t.Helper()
+	s := nab.NewScoring()
+	for _, f := range fs {
+		var m Model
+		sc := make([]float64, len(f.ms))
+		for i := range f.ms {
+			r := m.Update(&cfg, f.ms[i], f.tab.Values[i])
+			if useAlarm {
+				sc[i] = r.Alarm
+			} else {
+				sc[i] = r.Score
+			}
+		}
+		if err := s.Add(f.name, f.tab.Times, sc, c.Windows[f.name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := ""
+	for _, p := range c.Profiles {
+		o := s.Optimal(p)
+		out += fmt.Sprintf(" %s=%.2f@%.3f(%d/%d,fp%d)", p.Name[len(p.Name)-4:], o.Normalized, o.Threshold, o.Detected, o.Windows, o.FPRows)
+	}
+	for _, p := range c.Profiles {
+		o := s.At(p, cfg.Threshold)
+		out += fmt.Sprintf(" fix=%.2f", o.Normalized)
+	}
+	return out
+}
+
+// TestAblation scores the detector on the NAB corpus with each part of the
+// ensemble switched off in turn (docs/detection.md). It takes a few seconds,
+// so it runs only with OSPREY_NAB_ABLATION=1; `osprey bench nab` is the
+// harness for the production configuration.
+func TestAblation(t *testing.T) {
+	if os.Getenv("OSPREY_NAB_ABLATION") == "" {
+		t.Skip("set OSPREY_NAB_ABLATION=1 to run the NAB ablation")
+	}
+	c, fs := loadDev(t)
+	base := DefaultConfig()
+	t.Log("defaults", evalCfg(t, c, fs, base, true))
+	type v struct {
+		name string
+		f    func(*Config)
+	}
+	for _, x := range []v{
+		{"without point", func(c *Config) { c.disabled[CompPoint] = true }},
+		{"without shift", func(c *Config) { c.disabled[CompShift] = true }},
+		{"without spread", func(c *Config) { c.disabled[CompSpread] = true }},
+		{"without seasons", func(c *Config) { c.noSeason = true }},
+		{"no debounce", func(c *Config) { c.Refractory = 0 }},
+	} {
+		cfg := base
+		x.f(&cfg)
+		t.Log(x.name, evalCfg(t, c, fs, cfg, true))
+	}
+}
