@@ -1,6 +1,9 @@
 package logmine
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // Wildcard marks a variable in a template, as in the Loghub ground truth.
 const Wildcard = "<*>"
@@ -60,7 +63,27 @@ func maskLine(dst []byte, content string) []byte {
 		}
 		i = end
 	}
+	if strings.Contains(content, Wildcard) {
+		// A line that itself holds the text "<*>" could put it next to a
+		// masked variable; merge such runs as appendVar does.
+		dst = collapseWildcards(dst)
+	}
 	return dst
+}
+
+// collapseWildcards rewrites every run of touching "<*>" in b to one "<*>".
+func collapseWildcards(b []byte) []byte {
+	out := b[:0]
+	for i := 0; i < len(b); {
+		if bytes.HasPrefix(b[i:], []byte(Wildcard)) {
+			out = appendVar(out)
+			i += len(Wildcard)
+			continue
+		}
+		out = append(out, b[i])
+		i++
+	}
+	return out
 }
 
 // isNumber reports a plain decimal number: 12, -3, 384.0.
