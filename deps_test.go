@@ -25,6 +25,10 @@ func TestDependencyRules(t *testing.T) {
 		{pkg: mod + "/internal/bus", forbidden: drivers},
 		{pkg: mod + "/internal/api", forbidden: drivers},
 		{pkg: mod + "/internal/store", forbidden: drivers},
+		{pkg: mod + "/internal/ingest", forbidden: drivers},
+		{pkg: mod + "/internal/ingest/alerts", forbidden: drivers},
+		{pkg: mod + "/internal/detect/metric", forbidden: drivers},
+		{pkg: mod + "/internal/logmine", forbidden: drivers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.pkg, func(t *testing.T) {

@@ -84,8 +84,21 @@ func TestAblation(t *testing.T) {
 		{"without point", func(c *Config) { c.disabled[CompPoint] = true }},
 		{"without shift", func(c *Config) { c.disabled[CompShift] = true }},
 		{"without spread", func(c *Config) { c.disabled[CompSpread] = true }},
+		{"without novel", func(c *Config) { c.disabled[CompNovel] = true }},
 		{"without seasons", func(c *Config) { c.noSeason = true }},
 		{"no debounce", func(c *Config) { c.Refractory = 0 }},
+		{"no alarm growth bound", func(c *Config) { c.AlarmGrow = c.RecordGrow }},
+		{"without novel, no alarm growth bound", func(c *Config) {
+			c.disabled[CompNovel] = true
+			c.AlarmGrow = c.RecordGrow
+		}},
+		// Sensitivity of the parameters kept (docs/detection.md).
+		{"AlarmGrow 1.25", func(c *Config) { c.AlarmGrow = 1.25 }},
+		{"AlarmGrow 2", func(c *Config) { c.AlarmGrow = 2 }},
+		{"NovelAlpha 0.001", func(c *Config) { c.NovelAlpha = 0.001 }},
+		{"NovelAlpha 0.004", func(c *Config) { c.NovelAlpha = 0.004 }},
+		{"Refractory 30", func(c *Config) { c.Refractory = 30 }},
+		{"Refractory 120", func(c *Config) { c.Refractory = 120 }},
 	} {
 		cfg := base
 		x.f(&cfg)

@@ -37,17 +37,28 @@ type Config struct {
 	// largest surprise of the recent past (0.9998: halves in about 3,500
 	// samples).
 	RecordDecay float64
-	// RecordGrow bounds the growth of a record per sample, so that a series
-	// that sat perfectly still is not blinded by its first movement.
+	// RecordGrow bounds the growth of a record per sample during warm-up,
+	// so that a series that sat perfectly still is not blinded by its first
+	// movement.
 	RecordGrow float64
+	// AlarmGrow bounds the growth of a record per sample once the model is
+	// warm, so that an anomaly raises the bar for the next one only a
+	// little (by about the threshold's margin) and a second, smaller
+	// anomaly in the same series is still seen. A lasting change of
+	// regime raises the record by AlarmGrow per alarm.
+	AlarmGrow float64
 	// ScoreOctaves maps the ratio of a surprise to its record to a score:
 	// score = 0.5 + 0.5·log2(surprise/record)/ScoreOctaves, clamped to
 	// [0, 1]. A score of 0.5 equals the record; 1 is 2^ScoreOctaves times it.
 	ScoreOctaves float64
+	// NovelAlpha is the smoothing of the context-novelty rates (the share
+	// of never-seen value sequences; see CompNovel).
+	NovelAlpha float64
 	// Threshold is the alarm threshold on Result.Alarm.
 	Threshold float64
-	// Refractory is the number of samples after an alarm during which only
-	// a stronger score is reported again.
+	// Refractory is the number of samples after an alarm (a score at or
+	// above Threshold) during which nothing is reported; below the
+	// threshold only a stronger score is reported within it.
 	Refractory int
 
 	// Ablation switches for measurements; zero values enable everything.
@@ -70,7 +81,9 @@ func DefaultConfig() Config {
 		Floor:        0.01,
 		RecordDecay:  0.9998,
 		RecordGrow:   4,
+		AlarmGrow:    1.5,
 		ScoreOctaves: 4,
+		NovelAlpha:   0.002,
 		Threshold:    0.54, // a new record by 25 %: 0.5 + 0.5·log2(1.25)/4
 		Refractory:   60,
 	}
@@ -91,8 +104,12 @@ func (c *Config) Validate() error {
 	unit("base_alpha", c.BaseAlpha)
 	unit("season_alpha", c.SeasonAlpha)
 	unit("season_gain", c.SeasonGain)
+	unit("novel_alpha", c.NovelAlpha)
 	if !(c.RecordDecay > 0 && c.RecordDecay < 1) {
 		errs = append(errs, fmt.Errorf("record_decay: %v is not in (0, 1)", c.RecordDecay))
+	}
+	if !(c.AlarmGrow > 1) {
+		errs = append(errs, fmt.Errorf("alarm_grow: %v must be above 1", c.AlarmGrow))
 	}
 	if !(c.RecordGrow > 1) {
 		errs = append(errs, fmt.Errorf("record_grow: %v must be above 1", c.RecordGrow))

@@ -15,10 +15,12 @@ const (
 	CompShift
 	// CompSpread is a change of the short-term spread.
 	CompSpread
+	// CompNovel is a never-seen sequence of quantised values.
+	CompNovel
 	numComponents
 )
 
-var componentNames = [numComponents]string{"point", "shift", "spread"}
+var componentNames = [numComponents]string{"point", "shift", "spread", "novel"}
 
 // String returns the component's name as used in Evidence.
 func (c Component) String() string {
@@ -118,6 +120,8 @@ type Model struct {
 	pointRec [numPredict]float64
 	peak     float64
 
+	nov novelty
+
 	day  [dayBins]float32
 	week [weekBins]float32
 }
@@ -185,6 +189,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	z[CompShift] = math.Abs(short-m.ref) / sdev
 	spread := m.spread + cfg.ShortAlpha*(math.Abs(r)-m.spread)
 	z[CompSpread] = spread / scale
+	z[CompNovel] = m.nov.update(cfg, m.n, v)
 
 	warm := int(m.n) > cfg.Warmup
 	res.Warm = warm
@@ -214,14 +219,14 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		// half of the warm-up does not count: the errors are not yet
 		// meaningful.
 		if int(m.n) > cfg.Warmup/2 {
-			m.record[c] = max(min(z[c], rec*cfg.RecordGrow), rec*cfg.RecordDecay)
+			m.record[c] = max(min(z[c], rec*m.grow(cfg)), rec*cfg.RecordDecay)
 		}
 	}
 	if int(m.n) > cfg.Warmup/2 {
 		for j := range numPredict {
 			rec := max(m.pointRec[j], 1)
 			zj := math.Abs(v-pred[j]) / max(m.err[j], floor)
-			m.pointRec[j] = max(min(zj, rec*cfg.RecordGrow), rec*cfg.RecordDecay)
+			m.pointRec[j] = max(min(zj, rec*m.grow(cfg)), rec*cfg.RecordDecay)
 		}
 	}
 	if warm {
@@ -276,12 +281,26 @@ func (m *Model) learn(cfg *Config, v, dOff, wOff float64, db, wb int, pred [numP
 	m.swing += ea * (math.Abs(dev) - m.swing)
 }
 
+// grow is how much a record may grow with this sample: RecordGrow while
+// warming up, AlarmGrow after.
+func (m *Model) grow(cfg *Config) float64 {
+	if int(m.n) > cfg.Warmup {
+		return cfg.AlarmGrow
+	}
+	return cfg.RecordGrow
+}
+
 // debounce returns s if it is an alarm worth reporting: higher than any
 // score in the last Refractory points, or the first after a quiet spell.
 func (m *Model) debounce(cfg *Config, s float64) float64 {
 	m.peakAge++
 	if m.peakAge > uint32(cfg.Refractory) {
 		m.peak = 0
+	}
+	if m.peak >= cfg.Threshold && m.peakAge <= uint32(cfg.Refractory) {
+		// One alarm per incident: a later, stronger score of the
+		// same incident would be a second detection of it.
+		return 0
 	}
 	if s > m.peak {
 		m.peak = s

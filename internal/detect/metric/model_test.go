@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 const step = 5 * 60 * 1000 // five minutes, in ms
@@ -51,42 +52,57 @@ func TestSyntheticSignals(t *testing.T) {
 		within int
 		// comp is the component expected to fire at the first alarm.
 		comp Component
+		// falseOK is the number of false alarms allowed; 0 means one per
+		// 1000 samples.
+		falseOK int
 	}{
 		{"spike", func(i int, e float64) float64 {
 			if i == at {
 				return 100 + 15
 			}
 			return 100 + e
-		}, 0, CompPoint},
+		}, 0, CompPoint, 0},
 		{"level shift", func(i int, e float64) float64 {
 			if i >= at {
 				return 106 + e
 			}
 			return 100 + e
-		}, 6, CompPoint},
+		}, 6, CompPoint, 0},
 		{"small level shift", func(i int, e float64) float64 {
 			if i >= at {
 				return 104 + e
 			}
 			return 100 + e
-		}, 24, CompShift},
+		}, 24, CompShift, 0},
 		{"variance change", func(i int, e float64) float64 {
 			if i >= at {
 				return 100 + 6*e
 			}
 			return 100 + e
-		}, 12, CompPoint},
+		}, 12, CompPoint, 0},
 		{"seasonal pattern with a break", func(i int, e float64) float64 {
 			s := 20 * math.Sin(2*math.Pi*float64(i)/day)
 			if i >= at && i < at+72 { // the daily swing stops for six hours
 				s = 0
 			}
 			return 100 + s + e
-		}, 36, CompPoint},
+		}, 36, CompPoint, 8},
+		{"sequence break inside the range", func(i int, e float64) float64 {
+			// A noiseless triangle wave of period 40 between 100 and
+			// 120 that, for 20 samples, holds a middle value instead:
+			// every value stays inside the usual range, only the
+			// sequence is new.
+			p := i % 40
+			tri := float64(min(p, 40-p))
+			if i >= at && i < at+40 && p >= 10 && p < 30 {
+				tri = 12
+			}
+			return 100 + tri
+		}, 20, CompNovel, 0},
 		{"slow drift", func(i int, e float64) float64 {
 			return 100 + 10*float64(i)/n + e
-		}, -1, 0},
-		{"flat line", func(int, float64) float64 { return 7 }, -1, 0},
+		}, -1, 0, 0},
+		{"flat line", func(int, float64) float64 { return 7 }, -1, 0, 0},
 	}
 	cfg := DefaultConfig()
 	for _, tc := range tests {
@@ -103,8 +119,15 @@ func TestSyntheticSignals(t *testing.T) {
 					early = append(early, i)
 				}
 			}
-			if len(early) > n/1000 {
-				t.Errorf("false alarms at %v, want at most %d", early, n/1000)
+			// The context-novelty component costs a few more on a noisy
+			// season: noise at a quantisation boundary makes rare new
+			// sequences (docs/detection.md, "what did not help").
+			allowed := n / 1000
+			if tc.falseOK > 0 {
+				allowed = tc.falseOK
+			}
+			if len(early) > allowed {
+				t.Errorf("false alarms at %v, want at most %d", early, allowed)
 			}
 			if tc.within < 0 {
 				return
@@ -185,13 +208,15 @@ func TestWarmupAndStaleness(t *testing.T) {
 
 func TestDebounce(t *testing.T) {
 	cfg := DefaultConfig()
-	// Three equal spikes 10 samples apart: one alarm; a stronger one later
-	// is reported again.
+	// Three equal spikes 10 samples apart and a stronger one 30 samples
+	// after the first are one incident: one alarm. A spike after the
+	// refractory period is a new one.
+	late := 1500 + cfg.Refractory + 10
 	rs := run(cfg, signal(2000, 9, func(i int, e float64) float64 {
 		switch i {
 		case 1500, 1510, 1520:
 			return 120
-		case 1530:
+		case 1530, late:
 			return 400
 		}
 		return 100 + e
@@ -202,8 +227,8 @@ func TestDebounce(t *testing.T) {
 			got = append(got, i)
 		}
 	}
-	if len(got) != 2 || got[0] != 1500 || got[1] != 1530 {
-		t.Fatalf("alarms from 1490 on at %v, want [1500 1530]", got)
+	if len(got) != 2 || got[0] != 1500 || got[1] != late {
+		t.Fatalf("alarms from 1490 on at %v, want [1500 %d]", got, late)
 	}
 }
 
@@ -244,4 +269,45 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// TestNovelty checks the context-novelty component on its own: a
+// well-learnt cycle is never novel, a new path through the same values is,
+// and its surprise is larger the rarer novelty has been.
+func TestNovelty(t *testing.T) {
+	cfg := DefaultConfig()
+	var s novelty
+	cycle := []float64{0, 1, 2, 3, 2, 1}
+	n := uint32(0)
+	for range 200 {
+		for _, v := range cycle {
+			n++
+			s.update(&cfg, n, v)
+		}
+	}
+	for _, v := range cycle {
+		n++
+		if z := s.update(&cfg, n, v); z != 0 {
+			t.Fatalf("learnt cycle scored novelty %v", z)
+		}
+	}
+	// 0 → 3 is a jump the cycle never made, inside the usual range.
+	n++
+	if z := s.update(&cfg, n, 3); z < 10 {
+		t.Errorf("new transition scored novelty %v, want ≥ 10", z)
+	}
+	// A fresh model is not surprised by anything: all is new.
+	var fresh novelty
+	for i := range 20 {
+		if z := fresh.update(&cfg, uint32(i+1), float64(i%5)); z > 1.5 {
+			t.Fatalf("fresh model sample %d: novelty %v, want ≤ 1.5", i, z)
+		}
+	}
+}
+
+// TestModelSize keeps the per-series state within its budget.
+func TestModelSize(t *testing.T) {
+	if sz := unsafe.Sizeof(Model{}); sz > 2048 {
+		t.Errorf("Model is %d bytes, want at most 2048", sz)
+	}
 }
