@@ -5,7 +5,7 @@
 // its evidence.
 //
 // A Model is the per-series state (no pointers, no allocation per point,
-// 1,048 bytes). Model.Update runs the ensemble:
+// under 2 KiB). Model.Update runs the ensemble:
 //
 //   - level: a fast robust level (EWMA with Huber-clipped innovations) and
 //     its mean absolute error; predicts the next value for series without a
@@ -19,7 +19,11 @@
 //     reference level, in units of its own running deviation, for sustained
 //     level shifts that no single point reveals;
 //   - spread: the short-term mean absolute residual against the long-term
-//     one, for variance changes.
+//     one, for variance changes;
+//   - novel: context novelty after CAD OSE: the value quantised into four
+//     levels of its running range, and each sequence of the last 2..7
+//     levels looked up in a 4,096-bit set of sequences seen before; a
+//     never-seen sequence is as surprising as novelty is rare in the series.
 //
 // Each component's surprise is compared with that component's own record in
 // this series: the largest surprise of the recent past, decaying by
@@ -28,10 +32,11 @@
 // noisy or always spiky sets high records and is judged against them. The
 // score is 0.5 + 0.5·log2(surprise/record)/Config.ScoreOctaves, clamped to
 // [0, 1], for the strongest component: 0.5 means "as surprising as the most
-// surprising moment of the last few thousand samples". The default threshold,
-// 0.54, is a new record by 25 %. After an alarm only a stronger score is
-// reported for Config.Refractory samples (debouncing), so one incident is one
-// alarm.
+// surprising moment of the last few thousand samples". Once warm, a record
+// grows by at most Config.AlarmGrow per sample, so one anomaly does not hide
+// the next, smaller one. The default threshold, 0.54, is a new record by
+// 25 %. After an alarm nothing is reported for Config.Refractory samples
+// (debouncing), so one incident is one alarm.
 //
 // Engine keeps a Model per series fingerprint (bounded in number), consumes
 // osprey.Series batches and emits osprey.Anomaly values to an

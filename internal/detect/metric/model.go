@@ -64,8 +64,10 @@ type Result struct {
 	// component's surprise against that component's own record in this
 	// series (see Config.ScoreOctaves). It is 0 during warm-up.
 	Score float64
-	// Alarm is Score after debouncing: within Config.Refractory points of
-	// a stronger or equal score it is 0. It is what thresholds act on.
+	// Alarm is Score after debouncing: 0 within Config.Refractory samples
+	// after an alarm (a score at or above Config.Threshold) and, below the
+	// threshold, unless it is a new high of that span. It is what
+	// thresholds act on.
 	Alarm float64
 	// Expected, Lower and Upper are the prediction and the band of values
 	// whose point surprise would have scored below Config.Threshold.
@@ -290,8 +292,9 @@ func (m *Model) grow(cfg *Config) float64 {
 	return cfg.RecordGrow
 }
 
-// debounce returns s if it is an alarm worth reporting: higher than any
-// score in the last Refractory points, or the first after a quiet spell.
+// debounce returns s if it is an alarm worth reporting: nothing for
+// Refractory samples after an alarm; otherwise s if it is higher than any
+// score in the last Refractory samples.
 func (m *Model) debounce(cfg *Config, s float64) float64 {
 	m.peakAge++
 	if m.peakAge > uint32(cfg.Refractory) {

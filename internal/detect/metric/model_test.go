@@ -88,8 +88,8 @@ func TestSyntheticSignals(t *testing.T) {
 			return 100 + s + e
 		}, 36, CompPoint, 8},
 		{"sequence break inside the range", func(i int, e float64) float64 {
-			// A noiseless triangle wave of period 40 between 100 and
-			// 120 that, for 20 samples, holds a middle value instead:
+			// A noiseless triangle wave of period 40 between 0 and 20
+			// that, for 20 samples, holds a middle value instead:
 			// every value stays inside the usual range, only the
 			// sequence is new.
 			p := i % 40
@@ -97,7 +97,7 @@ func TestSyntheticSignals(t *testing.T) {
 			if i >= at && i < at+40 && p >= 10 && p < 30 {
 				tri = 12
 			}
-			return 100 + tri
+			return tri
 		}, 20, CompNovel, 0},
 		{"slow drift", func(i int, e float64) float64 {
 			return 100 + 10*float64(i)/n + e

