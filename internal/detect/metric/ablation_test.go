@@ -85,6 +85,7 @@ func TestAblation(t *testing.T) {
 		{"without shift", func(c *Config) { c.disabled[CompShift] = true }},
 		{"without spread", func(c *Config) { c.disabled[CompSpread] = true }},
 		{"without novel", func(c *Config) { c.disabled[CompNovel] = true }},
+		{"novelty at the longest length alone", func(c *Config) { c.novelOneOrder = true }},
 		{"without seasons", func(c *Config) { c.noSeason = true }},
 		{"no debounce", func(c *Config) { c.Refractory = 0 }},
 		{"no alarm growth bound", func(c *Config) { c.AlarmGrow = c.RecordGrow }},

@@ -64,6 +64,9 @@ type Config struct {
 	// Ablation switches for measurements; zero values enable everything.
 	disabled [numComponents]bool
 	noSeason bool
+	// novelOneOrder lets a sequence new at the longest length alone
+	// count (the rule before the two-length rule of novelty.go).
+	novelOneOrder bool
 }
 
 // DefaultConfig returns the defaults used by serve and by the NAB bench.

@@ -311,3 +311,47 @@ func TestModelSize(t *testing.T) {
 		t.Errorf("Model is %d bytes, want at most 2048", sz)
 	}
 }
+
+// TestNoveltyLongestLengthAlone checks that a sequence new only at the
+// longest length (a familiar path with an unfamiliar beginning) is not
+// novel, while the rule it replaced (novelOneOrder) calls it novel.
+func TestNoveltyLongestLengthAlone(t *testing.T) {
+	// Levels 0..3 are the values 0..3 once 3 has been seen. Blocks
+	// 3,1,1,1,1,1,2 and 0,1,1,1,1,1,2 alternate, so 1,1,1,1,1,2 (length
+	// 6) is familiar, while 2,1,1,1,1,1,2 (length 7) never occurs.
+	train := func(cfg *Config) (*novelty, uint32) {
+		s := &novelty{}
+		n := uint32(0)
+		for i := range 400 {
+			head := 3.0
+			if i%2 == 1 {
+				head = 0
+			}
+			for _, v := range []float64{head, 1, 1, 1, 1, 1, 2} {
+				n++
+				s.update(cfg, n, v)
+			}
+		}
+		return s, n
+	}
+	// After a block's final 2, feed 1,1,1,1,1,2: only the last sample's
+	// length-7 sequence is new.
+	last := func(cfg *Config) float64 {
+		s, n := train(cfg)
+		z := 0.0
+		for _, v := range []float64{1, 1, 1, 1, 1, 2} {
+			n++
+			z = s.update(cfg, n, v)
+		}
+		return z
+	}
+	cfg := DefaultConfig()
+	if z := last(&cfg); z != 0 {
+		t.Errorf("sequence new only at length 7 scored novelty %v, want 0", z)
+	}
+	one := DefaultConfig()
+	one.novelOneOrder = true
+	if z := last(&one); z <= 1 {
+		t.Errorf("single-order rule scored %v, want > 1 (the case the rule removes)", z)
+	}
+}

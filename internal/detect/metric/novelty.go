@@ -1,5 +1,7 @@
 package metric
 
+import "math"
+
 // Context novelty, after CAD OSE (Smirnov's contextual anomaly detector, the
 // best low-false-positive detector on NAB). The value is quantised into
 // novelLevels levels of its running range: from the smallest to the largest
@@ -14,8 +16,19 @@ package metric
 // surprise of a novel sequence is 1/rate, where rate is the running share
 // of novel sequences of that length in this series: a young or chaotic
 // series, where most sequences are new, is not surprised, and a well-learnt
-// one that suddenly takes a new path is. The strongest order counts.
+// one that suddenly takes a new path is.
 //
+// A sequence new only at the longest length counts nothing: that is what
+// noise at a level boundary keeps producing in a well-learnt series, a rare
+// path through familiar values. Novel lengths run from the shortest new one
+// up to the longest (a new sequence stays new when extended), so a real
+// change of shape is new at several lengths; the longest length counts only
+// together with the next shorter one, as the geometric mean of their
+// surprises. Shorter lengths count alone, because a hash collision can hide
+// a novelty at any length: requiring two consecutive lengths everywhere
+// (NAB FP rows 185 → 176 instead of → 181) missed the synthetic sequence
+// break, one of whose two novel lengths collided (docs/detection.md).
+
 // Four levels and sequences of up to seven values were measured best on NAB
 // (docs/detection.md): finer levels make noise look novel, longer sequences
 // add little.
@@ -46,8 +59,9 @@ type novelty struct {
 }
 
 // update adds v, the n-th sample of the series, and returns its novelty
-// surprise: 0 when every recent sequence was seen before, else 1/rate of
-// the most surprising novel order.
+// surprise: 0 when no recent sequence is new, else the largest 1/rate of a
+// novel length, where the longest length counts only as √(1/rate · 1/rate')
+// with the next shorter length, and only if that one is novel too.
 func (s *novelty) update(cfg *Config, n uint32, v float64) float64 {
 	if s.have == 0 {
 		// A young series finds everything new: rates start at 1.
@@ -60,6 +74,8 @@ func (s *novelty) update(cfg *Config, n uint32, v float64) float64 {
 		s.have++
 	}
 	z := 0.0
+	// prev is the surprise of the next shorter order if it was novel.
+	prev := 0.0
 	// Rates start as plain means, like the predictors' errors.
 	alpha := max(float32(cfg.NovelAlpha), 1/float32(max(n, 1)))
 	for k := range novelOrders {
@@ -70,11 +86,22 @@ func (s *novelty) update(cfg *Config, n uint32, v float64) float64 {
 		h := (ctx * 0x9E3779B97F4A7C15) >> (64 - novelSetLog)
 		word, bit := h/64, uint64(1)<<(h%64)
 		novel := float32(0)
+		surprise := 0.0
 		if s.seen[word]&bit == 0 {
 			novel = 1
 			s.seen[word] |= bit
-			z = max(z, 1/float64(max(s.rate[k], novelMinRate)))
+			surprise = 1 / float64(max(s.rate[k], novelMinRate))
+			switch {
+			case cfg.novelOneOrder:
+				z = max(z, surprise)
+			case k < novelOrders-1:
+				z = max(z, surprise)
+			case prev > 0:
+				// The longest length needs the next shorter one.
+				z = max(z, math.Sqrt(prev*surprise))
+			}
 		}
+		prev = surprise
 		s.rate[k] += alpha * (novel - s.rate[k])
 	}
 	return z
