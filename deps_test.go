@@ -27,6 +27,9 @@ func TestDependencyRules(t *testing.T) {
 		{pkg: mod + "/internal/store", forbidden: drivers},
 		{pkg: mod + "/internal/ingest", forbidden: drivers},
 		{pkg: mod + "/internal/ingest/alerts", forbidden: drivers},
+		{pkg: mod + "/internal/ingest/promremote", forbidden: drivers},
+		{pkg: mod + "/internal/metricstore", forbidden: drivers},
+		{pkg: mod + "/internal/query", forbidden: drivers},
 		{pkg: mod + "/internal/detect/metric", forbidden: drivers},
 		{pkg: mod + "/internal/logmine", forbidden: drivers},
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,8 +25,12 @@ import (
 	"github.com/osprey-aiops/osprey/internal/bus/inproc"
 	"github.com/osprey-aiops/osprey/internal/config"
 	"github.com/osprey-aiops/osprey/internal/correlate"
+	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	"github.com/osprey-aiops/osprey/internal/ingest"
 	"github.com/osprey-aiops/osprey/internal/ingest/alerts"
+	"github.com/osprey-aiops/osprey/internal/ingest/promremote"
+	"github.com/osprey-aiops/osprey/internal/metricstore"
+	"github.com/osprey-aiops/osprey/internal/query"
 	"github.com/osprey-aiops/osprey/internal/store"
 	"github.com/osprey-aiops/osprey/internal/store/postgres"
 	"github.com/osprey-aiops/osprey/internal/store/sqlite"
@@ -43,8 +48,9 @@ type Options struct {
 // Run starts Osprey as configured and blocks until ctx is cancelled (SIGINT or
 // SIGTERM in the CLI), then shuts down gracefully within
 // cfg.Server.ShutdownTimeout: the HTTP server stops taking requests and finishes
-// those in flight, the bus delivers what it queued, the stages stop, and the
-// store closes. Run returns an error if start-up fails or shutdown did not
+// those in flight, the bus delivers what it queued (the detector scores what
+// it was handed), the stages stop, the metric store closes, and the store
+// closes. Run returns an error if start-up fails or shutdown did not
 // complete cleanly.
 func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	log := opts.Logger
@@ -77,6 +83,19 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 	}()
 
+	// The metric store opens on Start; it is built now so that the
+	// receivers and the query API can hold it.
+	metrics, err := metricstore.New(metricstore.Options{
+		Dir:        cfg.TSDBPath(),
+		Retention:  cfg.TSDB.Retention,
+		MaxSeries:  cfg.TSDB.MaxSeries,
+		Logger:     log.With("component", "tsdb"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+
 	b := inproc.New(inproc.Options{
 		QueueSize:      cfg.Bus.QueueSize,
 		PublishTimeout: cfg.Bus.PublishTimeout,
@@ -102,6 +121,31 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		return fmt.Errorf("subscribe correlate to anomalies: %w", err)
 	}
 
+	// The metric detect stage: the remote_write receiver hands each
+	// stored batch to bus.Series without waiting, the engine scores it in
+	// the bus' worker, and its anomalies are stored, written back to the
+	// TSDB as scores, and published to the correlator.
+	var seriesNext osprey.SeriesConsumer
+	if cfg.Detect.Enabled {
+		sink := &anomalySink{
+			store:  st,
+			scores: metrics,
+			next:   bus.AnomalyPublisher(b),
+			log:    log.With("component", "detect"),
+		}
+		eng, err := metric.NewEngine(metric.DefaultConfig(), sink, cfg.Detect.MaxSeries)
+		if err != nil {
+			return err
+		}
+		if err := bus.Subscribe(b, bus.Series, "detect", eng.ConsumeSeries); err != nil {
+			return fmt.Errorf("subscribe detect to series: %w", err)
+		}
+		if err := registerDetectMetrics(reg, eng, sink); err != nil {
+			return err
+		}
+		seriesNext = seriesPublisher(b)
+	}
+
 	// Every receiver commits through one Committer (store first, then the
 	// bus) and counts its data quality in one Stats.
 	commit, err := ingest.NewCommitter(ingest.CommitterOptions{
@@ -124,11 +168,44 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		return err
 	}
 
+	remoteWrite, err := promremote.New(promremote.Options{
+		Store: metrics,
+		Next:  seriesNext,
+		Stats: stats,
+		Limits: promremote.Limits{
+			MaxBodyBytes:       cfg.Server.MaxBodyBytes,
+			MaxDecodedBytes:    cfg.RemoteWrite.MaxDecodedBytes,
+			MaxLabelsPerSeries: cfg.RemoteWrite.MaxLabelsPerSeries,
+			MaxLabelBytes:      cfg.RemoteWrite.MaxLabelBytes,
+			MaxFuture:          cfg.RemoteWrite.MaxFuture,
+		},
+		Now:        now,
+		Logger:     log.With("component", "remote_write"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	queryAPI, err := query.New(query.Options{
+		Queryable:     metrics,
+		Timeout:       cfg.Query.Timeout,
+		MaxSamples:    cfg.Query.MaxSamples,
+		LookbackDelta: cfg.Query.LookbackDelta,
+		MaxConcurrent: cfg.Query.MaxConcurrent,
+		Now:           now,
+		Logger:        log.With("component", "query"),
+		Registerer:    reg,
+	})
+	if err != nil {
+		return err
+	}
+	routes := slices.Concat(alertReceivers.Routes(), remoteWrite.Routes(), queryAPI.Routes())
+
 	handler, err := api.New(api.Options{
 		Store:      st,
 		Ingest:     commit,
 		Stats:      stats,
-		Routes:     alertReceivers.Routes(),
+		Routes:     routes,
 		Auth:       authn,
 		Limits:     cfg.Server,
 		Now:        now,
@@ -143,10 +220,15 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	srv := newHTTPServer(cfg.Server.Listen, handler, cfg.Server.ReadTimeout, cfg.Server.WriteTimeout, log.With("component", "http"))
 
 	// Start order: consumers before producers, so nothing is published to a
-	// stage that is not ready. The correlator replays stored events it has
-	// not applied yet before anything new arrives.
+	// stage that is not ready. The metric store opens first and closes
+	// last, after the bus has drained the detector's last score writes.
+	// The correlator replays stored events it has not applied yet before
+	// anything new arrives.
 	g := &group{log: log}
 	startErr := func() error {
+		if err := g.start(ctx, "tsdb", metrics); err != nil {
+			return err
+		}
 		if err := g.start(ctx, "correlate", corr); err != nil {
 			return err
 		}

@@ -18,6 +18,14 @@ type Config struct {
 	Bus       BusConfig       `yaml:"bus"`
 	Correlate CorrelateConfig `yaml:"correlate"`
 	Log       LogConfig       `yaml:"log"`
+	// TSDB is the embedded Prometheus TSDB that keeps metric samples.
+	TSDB TSDBConfig `yaml:"tsdb"`
+	// RemoteWrite limits the Prometheus remote_write receiver.
+	RemoteWrite RemoteWriteConfig `yaml:"remote_write"`
+	// Detect configures the metric anomaly detect stage.
+	Detect DetectConfig `yaml:"detect"`
+	// Query limits the Prometheus-compatible query API.
+	Query QueryConfig `yaml:"query"`
 }
 
 // ServerConfig configures the HTTP server and its request limits.
@@ -116,6 +124,54 @@ type CorrelateConfig struct {
 	GroupBy []string `yaml:"group_by"`
 }
 
+// TSDBConfig configures the embedded Prometheus TSDB.
+type TSDBConfig struct {
+	// Path is the TSDB directory; relative paths are under DataDir.
+	// Default "tsdb".
+	Path string `yaml:"path"`
+	// Retention is how long samples are kept.
+	Retention time.Duration `yaml:"retention"`
+	// MaxSeries caps the active series (those written to in the last
+	// hours, in the TSDB's head block); samples of further new series are
+	// rejected and counted as cardinality_cap.
+	MaxSeries int `yaml:"max_series"`
+}
+
+// RemoteWriteConfig limits what the Prometheus remote_write receiver
+// accepts. The compressed body is limited by server.max_body_bytes.
+type RemoteWriteConfig struct {
+	// MaxDecodedBytes caps the size of a request body once decompressed.
+	MaxDecodedBytes int64 `yaml:"max_decoded_bytes"`
+	// MaxLabelsPerSeries caps the labels of one series, __name__ included.
+	MaxLabelsPerSeries int `yaml:"max_labels_per_series"`
+	// MaxLabelBytes caps the length of one label name or value.
+	MaxLabelBytes int `yaml:"max_label_bytes"`
+	// MaxFuture is how far ahead of Osprey's clock a sample may be.
+	MaxFuture time.Duration `yaml:"max_future"`
+}
+
+// DetectConfig configures the metric anomaly detect stage.
+type DetectConfig struct {
+	// Enabled runs the streaming detector on every series received.
+	Enabled bool `yaml:"enabled"`
+	// MaxSeries bounds the series the detector keeps a model for (about
+	// 2 KiB each); samples of further series are not scored.
+	MaxSeries int `yaml:"max_series"`
+}
+
+// QueryConfig limits the Prometheus-compatible query API.
+type QueryConfig struct {
+	// Timeout bounds one query's evaluation.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxSamples caps the samples one query may hold in memory at once.
+	MaxSamples int `yaml:"max_samples"`
+	// LookbackDelta is how far back an instant selector looks for a
+	// sample, as Prometheus' --query.lookback-delta.
+	LookbackDelta time.Duration `yaml:"lookback_delta"`
+	// MaxConcurrent caps the queries evaluated at once; more wait.
+	MaxConcurrent int `yaml:"max_concurrent"`
+}
+
 // LogConfig configures Osprey's own logging.
 type LogConfig struct {
 	// Level is debug, info, warn or error.
@@ -147,7 +203,24 @@ func Default() Config {
 		Bus:       BusConfig{QueueSize: 1024, PublishTimeout: 5 * time.Second},
 		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service"}},
 		Log:       LogConfig{Level: "info", Format: "text"},
+		TSDB:      TSDBConfig{Path: "tsdb", Retention: 15 * 24 * time.Hour, MaxSeries: 1_000_000},
+		RemoteWrite: RemoteWriteConfig{
+			MaxDecodedBytes:    32 << 20,
+			MaxLabelsPerSeries: 64,
+			MaxLabelBytes:      4096,
+			MaxFuture:          10 * time.Minute,
+		},
+		Detect: DetectConfig{Enabled: true, MaxSeries: 100_000},
+		Query:  QueryConfig{Timeout: 20 * time.Second, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute, MaxConcurrent: 20},
 	}
+}
+
+// TSDBPath returns the TSDB directory, resolved against DataDir.
+func (c *Config) TSDBPath() string {
+	if filepath.IsAbs(c.TSDB.Path) {
+		return c.TSDB.Path
+	}
+	return filepath.Join(c.DataDir, c.TSDB.Path)
 }
 
 // SQLitePath returns the database file path, resolved against DataDir.

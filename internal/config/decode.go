@@ -24,6 +24,7 @@ const (
 	tagNull  = "!!null"
 	tagInt   = "!!int"
 	tagFloat = "!!float"
+	tagBool  = "!!bool"
 	tagMerge = "!!merge"
 )
 
@@ -130,6 +131,8 @@ func (d *decoder) value(n *yaml.Node, out reflect.Value, path string) {
 		}
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		d.integer(n, out, path)
+	case t.Kind() == reflect.Bool:
+		d.boolean(n, out, path)
 	default:
 		// A field type this decoder does not know; TestDecoderSupportsConfig
 		// keeps this from happening.
@@ -304,6 +307,28 @@ func (d *decoder) integer(n *yaml.Node, out reflect.Value, path string) {
 		d.fail(path, n.Line, "%s is out of range for a %d-bit integer", describe(s), out.Type().Bits())
 	default:
 		d.fail(path, n.Line, "%s is not an integer", describe(s))
+	}
+}
+
+// boolean decodes true or false (YAML 1.2: not yes, no, on or off, which
+// are strings) into out.
+func (d *decoder) boolean(n *yaml.Node, out reflect.Value, path string) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return
+	}
+	switch s.ShortTag() {
+	case tagNull:
+		out.SetBool(false)
+	case tagBool:
+		var b bool
+		if err := s.Decode(&b); err == nil {
+			out.SetBool(b)
+			return
+		}
+		d.fail(path, n.Line, "%s is not true or false", describe(s))
+	default:
+		d.fail(path, n.Line, "%s is not true or false", describe(s))
 	}
 }
 

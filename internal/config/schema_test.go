@@ -48,7 +48,7 @@ func TestDecoderSupportsConfig(t *testing.T) {
 				ft = ft.Elem()
 			}
 			switch {
-			case ft == durationType, ft.Kind() == reflect.String,
+			case ft == durationType, ft.Kind() == reflect.String, ft.Kind() == reflect.Bool,
 				ft.Kind() >= reflect.Int && ft.Kind() <= reflect.Int64:
 			case ft.Kind() == reflect.Struct:
 				check(ft)

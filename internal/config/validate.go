@@ -36,6 +36,10 @@ func (c *Config) Validate() error {
 	p.nest("bus", c.Bus.Validate())
 	p.nest("correlate", c.Correlate.Validate())
 	p.nest("log", c.Log.Validate())
+	p.nest("tsdb", c.TSDB.Validate())
+	p.nest("remote_write", c.RemoteWrite.Validate())
+	p.nest("detect", c.Detect.Validate())
+	p.nest("query", c.Query.Validate())
 	if len(c.Auth.Tokens) == 0 {
 		if host, _, err := net.SplitHostPort(c.Server.Listen); err == nil && !isLoopback(host) {
 			p.addf("server.listen", "%q is not a loopback address and auth.tokens is empty: "+
@@ -294,6 +298,47 @@ func (c LogConfig) Validate() error {
 	var p problems
 	oneOf(&p, "level", c.Level, logLevels)
 	oneOf(&p, "format", c.Format, logFormat)
+	return p.err()
+}
+
+// Validate checks the path and that retention and max_series are positive.
+func (c TSDBConfig) Validate() error {
+	var p problems
+	if strings.TrimSpace(c.Path) == "" {
+		p.addf("path", "must not be empty")
+	}
+	positive(&p, "retention", c.Retention)
+	if c.Retention > 0 && c.Retention < 2*time.Hour {
+		p.addf("retention", "%s is shorter than the TSDB's 2h head block; use at least 2h", c.Retention)
+	}
+	positive(&p, "max_series", c.MaxSeries)
+	return p.err()
+}
+
+// Validate checks that every limit is positive.
+func (c RemoteWriteConfig) Validate() error {
+	var p problems
+	positive(&p, "max_decoded_bytes", c.MaxDecodedBytes)
+	positive(&p, "max_labels_per_series", c.MaxLabelsPerSeries)
+	positive(&p, "max_label_bytes", c.MaxLabelBytes)
+	positive(&p, "max_future", c.MaxFuture)
+	return p.err()
+}
+
+// Validate checks that max_series is positive.
+func (c DetectConfig) Validate() error {
+	var p problems
+	positive(&p, "max_series", c.MaxSeries)
+	return p.err()
+}
+
+// Validate checks that every limit is positive.
+func (c QueryConfig) Validate() error {
+	var p problems
+	positive(&p, "timeout", c.Timeout)
+	positive(&p, "max_samples", c.MaxSamples)
+	positive(&p, "lookback_delta", c.LookbackDelta)
+	positive(&p, "max_concurrent", c.MaxConcurrent)
 	return p.err()
 }
 

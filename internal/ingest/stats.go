@@ -24,6 +24,14 @@ const (
 	ReasonLabelLimit Reason = "label_limit" // too many labels or annotations, a name or value too long
 	ReasonStore      Reason = "store_error" // the store refused the batch; nothing of it was kept
 
+	// Metric samples (Prometheus remote_write), one count per sample, as
+	// the Prometheus TSDB classifies them.
+	ReasonOutOfOrder     Reason = "out_of_order"      // older than the series' latest sample
+	ReasonDuplicate      Reason = "duplicate"         // the series' latest timestamp again, with another value
+	ReasonTooOld         Reason = "too_old"           // older than the time range the TSDB still appends to
+	ReasonTooFarInFuture Reason = "too_far_in_future" // later than now plus the allowed clock skew
+	ReasonCardinalityCap Reason = "cardinality_cap"   // a new series while the active-series cap is reached
+
 	ReasonEmpty        Reason = "empty"                  // a request with nothing in it, where the format forbids that
 	ReasonTooLarge     Reason = "too_large"              // body over server.max_body_bytes
 	ReasonTooMany      Reason = "too_many"               // more items than server.max_events_per_request
@@ -36,6 +44,7 @@ const (
 // from the start and rates work from the first rejection.
 var reasons = []Reason{
 	ReasonMalformed, ReasonInvalid, ReasonLabelLimit, ReasonStore,
+	ReasonOutOfOrder, ReasonDuplicate, ReasonTooOld, ReasonTooFarInFuture, ReasonCardinalityCap,
 	ReasonEmpty, ReasonTooLarge, ReasonTooMany, ReasonMediaType, ReasonUnauthorized, ReasonForbidden,
 }
 
