@@ -159,3 +159,21 @@ func TestParseSyslogDoesNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per RFC 3164 message", n)
 	}
 }
+
+func BenchmarkParseSyslog(b *testing.B) {
+	for _, bc := range []struct{ name, msg string }{
+		{"rfc5424", `<165>1 2026-01-05T11:58:01.003Z web-1.example.com nginx 4242 ID47 [exampleSDID@32473 iut="3" eventSource="Application"] 10.0.0.7 - - "GET /api/v1/orders/1234 HTTP/1.1" 200 512`},
+		{"rfc3164", `<86>Jan  5 11:58:01 web-1 sshd[19939]: Accepted publickey for deploy from 10.0.0.7 port 53122 ssh2`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseSyslog(bc.msg, syslogNow, time.UTC); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}

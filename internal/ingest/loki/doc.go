@@ -9,12 +9,17 @@
 //   - Protobuf (Content-Type application/x-protobuf, or none): a
 //     snappy-compressed push.PushRequest, as Promtail and Alloy send. It is
 //     decoded with protowire (see proto.go for the field numbers), not with
-//     Loki's generated types: the Loki module is AGPL, and decoding straight
-//     into records is faster. Each stream's labels arrive as a selector,
+//     the gogo-generated types of Loki's push package (the tests use those
+//     as the reference encoder and decoder): decoding straight into records
+//     is faster and keeps gogo/protobuf out of the binary. Each stream's
+//     labels arrive as a selector,
 //     {app="api", env="prod"}, parsed by a small fuzzed parser.
-//   - JSON (Content-Type application/json), optionally gzip-compressed
-//     (Content-Encoding: gzip):
+//   - JSON (Content-Type application/json):
 //     {"streams": [{"stream": {labels}, "values": [["<unix ns>", "line", {structured metadata}]]}]}.
+//
+// Either may also be compressed with Content-Encoding gzip or deflate, as
+// Loki allows; "snappy" is accepted as a name for the protobuf body's own
+// compression.
 //
 // # Records
 //

@@ -2,6 +2,7 @@ package loki
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"net/http"
@@ -38,6 +39,19 @@ func gzipped(tb testing.TB, b []byte) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		tb.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func deflated(tb testing.TB, b []byte) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	zw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
 	if _, err := zw.Write(b); err != nil {
 		tb.Fatal(err)
 	}

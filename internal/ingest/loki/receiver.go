@@ -2,6 +2,7 @@ package loki
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -183,10 +184,14 @@ func (r *Receiver) decodeRequest(w http.ResponseWriter, req *http.Request) (*bat
 	if rerr != nil {
 		return nil, rerr
 	}
+	// As Loki: gzip and deflate are undone here; "snappy" names the
+	// compression every protobuf body has anyway.
 	enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding")))
-	if enc != "" && enc != "identity" && enc != "gzip" {
+	switch enc {
+	case "", "identity", "snappy", "gzip", "deflate":
+	default:
 		return nil, &requestError{code: http.StatusUnsupportedMediaType, reason: ingest.ReasonMediaType,
-			msg: fmt.Sprintf("Content-Encoding %s is not supported: send gzip or none", quoteForError(enc, 32))}
+			msg: fmt.Sprintf("Content-Encoding %s is not supported: send gzip, deflate or none", quoteForError(enc, 32))}
 	}
 	bufp := r.getBuf()
 	defer r.putBuf(bufp)
@@ -195,8 +200,8 @@ func (r *Receiver) decodeRequest(w http.ResponseWriter, req *http.Request) (*bat
 		return nil, rerr
 	}
 	*bufp = body[:0]
-	if enc == "gzip" {
-		if body, rerr = r.gunzip(body); rerr != nil {
+	if enc == "gzip" || enc == "deflate" {
+		if body, rerr = r.inflate(enc, body); rerr != nil {
 			return nil, rerr
 		}
 	}
@@ -286,15 +291,20 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, buf []byte
 	return bb.Bytes(), nil
 }
 
-// gunzip decompresses a gzip body within MaxDecodedBytes.
-func (r *Receiver) gunzip(body []byte) ([]byte, *requestError) {
-	zr, err := gzip.NewReader(bytes.NewReader(body))
-	if err != nil {
-		return nil, &requestError{code: http.StatusBadRequest, reason: ingest.ReasonMalformed, msg: "gunzip body: " + err.Error()}
+// inflate decompresses a gzip or (raw, as Loki reads it) deflate body
+// within MaxDecodedBytes.
+func (r *Receiver) inflate(enc string, body []byte) ([]byte, *requestError) {
+	var zr io.Reader = flate.NewReader(bytes.NewReader(body))
+	if enc == "gzip" {
+		gz, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, &requestError{code: http.StatusBadRequest, reason: ingest.ReasonMalformed, msg: "gunzip body: " + err.Error()}
+		}
+		zr = gz
 	}
 	out, err := io.ReadAll(io.LimitReader(zr, r.maxDecoded+1))
 	if err != nil {
-		return nil, &requestError{code: http.StatusBadRequest, reason: ingest.ReasonMalformed, msg: "gunzip body: " + err.Error()}
+		return nil, &requestError{code: http.StatusBadRequest, reason: ingest.ReasonMalformed, msg: "decompress " + enc + " body: " + err.Error()}
 	}
 	if int64(len(out)) > r.maxDecoded {
 		return nil, r.tooLarge("decompressed body", r.maxDecoded)

@@ -161,7 +161,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started || s.stopped {
-		return errors.New("syslog: already started")
+		return errors.New("syslog: Start after Start or Shutdown")
 	}
 	var lc net.ListenConfig
 	fail := func(err error) error {

@@ -42,6 +42,18 @@ func (s *sink) ConsumeLogs(_ context.Context, batch []osprey.LogRecord) error {
 	return nil
 }
 
+func (s *sink) setErr(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = err
+}
+
+func (s *sink) batchCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.batches)
+}
+
 func (s *sink) records() []osprey.LogRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -204,7 +216,7 @@ func TestBatching(t *testing.T) {
 	send(4) // one full batch, one pending
 	<-ts.sink.got
 	ts.settled(t, 4)
-	if n := len(ts.sink.batches); n != 1 {
+	if n := ts.sink.batchCount(); n != 1 {
 		t.Fatalf("%d batches before the tick, want 1", n)
 	}
 	ts.tick.tick()
@@ -228,7 +240,7 @@ func TestBatching(t *testing.T) {
 
 func TestConsumerFails(t *testing.T) {
 	ts := startServer(t, Options{BatchSize: 2})
-	ts.sink.err = errors.New("queue full")
+	ts.sink.setErr(errors.New("queue full"))
 	c, err := net.Dial("tcp", ts.tcpAddr())
 	if err != nil {
 		t.Fatal(err)
