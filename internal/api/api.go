@@ -28,6 +28,7 @@ const (
 	routeIncidents  = "GET /api/v1/incidents"
 	routeIncident   = "GET /api/v1/incidents/{id}"
 	routeIngestStat = "GET /api/v1/status/ingest"
+	routeTemplates  = "GET /api/v1/log-templates"
 	routeUnmatched  = "unmatched"
 )
 
@@ -161,6 +162,7 @@ func New(opts Options) (*API, error) {
 	a.mux.Handle(routeIncidents, viewer(a.listIncidents))
 	a.mux.Handle(routeIncident, viewer(a.getIncident))
 	a.mux.Handle(routeIngestStat, viewer(a.stats.ServeHTTP))
+	a.mux.Handle(routeTemplates, viewer(a.listTemplates))
 	for _, rt := range opts.Routes {
 		if err := a.mount(rt); err != nil {
 			return nil, err

@@ -11,6 +11,7 @@
 //	GET  /api/v1/incidents          viewer: {"incidents": [...]}, most recently updated first
 //	GET  /api/v1/incidents/{id}     viewer: one incident with its timeline
 //	GET  /api/v1/status/ingest      viewer: data-quality counts of every receiver (ingest.Stats)
+//	GET  /api/v1/log-templates      viewer: {"templates": [...]}, mined log templates, most frequent first
 //
 // Options.Routes adds the routes of the receivers of other wire formats
 // (internal/ingest/alerts: POST /api/v2/alerts, /api/v1/alerts/...), each

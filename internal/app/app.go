@@ -28,7 +28,10 @@ import (
 	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	"github.com/osprey-aiops/osprey/internal/ingest"
 	"github.com/osprey-aiops/osprey/internal/ingest/alerts"
+	"github.com/osprey-aiops/osprey/internal/ingest/loki"
 	"github.com/osprey-aiops/osprey/internal/ingest/promremote"
+	"github.com/osprey-aiops/osprey/internal/ingest/syslog"
+	"github.com/osprey-aiops/osprey/internal/logmine"
 	"github.com/osprey-aiops/osprey/internal/metricstore"
 	"github.com/osprey-aiops/osprey/internal/query"
 	"github.com/osprey-aiops/osprey/internal/store"
@@ -48,9 +51,10 @@ type Options struct {
 // Run starts Osprey as configured and blocks until ctx is cancelled (SIGINT or
 // SIGTERM in the CLI), then shuts down gracefully within
 // cfg.Server.ShutdownTimeout: the HTTP server stops taking requests and finishes
-// those in flight, the bus delivers what it queued (the detector scores what
-// it was handed), the stages stop, the metric store closes, and the store
-// closes. Run returns an error if start-up fails or shutdown did not
+// those in flight, the syslog listener hands on its last batch, the bus
+// delivers what it queued (the detector scores what it was handed, the
+// template miner mines the last lines), the template saver writes what
+// changed, the stages stop, the metric store closes, and the store closes. Run returns an error if start-up fails or shutdown did not
 // complete cleanly.
 func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	log := opts.Logger
@@ -146,6 +150,25 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		seriesNext = seriesPublisher(b)
 	}
 
+	// The log stage: the Loki and syslog receivers publish to bus.Logs, and
+	// the template miner consumes it. The saver restores the stored
+	// templates before the bus starts and writes changed ones back.
+	var saver *templateSaver
+	if cfg.Logs.Enabled {
+		saver = newTemplateSaver(st, cfg.Logs.SaveInterval, log.With("component", "logmine"))
+		saver.set = logmine.NewSet(logmine.SetOptions{
+			Config:   logmine.Config{MaxTemplates: cfg.Logs.MaxTemplatesPerSource},
+			OnUpdate: saver.onUpdate,
+		})
+		if err := bus.Subscribe(b, bus.Logs, "logmine", saver.set.ConsumeLogs); err != nil {
+			return fmt.Errorf("subscribe logmine to logs: %w", err)
+		}
+		if err := saver.register(reg); err != nil {
+			return err
+		}
+	}
+	logsNext := logsPublisher(b)
+
 	// Every receiver commits through one Committer (store first, then the
 	// bus) and counts its data quality in one Stats.
 	commit, err := ingest.NewCommitter(ingest.CommitterOptions{
@@ -186,6 +209,42 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
+	lokiPush, err := loki.New(loki.Options{
+		Logs:            logsNext,
+		Stats:           stats,
+		Limits:          cfg.Server,
+		MaxLineBytes:    cfg.Loki.MaxLineBytes,
+		MaxDecodedBytes: cfg.Loki.MaxDecodedBytes,
+		Now:             now,
+		Logger:          log.With("component", "loki"),
+	})
+	if err != nil {
+		return err
+	}
+	var syslogSrv *syslog.Server
+	if cfg.Syslog.Enabled() {
+		loc, err := time.LoadLocation(cfg.Syslog.RFC3164Timezone)
+		if err != nil {
+			return fmt.Errorf("syslog.rfc3164_timezone: %w", err)
+		}
+		syslogSrv, err = syslog.New(syslog.Options{
+			Logs:            logsNext,
+			UDP:             cfg.Syslog.UDP,
+			TCP:             cfg.Syslog.TCP,
+			Stats:           stats,
+			MaxMessageBytes: cfg.Syslog.MaxMessageBytes,
+			MaxConnections:  cfg.Syslog.MaxConnections,
+			IdleTimeout:     cfg.Syslog.IdleTimeout,
+			BatchSize:       cfg.Syslog.BatchSize,
+			FlushInterval:   cfg.Syslog.FlushInterval,
+			Location:        loc,
+			Now:             now,
+			Logger:          log.With("component", "syslog"),
+		})
+		if err != nil {
+			return fmt.Errorf("build syslog server: %w", err)
+		}
+	}
 	queryAPI, err := query.New(query.Options{
 		Queryable:     metrics,
 		Timeout:       cfg.Query.Timeout,
@@ -199,7 +258,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	routes := slices.Concat(alertReceivers.Routes(), remoteWrite.Routes(), queryAPI.Routes())
+	routes := slices.Concat(alertReceivers.Routes(), remoteWrite.Routes(), lokiPush.Routes(), queryAPI.Routes())
 
 	handler, err := api.New(api.Options{
 		Store:      st,
@@ -222,8 +281,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// Start order: consumers before producers, so nothing is published to a
 	// stage that is not ready. The metric store opens first and closes
 	// last, after the bus has drained the detector's last score writes.
-	// The correlator replays stored events it has not applied yet before
-	// anything new arrives.
+	// The correlator replays stored events it has not applied yet, and the
+	// template saver restores the mined templates, before anything new
+	// arrives. The syslog server starts after the bus and stops before it,
+	// so that its last batch is handed on and mined; the saver stops after
+	// the bus, so that it writes what the drain mined.
 	g := &group{log: log}
 	startErr := func() error {
 		if err := g.start(ctx, "tsdb", metrics); err != nil {
@@ -232,8 +294,20 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		if err := g.start(ctx, "correlate", corr); err != nil {
 			return err
 		}
+		if saver != nil {
+			if err := g.start(ctx, "logmine", saver); err != nil {
+				return err
+			}
+		}
 		if err := g.start(ctx, "bus", b); err != nil {
 			return err
+		}
+		if syslogSrv != nil {
+			if err := g.start(ctx, "syslog", syslogSrv); err != nil {
+				return err
+			}
+			udp, tcp := syslogSrv.Addrs()
+			log.Info("syslog listening", "udp", fmt.Sprint(udp), "tcp", fmt.Sprint(tcp))
 		}
 		return g.start(ctx, "http", srv)
 	}()

@@ -26,6 +26,13 @@ type Config struct {
 	Detect DetectConfig `yaml:"detect"`
 	// Query limits the Prometheus-compatible query API.
 	Query QueryConfig `yaml:"query"`
+	// Loki limits the Loki push receiver.
+	Loki LokiConfig `yaml:"loki"`
+	// Syslog configures the syslog listener; it runs only when an address
+	// is set.
+	Syslog SyslogConfig `yaml:"syslog"`
+	// Logs configures the log-mining stage.
+	Logs LogsConfig `yaml:"logs"`
 }
 
 // ServerConfig configures the HTTP server and its request limits.
@@ -172,6 +179,55 @@ type QueryConfig struct {
 	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
+// LokiConfig limits what the Loki push receiver, POST /loki/api/v1/push,
+// accepts. The body as sent is limited by server.max_body_bytes.
+type LokiConfig struct {
+	// MaxLineBytes rejects longer log lines (Loki's max_line_size).
+	MaxLineBytes int `yaml:"max_line_bytes"`
+	// MaxDecodedBytes caps the size of a request body once decompressed.
+	MaxDecodedBytes int64 `yaml:"max_decoded_bytes"`
+}
+
+// SyslogConfig configures the syslog listener (RFC 5424 and RFC 3164 over
+// UDP and TCP). With no address, no listener runs.
+type SyslogConfig struct {
+	// UDP lists the host:port addresses to receive datagrams on.
+	UDP []string `yaml:"udp"`
+	// TCP lists the host:port addresses to accept connections on.
+	TCP []string `yaml:"tcp"`
+	// MaxMessageBytes bounds one message; longer ones are dropped.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MaxConnections bounds the TCP connections open at once.
+	MaxConnections int `yaml:"max_connections"`
+	// IdleTimeout closes a TCP connection on which nothing arrives for
+	// this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// BatchSize and FlushInterval: messages are handed on in batches of
+	// BatchSize, or whatever has arrived every FlushInterval.
+	BatchSize     int           `yaml:"batch_size"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// RFC3164Timezone is the IANA zone (or "Local", or "UTC") of RFC 3164
+	// timestamps, which carry none.
+	RFC3164Timezone string `yaml:"rfc3164_timezone"`
+}
+
+// Enabled reports whether any listen address is set.
+func (c SyslogConfig) Enabled() bool { return len(c.UDP)+len(c.TCP) > 0 }
+
+// LogsConfig configures the log-mining stage, which groups the lines of
+// every source into templates and keeps them in the store.
+type LogsConfig struct {
+	// Enabled mines templates from every log line received.
+	Enabled bool `yaml:"enabled"`
+	// MaxTemplatesPerSource caps the templates of one source (aliases
+	// included); lines that would start a further template get none.
+	MaxTemplatesPerSource int `yaml:"max_templates_per_source"`
+	// SaveInterval is how often the templates' counts and last-seen
+	// times are written to the store; new and merged templates are
+	// written at once.
+	SaveInterval time.Duration `yaml:"save_interval"`
+}
+
 // LogConfig configures Osprey's own logging.
 type LogConfig struct {
 	// Level is debug, info, warn or error.
@@ -212,6 +268,16 @@ func Default() Config {
 		},
 		Detect: DetectConfig{Enabled: true, MaxSeries: 100_000},
 		Query:  QueryConfig{Timeout: 20 * time.Second, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute, MaxConcurrent: 20},
+		Loki:   LokiConfig{MaxLineBytes: 256 << 10, MaxDecodedBytes: 64 << 20},
+		Syslog: SyslogConfig{
+			MaxMessageBytes: 64 << 10,
+			MaxConnections:  256,
+			IdleTimeout:     5 * time.Minute,
+			BatchSize:       512,
+			FlushInterval:   200 * time.Millisecond,
+			RFC3164Timezone: "Local",
+		},
+		Logs: LogsConfig{Enabled: true, MaxTemplatesPerSource: 10_000, SaveInterval: 10 * time.Second},
 	}
 }
 

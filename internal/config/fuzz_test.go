@@ -92,10 +92,17 @@ func marshalEscaped(t *testing.T, cfg Config) []byte {
 	return out
 }
 
-// normalize makes an empty token list nil: YAML cannot tell them apart.
+// normalize makes empty lists (tokens, syslog addresses) nil: YAML cannot
+// tell them apart.
 func normalize(c Config) Config {
 	if len(c.Auth.Tokens) == 0 {
 		c.Auth.Tokens = nil
+	}
+	if len(c.Syslog.UDP) == 0 {
+		c.Syslog.UDP = nil
+	}
+	if len(c.Syslog.TCP) == 0 {
+		c.Syslog.TCP = nil
 	}
 	return c
 }

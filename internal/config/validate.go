@@ -40,6 +40,9 @@ func (c *Config) Validate() error {
 	p.nest("remote_write", c.RemoteWrite.Validate())
 	p.nest("detect", c.Detect.Validate())
 	p.nest("query", c.Query.Validate())
+	p.nest("loki", c.Loki.Validate())
+	p.nest("syslog", c.Syslog.Validate())
+	p.nest("logs", c.Logs.Validate())
 	if len(c.Auth.Tokens) == 0 {
 		if host, _, err := net.SplitHostPort(c.Server.Listen); err == nil && !isLoopback(host) {
 			p.addf("server.listen", "%q is not a loopback address and auth.tokens is empty: "+
@@ -339,6 +342,59 @@ func (c QueryConfig) Validate() error {
 	positive(&p, "max_samples", c.MaxSamples)
 	positive(&p, "lookback_delta", c.LookbackDelta)
 	positive(&p, "max_concurrent", c.MaxConcurrent)
+	return p.err()
+}
+
+// Validate checks that every limit is positive.
+func (c LokiConfig) Validate() error {
+	var p problems
+	positive(&p, "max_line_bytes", c.MaxLineBytes)
+	positive(&p, "max_decoded_bytes", c.MaxDecodedBytes)
+	return p.err()
+}
+
+// Validate checks every address (host:port, each listed once per
+// transport), that every limit is positive and that the RFC 3164 time zone
+// is known. Loading the zone reads the system's zone database (or Go's
+// embedded copy), not the network.
+func (c SyslogConfig) Validate() error {
+	var p problems
+	for _, l := range []struct {
+		key   string
+		addrs []string
+	}{{"udp", c.UDP}, {"tcp", c.TCP}} {
+		seen := make(map[string]int)
+		for i, addr := range l.addrs {
+			path := indexPath(l.key, i)
+			if err := checkListen(addr); err != nil {
+				p.addf(path, "%v", err)
+				continue
+			}
+			if j, dup := seen[addr]; dup {
+				p.addf(path, "%q is already listed as %s", addr, indexPath(l.key, j))
+				continue
+			}
+			seen[addr] = i
+		}
+	}
+	positive(&p, "max_message_bytes", c.MaxMessageBytes)
+	positive(&p, "max_connections", c.MaxConnections)
+	positive(&p, "idle_timeout", c.IdleTimeout)
+	positive(&p, "batch_size", c.BatchSize)
+	positive(&p, "flush_interval", c.FlushInterval)
+	if strings.TrimSpace(c.RFC3164Timezone) == "" {
+		p.addf("rfc3164_timezone", "must not be empty (use Local or UTC)")
+	} else if _, err := time.LoadLocation(c.RFC3164Timezone); err != nil {
+		p.addf("rfc3164_timezone", "%q is not a known time zone (want an IANA name such as Europe/Berlin, or Local, or UTC)", clip(c.RFC3164Timezone))
+	}
+	return p.err()
+}
+
+// Validate checks that the template cap and the save interval are positive.
+func (c LogsConfig) Validate() error {
+	var p problems
+	positive(&p, "max_templates_per_source", c.MaxTemplatesPerSource)
+	positive(&p, "save_interval", c.SaveInterval)
 	return p.err()
 }
 

@@ -1,0 +1,254 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/bus"
+	"github.com/osprey-aiops/osprey/internal/logmine"
+	"github.com/osprey-aiops/osprey/internal/store"
+)
+
+// logsPublisher hands the receivers' log batches to bus.Logs. Unlike
+// series, a log batch waits for queue space (up to bus.publish_timeout):
+// the Loki receiver answers 503 when the hand-off fails, so the sender
+// retries, and the syslog server counts the batch as lost.
+func logsPublisher(b bus.Bus) osprey.LogConsumer {
+	return osprey.LogConsumerFunc(func(ctx context.Context, batch []osprey.LogRecord) error {
+		return bus.Publish(ctx, b, bus.Logs, batch)
+	})
+}
+
+// savedTemplate is what the store holds of a template, to write only what
+// changed.
+type savedTemplate struct {
+	text    string
+	count   int64
+	aliasOf string
+}
+
+// templateSaver keeps the log-mining stage's templates in the store, so
+// that they keep their ids and counts across restarts. Start restores every
+// source's templates into the Set before any line is mined; afterwards the
+// templates that changed are written, never per line: soon after the Set
+// reports a new or merged template (kick, from OnUpdate), every interval (for
+// counts and last-seen times), and once more on Shutdown, after the bus has
+// drained into the Set. Memory is bounded by the Set's own template cap: one
+// savedTemplate per template.
+type templateSaver struct {
+	set      *logmine.Set
+	store    store.Templates
+	interval time.Duration
+	// newTicker returns the save ticks and a function that stops them;
+	// tests inject their own.
+	newTicker func(d time.Duration) (<-chan time.Time, func())
+	log       *slog.Logger
+
+	kick chan struct{}
+
+	// mu serialises save and guards saved.
+	mu    sync.Mutex
+	saved map[string]savedTemplate
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+	cancel   context.CancelFunc
+
+	saves, saveFailures prometheus.Counter
+}
+
+var _ osprey.Component = (*templateSaver)(nil)
+
+// newTemplateSaver returns a saver writing to st every interval; its set
+// is assigned by the caller, whose Set calls onUpdate.
+func newTemplateSaver(st store.Templates, interval time.Duration, log *slog.Logger) *templateSaver {
+	return &templateSaver{
+		store:    st,
+		interval: interval,
+		newTicker: func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		},
+		log:   log,
+		kick:  make(chan struct{}, 1),
+		saved: make(map[string]savedTemplate),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		saves: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_logmine_template_writes_total",
+			Help: "Log templates written to the store (new, merged, or with new counts).",
+		}),
+		saveFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_logmine_save_failures_total",
+			Help: "Failed writes of log templates to the store; the templates are written again on the next save.",
+		}),
+	}
+}
+
+// onUpdate is the Set's OnUpdate: it runs with a source's lock held, so it
+// only asks the saver's goroutine to save soon, never waiting.
+func (s *templateSaver) onUpdate(logmine.Update) {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Start restores the stored templates of every source into the Set and
+// starts the periodic save.
+func (s *templateSaver) Start(ctx context.Context) error {
+	if err := s.restore(ctx); err != nil {
+		return err
+	}
+	ticks, stopTicks := s.newTicker(s.interval)
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	go func() {
+		defer close(s.done)
+		defer stopTicks()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-ticks:
+			case <-s.kick:
+			}
+			s.save(lctx)
+		}
+	}()
+	return nil
+}
+
+// restore loads every source's templates. The store lists at most
+// store.MaxLimit templates at a time, so each source is listed on its own:
+// logs.max_templates_per_source beyond store.MaxLimit restores only the
+// most frequent ones.
+func (s *templateSaver) restore(ctx context.Context) error {
+	all, err := s.store.ListTemplates(ctx, "", "", store.MaxLimit)
+	if err != nil {
+		return fmt.Errorf("restore log templates: %w", err)
+	}
+	sources := make(map[string]bool)
+	for _, t := range all {
+		sources[t.Source] = true
+	}
+	var ts []osprey.LogTemplate
+	if len(all) < store.MaxLimit {
+		ts = all
+	} else {
+		for src := range sources {
+			list, err := s.store.ListTemplates(ctx, src, "", store.MaxLimit)
+			if err != nil {
+				return fmt.Errorf("restore log templates of %q: %w", src, err)
+			}
+			ts = append(ts, list...)
+		}
+	}
+	s.set.Restore(ts)
+	s.mu.Lock()
+	for _, t := range ts {
+		s.saved[t.ID] = savedTemplate{text: t.Template, count: t.Count, aliasOf: t.AliasOf}
+	}
+	s.mu.Unlock()
+	if len(ts) > 0 {
+		s.log.Info("restored log templates", "templates", len(ts), "sources", len(sources))
+	}
+	return nil
+}
+
+// save writes the templates that changed since the last successful save, in
+// one batch per source. A failure is logged and counted; the templates stay
+// unsaved and are tried again next time.
+func (s *templateSaver) save(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, src := range s.set.Sources() {
+		var batch []osprey.LogTemplate
+		for _, t := range s.set.Templates(src) {
+			cur := savedTemplate{text: t.Template, count: t.Count, aliasOf: t.AliasOf}
+			if prev, ok := s.saved[t.ID]; ok && prev == cur {
+				continue
+			}
+			batch = append(batch, t)
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		if err := s.store.SaveTemplates(ctx, batch); err != nil {
+			s.saveFailures.Inc()
+			s.log.Warn("save log templates", "source", src, "templates", len(batch), "err", err)
+			errs = append(errs, fmt.Errorf("save log templates of %q: %w", src, err))
+			continue
+		}
+		s.saves.Add(float64(len(batch)))
+		for _, t := range batch {
+			s.saved[t.ID] = savedTemplate{text: t.Template, count: t.Count, aliasOf: t.AliasOf}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops the periodic save and writes what changed since, within
+// ctx. It is idempotent.
+func (s *templateSaver) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	if s.cancel != nil {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			s.cancel()
+			<-s.done
+		}
+		s.cancel()
+	}
+	return s.save(ctx)
+}
+
+// register exports the saver's counters and, per source, the Set's.
+func (s *templateSaver) register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{s.saves, s.saveFailures, setCollector{s.set}} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register log mining metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// setCollector exports a logmine.Set's counters per source. Sources are the
+// receivers' names (loki, syslog), so the label values are few.
+type setCollector struct{ set *logmine.Set }
+
+var (
+	logLinesDesc = prometheus.NewDesc("osprey_logmine_lines_total",
+		"Log lines mined, by source.", []string{"source"}, nil)
+	logTemplatesDesc = prometheus.NewDesc("osprey_logmine_templates",
+		"Log templates of a source, merged ones included.", []string{"source"}, nil)
+	logOverflowDesc = prometheus.NewDesc("osprey_logmine_overflow_lines_total",
+		"Log lines that got no template because their source has logs.max_templates_per_source templates.", []string{"source"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c setCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- logLinesDesc
+	ch <- logTemplatesDesc
+	ch <- logOverflowDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c setCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, src := range c.set.Sources() {
+		st := c.set.Stats(src)
+		ch <- prometheus.MustNewConstMetric(logLinesDesc, prometheus.CounterValue, float64(st.Lines), src)
+		ch <- prometheus.MustNewConstMetric(logTemplatesDesc, prometheus.GaugeValue, float64(st.Templates), src)
+		ch <- prometheus.MustNewConstMetric(logOverflowDesc, prometheus.CounterValue, float64(st.Overflow), src)
+	}
+}
