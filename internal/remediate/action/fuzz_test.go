@@ -1,0 +1,64 @@
+package action
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/osprey-aiops/osprey"
+)
+
+// FuzzRenderArgv renders hostile label values and titles into an argv, and
+// arbitrary template sources as an argv element. Whatever comes in, a planned
+// argv has the runbook's shape: the program and literal elements unchanged,
+// each value whole and matching its pattern, no NUL, no leading dash from a
+// value.
+func FuzzRenderArgv(f *testing.F) {
+	for _, v := range hostile("/nonexistent") {
+		f.Add(v, v, "{{ .Incident.Labels.service }}")
+	}
+	f.Add("web", "Title", "--unit={{ .Incident.Labels.service | lower }}.service")
+	f.Add("web", "x", "{{ index .Incident.Labels \"service\" }}")
+	f.Add("web", "x", "{{ printf \"%s-%s\" .Incident.Labels.service .Incident.Title }}")
+	f.Add("web", "x", "{{ call .Incident.Labels }}")
+	f.Add("web", "x", "{{ template \"x\" }}{{ define \"x\" }}y{{ end }}")
+	const prog = "/usr/bin/true"
+	fixed, err := ExecSpec{
+		Argv:   []string{prog, "restart", "{{ .Incident.Labels.service }}.service", "--title={{ .Incident.Title }}"},
+		Fields: []FieldPattern{{Field: ".Incident.Title", Pattern: `[ -~]{0,80}`}},
+	}.Compile(Options{ExecAllow: []string{prog}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, service, title, src string) {
+		inc := &osprey.Incident{ID: "i", Title: title, Labels: osprey.Labels{"service": service}}
+		d := NewData(inc, "rb", "run", "t")
+		if argv, err := fixed.Plan(d); err == nil {
+			if len(argv) != 4 || argv[0] != prog || argv[1] != "restart" {
+				t.Fatalf("argv shape changed: %q", argv)
+			}
+			if argv[2] != service+".service" || !defaultPattern.MatchString(service) || strings.HasPrefix(service, "-") {
+				t.Fatalf("service %q accepted into %q", service, argv[2])
+			}
+			if argv[3] != "--title="+title || len(title) > 80 || strings.HasPrefix(title, "-") {
+				t.Fatalf("title %q accepted into %q", title, argv[3])
+			}
+			for _, a := range argv {
+				if strings.IndexByte(a, 0) >= 0 || !utf8.ValidString(a) {
+					t.Fatalf("argv element %q has a NUL or invalid UTF-8", a)
+				}
+			}
+		}
+		x, err := ExecSpec{Argv: []string{prog, src}}.Compile(Options{ExecAllow: []string{prog}})
+		if err != nil {
+			return
+		}
+		argv, err := x.Plan(d)
+		if err != nil {
+			return
+		}
+		if len(argv) != 2 || argv[0] != prog || strings.IndexByte(argv[1], 0) >= 0 {
+			t.Fatalf("argv %q from template %q", argv, src)
+		}
+	})
+}
