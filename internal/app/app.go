@@ -25,13 +25,13 @@ import (
 	"github.com/osprey-aiops/osprey/internal/bus/inproc"
 	"github.com/osprey-aiops/osprey/internal/config"
 	"github.com/osprey-aiops/osprey/internal/correlate"
+	logdetect "github.com/osprey-aiops/osprey/internal/detect/logs"
 	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	"github.com/osprey-aiops/osprey/internal/ingest"
 	"github.com/osprey-aiops/osprey/internal/ingest/alerts"
 	"github.com/osprey-aiops/osprey/internal/ingest/loki"
 	"github.com/osprey-aiops/osprey/internal/ingest/promremote"
 	"github.com/osprey-aiops/osprey/internal/ingest/syslog"
-	"github.com/osprey-aiops/osprey/internal/logmine"
 	"github.com/osprey-aiops/osprey/internal/metricstore"
 	"github.com/osprey-aiops/osprey/internal/query"
 	"github.com/osprey-aiops/osprey/internal/store"
@@ -130,13 +130,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// the bus' worker, and its anomalies are stored, written back to the
 	// TSDB as scores, and published to the correlator.
 	var seriesNext osprey.SeriesConsumer
+	sink := newAnomalySink(st, metrics, bus.AnomalyPublisher(b), log.With("component", "detect"))
 	if cfg.Detect.Enabled {
-		sink := &anomalySink{
-			store:  st,
-			scores: metrics,
-			next:   bus.AnomalyPublisher(b),
-			log:    log.With("component", "detect"),
-		}
 		eng, err := metric.NewEngine(metric.DefaultConfig(), sink, cfg.Detect.MaxSeries)
 		if err != nil {
 			return err
@@ -153,17 +148,13 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// The log stage: the Loki and syslog receivers publish to bus.Logs, and
 	// the template miner consumes it. The saver restores the stored
 	// templates before the bus starts and writes changed ones back.
+	// The log anomaly detector (logs.anomalies) is fed by the miner and
+	// hands its anomalies to the same sink as the metric detector.
 	var saver *templateSaver
+	var logDet *logdetect.Detector
 	if cfg.Logs.Enabled {
-		saver = newTemplateSaver(st, cfg.Logs.SaveInterval, log.With("component", "logmine"))
-		saver.set = logmine.NewSet(logmine.SetOptions{
-			Config:   logmine.Config{MaxTemplates: cfg.Logs.MaxTemplatesPerSource},
-			OnUpdate: saver.onUpdate,
-		})
-		if err := bus.Subscribe(b, bus.Logs, "logmine", saver.set.ConsumeLogs); err != nil {
-			return fmt.Errorf("subscribe logmine to logs: %w", err)
-		}
-		if err := saver.register(reg); err != nil {
+		saver, logDet, err = buildLogStage(cfg.Logs, b, st, sink, metrics, now, log, reg)
+		if err != nil {
 			return err
 		}
 	}
@@ -258,7 +249,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	routes := slices.Concat(alertReceivers.Routes(), remoteWrite.Routes(), lokiPush.Routes(), queryAPI.Routes())
+	otlpIn, err := buildOTLP(cfg, otlpDeps{bus: b, metrics: metrics, series: seriesNext, logs: logsNext, stats: stats,
+		auth: authn, reg: reg, now: now, log: log.With("component", "otlp")})
+	if err != nil {
+		return err
+	}
+	routes := slices.Concat(alertReceivers.Routes(), remoteWrite.Routes(), lokiPush.Routes(), queryAPI.Routes(), otlpIn.routes)
 
 	handler, err := api.New(api.Options{
 		Store:      st,
@@ -302,12 +298,20 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		if err := g.start(ctx, "bus", b); err != nil {
 			return err
 		}
+		if logDet != nil {
+			if err := g.start(ctx, "logdetect", logDet); err != nil {
+				return err
+			}
+		}
 		if syslogSrv != nil {
 			if err := g.start(ctx, "syslog", syslogSrv); err != nil {
 				return err
 			}
 			udp, tcp := syslogSrv.Addrs()
 			log.Info("syslog listening", "udp", fmt.Sprint(udp), "tcp", fmt.Sprint(tcp))
+		}
+		if err := otlpIn.start(ctx, g, log); err != nil {
+			return err
 		}
 		return g.start(ctx, "http", srv)
 	}()

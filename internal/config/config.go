@@ -33,6 +33,8 @@ type Config struct {
 	Syslog SyslogConfig `yaml:"syslog"`
 	// Logs configures the log-mining stage.
 	Logs LogsConfig `yaml:"logs"`
+	// OTLP configures the OpenTelemetry (OTLP) receiver.
+	OTLP OTLPConfig `yaml:"otlp"`
 }
 
 // ServerConfig configures the HTTP server and its request limits.
@@ -188,6 +190,17 @@ type LokiConfig struct {
 	MaxDecodedBytes int64 `yaml:"max_decoded_bytes"`
 }
 
+// OTLPConfig configures the OTLP receiver. OTLP/HTTP (POST /v1/metrics,
+// /v1/logs, /v1/traces) is always served on server.listen; OTLP/gRPC runs
+// on a port of its own when GRPCListen is set.
+type OTLPConfig struct {
+	// GRPCListen is the host:port of the OTLP/gRPC server; empty: none.
+	GRPCListen string `yaml:"grpc_listen"`
+	// MaxDecodedBytes caps a request body once gunzipped, and a gRPC
+	// message.
+	MaxDecodedBytes int64 `yaml:"max_decoded_bytes"`
+}
+
 // SyslogConfig configures the syslog listener (RFC 5424 and RFC 3164 over
 // UDP and TCP). With no address, no listener runs.
 type SyslogConfig struct {
@@ -226,6 +239,21 @@ type LogsConfig struct {
 	// times are written to the store; new and merged templates are
 	// written at once.
 	SaveInterval time.Duration `yaml:"save_interval"`
+	// Anomalies reports log anomalies: new templates, template rate
+	// surges and drops, error-level bursts.
+	Anomalies bool `yaml:"anomalies"`
+	// Bucket is the width, in record time, of the buckets lines are
+	// counted in per template; the counts are the series
+	// osprey_log_template_count that rate anomalies are found in.
+	Bucket time.Duration `yaml:"bucket"`
+	// NewTemplateWarmup and NewTemplateWarmupLines: a source reports no
+	// new template until this much record time has passed since its first
+	// line and it has sent this many lines.
+	NewTemplateWarmup      time.Duration `yaml:"new_template_warmup"`
+	NewTemplateWarmupLines int64         `yaml:"new_template_warmup_lines"`
+	// MaxTemplateSeries caps the count series (per template, and error
+	// lines per source and service) that get an anomaly model.
+	MaxTemplateSeries int `yaml:"max_template_series"`
 }
 
 // LogConfig configures Osprey's own logging.
@@ -277,7 +305,10 @@ func Default() Config {
 			FlushInterval:   200 * time.Millisecond,
 			RFC3164Timezone: "Local",
 		},
-		Logs: LogsConfig{Enabled: true, MaxTemplatesPerSource: 10_000, SaveInterval: 10 * time.Second},
+		Logs: LogsConfig{Enabled: true, MaxTemplatesPerSource: 10_000, SaveInterval: 10 * time.Second,
+			Anomalies: true, Bucket: time.Minute, NewTemplateWarmup: time.Hour, NewTemplateWarmupLines: 10_000,
+			MaxTemplateSeries: 100_000},
+		OTLP: OTLPConfig{MaxDecodedBytes: 32 << 20},
 	}
 }
 

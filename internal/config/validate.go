@@ -43,10 +43,15 @@ func (c *Config) Validate() error {
 	p.nest("loki", c.Loki.Validate())
 	p.nest("syslog", c.Syslog.Validate())
 	p.nest("logs", c.Logs.Validate())
+	p.nest("otlp", c.OTLP.Validate())
 	if len(c.Auth.Tokens) == 0 {
 		if host, _, err := net.SplitHostPort(c.Server.Listen); err == nil && !isLoopback(host) {
 			p.addf("server.listen", "%q is not a loopback address and auth.tokens is empty: "+
 				"an API without tokens may only listen on loopback (127.0.0.1, ::1 or localhost)", c.Server.Listen)
+		}
+		if host, _, err := net.SplitHostPort(c.OTLP.GRPCListen); err == nil && !isLoopback(host) {
+			p.addf("otlp.grpc_listen", "%q is not a loopback address and auth.tokens is empty: "+
+				"OTLP/gRPC without tokens may only listen on loopback (127.0.0.1, ::1 or localhost)", c.OTLP.GRPCListen)
 		}
 	}
 	return p.err()
@@ -390,11 +395,35 @@ func (c SyslogConfig) Validate() error {
 	return p.err()
 }
 
-// Validate checks that the template cap and the save interval are positive.
+// Validate checks the gRPC address (when set) and that the size limit is
+// positive.
+func (c OTLPConfig) Validate() error {
+	var p problems
+	if c.GRPCListen != "" {
+		if err := checkListen(c.GRPCListen); err != nil {
+			p.addf("grpc_listen", "%v", err)
+		}
+	}
+	positive(&p, "max_decoded_bytes", c.MaxDecodedBytes)
+	return p.err()
+}
+
+// Validate checks that the caps, the save interval and the bucket are
+// positive and the warm-up is not negative.
 func (c LogsConfig) Validate() error {
 	var p problems
 	positive(&p, "max_templates_per_source", c.MaxTemplatesPerSource)
 	positive(&p, "save_interval", c.SaveInterval)
+	if c.Bucket < time.Second {
+		p.addf("bucket", "must be at least 1s, got %s", c.Bucket)
+	}
+	if c.NewTemplateWarmup < 0 {
+		p.addf("new_template_warmup", "must not be negative, got %s", c.NewTemplateWarmup)
+	}
+	if c.NewTemplateWarmupLines < 0 {
+		p.addf("new_template_warmup_lines", "must not be negative, got %d", c.NewTemplateWarmupLines)
+	}
+	positive(&p, "max_template_series", c.MaxTemplateSeries)
 	return p.err()
 }
 

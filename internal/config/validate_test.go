@@ -356,3 +356,15 @@ func TestErrorsFormat(t *testing.T) {
 		})
 	}
 }
+
+func TestLogsConfigValidate(t *testing.T) {
+	checkProblems(t, Default().Logs.Validate(), nil)
+	c := Default().Logs
+	c.Bucket, c.NewTemplateWarmup, c.NewTemplateWarmupLines, c.MaxTemplateSeries = 500*time.Millisecond, -time.Minute, -1, 0
+	checkProblems(t, c.Validate(), []string{
+		"bucket: must be at least 1s, got 500ms",
+		"new_template_warmup: must not be negative, got -1m0s",
+		"new_template_warmup_lines: must not be negative, got -1",
+		"max_template_series: must be positive, got 0",
+	})
+}

@@ -1,0 +1,186 @@
+package topology
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/osprey-aiops/osprey/internal/auth"
+	"github.com/osprey-aiops/osprey/internal/ingest"
+)
+
+// Route is the topology route.
+const Route = "GET /api/v1/topology"
+
+// Latency holds latency quantiles, in seconds in JSON.
+type Latency struct {
+	P50 Seconds `json:"p50"`
+	P90 Seconds `json:"p90"`
+	P99 Seconds `json:"p99"`
+}
+
+// Seconds is a duration that encodes as a number of seconds in JSON.
+type Seconds time.Duration
+
+// MarshalJSON writes s in seconds.
+func (s Seconds) MarshalJSON() ([]byte, error) {
+	return []byte(formatSeconds(time.Duration(s))), nil
+}
+
+func formatSeconds(d time.Duration) string {
+	b := make([]byte, 0, 16)
+	return string(appendFloat(b, d.Seconds()))
+}
+
+// WindowStats are one window's statistics of an edge.
+type WindowStats struct {
+	Start    time.Time `json:"start"`
+	Requests uint64    `json:"requests"`
+	Errors   uint64    `json:"errors"`
+	Latency  Latency   `json:"latency"`
+}
+
+// Edge is a caller → callee edge with its statistics over the windows kept
+// (totals and latency over all of them) and per window, oldest first.
+type Edge struct {
+	EdgeKey
+	Requests uint64        `json:"requests"`
+	Errors   uint64        `json:"errors"`
+	Latency  Latency       `json:"latency"`
+	LastSeen time.Time     `json:"lastSeen"`
+	Windows  []WindowStats `json:"windows"`
+}
+
+// Node is a service of the graph.
+type Node struct {
+	Service  string    `json:"service"`
+	LastSeen time.Time `json:"lastSeen,omitzero"`
+}
+
+// Snapshot is the whole graph: GET /api/v1/topology's reply.
+type Snapshot struct {
+	// Window is the length of one window, in seconds.
+	Window Seconds `json:"window"`
+	Nodes  []Node  `json:"nodes"`
+	Edges  []Edge  `json:"edges"`
+}
+
+// Edges returns every edge with a request in the windows kept, sorted by
+// caller and callee.
+func (g *Graph) Edges() []Edge {
+	now := g.opts.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	oldest := g.windowOf(now) - int64(g.opts.Windows) + 1
+	out := make([]Edge, 0, len(g.edges))
+	for k, e := range g.edges {
+		if ed, ok := g.export(k, e, oldest); ok {
+			out = append(out, ed)
+		}
+	}
+	slices.SortFunc(out, func(a, b Edge) int {
+		return cmp.Or(cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee))
+	})
+	return out
+}
+
+// export summarises e over the windows from oldest on; false when none
+// has a request.
+func (g *Graph) export(k EdgeKey, e *edge, oldest int64) (Edge, bool) {
+	out := Edge{EdgeKey: k}
+	var all [numBuckets]uint32
+	ws := make([]*window, 0, len(e.ring))
+	for i := range e.ring {
+		w := &e.ring[i]
+		if w.requests > 0 && w.index >= oldest {
+			ws = append(ws, w)
+		}
+	}
+	if len(ws) == 0 {
+		return out, false
+	}
+	slices.SortFunc(ws, func(a, b *window) int { return cmp.Compare(a.index, b.index) })
+	for _, w := range ws {
+		out.Requests += uint64(w.requests)
+		out.Errors += uint64(w.errors)
+		for i, n := range w.hist {
+			all[i] += n
+		}
+		out.Windows = append(out.Windows, WindowStats{
+			Start:    time.Unix(0, w.index*int64(g.opts.Window)).UTC(),
+			Requests: uint64(w.requests),
+			Errors:   uint64(w.errors),
+			Latency:  latencyOf(&w.hist),
+		})
+	}
+	out.Latency = latencyOf(&all)
+	out.LastSeen = time.Unix(0, (ws[len(ws)-1].index+1)*int64(g.opts.Window)).UTC()
+	return out, true
+}
+
+func latencyOf(h *[numBuckets]uint32) Latency {
+	return Latency{P50: Seconds(quantile(h, 0.5)), P90: Seconds(quantile(h, 0.9)), P99: Seconds(quantile(h, 0.99))}
+}
+
+// Neighbours returns the services that call service and those it calls,
+// each sorted, from the edges in the windows kept.
+func (g *Graph) Neighbours(service string) (callers, callees []string) {
+	now := g.opts.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	oldest := g.windowOf(now) - int64(g.opts.Windows) + 1
+	for k, e := range g.edges {
+		if e.last < oldest {
+			continue
+		}
+		if k.Callee == service {
+			callers = append(callers, k.Caller)
+		}
+		if k.Caller == service {
+			callees = append(callees, k.Callee)
+		}
+	}
+	slices.Sort(callers)
+	slices.Sort(callees)
+	return callers, callees
+}
+
+// Snapshot returns the nodes (every service seen in the windows kept, and
+// every service of an edge) and the edges.
+func (g *Graph) Snapshot() Snapshot {
+	edges := g.Edges()
+	now := g.opts.Now()
+	g.mu.Lock()
+	horizon := now.Add(-time.Duration(g.opts.Windows) * g.opts.Window)
+	nodes := make(map[string]time.Time, len(g.services))
+	for s, at := range g.services {
+		if !at.Before(horizon) {
+			nodes[s] = at
+		}
+	}
+	g.mu.Unlock()
+	for _, e := range edges {
+		for _, s := range []string{e.Caller, e.Callee} {
+			if _, ok := nodes[s]; !ok {
+				nodes[s] = time.Time{}
+			}
+		}
+	}
+	snap := Snapshot{Window: Seconds(g.opts.Window), Nodes: make([]Node, 0, len(nodes)), Edges: edges}
+	for s, at := range nodes {
+		snap.Nodes = append(snap.Nodes, Node{Service: s, LastSeen: at.UTC()})
+	}
+	slices.SortFunc(snap.Nodes, func(a, b Node) int { return cmp.Compare(a.Service, b.Service) })
+	return snap
+}
+
+// ServeHTTP serves GET /api/v1/topology: the Snapshot as JSON.
+func (g *Graph) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	ingest.WriteJSON(w, http.StatusOK, g.Snapshot())
+}
+
+// Routes returns the topology route, for the viewer role.
+func (g *Graph) Routes() []ingest.Route {
+	return []ingest.Route{{Pattern: Route, Role: auth.RoleViewer, Handler: g}}
+}
