@@ -35,6 +35,22 @@ type anomalySink struct {
 
 var _ osprey.AnomalyConsumer = (*anomalySink)(nil)
 
+// newAnomalySink returns the sink of the detectors (metric and log): it
+// stores their anomalies in st, writes metric anomalies' scores to scores,
+// and hands the anomalies to next.
+func newAnomalySink(st store.Anomalies, scores *metricstore.Store, next osprey.AnomalyConsumer, log *slog.Logger) *anomalySink {
+	return &anomalySink{
+		store:  st,
+		scores: scores,
+		next:   next,
+		log:    log,
+		scoreRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_detect_score_samples_rejected_total",
+			Help: "Anomaly score samples the TSDB did not store (out of order, cardinality cap, or a storage error).",
+		}),
+	}
+}
+
 // ConsumeAnomalies stores batch, writes its scores and hands it on (which
 // owns it then). An error from the store is returned with nothing handed
 // on: the bus counts and logs it.
@@ -109,10 +125,6 @@ func seriesPublisher(b bus.Bus) osprey.SeriesConsumer {
 
 // registerDetectMetrics exports the engine's and the sink's counts.
 func registerDetectMetrics(reg prometheus.Registerer, eng *metric.Engine, sink *anomalySink) error {
-	sink.scoreRejected = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "osprey_detect_score_samples_rejected_total",
-		Help: "Anomaly score samples the TSDB did not store (out of order, cardinality cap, or a storage error).",
-	})
 	for _, c := range []prometheus.Collector{
 		sink.scoreRejected,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

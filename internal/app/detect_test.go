@@ -52,8 +52,9 @@ func TestAnomalySink(t *testing.T) {
 	defer ms.Shutdown(context.Background())
 	st := &fakeAnomalies{}
 	var handed []osprey.Anomaly
-	sink := &anomalySink{store: st, scores: ms, log: slog.New(slog.DiscardHandler),
-		next: osprey.AnomalyConsumerFunc(func(_ context.Context, b []osprey.Anomaly) error { handed = append(handed, b...); return nil })}
+	sink := newAnomalySink(st, ms,
+		osprey.AnomalyConsumerFunc(func(_ context.Context, b []osprey.Anomaly) error { handed = append(handed, b...); return nil }),
+		slog.New(slog.DiscardHandler))
 	if err := registerDetectMetrics(prometheus.NewRegistry(), nil, sink); err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/bus"
+	"github.com/osprey-aiops/osprey/internal/config"
+	logdetect "github.com/osprey-aiops/osprey/internal/detect/logs"
 	"github.com/osprey-aiops/osprey/internal/logmine"
+	"github.com/osprey-aiops/osprey/internal/metricstore"
 	"github.com/osprey-aiops/osprey/internal/store"
 )
 
@@ -24,6 +28,128 @@ func logsPublisher(b bus.Bus) osprey.LogConsumer {
 	return osprey.LogConsumerFunc(func(ctx context.Context, batch []osprey.LogRecord) error {
 		return bus.Publish(ctx, b, bus.Logs, batch)
 	})
+}
+
+// buildLogStage builds the log stage of cfg: the template miner behind
+// bus.Logs, the saver that keeps its templates in st, and (with
+// logs.anomalies) the log anomaly detector, fed by the miner line by line.
+// The detector's anomalies go to sink, as the metric detector's do (stored,
+// then bus.Anomalies), and its count series to the TSDB. The detector is
+// nil when anomalies are off; the caller starts it after the bus.
+func buildLogStage(cfg config.LogsConfig, b bus.Bus, st store.Store, sink osprey.AnomalyConsumer,
+	metrics *metricstore.Store, now func() time.Time, log *slog.Logger, reg prometheus.Registerer,
+) (*templateSaver, *logdetect.Detector, error) {
+	saver := newTemplateSaver(st, cfg.SaveInterval, log.With("component", "logmine"))
+	opts := logmine.SetOptions{
+		Config:   logmine.Config{MaxTemplates: cfg.MaxTemplatesPerSource},
+		OnUpdate: saver.onUpdate,
+	}
+	var det *logdetect.Detector
+	if cfg.Anomalies {
+		dcfg := logdetect.DefaultConfig()
+		dcfg.Bucket = cfg.Bucket
+		dcfg.Warmup = cfg.NewTemplateWarmup
+		dcfg.WarmupLines = cfg.NewTemplateWarmupLines
+		dcfg.MaxSeries = cfg.MaxTemplateSeries
+		counts := &countWriter{metrics: metrics}
+		var err error
+		det, err = logdetect.New(logdetect.Options{
+			Config: dcfg,
+			Out:    sink,
+			Counts: counts,
+			Lookup: func(source, id string) (osprey.LogTemplate, bool) { return saver.set.Lookup(source, id) },
+			Now:    now,
+			Logger: log.With("component", "logdetect"),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.OnUpdate = func(u logmine.Update) {
+			saver.onUpdate(u)
+			det.OnUpdate(u)
+		}
+		opts.OnMatch = det.Observe
+		saver.onRestore = det.MarkWarm
+		if err := registerLogDetectMetrics(reg, det, counts); err != nil {
+			return nil, nil, err
+		}
+	}
+	saver.set = logmine.NewSet(opts)
+	consume := saver.set.ConsumeLogs
+	if det != nil {
+		// What the detector found in a batch is handed on once the batch
+		// is mined, outside the miner's locks.
+		consume = func(ctx context.Context, batch []osprey.LogRecord) error {
+			if err := saver.set.ConsumeLogs(ctx, batch); err != nil {
+				return err
+			}
+			return det.Emit(ctx)
+		}
+	}
+	if err := bus.Subscribe(b, bus.Logs, "logmine", consume); err != nil {
+		return nil, nil, fmt.Errorf("subscribe logmine to logs: %w", err)
+	}
+	if err := saver.register(reg); err != nil {
+		return nil, nil, err
+	}
+	return saver, det, nil
+}
+
+// countWriter writes the log detector's count series to the TSDB, through
+// the appender the anomaly sink writes scores with. Rejected samples (out
+// of order after a restart, the series cap) are counted, not returned.
+type countWriter struct {
+	metrics  *metricstore.Store
+	rejected atomic.Int64
+}
+
+// ConsumeSeries implements osprey.SeriesConsumer.
+func (w *countWriter) ConsumeSeries(ctx context.Context, batch []osprey.Series) error {
+	res, err := w.metrics.AppendSeries(ctx, batch)
+	if err != nil {
+		w.rejected.Add(int64(len(batch)))
+		return err
+	}
+	w.rejected.Add(int64(res.Rejected()))
+	return nil
+}
+
+// registerLogDetectMetrics exports the log detector's counters.
+func registerLogDetectMetrics(reg prometheus.Registerer, det *logdetect.Detector, counts *countWriter) error {
+	stat := func(f func(logdetect.Stats) float64) func() float64 {
+		return func() float64 { return f(det.Stats()) }
+	}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "osprey_logdetect_new_templates_total",
+			Help: "New-template log anomalies reported.",
+		}, stat(func(s logdetect.Stats) float64 { return float64(s.NewTemplates) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "osprey_logdetect_new_templates_suppressed_total",
+			Help: "New templates not reported because their source was within logs.new_template_warmup(_lines).",
+		}, stat(func(s logdetect.Stats) float64 { return float64(s.Suppressed) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "osprey_logdetect_late_lines_total",
+			Help: "Log lines older than their source's open count bucket, counted in the open bucket.",
+		}, stat(func(s logdetect.Stats) float64 { return float64(s.Late) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "osprey_logdetect_series",
+			Help: "Log count series (templates, error lines) with an anomaly model.",
+		}, stat(func(s logdetect.Stats) float64 { return float64(s.Series) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "osprey_logdetect_dropped_counts_total",
+			Help: "Bucket counts not scored because logs.max_template_series series have a model.",
+		}, stat(func(s logdetect.Stats) float64 { return float64(s.Dropped) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "osprey_logdetect_count_samples_rejected_total",
+			Help: "Log count samples the TSDB did not store (out of order, cardinality cap, or a storage error).",
+		}, func() float64 { return float64(counts.rejected.Load()) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register log detect metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // savedTemplate is what the store holds of a template, to write only what
@@ -50,6 +176,8 @@ type templateSaver struct {
 	// tests inject their own.
 	newTicker func(d time.Duration) (<-chan time.Time, func())
 	log       *slog.Logger
+	// onRestore, if set, is told each source whose templates were restored.
+	onRestore func(source string)
 
 	kick chan struct{}
 
@@ -153,6 +281,11 @@ func (s *templateSaver) restore(ctx context.Context) error {
 		}
 	}
 	s.set.Restore(ts)
+	if s.onRestore != nil {
+		for src := range sources {
+			s.onRestore(src)
+		}
+	}
 	s.mu.Lock()
 	for _, t := range ts {
 		s.saved[t.ID] = savedTemplate{text: t.Template, count: t.Count, aliasOf: t.AliasOf}

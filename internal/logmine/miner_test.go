@@ -1,6 +1,7 @@
 package logmine
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -252,5 +253,36 @@ func TestVeryLongLine(t *testing.T) {
 	r := m.Add(time.Time{}, line)
 	if r.Overflow || !strings.HasPrefix(m.TemplateText(r.Index), "word <*> <*> key=<*> word") {
 		t.Fatalf("long line: %+v %.40q", r, m.TemplateText(r.Index))
+	}
+}
+
+// TestSetOnMatchAndLookup: OnMatch sees every line after OnUpdate's calls
+// for it, with the resolved id, and Lookup finds the live template.
+func TestSetOnMatchAndLookup(t *testing.T) {
+	var calls []string
+	set := NewSet(SetOptions{
+		OnUpdate: func(u Update) { calls = append(calls, "update "+u.Template.ID) },
+		OnMatch: func(src string, m Match, r *osprey.LogRecord) {
+			calls = append(calls, fmt.Sprintf("match %s %s new=%v", src, m.ID, m.New))
+		},
+	})
+	recs := []osprey.LogRecord{
+		{Labels: osprey.Labels{"source": "a"}, Body: "user 1 logged in"},
+		{Labels: osprey.Labels{"source": "a"}, Body: "user 2 logged in"},
+	}
+	if err := set.ConsumeLogs(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	tpl, ok := set.Lookup("a", set.Templates("a")[0].ID)
+	if !ok || tpl.Template != "user <*> logged in" {
+		t.Fatalf("Lookup = %+v, %v", tpl, ok)
+	}
+	id := tpl.ID
+	want := []string{"update " + id, "match a " + id + " new=true", "match a " + id + " new=false"}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
+	if _, ok := set.Lookup("b", id); ok {
+		t.Error("Lookup found a template of an unknown source")
 	}
 }

@@ -37,6 +37,12 @@ type SetOptions struct {
 	// be quick and must not call back into the Set) for each new or merged
 	// template.
 	OnUpdate func(Update)
+	// OnMatch, if set, is called for every mined line, after the OnUpdate
+	// calls the line caused, with the line's source and match (ID empty
+	// when the template cap was hit). It runs with the source's lock held,
+	// like OnUpdate: it must be quick and must not call back into the Set.
+	// The record belongs to the caller of Mine; OnMatch must not keep it.
+	OnMatch func(source string, m Match, r *osprey.LogRecord)
 }
 
 // Set mines the templates of many sources, one Miner per source. It is the
@@ -106,18 +112,34 @@ func (s *Set) Mine(r *osprey.LogRecord) Match {
 	defer sm.mu.Unlock()
 	before := sm.m.stats.Merges
 	match := sm.m.Add(r.Time, r.Body)
-	if s.opts.OnUpdate == nil || match.Overflow {
-		return match
-	}
-	if match.New {
-		s.opts.OnUpdate(Update{Source: name, Template: sm.m.export(match.Index), New: true, Record: r})
-	}
-	if sm.m.stats.Merges != before {
-		for _, mg := range sm.m.takeMerged() {
-			s.opts.OnUpdate(Update{Source: name, Template: sm.m.export(mg.into), Merged: mg.ids, Record: r})
+	if s.opts.OnUpdate != nil && !match.Overflow {
+		if match.New {
+			s.opts.OnUpdate(Update{Source: name, Template: sm.m.export(match.Index), New: true, Record: r})
+		}
+		if sm.m.stats.Merges != before {
+			for _, mg := range sm.m.takeMerged() {
+				s.opts.OnUpdate(Update{Source: name, Template: sm.m.export(mg.into), Merged: mg.ids, Record: r})
+			}
 		}
 	}
+	if s.opts.OnMatch != nil {
+		s.opts.OnMatch(name, match, r)
+	}
 	return match
+}
+
+// Lookup returns the live template that id (possibly an alias) of source
+// resolves to.
+func (s *Set) Lookup(source, id string) (osprey.LogTemplate, bool) {
+	s.mu.Lock()
+	sm := s.sources[source]
+	s.mu.Unlock()
+	if sm == nil {
+		return osprey.LogTemplate{}, false
+	}
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	return sm.m.LookupID(id)
 }
 
 // Templates returns the live templates and aliases of a source, for the

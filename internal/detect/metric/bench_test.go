@@ -27,9 +27,9 @@ func BenchmarkSeriesMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		live := make(map[uint64]*tracked, n)
+		live := make(map[uint64]*Tracker, n)
 		for i := range uint64(n) {
-			tr := &tracked{}
+			tr := &Tracker{}
 			tr.model.Update(&cfg, 0, float64(i))
 			live[i] = tr
 		}

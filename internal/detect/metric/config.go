@@ -60,6 +60,13 @@ type Config struct {
 	// above Threshold) during which nothing is reported; below the
 	// threshold only a stronger score is reported within it.
 	Refractory int
+	// MinFactor and MinDelta gate alarms on the size of the change: a
+	// sample alarms only if it is at least MinFactor times the prediction
+	// or at most 1/MinFactor of it (in absolute value), and differs from it
+	// by at least MinDelta. Zero disables each, as in DefaultConfig; the log
+	// detector sets them for line counts, where a statistically unusual but
+	// small change is no news.
+	MinFactor, MinDelta float64
 
 	// Ablation switches for measurements; zero values enable everything.
 	disabled [numComponents]bool
@@ -125,6 +132,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Refractory < 0 {
 		errs = append(errs, fmt.Errorf("refractory: %d is negative", c.Refractory))
+	}
+	if c.MinFactor != 0 && !(c.MinFactor >= 1) {
+		errs = append(errs, fmt.Errorf("min_factor: %v must be 0 or at least 1", c.MinFactor))
+	}
+	if !(c.MinDelta >= 0) {
+		errs = append(errs, fmt.Errorf("min_delta: %v is negative", c.MinDelta))
 	}
 	if !(c.Clip > 0) {
 		errs = append(errs, fmt.Errorf("clip: %v must be positive", c.Clip))

@@ -38,13 +38,17 @@ type Engine struct {
 	dropped   atomic.Uint64
 
 	mu     sync.Mutex
-	series map[osprey.Fingerprint]*tracked
+	series map[osprey.Fingerprint]*Tracker
 }
 
 var _ osprey.SeriesConsumer = (*Engine)(nil)
 
-// tracked is an Engine's state for one series.
-type tracked struct {
+// Tracker is the detector state of one series together with the rules by
+// which Engine opens and closes anomalies; it is what Engine keeps per
+// series, exported so that other detect stages (the log detector's
+// per-template count series) reuse the same model and rules. The zero value
+// is ready to use. A Tracker is not safe for concurrent use.
+type Tracker struct {
 	model Model
 	// open is the anomaly being reported, or nil.
 	open  *osprey.Anomaly
@@ -64,7 +68,7 @@ func NewEngine(cfg Config, out osprey.AnomalyConsumer, maxSeries int) (*Engine, 
 	if maxSeries <= 0 {
 		maxSeries = DefaultMaxSeries
 	}
-	return &Engine{cfg: cfg, out: out, maxSeries: maxSeries, series: make(map[osprey.Fingerprint]*tracked)}, nil
+	return &Engine{cfg: cfg, out: out, maxSeries: maxSeries, series: make(map[osprey.Fingerprint]*Tracker)}, nil
 }
 
 // Dropped returns the number of samples ignored because the series bound was
@@ -93,12 +97,11 @@ func (e *Engine) ConsumeSeries(ctx context.Context, batch []osprey.Series) error
 				e.dropped.Add(uint64(len(s.Samples)))
 				continue
 			}
-			tr = &tracked{}
+			tr = &Tracker{}
 			e.series[fp] = tr
 		}
 		for _, smp := range s.Samples {
-			res := tr.model.Update(&e.cfg, smp.TimestampMs, smp.Value)
-			if a, ok := e.step(tr, s.Labels, fp, smp, &res); ok {
+			if _, a, ok := tr.Observe(&e.cfg, s.Labels, fp, smp); ok {
 				emit = append(emit, a)
 			}
 		}
@@ -110,33 +113,48 @@ func (e *Engine) ConsumeSeries(ctx context.Context, batch []osprey.Series) error
 	return e.out.ConsumeAnomalies(ctx, emit)
 }
 
+// Observe scores smp (labelled labels, with fingerprint fp) and applies
+// Engine's open/close rules (see Engine). It returns the sample's Result and,
+// when an anomaly opened or closed with this sample, that anomaly: a new
+// one with EndsAt zero, or a copy of the open one with EndsAt set.
+func (t *Tracker) Observe(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample) (Result, osprey.Anomaly, bool) {
+	res := t.model.Update(cfg, smp.TimestampMs, smp.Value)
+	a, ok := t.step(cfg, labels, fp, smp, &res)
+	return res, a, ok
+}
+
+// Open returns the anomaly being reported, or nil. The caller may amend it
+// (labels, evidence, kind): the anomaly emitted when it closes is a copy of
+// it.
+func (t *Tracker) Open() *osprey.Anomaly { return t.open }
+
 // step applies the open/close rules to one scored sample.
-func (e *Engine) step(tr *tracked, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, res *Result) (osprey.Anomaly, bool) {
+func (t *Tracker) step(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, res *Result) (osprey.Anomaly, bool) {
 	at := time.UnixMilli(smp.TimestampMs).UTC()
-	if tr.open == nil {
-		if !res.Warm || res.Alarm < e.cfg.Threshold {
+	if t.open == nil {
+		if !res.Warm || res.Alarm < cfg.Threshold {
 			return osprey.Anomaly{}, false
 		}
-		a := NewAnomaly(&e.cfg, labels, fp, smp, res)
-		tr.open = &a
-		tr.quiet = 0
+		a := NewAnomaly(cfg, labels, fp, smp, res)
+		t.open = &a
+		t.quiet = 0
 		return a, true
 	}
-	if res.Score >= e.cfg.Threshold {
-		tr.quiet = 0
-		if res.Score > tr.open.Score {
-			tr.open.Score = res.Score
-			tr.open.Severity = severity(res.Score)
+	if res.Score >= cfg.Threshold {
+		t.quiet = 0
+		if res.Score > t.open.Score {
+			t.open.Score = res.Score
+			t.open.Severity = severity(res.Score)
 		}
 		return osprey.Anomaly{}, false
 	}
-	tr.quiet++
-	if tr.quiet < max(1, e.cfg.Refractory) {
+	t.quiet++
+	if t.quiet < max(1, cfg.Refractory) {
 		return osprey.Anomaly{}, false
 	}
-	a := *tr.open
+	a := *t.open
 	a.EndsAt = at
-	tr.open = nil
+	t.open = nil
 	return a, true
 }
 

@@ -233,7 +233,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	}
 	if warm {
 		res.Score = best
-		res.Alarm = m.debounce(cfg, res.Score)
+		res.Alarm = m.debounce(cfg, material(cfg, v, res.Expected, res.Score))
 	}
 
 	// Learn from the sample.
@@ -290,6 +290,23 @@ func (m *Model) grow(cfg *Config) float64 {
 		return cfg.AlarmGrow
 	}
 	return cfg.RecordGrow
+}
+
+// material returns score if v differs from the prediction by at least
+// Config.MinFactor and Config.MinDelta, else 0: a change too small to
+// matter neither alarms nor starts a refractory span.
+func material(cfg *Config, v, expected, score float64) float64 {
+	d := math.Abs(v - expected)
+	if d < cfg.MinDelta {
+		return 0
+	}
+	if f := cfg.MinFactor; f > 0 {
+		lo, hi := min(math.Abs(v), math.Abs(expected)), max(math.Abs(v), math.Abs(expected))
+		if hi < f*lo {
+			return 0
+		}
+	}
+	return score
 }
 
 // debounce returns s if it is an alarm worth reporting: nothing for

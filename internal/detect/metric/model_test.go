@@ -3,6 +3,7 @@ package metric
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -353,5 +354,31 @@ func TestNoveltyLongestLengthAlone(t *testing.T) {
 	one.novelOneOrder = true
 	if z := last(&one); z <= 1 {
 		t.Errorf("single-order rule scored %v, want > 1 (the case the rule removes)", z)
+	}
+}
+
+// TestMaterialGate: with MinFactor and MinDelta set, a small change never
+// alarms (nor starts a refractory span), and a large one still does.
+func TestMaterialGate(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MinFactor, cfg.MinDelta = 2, 5
+	for _, c := range []struct {
+		v, expected float64
+		alarms      bool
+	}{
+		{400, 10, true}, {0, 100, true}, {15, 10, false}, {3, 0.2, false}, {60, 100, false}, {40, 100, true},
+	} {
+		if got := material(&cfg, c.v, c.expected, 0.9) > 0; got != c.alarms {
+			t.Errorf("material(%v, expected %v) = %v, want %v", c.v, c.expected, got, c.alarms)
+		}
+	}
+	off := DefaultConfig()
+	if material(&off, 10.1, 10, 0.9) != 0.9 {
+		t.Error("the gate is on in DefaultConfig")
+	}
+	bad := DefaultConfig()
+	bad.MinFactor, bad.MinDelta = 0.5, -1
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "min_factor") || !strings.Contains(err.Error(), "min_delta") {
+		t.Errorf("Validate() = %v", err)
 	}
 }
