@@ -14,7 +14,7 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run a quality benchmark harness over a public corpus",
 		Args:  exactArgs(0),
 	}
-	cmd.AddCommand(newBenchNABCmd(stdout, stderr), newBenchLoghubCmd(stdout, stderr)) // one line per harness: cmd.AddCommand(newBenchXCmd(stdout, stderr))
+	cmd.AddCommand(newBenchNABCmd(stdout, stderr), newBenchLoghubCmd(stdout, stderr), newBenchRCACmd(stdout, stderr)) // one line per harness: cmd.AddCommand(newBenchXCmd(stdout, stderr))
 	_, _ = stdout, stderr
 	return cmd
 }

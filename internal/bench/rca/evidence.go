@@ -1,0 +1,306 @@
+package rca
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/osprey-aiops/osprey/internal/rca"
+)
+
+// evidencer walks a day's log and span units in time order. Units outside
+// every fault window are normal operation and are learnt into the profiles;
+// units inside the window being scored are compared with the profiles as
+// they stood when the window opened (learning pauses during an incident, so
+// a fault never becomes "normal" for the next one). The call graph learns
+// from every span up to the window's end.
+type evidencer struct {
+	windows [][2]time.Time
+
+	logs   []logUnit
+	logAt  int
+	spans  []spanRec
+	spanAt int
+
+	logSeq    *seqProfile
+	logLines  map[string]int // normal lines per service
+	callSeq   *seqProfile
+	lat       *latProfile
+	graph     *rca.Graph
+	graphSeen map[[2]string]bool
+}
+
+func newEvidencer(faults []Fault, logs []logUnit, spans []spanRec) *evidencer {
+	e := &evidencer{
+		logs: logs, spans: spans,
+		logSeq: newSeqProfile(), logLines: map[string]int{},
+		callSeq: newSeqProfile(), lat: newLatProfile(),
+		graph: rca.NewGraph(),
+	}
+	// Pairs of two log lines are the log profile's to test; the span
+	// profile tests operations and calls, and lines against them.
+	e.callSeq.skip = func(a, b string) bool {
+		return strings.HasPrefix(a, "log ") && strings.HasPrefix(b, "log ")
+	}
+	for _, f := range faults {
+		e.windows = append(e.windows, [2]time.Time{f.Time.Add(-WindowBefore), f.Time.Add(WindowAfter)})
+	}
+	return e
+}
+
+func (e *evidencer) inWindow(t time.Time) bool {
+	for _, w := range e.windows {
+		if !t.Before(w[0]) && !t.After(w[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// window learns everything before from that is normal, then returns the
+// call graph as of to and the log and trace evidence of [from, to].
+func (e *evidencer) window(from, to time.Time) (*rca.Graph, []rca.Evidence) {
+	for ; e.logAt < len(e.logs) && (e.logs[e.logAt].ref || e.logs[e.logAt].at.Before(from)); e.logAt++ {
+		u := &e.logs[e.logAt]
+		if u.ref || !e.inWindow(u.at) {
+			e.logSeq.learn(u.unit)
+			e.logLines[u.service] += len(u.lines)
+		}
+	}
+	for ; e.spanAt < len(e.spans) && (e.spans[e.spanAt].ref || e.spans[e.spanAt].at.Before(from)); e.spanAt++ {
+		s := &e.spans[e.spanAt]
+		e.addCall(s)
+		if s.ref || !e.inWindow(s.at) {
+			e.callSeq.learn(s.unit)
+			e.lat.learn(s.service+" "+s.op, s.self)
+		}
+	}
+	var wl []*logUnit
+	for i := e.logAt; i < len(e.logs) && !e.logs[i].at.After(to); i++ {
+		wl = append(wl, &e.logs[i])
+	}
+	var ws []*spanRec
+	for i := e.spanAt; i < len(e.spans) && !e.spans[i].at.After(to); i++ {
+		ws = append(ws, &e.spans[i])
+	}
+	g := e.graphWith(ws)
+	var ev []rca.Evidence
+	ev = append(ev, e.logEvidence(wl)...)
+	ev = append(ev, e.traceEvidence(ws)...)
+	// Once scored, the window's units that looked normal are learnt too
+	// (a detector learns from inliers, never from its outliers): the
+	// incident window is most of what some services ever log, and a
+	// fault's broken units must not become normal for the next fault.
+	for _, u := range wl {
+		if len(e.logSeq.breaks(u.unit)) == 0 && e.allKnown(u) {
+			e.logSeq.learn(u.unit)
+			e.logLines[u.service] += len(u.lines)
+		}
+	}
+	for _, s := range ws {
+		q, n := e.lat.quantile(s.service+" "+s.op, 0.99)
+		slow := n >= 20 && s.self > 2*q
+		if !slow && len(e.callSeq.breaks(s.unit)) == 0 {
+			e.callSeq.learn(s.unit)
+			e.lat.learn(s.service+" "+s.op, s.self)
+		}
+	}
+	return g, ev
+}
+
+// allKnown reports whether every line of u has a template known to the
+// profile.
+func (e *evidencer) allKnown(u *logUnit) bool {
+	for _, l := range u.lines {
+		if !e.logSeq.known(u.service, l.key) {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *evidencer) addCall(s *spanRec) {
+	if s.callerSvc != "" {
+		e.graph.AddCall(s.callerSvc, s.service, 1)
+	} else {
+		e.graph.AddService(s.service)
+	}
+}
+
+// graphWith returns the learnt graph plus the window's calls.
+func (e *evidencer) graphWith(ws []*spanRec) *rca.Graph {
+	g := rca.NewGraph()
+	for _, s := range e.graph.Services() {
+		g.AddService(s)
+		for _, c := range e.graph.Callees(s) {
+			g.AddCall(s, c, e.graph.Weight(s, c))
+		}
+	}
+	for _, s := range ws {
+		if s.callerSvc != "" {
+			g.AddCall(s.callerSvc, s.service, 1)
+		}
+	}
+	return g
+}
+
+// logEvidence finds, per service, spans whose log sequence broke (an
+// expected line missing) and log templates never seen in normal operation.
+func (e *evidencer) logEvidence(wl []*logUnit) []rca.Evidence {
+	type acc struct {
+		tally        *breakTally
+		lines, novel int
+		firstNovel   time.Time
+		novelKeys    map[string]int
+		novelText    map[string]string
+	}
+	per := map[string]*acc{}
+	get := func(s string) *acc {
+		a := per[s]
+		if a == nil {
+			a = &acc{tally: newBreakTally(), novelKeys: map[string]int{}, novelText: map[string]string{}}
+			per[s] = a
+		}
+		return a
+	}
+	for _, u := range wl {
+		a := get(u.service)
+		a.lines += len(u.lines)
+		for _, l := range u.lines {
+			if !e.logSeq.known(u.service, l.key) {
+				a.novel++
+				a.novelKeys[l.key]++
+				if _, ok := a.novelText[l.key]; !ok {
+					a.novelText[l.key] = l.text
+				}
+				if a.firstNovel.IsZero() || l.at.Before(a.firstNovel) {
+					a.firstNovel = l.at
+				}
+			}
+		}
+		if u.lines[0].span != "" {
+			a.tally.add(e.logSeq, u.unit)
+		}
+	}
+	var out []rca.Evidence
+	for _, svc := range sortedKeys(per) {
+		a := per[svc]
+		if key, miss, k, n, sp := a.tally.worst(1 - e.logSeq.minConf); surpriseScore(sp) > 0 {
+			out = append(out, rca.Evidence{
+				ID: evidenceID("log-seq", svc, a.tally.first), Service: svc, Kind: rca.KindLog, Score: surpriseScore(sp), Onset: a.tally.first,
+				Signal: fmt.Sprintf("sequence broken: %s without %s in %d of %d spans", key, miss, k, n),
+			})
+		}
+		p0 := 1 / float64(e.logLines[svc]+1)
+		if s := surpriseScore(surprise(a.novel, a.lines, p0)); s > 0 {
+			k := topKey(a.novelKeys)
+			out = append(out, rca.Evidence{
+				ID: evidenceID("log-new", svc, a.firstNovel), Service: svc, Kind: rca.KindLog, Score: s, Onset: a.firstNovel,
+				Signal: fmt.Sprintf("%d lines of %d new templates, e.g. %q", a.novel, len(a.novelKeys), clip(k+" "+a.novelText[k], 80)),
+			})
+		}
+	}
+	return out
+}
+
+// traceEvidence finds, per service, spans much slower than normal (self
+// time above twice the normal 99th percentile of their operation) and spans
+// that did not make a call they normally make.
+func (e *evidencer) traceEvidence(ws []*spanRec) []rca.Evidence {
+	type acc struct {
+		timed, slow int
+		firstSlow   time.Time
+		slowOp      map[string]int
+		tally       *breakTally
+	}
+	per := map[string]*acc{}
+	last := time.Time{}
+	for _, s := range ws {
+		if s.at.After(last) {
+			last = s.at
+		}
+	}
+	for _, s := range ws {
+		a := per[s.service]
+		if a == nil {
+			a = &acc{slowOp: map[string]int{}, tally: newBreakTally()}
+			per[s.service] = a
+		}
+		key := s.service + " " + s.op
+		if q, n := e.lat.quantile(key, 0.99); n >= 20 {
+			a.timed++
+			if s.self > 2*q && s.self > 0.005 {
+				a.slow++
+				a.slowOp[s.op]++
+				if a.firstSlow.IsZero() || s.at.Before(a.firstSlow) {
+					a.firstSlow = s.at
+				}
+			}
+		}
+		// A span still running when the data ends may lack children that
+		// were never recorded: check only spans that ended before.
+		if !s.end.After(last) {
+			a.tally.add(e.callSeq, s.unit)
+		}
+	}
+	var out []rca.Evidence
+	for _, svc := range sortedKeys(per) {
+		a := per[svc]
+		if s := surpriseScore(surprise(a.slow, a.timed, 0.01)); s > 0 {
+			out = append(out, rca.Evidence{
+				ID: evidenceID("trace-latency", svc, a.firstSlow), Service: svc, Kind: rca.KindLatency, Score: s, Onset: a.firstSlow,
+				Signal: fmt.Sprintf("self time above twice the normal p99 in %d of %d spans (mostly %s)", a.slow, a.timed, topKey(a.slowOp)),
+			})
+		}
+		if key, miss, k, n, sp := a.tally.worst(1 - e.callSeq.minConf); surpriseScore(sp) > 0 {
+			out = append(out, rca.Evidence{
+				ID: evidenceID("trace-seq", svc, a.tally.first), Service: svc, Kind: rca.KindError, Score: surpriseScore(sp), Onset: a.tally.first,
+				Signal: fmt.Sprintf("span pattern broken: %s without %s in %d of %d spans", key, miss, k, n),
+			})
+		}
+	}
+	return out
+}
+
+func evidenceID(kind, svc string, at time.Time) string {
+	return fmt.Sprintf("%s/%s/%s", kind, svc, at.UTC().Format("20060102T150405.000Z"))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func topKey(m map[string]int) string {
+	best, n := "", -1
+	for _, k := range sortedKeys(m) {
+		if m[k] > n {
+			best, n = k, m[k]
+		}
+	}
+	return best
+}
+
+func topPair(m map[[2]string]int) [2]string {
+	var best [2]string
+	n := -1
+	for p, c := range m {
+		if c > n || c == n && (p[0] < best[0] || p[0] == best[0] && p[1] < best[1]) {
+			best, n = p, c
+		}
+	}
+	return best
+}
+
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

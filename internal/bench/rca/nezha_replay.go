@@ -1,0 +1,459 @@
+package rca
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/detect/metric"
+	"github.com/osprey-aiops/osprey/internal/logmine"
+	"github.com/osprey-aiops/osprey/internal/logparse"
+	"github.com/osprey-aiops/osprey/internal/rca"
+)
+
+// WindowBefore and WindowAfter bound the evidence window around an inject
+// time. Nezha's inject_time can trail the first effects by about 40 s, and
+// its logs and traces end about two minutes after it.
+const (
+	WindowBefore = 60 * time.Second
+	WindowAfter  = 180 * time.Second
+)
+
+// Options select what a replay uses; the zero value uses everything.
+type Options struct {
+	// NoMetrics, NoLogs and NoTraces leave a modality out (ablations, and
+	// the degraded path of days that lack one).
+	NoMetrics, NoLogs, NoTraces bool
+	// Ranker is the ranker configuration; zero means rca.DefaultConfig().
+	Ranker *rca.Config
+	// Progress is called with the number of files done.
+	Progress func(n int)
+}
+
+// DayResult is the outcome of replaying one day.
+type DayResult struct {
+	Cases []Case
+	// Causes holds the ranker's full answer per case, for explanations.
+	Causes [][]osprey.Cause
+	// Counts of what was replayed.
+	Samples, LogLines, Spans, Anomalies int
+	// Missing lists the modalities absent on this day.
+	Missing []string
+}
+
+// Files returns how many files a replay of d reads (for a progress bar).
+func (d *NezhaDay) Files() int {
+	n := 0
+	for _, dir := range []string{d.RCADir, d.RefDir} {
+		if dir == "" {
+			continue
+		}
+		n += len(csvFiles(dir+"/metric", ".csv")) + len(csvFiles(dir+"/log", ".csv")) + len(csvFiles(dir+"/trace", ".csv"))
+	}
+	return n
+}
+
+// ReplayNezha replays one day in virtual time and ranks every fault.
+func ReplayNezha(ctx context.Context, d *NezhaDay, opt Options) (*DayResult, error) {
+	res := &DayResult{}
+	tick := func() {
+		if opt.Progress != nil {
+			opt.Progress(1)
+		}
+	}
+	var anomalies []osprey.Anomaly
+	var start time.Time
+	if !opt.NoMetrics {
+		a, n, first, err := replayMetrics(ctx, d, tick)
+		if err != nil {
+			return nil, err
+		}
+		anomalies, res.Samples, res.Anomalies, start = a, n, len(a), first
+	}
+	var logs []logUnit
+	if !opt.NoLogs {
+		logs, res.LogLines = loadLogs(d, tick)
+	}
+	var spans []spanRec
+	if !opt.NoTraces {
+		spans = loadSpans(d, tick)
+		res.Spans = len(spans)
+		attachLogs(spans, logs)
+	}
+	if res.Samples == 0 {
+		res.Missing = append(res.Missing, "metric")
+	}
+	if res.LogLines == 0 {
+		res.Missing = append(res.Missing, "log")
+	}
+	if res.Spans == 0 {
+		res.Missing = append(res.Missing, "trace")
+	}
+	cfg := rca.DefaultConfig()
+	if opt.Ranker != nil {
+		cfg = *opt.Ranker
+	}
+	ev := newEvidencer(d.Faults, logs, spans)
+	for _, f := range d.Faults {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		from, to := f.Time.Add(-WindowBefore), f.Time.Add(WindowAfter)
+		g, evidence := ev.window(from, to)
+		evidence = append(evidence, metricEvidence(anomalies, ev.windows, from, to, start)...)
+		causes := rca.Rank(g, evidence, cfg)
+		c := Case{ID: f.Timestamp, Truth: f.Service, Type: f.Type, Group: d.System + "/" + d.Day}
+		for _, cs := range causes {
+			c.Ranking = append(c.Ranking, cs.Name)
+		}
+		res.Cases = append(res.Cases, c)
+		res.Causes = append(res.Causes, causes)
+	}
+	return res, nil
+}
+
+// replayMetrics feeds every pod metric of the day, reference phase
+// included (deduplicated by series and time), into the production metric
+// detector in time order, one batch per timestamp, and returns the anomalies
+// it opened.
+func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anomaly, int, time.Time, error) {
+	type point struct {
+		ts     int64
+		series int
+		v      float64
+	}
+	var (
+		labels []osprey.Labels
+		ids    = map[string]int{}
+		seen   = map[[2]int64]bool{}
+		points []point
+	)
+	for _, dir := range []string{d.RefDir, d.RCADir} {
+		if dir == "" {
+			continue
+		}
+		for _, path := range csvFiles(dir+"/metric", ".csv") {
+			tick()
+			_, err := readCSV(path, func(col map[string]int, rec []string) {
+				pi, ok := col["PodName"]
+				ti, ok2 := col["TimeStamp"]
+				if !ok || !ok2 {
+					return
+				}
+				sec, err := strconv.ParseFloat(rec[ti], 64)
+				if err != nil {
+					return
+				}
+				ts := int64(sec * 1000)
+				svc := Deployment(rec[pi])
+				for name, i := range col {
+					if name == "Time" || name == "TimeStamp" || name == "PodName" || strings.HasPrefix(name, "Node") {
+						continue
+					}
+					v, err := strconv.ParseFloat(rec[i], 64)
+					if err != nil {
+						continue
+					}
+					key := rec[pi] + "\x00" + name
+					id, ok := ids[key]
+					if !ok {
+						id = len(labels)
+						ids[key] = id
+						labels = append(labels, osprey.Labels{osprey.LabelMetric: name, osprey.LabelService: svc, "pod": rec[pi]})
+					}
+					if seen[[2]int64{int64(id), ts}] {
+						continue
+					}
+					seen[[2]int64{int64(id), ts}] = true
+					points = append(points, point{ts, id, v})
+				}
+			})
+			if err != nil {
+				return nil, 0, time.Time{}, err
+			}
+		}
+	}
+	slices.SortFunc(points, func(a, b point) int {
+		if a.ts != b.ts {
+			return int(a.ts - b.ts)
+		}
+		return a.series - b.series
+	})
+	var out []osprey.Anomaly
+	sink := osprey.AnomalyConsumerFunc(func(_ context.Context, batch []osprey.Anomaly) error {
+		for _, a := range batch {
+			if a.Active() {
+				out = append(out, a)
+			}
+		}
+		return nil
+	})
+	eng, err := metric.NewEngine(metric.DefaultConfig(), sink, 0)
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	for i := 0; i < len(points); {
+		j := i
+		var batch []osprey.Series
+		for j < len(points) && points[j].ts == points[i].ts {
+			p := points[j]
+			batch = append(batch, osprey.Series{Labels: labels[p.series], Samples: []osprey.Sample{{TimestampMs: p.ts, Value: p.v}}})
+			j++
+		}
+		if err := eng.ConsumeSeries(ctx, batch); err != nil {
+			return nil, 0, time.Time{}, err
+		}
+		i = j
+	}
+	var first time.Time
+	if len(points) > 0 {
+		first = time.UnixMilli(points[0].ts).UTC()
+	}
+	return out, len(points), first, nil
+}
+
+// logLine is one parsed log line.
+type logLine struct {
+	at      time.Time
+	service string
+	span    string
+	trace   string
+	key     string
+	level   string
+	text    string
+	ref     bool // from the fault-free reference phase
+}
+
+// logUnit is the lines of one span of one service (or one line without a
+// span).
+type logUnit struct {
+	unit
+	lines []*logLine
+	ref   bool
+}
+
+// loadLogs parses every log line of the day through the header parser and
+// one template miner per service, and groups the lines into units by span.
+func loadLogs(d *NezhaDay, tick func()) ([]logUnit, int) {
+	miners := map[string]*logmine.Miner{}
+	var lines []*logLine
+	for _, dir := range []string{d.RefDir, d.RCADir} {
+		if dir == "" {
+			continue
+		}
+		for _, path := range csvFiles(dir+"/log", ".csv") {
+			tick()
+			_, _ = readCSV(path, func(col map[string]int, rec []string) {
+				ti, pi, li := col["TimeUnixNano"], col["PodName"], col["Log"]
+				if _, ok := col["Log"]; !ok {
+					return
+				}
+				at, ok := parseNanos(rec[ti])
+				if !ok {
+					return
+				}
+				svc := Deployment(rec[pi])
+				h := logparse.Detect(rec[li])
+				level, loc, body := javaHeader(h.Message)
+				if level == "" {
+					level = h.Level
+				}
+				if level == "" {
+					level = logparse.DetectLevel(h.Message)
+				}
+				m := miners[svc]
+				if m == nil {
+					m = logmine.NewMiner(svc, logmine.Config{})
+					miners[svc] = m
+				}
+				match := m.Add(at, body)
+				key := loc
+				if key == "" {
+					key = "template " + match.ID
+				}
+				span, trace := "", ""
+				if si, ok := col["SpanID"]; ok {
+					span = rec[si]
+				}
+				if ti, ok := col["TraceID"]; ok {
+					trace = rec[ti]
+				}
+				lines = append(lines, &logLine{at: at, service: svc, span: span, trace: trace, key: key, level: level, text: body, ref: dir == d.RefDir})
+			})
+		}
+	}
+	// Group by (service, span); lines without a span are units of one.
+	type gk struct{ svc, span string }
+	idx := map[gk]int{}
+	var units []logUnit
+	for _, l := range lines {
+		k := gk{l.service, l.span}
+		i, ok := idx[k]
+		if !ok || l.span == "" {
+			i = len(units)
+			units = append(units, logUnit{unit: unit{service: l.service, at: l.at}, ref: l.ref})
+			if l.span != "" {
+				idx[k] = i
+			}
+		}
+		u := &units[i]
+		u.lines = append(u.lines, l)
+		if l.at.Before(u.at) {
+			u.at = l.at
+		}
+		if !slices.Contains(u.keys, l.key) {
+			u.keys = append(u.keys, l.key)
+		}
+	}
+	for i := range units {
+		slices.Sort(units[i].keys)
+	}
+	sortUnits(units, func(u *logUnit) (time.Time, bool) { return u.at, u.ref })
+	return units, len(lines)
+}
+
+// javaHeader splits a logback line "HH:MM:SS.mmm LEVEL logger#line
+// TraceID: x SpanID: y message" into its level, code location and message.
+// Other lines come back with an empty level and location and unchanged.
+func javaHeader(s string) (level, loc, body string) {
+	f := strings.Fields(s)
+	if len(f) < 3 || len(f[0]) < 8 || f[0][2] != ':' {
+		return "", "", s
+	}
+	lv := logparse.NormaliseLevel(f[1])
+	if lv == "" {
+		return "", "", s
+	}
+	loc = f[2]
+	rest := s[strings.Index(s, f[2])+len(f[2]):]
+	if i := strings.Index(rest, "SpanID:"); i >= 0 {
+		r := strings.TrimLeft(rest[i+len("SpanID:"):], " ")
+		if j := strings.IndexByte(r, ' '); j >= 0 {
+			rest = r[j:]
+		} else {
+			rest = ""
+		}
+	}
+	return lv, loc, strings.TrimSpace(rest)
+}
+
+// spanRec is one span of a trace with what its children did.
+type spanRec struct {
+	unit
+	traceID, spanID, parent string
+	op                      string
+	end                     time.Time
+	dur, self               float64 // seconds
+	callerSvc               string  // parent span's service if different
+	ref                     bool
+}
+
+// loadSpans reads every span of the day, links parents and children, and
+// computes each span's self time and its calls to other services.
+func loadSpans(d *NezhaDay, tick func()) []spanRec {
+	var spans []spanRec
+	for _, dir := range []string{d.RefDir, d.RCADir} {
+		if dir == "" {
+			continue
+		}
+		for _, path := range csvFiles(dir+"/trace", ".csv") {
+			tick()
+			_, _ = readCSV(path, func(col map[string]int, rec []string) {
+				need := []string{"TraceID", "SpanID", "ParentID", "PodName", "OperationName", "StartTimeUnixNano", "EndTimeUnixNano"}
+				for _, n := range need {
+					if _, ok := col[n]; !ok {
+						return
+					}
+				}
+				st, ok1 := parseNanos(rec[col["StartTimeUnixNano"]])
+				en, ok2 := parseNanos(rec[col["EndTimeUnixNano"]])
+				if !ok1 || !ok2 {
+					return
+				}
+				svc := Deployment(rec[col["PodName"]])
+				spans = append(spans, spanRec{
+					unit:    unit{service: svc, at: st},
+					traceID: rec[col["TraceID"]], spanID: rec[col["SpanID"]], parent: rec[col["ParentID"]],
+					op: rec[col["OperationName"]], end: en, dur: en.Sub(st).Seconds(), ref: dir == d.RefDir,
+				})
+			})
+		}
+	}
+	idx := make(map[[2]string]int, len(spans))
+	for i := range spans {
+		idx[[2]string{spans[i].traceID, spans[i].spanID}] = i
+	}
+	childSum := make([]float64, len(spans))
+	for i := range spans {
+		s := &spans[i]
+		s.keys = append(s.keys, "op "+s.op)
+		p, ok := idx[[2]string{s.traceID, s.parent}]
+		if !ok {
+			continue
+		}
+		childSum[p] += s.dur
+		ps := &spans[p]
+		if ps.service != s.service {
+			s.callerSvc = ps.service
+		}
+		// Calls within the service (database clients, internal steps)
+		// count as much as calls to other services: an exception at the
+		// start of a handler shows as a span that made none of them.
+		k := "call " + s.service + " " + s.op
+		if !slices.Contains(ps.keys, k) {
+			ps.keys = append(ps.keys, k)
+		}
+	}
+	for i := range spans {
+		spans[i].self = max(spans[i].dur-childSum[i], 0)
+		slices.Sort(spans[i].keys)
+	}
+	sortUnits(spans, func(s *spanRec) (time.Time, bool) { return s.at, s.ref })
+	return spans
+}
+
+// sortUnits orders reference-phase units first, then by time.
+func sortUnits[T any](s []T, key func(*T) (time.Time, bool)) {
+	slices.SortStableFunc(s, func(a, b T) int {
+		ta, ra := key(&a)
+		tb, rb := key(&b)
+		if ra != rb {
+			if ra {
+				return -1
+			}
+			return 1
+		}
+		return ta.Compare(tb)
+	})
+}
+
+// attachLogs adds the log template keys of each span's lines to the span's
+// keys, joining the two modalities as Nezha's event graph does: a handler
+// that stops logging what it always logged (an exception before the log
+// statement) shows as a span of the usual operation without its usual line.
+func attachLogs(spans []spanRec, logs []logUnit) {
+	idx := make(map[[2]string]int, len(spans))
+	for i := range spans {
+		idx[[2]string{spans[i].traceID, spans[i].spanID}] = i
+	}
+	touched := map[int]bool{}
+	for _, u := range logs {
+		for _, l := range u.lines {
+			i, ok := idx[[2]string{l.trace, l.span}]
+			if !ok || spans[i].service != l.service {
+				continue
+			}
+			k := "log " + l.key
+			if !slices.Contains(spans[i].keys, k) {
+				spans[i].keys = append(spans[i].keys, k)
+				touched[i] = true
+			}
+		}
+	}
+	for i := range touched {
+		slices.Sort(spans[i].keys)
+	}
+}

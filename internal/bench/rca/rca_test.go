@@ -1,0 +1,164 @@
+package rca
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/osprey-aiops/osprey/internal/rca"
+	"github.com/osprey-aiops/osprey/internal/testenv"
+)
+
+func TestDeployment(t *testing.T) {
+	for pod, want := range map[string]string{
+		"ts-contacts-service-866bd68c97-xcqfx":     "ts-contacts-service",
+		"ts-consign-price-service-df498d7fb-725nt": "ts-consign-price-service",
+		"ts-ui-dashboard-7d9b6b8f5c-abcde":         "ts-ui-dashboard",
+		"redis-0":                                  "redis-0",
+		"frontend":                                 "frontend",
+		"ts-gateway-service-6f6cfc45b-h5m2n":       "ts-gateway-service",
+	} {
+		if got := Deployment(pod); got != want {
+			t.Errorf("Deployment(%q) = %q, want %q", pod, got, want)
+		}
+	}
+}
+
+func TestScore(t *testing.T) {
+	cases := []Case{
+		{Truth: "a", Ranking: []string{"a", "b"}, Type: "x"},
+		{Truth: "a", Ranking: []string{"b", "c", "a"}, Type: "x"},
+		{Truth: "a", Ranking: []string{"b", "c", "d", "e", "f", "a"}, Type: "y"},
+		{Truth: "a", Ranking: nil, Type: "y"},
+	}
+	s := Score(cases)
+	want := [5]float64{0.25, 0.25, 0.5, 0.5, 0.5}
+	if s.N != 4 || s.AC != want || s.Avg5 != 0.4 {
+		t.Fatalf("Score = %+v, want AC %v Avg5 0.4", s, want)
+	}
+	keys, per := ScoreBy(cases, func(c *Case) string { return c.Type })
+	if !slices.Equal(keys, []string{"x", "y"}) || per["x"].AC[0] != 0.5 || per["y"].AC[4] != 0 {
+		t.Fatalf("ScoreBy = %v %+v", keys, per)
+	}
+}
+
+func TestSurprise(t *testing.T) {
+	if s := surprise(0, 10, 0.1); s != 0 {
+		t.Fatalf("surprise of no hits = %v", s)
+	}
+	if s := surprise(1, 10, 0.5); s != 0 {
+		t.Fatalf("surprise below expectation = %v", s)
+	}
+	// P(X >= 10 | n=10, p=0.5) = 2^-10.
+	if s := surprise(10, 10, 0.5); s < 3.0 || s > 3.02 {
+		t.Fatalf("surprise(10, 10, 0.5) = %v, want 3.01", s)
+	}
+	// P(X >= 1 | λ=1) = 1 - e^-1 → 0.2; P(X >= 5 | λ=0.1) ≈ 7.7e-8.
+	if s := poissonSurprise(5, 0.1); s < 7 || s > 7.2 {
+		t.Fatalf("poissonSurprise(5, 0.1) = %v", s)
+	}
+}
+
+// TestNezhaFixture replays a two-service synthetic day: ts-db-service stops
+// running its query (no SELECT child span, no "rows" log line) from 40 s
+// before the inject time; its caller ts-front-service is unaffected.
+func TestNezhaFixture(t *testing.T) {
+	days, err := FindNezha("testdata/nezha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != 1 || days[0].System != "sys" || days[0].Day != "2023-01-01" || days[0].RefDir == "" {
+		t.Fatalf("FindNezha = %+v", days)
+	}
+	f := days[0].Faults
+	if len(f) != 1 || f[0].Service != "ts-db-service" || f[0].Type != "exception" || f[0].Timestamp != "1672538400" {
+		t.Fatalf("faults = %+v", f)
+	}
+	files := 0
+	r, err := ReplayNezha(context.Background(), &days[0], Options{Progress: func(n int) { files += n }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files != days[0].Files() {
+		t.Errorf("progress reported %d files, Files() = %d", files, days[0].Files())
+	}
+	if len(r.Cases) != 1 || r.Cases[0].Rank() != 1 {
+		t.Fatalf("cases = %+v", r.Cases)
+	}
+	exp := r.Causes[0][0].Explanation
+	for _, want := range []string{"ts-db-service: ", "without call ts-db-service SELECT orders", "log sequence broken: d.c.DbController#10 without d.s.DbServiceImpl#20"} {
+		if !strings.Contains(exp, want) {
+			t.Errorf("explanation %q lacks %q", exp, want)
+		}
+	}
+	if len(r.Missing) != 0 {
+		t.Errorf("missing = %v", r.Missing)
+	}
+
+	// Degrade, don't fail: without traces the logs still find it; without
+	// logs and traces nothing is found, and nothing breaks.
+	r, err = ReplayNezha(context.Background(), &days[0], Options{NoTraces: true})
+	if err != nil || r.Cases[0].Rank() != 1 || !slices.Contains(r.Missing, "trace") {
+		t.Fatalf("without traces: %+v, %v", r, err)
+	}
+	r, err = ReplayNezha(context.Background(), &days[0], Options{NoTraces: true, NoLogs: true})
+	if err != nil || len(r.Cases) != 1 {
+		t.Fatalf("metrics only: %+v, %v", r, err)
+	}
+}
+
+func TestJavaHeader(t *testing.T) {
+	lv, loc, body := javaHeader("16:42:22.382 INFO  t.s.TravelServiceImpl#532 TraceID: ffc8 SpanID: 439b [getRoute][Get Route]")
+	if lv != "info" || loc != "t.s.TravelServiceImpl#532" || body != "[getRoute][Get Route]" {
+		t.Fatalf("javaHeader = %q %q %q", lv, loc, body)
+	}
+	if lv, loc, body := javaHeader("GET /index.html 200"); lv != "" || loc != "" || body != "GET /index.html 200" {
+		t.Fatalf("javaHeader(plain) = %q %q %q", lv, loc, body)
+	}
+}
+
+// TestPetShop unpacks the PetShop corpus (1.6 MB) and scores the low-traffic
+// scenario: the loader must find every issue, and the ranking must beat a
+// coin toss on latency issues.
+func TestPetShop(t *testing.T) {
+	src := testenv.SharedData(t, "petshop")
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Skip("skipping: tar not found")
+	}
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("skipping: xz not found (tar -J needs it)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("tar", "-xJf", filepath.Join(src, "petshop.tar.xz"), "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	scs, err := FindPetShop(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scs) != 4 {
+		t.Fatalf("%d scenarios, want 4", len(scs))
+	}
+	var low *PetShopScenario
+	for i := range scs {
+		if scs[i].Name == "low_traffic" {
+			low = &scs[i]
+		}
+	}
+	if low == nil || low.Normal == nil || len(low.Issues) != 26 || low.Graph.Edges() == 0 {
+		t.Fatalf("low_traffic = %+v", low)
+	}
+	r := ReplayPetShop(low, rca.DefaultConfig())
+	if !r.Warm || len(r.Cases) != 26 {
+		t.Fatalf("replay: warm %v, %d cases", r.Warm, len(r.Cases))
+	}
+	_, per := ScoreBy(r.Cases, func(c *Case) string { return c.Type })
+	lat := per["low_traffic latency"]
+	t.Logf("low_traffic latency: top-1 %.3f top-3 %.3f over %d issues", lat.AC[0], lat.AC[2], lat.N)
+	if lat.AC[2] < 0.5 {
+		t.Errorf("low_traffic latency top-3 = %.3f, measured 0.714", lat.AC[2])
+	}
+}

@@ -1,0 +1,28 @@
+// Package rca ranks root-cause candidates for one incident: given the service
+// call graph and the anomalies seen per service in the incident's window, it
+// returns osprey.Cause values, best first, each with an explanation a person
+// can check against the evidence and the ids of that evidence.
+//
+// The method (docs/rca.md) has three deterministic steps:
+//
+//  1. Strength: each service's evidence is summarised per kind (metric, log,
+//     trace latency, trace error, change) by its strongest score, and the
+//     kinds are combined with a noisy-or, so two independent modalities
+//     agreeing count for more than many series of one modality. The onset of
+//     a service is its earliest evidence at or above Config.MinScore.
+//  2. Walk: a personalised PageRank on the call graph, started from the
+//     anomalous services in proportion to their strength. From a service the
+//     walk moves to its callees in proportion to call weight times the
+//     callee's strength (a failure propagates from callee to caller, so the
+//     cause sits downstream of its symptoms), back to callers with a small
+//     weight, and stays put in proportion to how much of its own anomaly its
+//     callees do not explain. A callee whose onset is later than the caller's
+//     is followed at a discount: a cause precedes its symptoms.
+//  3. Rank: by walk score; ties by strength, then onset, then name, so the
+//     ranking is a pure function of its input.
+//
+// Rank is safe for concurrent use on distinct inputs; a Graph is not safe for
+// concurrent mutation. The correlate stage can call Rank with the graph it
+// learns from traces and the members of an incident turned into Evidence
+// (FromAnomaly) and put the result in Incident.Causes.
+package rca

@@ -1,0 +1,427 @@
+package rca
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+)
+
+// Kind says which modality a piece of evidence comes from.
+type Kind string
+
+// Evidence kinds.
+const (
+	KindMetric  Kind = "metric"
+	KindLog     Kind = "log"
+	KindLatency Kind = "trace_latency"
+	KindError   Kind = "trace_error"
+	// KindChange is a change event such as a deploy.
+	KindChange Kind = "change"
+)
+
+// Evidence is one anomaly attributed to a service in the incident's window.
+type Evidence struct {
+	// ID is the id of the anomaly or event behind the evidence.
+	ID      string
+	Service string
+	Kind    Kind
+	// Signal names what was anomalous, as a person would read it:
+	// "CpuUsageRate(%)", "new log template ...", "latency of GET /orders".
+	Signal string
+	// Score is the evidence's strength in [0, 1].
+	Score float64
+	// Onset is when the anomaly began.
+	Onset time.Time
+}
+
+// FromAnomaly turns an osprey.Anomaly into Evidence for the service named by
+// its serviceLabel label (osprey.LabelService if empty). It reports false when
+// the anomaly carries no service.
+func FromAnomaly(a *osprey.Anomaly, serviceLabel string) (Evidence, bool) {
+	if serviceLabel == "" {
+		serviceLabel = osprey.LabelService
+	}
+	svc := a.Labels.Get(serviceLabel)
+	if svc == "" {
+		return Evidence{}, false
+	}
+	kind := KindMetric
+	signal := a.Labels.Get(osprey.LabelMetric)
+	if a.Kind == osprey.AnomalyLog {
+		kind, signal = KindLog, "log template "+a.TemplateID
+	}
+	return Evidence{ID: a.ID, Service: svc, Kind: kind, Signal: signal, Score: a.Score, Onset: a.StartsAt}, true
+}
+
+// Config holds the ranker's parameters; DefaultConfig gives the measured
+// defaults (docs/rca.md).
+type Config struct {
+	// MinScore is the least score a piece of evidence needs to count.
+	MinScore float64
+	// Damping is the PageRank continuation probability (1 − teleport).
+	Damping float64
+	// Back is the weight of walking from a service back to its callers,
+	// relative to walking to its callees.
+	Back float64
+	// LateCallee discounts a step to a callee whose onset is later than
+	// the caller's by more than OnsetSlack.
+	LateCallee float64
+	// OnsetSlack is the clock and sampling tolerance within which two
+	// onsets count as simultaneous.
+	OnsetSlack time.Duration
+	// Iterations bounds the power iteration.
+	Iterations int
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100}
+}
+
+// node is the ranker's summary of one service.
+type node struct {
+	name     string
+	strength float64
+	onset    time.Time
+	byKind   map[Kind]Evidence // strongest per kind
+	all      []Evidence
+	walk     float64
+}
+
+// Rank ranks the services with evidence as root-cause candidates, best
+// first. Services of the graph without evidence are not candidates; services
+// with evidence that the graph does not know are ranked on their own
+// evidence. The result is deterministic for a given input.
+func Rank(g *Graph, evidence []Evidence, cfg Config) []osprey.Cause {
+	if g == nil {
+		g = NewGraph()
+	}
+	nodes := summarise(evidence, cfg.MinScore)
+	if len(nodes) == 0 {
+		return nil
+	}
+	walk(g, nodes, cfg)
+	order := make([]*node, 0, len(nodes))
+	for _, n := range nodes {
+		order = append(order, n)
+	}
+	slices.SortFunc(order, func(a, b *node) int {
+		if c := cmp.Compare(b.walk, a.walk); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.strength, a.strength); c != 0 {
+			return c
+		}
+		if c := a.onset.Compare(b.onset); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	earliest := order[0].onset
+	for _, n := range order {
+		if n.onset.Before(earliest) {
+			earliest = n.onset
+		}
+	}
+	causes := make([]osprey.Cause, len(order))
+	for i, n := range order {
+		causes[i] = osprey.Cause{
+			Kind:        osprey.CauseService,
+			Name:        n.name,
+			Score:       round(n.walk, 6),
+			Explanation: explain(g, n, nodes, earliest, cfg),
+			EvidenceIDs: evidenceIDs(n),
+		}
+	}
+	return causes
+}
+
+// summarise groups evidence by service: strongest evidence per kind, the
+// noisy-or strength over kinds, and the earliest onset.
+func summarise(evidence []Evidence, minScore float64) map[string]*node {
+	nodes := map[string]*node{}
+	for _, e := range evidence {
+		if e.Service == "" || !(e.Score >= minScore) {
+			continue
+		}
+		e.Score = min(e.Score, 1)
+		n := nodes[e.Service]
+		if n == nil {
+			n = &node{name: e.Service, byKind: map[Kind]Evidence{}, onset: e.Onset}
+			nodes[e.Service] = n
+		}
+		n.all = append(n.all, e)
+		if e.Onset.Before(n.onset) {
+			n.onset = e.Onset
+		}
+		if best, ok := n.byKind[e.Kind]; !ok || stronger(e, best) {
+			n.byKind[e.Kind] = e
+		}
+	}
+	for _, n := range nodes {
+		miss := 1.0
+		for _, e := range n.byKind {
+			miss *= 1 - e.Score
+		}
+		n.strength = 1 - miss
+		slices.SortFunc(n.all, func(a, b Evidence) int {
+			if stronger(a, b) {
+				return -1
+			}
+			if stronger(b, a) {
+				return 1
+			}
+			return 0
+		})
+	}
+	return nodes
+}
+
+// stronger orders evidence: higher score, earlier onset, then kind, signal
+// and id, so that the choice is deterministic.
+func stronger(a, b Evidence) bool {
+	if a.Score != b.Score {
+		return a.Score > b.Score
+	}
+	if !a.Onset.Equal(b.Onset) {
+		return a.Onset.Before(b.Onset)
+	}
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	if a.Signal != b.Signal {
+		return a.Signal < b.Signal
+	}
+	return a.ID < b.ID
+}
+
+// walk runs the personalised PageRank over the anomalous services and sets
+// node.walk (summing to 1).
+func walk(g *Graph, nodes map[string]*node, cfg Config) {
+	names := make([]string, 0, len(nodes))
+	for s := range nodes {
+		names = append(names, s)
+	}
+	slices.Sort(names)
+	idx := make(map[string]int, len(names))
+	for i, s := range names {
+		idx[s] = i
+	}
+	k := len(names)
+	pers := make([]float64, k)
+	total := 0.0
+	for i, s := range names {
+		pers[i] = nodes[s].strength
+		total += pers[i]
+	}
+	for i := range pers {
+		pers[i] /= total
+	}
+	// Transition lists, only among anomalous services: a service with no
+	// evidence cannot be blamed, and walking through it would only leak
+	// mass.
+	type step struct {
+		to int
+		p  float64
+	}
+	trans := make([][]step, k)
+	for i, s := range names {
+		n := nodes[s]
+		var out []step
+		sum, explained := 0.0, 0.0
+		for _, c := range g.Callees(s) {
+			j, ok := idx[c]
+			if !ok {
+				continue
+			}
+			w := weightShare(g.callees[s], c) * nodes[c].strength
+			if nodes[c].onset.After(n.onset.Add(cfg.OnsetSlack)) {
+				w *= cfg.LateCallee
+			}
+			out = append(out, step{j, w})
+			sum += w
+			explained = max(explained, nodes[c].strength)
+		}
+		for _, p := range g.Callers(s) {
+			j, ok := idx[p]
+			if !ok {
+				continue
+			}
+			w := cfg.Back * weightShare(g.callers[s], p) * nodes[p].strength
+			out = append(out, step{j, w})
+			sum += w
+		}
+		// Stay in proportion to the part of the anomaly that no callee
+		// explains; a service with no anomalous callee keeps all of it.
+		self := max(n.strength-explained, 0)
+		if len(out) == 0 || sum == 0 {
+			self = 1
+		}
+		out = append(out, step{i, self})
+		sum += self
+		for t := range out {
+			out[t].p /= sum
+		}
+		trans[i] = out
+	}
+	rank := slices.Clone(pers)
+	next := make([]float64, k)
+	iters := max(cfg.Iterations, 1)
+	for range iters {
+		for j := range next {
+			next[j] = (1 - cfg.Damping) * pers[j]
+		}
+		for i, out := range trans {
+			for _, st := range out {
+				next[st.to] += cfg.Damping * rank[i] * st.p
+			}
+		}
+		delta := 0.0
+		for j := range next {
+			delta += math.Abs(next[j] - rank[j])
+		}
+		rank, next = next, rank
+		if delta < 1e-12 {
+			break
+		}
+	}
+	for i, s := range names {
+		nodes[s].walk = rank[i]
+	}
+}
+
+// weightShare is m[k] as a share of the sum of m, so that a hub's many
+// edges do not outweigh a leaf's one.
+func weightShare(m map[string]float64, k string) float64 {
+	sum := 0.0
+	for _, w := range m {
+		sum += w
+	}
+	if sum == 0 {
+		return 0
+	}
+	return m[k] / sum
+}
+
+// evidenceIDs lists the ids behind a node, strongest first, without
+// duplicates or empties.
+func evidenceIDs(n *node) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range n.all {
+		if e.ID == "" || seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// explain writes the checkable reasons for n's rank: its strongest evidence
+// per kind with onsets, its onset relative to the earliest anomaly and to its
+// anomalous callers, and which of its callers and callees are anomalous.
+func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg Config) string {
+	var b strings.Builder
+	b.WriteString(n.name)
+	b.WriteString(": ")
+	kinds := make([]Evidence, 0, len(n.byKind))
+	for _, e := range n.byKind {
+		kinds = append(kinds, e)
+	}
+	slices.SortFunc(kinds, func(a, b Evidence) int {
+		if stronger(a, b) {
+			return -1
+		}
+		return 1
+	})
+	for i, e := range kinds {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %s (score %.2f at %s)", kindWord(e.Kind), e.Signal, e.Score, e.Onset.UTC().Format(time.TimeOnly))
+		if i == 2 && len(kinds) > 3 {
+			fmt.Fprintf(&b, " and %d more kinds", len(kinds)-3)
+			break
+		}
+	}
+	if extra := len(n.all) - len(kinds); extra > 0 {
+		fmt.Fprintf(&b, " and %d more anomalies", extra)
+	}
+	b.WriteString("; ")
+	// Onset.
+	if !n.onset.After(earliest) {
+		b.WriteString("earliest anomaly")
+	} else {
+		fmt.Fprintf(&b, "first anomalous %s after the earliest anomaly", secs(n.onset.Sub(earliest)))
+	}
+	var anomCallers, laterCallers []string
+	callers := g.Callers(n.name)
+	firstCaller := time.Time{}
+	for _, p := range callers {
+		if m, ok := nodes[p]; ok {
+			anomCallers = append(anomCallers, p)
+			if !m.onset.Before(n.onset.Add(-cfg.OnsetSlack)) {
+				laterCallers = append(laterCallers, p)
+			}
+			if firstCaller.IsZero() || m.onset.Before(firstCaller) {
+				firstCaller = m.onset
+			}
+		}
+	}
+	if len(anomCallers) > 0 {
+		if d := firstCaller.Sub(n.onset); d > 0 {
+			fmt.Fprintf(&b, " (%s before any anomalous caller)", secs(d))
+		} else if d < 0 {
+			fmt.Fprintf(&b, " (%s after its first anomalous caller)", secs(-d))
+		} else {
+			b.WriteString(" (with its first anomalous caller)")
+		}
+	}
+	switch {
+	case len(callers) == 0:
+		b.WriteString(", no known callers")
+	default:
+		fmt.Fprintf(&b, ", %d of its %d callers anomalous", len(anomCallers), len(callers))
+		if len(anomCallers) > 0 {
+			fmt.Fprintf(&b, " (%d not earlier than it)", len(laterCallers))
+		}
+	}
+	var anomCallees []string
+	for _, c := range g.Callees(n.name) {
+		if m, ok := nodes[c]; ok {
+			anomCallees = append(anomCallees, fmt.Sprintf("%s %.2f", c, m.strength))
+		}
+	}
+	if len(anomCallees) == 0 {
+		b.WriteString(", no anomalous callee")
+	} else {
+		fmt.Fprintf(&b, ", anomalous callees: %s", strings.Join(anomCallees, ", "))
+	}
+	fmt.Fprintf(&b, "; strength %.2f, walk score %.3f", n.strength, n.walk)
+	return b.String()
+}
+
+func kindWord(k Kind) string {
+	switch k {
+	case KindLatency:
+		return "trace latency"
+	case KindError:
+		return "trace errors"
+	}
+	return string(k)
+}
+
+func secs(d time.Duration) string {
+	return d.Round(time.Second).String()
+}

@@ -1,0 +1,241 @@
+package rca
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var t0 = time.Date(2023, 1, 29, 10, 2, 0, 0, time.UTC)
+
+func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+
+func ev(svc string, kind Kind, signal string, score float64, sec int) Evidence {
+	return Evidence{ID: svc + "/" + signal, Service: svc, Kind: kind, Signal: signal, Score: score, Onset: at(sec)}
+}
+
+// graph builds a graph from "caller>callee" pairs with weight 1.
+func graph(edges ...string) *Graph {
+	g := NewGraph()
+	for _, e := range edges {
+		for i := 0; i < len(e); i++ {
+			if e[i] == '>' {
+				g.AddCall(e[:i], e[i+1:], 1)
+			}
+		}
+	}
+	return g
+}
+
+type rankCase struct {
+	name     string
+	graph    *Graph
+	evidence []Evidence
+	want     []string // expected order (a prefix of the ranking)
+}
+
+func rankCases() []rankCase {
+	return []rankCase{
+		{
+			// front → api → db: the db fails first, its callers follow.
+			name:  "chain",
+			graph: graph("front>api", "api>db"),
+			evidence: []Evidence{
+				ev("front", KindMetric, "latency p99", 0.9, 40),
+				ev("api", KindLatency, "GET /orders", 0.8, 20),
+				ev("db", KindMetric, "cpu", 0.7, 0),
+			},
+			want: []string{"db", "api", "front"},
+		},
+		{
+			// three callers of one callee: the callee is the common cause.
+			name:  "fan-in",
+			graph: graph("a>shared", "b>shared", "c>shared"),
+			evidence: []Evidence{
+				ev("a", KindLog, "new template", 0.8, 10),
+				ev("b", KindLog, "new template", 0.8, 12),
+				ev("c", KindLog, "new template", 0.8, 11),
+				ev("shared", KindError, "call pattern broken", 0.6, 0),
+			},
+			want: []string{"shared"},
+		},
+		{
+			// one caller of three callees, only one of them anomalous.
+			name:  "fan-out",
+			graph: graph("gw>x", "gw>y", "gw>z"),
+			evidence: []Evidence{
+				ev("gw", KindMetric, "success rate", 0.9, 5),
+				ev("y", KindLatency, "GET /y", 0.7, 0),
+			},
+			want: []string{"y", "gw"},
+		},
+		{
+			// a strongly anomalous service with no relation to the
+			// incident's services ranks after the connected cause only
+			// when the cause has callers confirming it.
+			name:  "noisy unrelated service",
+			graph: graph("front>api", "api>db", "batch>store"),
+			evidence: []Evidence{
+				ev("front", KindMetric, "latency p99", 0.6, 30),
+				ev("api", KindMetric, "latency p99", 0.6, 15),
+				ev("db", KindLog, "log sequence broken", 0.7, 0),
+				ev("db", KindLatency, "SELECT", 0.5, 2),
+				ev("batch", KindMetric, "network bytes", 0.8, 60),
+			},
+			want: []string{"db"},
+		},
+		{
+			// evidence below MinScore does not make a candidate.
+			name:  "weak evidence ignored",
+			graph: graph("a>b"),
+			evidence: []Evidence{
+				ev("a", KindMetric, "cpu", 0.6, 0),
+				ev("b", KindMetric, "cpu", 0.01, 0),
+			},
+			want: []string{"a"},
+		},
+		{
+			// services unknown to the graph rank on their evidence.
+			name:  "no graph",
+			graph: nil,
+			evidence: []Evidence{
+				ev("a", KindMetric, "cpu", 0.5, 0),
+				ev("b", KindMetric, "cpu", 0.9, 0),
+				ev("b", KindLog, "new template", 0.5, 1),
+			},
+			want: []string{"b", "a"},
+		},
+	}
+}
+
+func names(cs []osprey.Cause) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
+	}
+	return out
+}
+
+func TestRank(t *testing.T) {
+	for _, tc := range rankCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			got := names(Rank(tc.graph, tc.evidence, DefaultConfig()))
+			if len(got) < len(tc.want) || !slices.Equal(got[:len(tc.want)], tc.want) {
+				t.Fatalf("ranking %v, want it to start with %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRankEmpty(t *testing.T) {
+	if got := Rank(NewGraph(), nil, DefaultConfig()); got != nil {
+		t.Fatalf("Rank of no evidence = %v, want nil", got)
+	}
+}
+
+// TestRankDeterministic checks that neither the order of the evidence nor
+// map iteration changes the result, ties included.
+func TestRankDeterministic(t *testing.T) {
+	g := graph("a>c", "b>c", "a>d")
+	evs := []Evidence{
+		ev("a", KindMetric, "cpu", 0.5, 0),
+		ev("b", KindMetric, "cpu", 0.5, 0),
+		ev("c", KindLog, "x", 0.5, 0),
+		ev("d", KindLog, "x", 0.5, 0),
+		ev("e", KindLog, "x", 0.5, 0),
+		ev("f", KindLog, "x", 0.5, 0),
+	}
+	want := Rank(g, evs, DefaultConfig())
+	for i := range 50 {
+		perm := slices.Clone(evs)
+		// A fixed, varied permutation per round.
+		for j := range perm {
+			k := (j*7 + i*3) % len(perm)
+			perm[j], perm[k] = perm[k], perm[j]
+		}
+		got := Rank(g, perm, DefaultConfig())
+		a, _ := json.Marshal(got)
+		b, _ := json.Marshal(want)
+		if string(a) != string(b) {
+			t.Fatalf("round %d: ranking changed:\n%s\nwant\n%s", i, a, b)
+		}
+	}
+}
+
+func TestFromAnomaly(t *testing.T) {
+	a := osprey.Anomaly{ID: "01H", Kind: osprey.AnomalyMetric, Score: 0.7, StartsAt: at(0),
+		Labels: osprey.Labels{osprey.LabelService: "api", osprey.LabelMetric: "cpu"}}
+	e, ok := FromAnomaly(&a, "")
+	if !ok || e.Service != "api" || e.Kind != KindMetric || e.Signal != "cpu" || e.ID != "01H" || e.Score != 0.7 {
+		t.Fatalf("FromAnomaly = %+v, %v", e, ok)
+	}
+	a.Labels = osprey.Labels{"app": "x"}
+	if _, ok := FromAnomaly(&a, ""); ok {
+		t.Fatal("an anomaly without a service label became evidence")
+	}
+	a.Kind, a.TemplateID = osprey.AnomalyLog, "T1"
+	if e, ok := FromAnomaly(&a, "app"); !ok || e.Kind != KindLog || e.Service != "x" {
+		t.Fatalf("FromAnomaly(log, app) = %+v, %v", e, ok)
+	}
+}
+
+// TestGolden pins the explanations and evidence ids of every table case.
+// Run with -update to rewrite testdata/*.golden.json after a deliberate
+// change, and review the diff.
+func TestGolden(t *testing.T) {
+	for _, tc := range rankCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := json.MarshalIndent(Rank(tc.graph, tc.evidence, DefaultConfig()), "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", slug(tc.name)+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/rca -run TestGolden -update)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("%s differs from the ranking:\n%s", path, got)
+			}
+		})
+	}
+}
+
+func slug(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == ' ' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+func TestGraph(t *testing.T) {
+	g := graph("a>b", "a>c", "b>c", "c>c")
+	g.AddCall("a", "b", 2)
+	if got := g.Services(); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("Services = %v", got)
+	}
+	if got := g.Callers("c"); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("Callers(c) = %v", got)
+	}
+	if g.Weight("a", "b") != 3 || g.Edges() != 3 || g.Weight("c", "c") != 0 {
+		t.Fatalf("weights: a>b %v, edges %d", g.Weight("a", "b"), g.Edges())
+	}
+}
