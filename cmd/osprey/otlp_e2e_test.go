@@ -149,6 +149,22 @@ func TestOpenTelemetrySDKToTopology(t *testing.T) {
 	if !strings.Contains(s.stderr.String(), "otlp grpc listening") {
 		t.Errorf("no gRPC start-up line in the log:\n%s", s.stderr)
 	}
+
+	// With the call graph learned, alerts of the two services form one
+	// incident, and the callee (alerting first) ranks as the root cause.
+	s.postEvents(`[{"name": "ErrorRate", "labels": {"service": "checkout"}, "severity": "critical"}]`)
+	s.postEvents(`[{"name": "HighLatency", "labels": {"service": "frontend"}, "severity": "warning"}]`)
+	incs := s.waitIncidents(func(incs []incident) bool { return len(incs) == 1 && len(incs[0].Members) == 2 })
+	var full struct {
+		Causes []struct {
+			Name        string `json:"name"`
+			Explanation string `json:"explanation"`
+		} `json:"causes"`
+	}
+	s.getJSON("/api/v1/incidents/"+incs[0].ID, &full)
+	if len(full.Causes) == 0 || full.Causes[0].Name != "checkout" || full.Causes[0].Explanation == "" {
+		t.Errorf("causes = %+v, want checkout first with an explanation", full.Causes)
+	}
 }
 
 // metricAttr is one attribute as a metric option.

@@ -34,6 +34,7 @@ import (
 	"github.com/osprey-aiops/osprey/internal/ingest/syslog"
 	"github.com/osprey-aiops/osprey/internal/metricstore"
 	"github.com/osprey-aiops/osprey/internal/query"
+	"github.com/osprey-aiops/osprey/internal/rca"
 	"github.com/osprey-aiops/osprey/internal/store"
 	"github.com/osprey-aiops/osprey/internal/store/postgres"
 	"github.com/osprey-aiops/osprey/internal/store/sqlite"
@@ -106,10 +107,19 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		Registerer:     reg,
 		Logger:         log.With("component", "bus"),
 	})
+	graph, err := buildTopology(b, reg, now)
+	if err != nil {
+		return err
+	}
 	corr, err := correlate.New(correlate.Options{
-		Store:      st,
-		Window:     cfg.Correlate.Window,
-		GroupBy:    cfg.Correlate.GroupBy,
+		Store:    st,
+		Window:   cfg.Correlate.Window,
+		GroupBy:  cfg.Correlate.GroupBy,
+		Topology: graph,
+		Causes: rca.IncidentRanker{
+			Graph:  func() *rca.Graph { return causeGraph(graph) },
+			Config: rca.DefaultConfig(),
+		},
 		Out:        bus.IncidentPublisher(b),
 		Now:        now,
 		Logger:     log.With("component", "correlate"),
@@ -249,7 +259,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	otlpIn, err := buildOTLP(cfg, otlpDeps{bus: b, metrics: metrics, series: seriesNext, logs: logsNext, stats: stats,
+	otlpIn, err := buildOTLP(cfg, otlpDeps{bus: b, graph: graph, metrics: metrics, series: seriesNext, logs: logsNext, stats: stats,
 		auth: authn, reg: reg, now: now, log: log.With("component", "otlp")})
 	if err != nil {
 		return err

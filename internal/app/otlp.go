@@ -15,12 +15,14 @@ import (
 	"github.com/osprey-aiops/osprey/internal/ingest"
 	"github.com/osprey-aiops/osprey/internal/ingest/otlp"
 	"github.com/osprey-aiops/osprey/internal/metricstore"
+	"github.com/osprey-aiops/osprey/internal/rca"
 	"github.com/osprey-aiops/osprey/internal/topology"
 )
 
 // otlpDeps are what the OTLP receiver and the call graph are built from.
 type otlpDeps struct {
 	bus     bus.Bus
+	graph   *topology.Graph
 	metrics *metricstore.Store
 	// series and logs are the hand-offs the other receivers use (series
 	// may be nil when detect is off).
@@ -44,15 +46,33 @@ type otlpStage struct {
 // buildOTLP builds the OTLP receiver and the call graph: metrics go to the
 // TSDB and on to bus.Series like remote_write's, logs to bus.Logs like
 // Loki's, spans to bus.Spans, which the graph consumes (group "topology").
-// It subscribes the graph, so it runs before the bus starts.
-func buildOTLP(cfg config.Config, d otlpDeps) (*otlpStage, error) {
-	graph := topology.New(topology.Options{Now: d.now})
-	if err := graph.Register(d.reg); err != nil {
+// The graph itself is built by buildTopology, before the correlate stage
+// that reads it.
+// buildTopology builds the service call graph and subscribes it to
+// bus.Spans (group "topology"), so it runs before the bus starts.
+func buildTopology(b bus.Bus, reg prometheus.Registerer, now func() time.Time) (*topology.Graph, error) {
+	graph := topology.New(topology.Options{Now: now})
+	if err := graph.Register(reg); err != nil {
 		return nil, fmt.Errorf("register topology metrics: %w", err)
 	}
-	if err := bus.Subscribe(d.bus, bus.Spans, "topology", graph.ConsumeSpans); err != nil {
+	if err := bus.Subscribe(b, bus.Spans, "topology", graph.ConsumeSpans); err != nil {
 		return nil, fmt.Errorf("subscribe topology to spans: %w", err)
 	}
+	return graph, nil
+}
+
+// causeGraph converts the learned call graph into the ranker's graph,
+// weighting each edge by its request count.
+func causeGraph(g *topology.Graph) *rca.Graph {
+	out := rca.NewGraph()
+	for _, e := range g.Edges() {
+		out.AddCall(e.Caller, e.Callee, float64(e.Requests))
+	}
+	return out
+}
+
+func buildOTLP(cfg config.Config, d otlpDeps) (*otlpStage, error) {
+	graph := d.graph
 	b := d.bus
 	recv, err := otlp.New(otlp.Options{
 		Store:  d.metrics,

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,13 @@ type Options struct {
 	// Out receives a snapshot of every incident the stage changed, with only
 	// the new timeline entries. May be nil.
 	Out osprey.IncidentConsumer
+	// Topology, if set, lets a signal of one service join an unresolved
+	// incident of a service it calls or is called by (within Window).
+	Topology Topology
+	// Causes, if set, ranks root-cause candidates whenever a member joins
+	// an incident; the result is stored in Incident.Causes with an rca
+	// timeline entry when it changes.
+	Causes CauseRanker
 	// CatchUpInterval is how often the stage reads events it may have missed
 	// from the store. Zero means 10s.
 	CatchUpInterval time.Duration
@@ -54,11 +62,27 @@ type Options struct {
 	Registerer      prometheus.Registerer
 }
 
+// Topology is the learned service call graph, as the correlate stage needs
+// it. Implementations must be safe for concurrent use.
+type Topology interface {
+	// Neighbours returns the services that call service and those it calls.
+	Neighbours(service string) (callers, callees []string)
+}
+
+// CauseRanker ranks the root-cause candidates of an incident, best first,
+// each with an explanation and evidence ids. It must not modify inc and must
+// be deterministic for the same incident and graph.
+type CauseRanker interface {
+	RankCauses(inc *osprey.Incident) []osprey.Cause
+}
+
 // Correlator is the correlate stage. It consumes events and anomalies, and is an
 // osprey.Component.
 type Correlator struct {
 	store    store.Store
 	out      osprey.IncidentConsumer
+	topo     Topology
+	causes   CauseRanker
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
@@ -109,6 +133,8 @@ func New(opts Options) (*Correlator, error) {
 	return &Correlator{
 		store:    opts.Store,
 		out:      opts.Out,
+		topo:     opts.Topology,
+		causes:   opts.Causes,
 		interval: opts.CatchUpInterval,
 		now:      opts.Now,
 		log:      opts.Logger,
@@ -256,10 +282,18 @@ func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) 
 		}
 		if prev, ok := changed[ch.inc.ID]; ok {
 			prev.entries = append(prev.entries, ch.entries...)
+			prev.joined = prev.joined || ch.joined
 			continue
 		}
 		changed[ch.inc.ID] = ch
 		order = append(order, ch.inc.ID)
+	}
+	if c.causes != nil {
+		for _, id := range order {
+			if ch := changed[id]; ch.opened || ch.joined {
+				c.rankLocked(ch, ch.inc.UpdatedAt)
+			}
+		}
 	}
 	out := make([]osprey.Incident, 0, len(order))
 	for _, id := range order {
@@ -289,6 +323,33 @@ func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) 
 	return nil
 }
 
+// rankLocked re-ranks the causes of a changed incident and records a
+// timeline entry when the ranking (the order of candidates) changed.
+func (c *Correlator) rankLocked(ch *change, now time.Time) {
+	causes := c.causes.RankCauses(ch.inc)
+	if sameRanking(ch.inc.Causes, causes) {
+		ch.inc.Causes = causes // scores and explanations may have moved
+		return
+	}
+	ch.inc.Causes = causes
+	c.m.rankings.Inc()
+	msg := "no root-cause candidate"
+	if len(causes) > 0 {
+		parts := make([]string, 0, 3)
+		for _, cause := range causes[:min(3, len(causes))] {
+			parts = append(parts, fmt.Sprintf("%s %s (%.2f)", cause.Kind, cause.Name, cause.Score))
+		}
+		msg = "root-cause candidates: " + strings.Join(parts, ", ")
+	}
+	ch.entries = append(ch.entries, osprey.TimelineEntry{At: now, Kind: osprey.TimelineRCA, Actor: "osprey", Message: msg})
+}
+
+// sameRanking reports whether a and b name the same candidates in the same
+// order.
+func sameRanking(a, b []osprey.Cause) bool {
+	return slices.EqualFunc(a, b, func(x, y osprey.Cause) bool { return x.Kind == y.Kind && x.Name == y.Name })
+}
+
 // recoverLocked rebuilds the state from the store after a failed write and
 // returns err (with the reload's error, if that failed too).
 func (c *Correlator) recoverLocked(ctx context.Context, err error) error {
@@ -305,7 +366,7 @@ func (c *Correlator) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load correlate checkpoint: %w", err)
 	}
-	st := newState(c.window, c.groupBy, osprey.NewID)
+	st := newState(c.window, c.groupBy, c.topo, osprey.NewID)
 	incs, err := c.store.ListIncidents(ctx, store.IncidentQuery{
 		Statuses: []osprey.IncidentStatus{osprey.IncidentOpen, osprey.IncidentAcknowledged},
 		Limit:    store.MaxLimit,

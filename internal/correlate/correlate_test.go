@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,8 +12,10 @@ import (
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/correlate"
+	"github.com/osprey-aiops/osprey/internal/rca"
 	"github.com/osprey-aiops/osprey/internal/store"
 	"github.com/osprey-aiops/osprey/internal/store/sqlite"
+	"github.com/osprey-aiops/osprey/internal/topology"
 )
 
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -432,5 +435,84 @@ func TestAnomaliesBecomeMembers(t *testing.T) {
 	incs := incidents(t, st)
 	if incs[0].Members[0].Kind != osprey.MemberAnomaly || incs[0].Members[0].Status != osprey.StatusResolved {
 		t.Errorf("anomaly member = %+v, want a resolved anomaly member", incs[0].Members[0])
+	}
+}
+
+// learnedGraph returns a real topology graph that has seen frontend call
+// checkout and checkout call db.
+func learnedGraph(t *testing.T) *topology.Graph {
+	t.Helper()
+	g := topology.New(topology.Options{Now: func() time.Time { return t0 }})
+	spans := []osprey.Span{
+		{TraceID: "t1", SpanID: "a", Service: "frontend", Name: "GET /", Kind: osprey.SpanKindServer, Start: t0, Duration: time.Millisecond},
+		{TraceID: "t1", SpanID: "b", ParentSpanID: "a", Service: "checkout", Name: "POST /order", Kind: osprey.SpanKindServer, Start: t0, Duration: time.Millisecond},
+		{TraceID: "t1", SpanID: "c", ParentSpanID: "b", Service: "db", Name: "query", Kind: osprey.SpanKindServer, Start: t0, Duration: time.Millisecond},
+	}
+	if err := g.ConsumeSpans(context.Background(), spans); err != nil {
+		t.Fatal(err)
+	}
+	if callers, _ := g.Neighbours("checkout"); len(callers) != 1 {
+		t.Fatalf("topology did not learn frontend → checkout: callers %v", callers)
+	}
+	return g
+}
+
+func TestTopologyJoinsNeighbouringServices(t *testing.T) {
+	st := openStore(t)
+	c, err := correlate.New(correlate.Options{
+		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
+		Topology: learnedGraph(t), CatchUpInterval: time.Hour,
+		Now: func() time.Time { return t0 }, Registerer: prometheus.NewRegistry(),
+		Causes: rca.IncidentRanker{Config: rca.DefaultConfig()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Shutdown(context.Background()) })
+	for _, e := range []ev{
+		{at: 0, name: "SlowQueries", labels: osprey.Labels{"service": "db"}, severity: osprey.SeverityCritical},
+		{at: 30 * time.Second, name: "HighLatency", labels: osprey.Labels{"service": "checkout"}, severity: osprey.SeverityWarning},
+		{at: time.Minute, name: "HighLatency", labels: osprey.Labels{"service": "frontend"}, severity: osprey.SeverityWarning},
+		{at: 2 * time.Minute, name: "HighLatency", labels: osprey.Labels{"service": "checkout", "pod": "2"}},
+		// Not a neighbour of anything: its own incident.
+		{at: time.Minute, name: "DiskFull", labels: osprey.Labels{"service": "mail"}},
+		// A neighbour, but outside the window of the incident's last activity.
+		{at: 20 * time.Minute, name: "HighLatency", labels: osprey.Labels{"service": "db", "x": "late"}},
+	} {
+		if err := c.ConsumeEvents(context.Background(), appendEvents(t, st, []ev{e})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkIncidents(t, st, []want{
+		{status: osprey.IncidentOpen, members: 4},
+		{status: osprey.IncidentOpen, members: 1},
+		{status: osprey.IncidentOpen, members: 1},
+	})
+	incs := incidents(t, st)
+	sortByOpened(incs)
+	inc, err := st.GetIncident(context.Background(), incs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inc.Causes) == 0 || inc.Causes[0].Name != "db" {
+		t.Fatalf("causes = %+v, want db first", inc.Causes)
+	}
+	var joinedByGraph, rcaEntries int
+	for _, e := range inc.Timeline {
+		if e.Kind == osprey.TimelineMemberJoined && strings.Contains(e.Message, "learned call graph") {
+			joinedByGraph++
+		}
+		if e.Kind == osprey.TimelineRCA {
+			rcaEntries++
+		}
+	}
+	if joinedByGraph != 2 {
+		t.Errorf("%d members joined through the call graph, want 2 (checkout, frontend)", joinedByGraph)
+	}
+	if rcaEntries == 0 {
+		t.Error("no rca timeline entry")
 	}
 }

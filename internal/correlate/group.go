@@ -66,6 +66,8 @@ type change struct {
 	inc     *osprey.Incident
 	entries []osprey.TimelineEntry
 	opened  bool
+	// joined is set when a new member joined (its causes may change).
+	joined bool
 }
 
 // state is the correlator's in-memory view of unresolved incidents. It is not
@@ -74,6 +76,9 @@ type state struct {
 	window  time.Duration
 	groupBy []string
 	newID   func(time.Time) string
+	// topo, if set, lets a signal of one service join an incident of a
+	// service it calls or is called by.
+	topo Topology
 
 	// open holds unresolved (open or acknowledged) incidents by id.
 	open map[string]*osprey.Incident
@@ -83,10 +88,11 @@ type state struct {
 	byGroup map[string]string
 }
 
-func newState(window time.Duration, groupBy []string, newID func(time.Time) string) *state {
+func newState(window time.Duration, groupBy []string, topo Topology, newID func(time.Time) string) *state {
 	return &state{
 		window:        window,
 		groupBy:       groupBy,
+		topo:          topo,
 		newID:         newID,
 		open:          make(map[string]*osprey.Incident),
 		byFingerprint: make(map[osprey.Fingerprint]string),
@@ -99,10 +105,15 @@ func (s *state) load(inc osprey.Incident) {
 	inc.Timeline = nil
 	p := &inc
 	s.open[inc.ID] = p
+	keys := []string{s.groupKey(inc.Labels)}
 	for _, m := range inc.Members {
 		s.byFingerprint[m.Fingerprint] = inc.ID
+		keys = append(keys, s.groupKey(m.Labels))
 	}
-	if key := s.groupKey(inc.Labels); key != "" {
+	for _, key := range keys {
+		if key == "" {
+			continue
+		}
 		if cur, ok := s.byGroup[key]; !ok || s.open[cur].OpenedAt.Before(inc.OpenedAt) {
 			s.byGroup[key] = inc.ID
 		}
@@ -133,11 +144,52 @@ func (s *state) apply(sig signal) *change {
 		if id, ok := s.byGroup[key]; ok {
 			inc := s.open[id]
 			if sig.at.Sub(lastActivity(inc)) <= s.window {
-				return s.join(inc, sig)
+				return s.join(inc, sig, fmt.Sprintf("same %s within %s", key, s.window))
 			}
+		}
+		if inc, why := s.neighbourIncident(key, sig.at); inc != nil {
+			ch := s.join(inc, sig, why)
+			s.byGroup[key] = inc.ID
+			return ch
 		}
 	}
 	return s.openIncident(sig)
+}
+
+// neighbourIncident finds the unresolved incident, active within the window,
+// of a service that the service in key calls or is called by, according to
+// the learned topology. It prefers the most recently active such incident
+// (then the lowest id, for determinism) and says why it matched.
+func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, string) {
+	name, svc, ok := cut(key)
+	if s.topo == nil || !ok || name != osprey.LabelService {
+		return nil, ""
+	}
+	callers, callees := s.topo.Neighbours(svc)
+	var best *osprey.Incident
+	var why string
+	consider := func(neighbour, relation string) {
+		id, ok := s.byGroup[osprey.LabelService+"="+neighbour]
+		if !ok {
+			return
+		}
+		inc := s.open[id]
+		last := lastActivity(inc)
+		if at.Sub(last) > s.window {
+			return
+		}
+		if best == nil || last.After(lastActivity(best)) || last.Equal(lastActivity(best)) && inc.ID < best.ID {
+			best = inc
+			why = fmt.Sprintf("service %s %s %s in the learned call graph, within %s", svc, relation, neighbour, s.window)
+		}
+	}
+	for _, c := range callers {
+		consider(c, "is called by")
+	}
+	for _, c := range callees {
+		consider(c, "calls")
+	}
+	return best, why
 }
 
 // update applies a repeat or a resolution of an existing member.
@@ -181,15 +233,16 @@ func (s *state) update(inc *osprey.Incident, sig signal) *change {
 	return ch
 }
 
-// join adds a new member to an unresolved incident of the same group.
-func (s *state) join(inc *osprey.Incident, sig signal) *change {
+// join adds a new member to an unresolved incident; why says what the
+// member shares with the incident.
+func (s *state) join(inc *osprey.Incident, sig signal, why string) *change {
 	m := newMember(sig)
 	inc.Members = append(inc.Members, m)
 	inc.UpdatedAt = laterOf(inc.UpdatedAt, sig.at)
 	inc.Severity = max(inc.Severity, sig.severity)
 	s.byFingerprint[sig.fingerprint] = inc.ID
-	return &change{inc: inc, entries: []osprey.TimelineEntry{entry(sig.at, osprey.TimelineMemberJoined, sig.ref,
-		fmt.Sprintf("%s joined: same %s within %s", describe(&m), s.groupKey(sig.labels), s.window))}}
+	return &change{inc: inc, joined: true, entries: []osprey.TimelineEntry{entry(sig.at, osprey.TimelineMemberJoined, sig.ref,
+		fmt.Sprintf("%s joined: %s", describe(&m), why))}}
 }
 
 // openIncident starts a new incident around sig.

@@ -16,6 +16,7 @@ type metrics struct {
 	gaps          prometheus.Counter
 	saveErrors    prometheus.Counter
 	handoffErrors prometheus.Counter
+	rankings      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -56,8 +57,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "osprey_correlate_handoff_errors_total",
 			Help: "Incident changes the next stage did not accept.",
 		}),
+		rankings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_correlate_cause_rankings_changed_total",
+			Help: "Times an incident's root-cause ranking changed.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.processed, m.ignored, m.opened, m.resolved, m.open, m.replayed, m.gaps, m.saveErrors, m.handoffErrors} {
+	for _, c := range []prometheus.Collector{m.processed, m.ignored, m.opened, m.resolved, m.open, m.replayed, m.gaps, m.saveErrors, m.handoffErrors, m.rankings} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register correlate metrics: %w", err)
 		}

@@ -1,0 +1,77 @@
+package rca
+
+import (
+	"github.com/osprey-aiops/osprey"
+)
+
+// KindAlert is evidence from an alert (an event that is not a change).
+const KindAlert Kind = "alert"
+
+// Scores given to incident members, which carry a severity but no anomaly
+// score: an alert's severity is the sender's own judgement of its strength.
+var severityScore = map[osprey.Severity]float64{
+	osprey.SeverityCritical: 1,
+	osprey.SeverityError:    0.85,
+	osprey.SeverityWarning:  0.6,
+	osprey.SeverityInfo:     0.3,
+	osprey.SeverityUnknown:  0.5,
+}
+
+// FromMember turns an incident member into Evidence for the service named by
+// its serviceLabel label (osprey.LabelService if empty); it reports false when
+// the member carries no service. A member's strength is its severity's score,
+// its onset when it was first seen; an event named "deploy" is a change.
+func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
+	if serviceLabel == "" {
+		serviceLabel = osprey.LabelService
+	}
+	svc := m.Labels.Get(serviceLabel)
+	if svc == "" {
+		return Evidence{}, false
+	}
+	kind := KindAlert
+	switch {
+	case m.Kind == osprey.MemberAnomaly && m.Labels.Get("template_id") != "":
+		kind = KindLog
+	case m.Kind == osprey.MemberAnomaly:
+		kind = KindMetric
+	case m.Name == "deploy":
+		kind = KindChange
+	}
+	score, ok := severityScore[m.Severity]
+	if !ok {
+		score = severityScore[osprey.SeverityUnknown]
+	}
+	return Evidence{ID: m.FirstRef, Service: svc, Kind: kind, Signal: m.Name, Score: score, Onset: m.FirstSeen}, true
+}
+
+// IncidentRanker ranks the services of an incident's members as root-cause
+// candidates over the call graph that Graph returns (nil means no graph: each
+// service is then ranked on its own evidence). It implements the correlate
+// stage's CauseRanker.
+type IncidentRanker struct {
+	Graph        func() *Graph
+	Config       Config
+	ServiceLabel string
+}
+
+// RankCauses ranks inc's member services, best first.
+func (r IncidentRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
+	ev := make([]Evidence, 0, len(inc.Members))
+	for i := range inc.Members {
+		if e, ok := FromMember(&inc.Members[i], r.ServiceLabel); ok {
+			ev = append(ev, e)
+		}
+	}
+	if len(ev) == 0 {
+		return nil
+	}
+	var g *Graph
+	if r.Graph != nil {
+		g = r.Graph()
+	}
+	if g == nil {
+		g = NewGraph()
+	}
+	return Rank(g, ev, r.Config)
+}

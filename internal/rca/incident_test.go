@@ -1,0 +1,62 @@
+package rca
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+)
+
+func TestIncidentRankerPrefersTheDownstreamEarliestService(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	member := func(svc, name string, sev osprey.Severity, after time.Duration) osprey.Member {
+		return osprey.Member{Kind: osprey.MemberEvent, Name: name, Labels: osprey.Labels{"service": svc},
+			Severity: sev, FirstRef: svc + "-" + name, FirstSeen: t0.Add(after)}
+	}
+	inc := &osprey.Incident{Members: []osprey.Member{
+		member("frontend", "HighLatency", osprey.SeverityWarning, 40*time.Second),
+		member("checkout", "HighLatency", osprey.SeverityWarning, 35*time.Second),
+		member("db", "SlowQueries", osprey.SeverityCritical, 0),
+		{Kind: osprey.MemberEvent, Name: "NoService", Severity: osprey.SeverityCritical},
+	}}
+	g := NewGraph()
+	g.AddCall("frontend", "checkout", 100)
+	g.AddCall("checkout", "db", 100)
+	r := IncidentRanker{Graph: func() *Graph { return g }, Config: DefaultConfig()}
+	causes := r.RankCauses(inc)
+	if len(causes) != 3 {
+		t.Fatalf("got %d causes, want 3 (a member without a service is no candidate): %+v", len(causes), causes)
+	}
+	if causes[0].Name != "db" {
+		t.Fatalf("top cause = %s, want db (earliest, strongest, called by the others): %+v", causes[0].Name, causes)
+	}
+	if !strings.Contains(causes[0].Explanation, "db") || len(causes[0].EvidenceIDs) == 0 {
+		t.Errorf("top cause lacks an explanation or evidence: %+v", causes[0])
+	}
+	// Deterministic for the same input.
+	again := r.RankCauses(inc)
+	for i := range causes {
+		if causes[i].Name != again[i].Name || causes[i].Explanation != again[i].Explanation {
+			t.Fatalf("ranking is not deterministic: %+v vs %+v", causes, again)
+		}
+	}
+}
+
+func TestFromMemberKinds(t *testing.T) {
+	tests := []struct {
+		m    osprey.Member
+		want Kind
+	}{
+		{osprey.Member{Kind: osprey.MemberEvent, Name: "deploy", Labels: osprey.Labels{"service": "a"}}, KindChange},
+		{osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Labels: osprey.Labels{"service": "a"}}, KindAlert},
+		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "cpu", Labels: osprey.Labels{"service": "a"}}, KindMetric},
+		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "log template x", Labels: osprey.Labels{"service": "a", "template_id": "x"}}, KindLog},
+	}
+	for _, tc := range tests {
+		e, ok := FromMember(&tc.m, "")
+		if !ok || e.Kind != tc.want {
+			t.Errorf("FromMember(%s %s) = %v, %v; want kind %s", tc.m.Kind, tc.m.Name, e.Kind, ok, tc.want)
+		}
+	}
+}
