@@ -32,6 +32,7 @@ func TestDependencyRules(t *testing.T) {
 		{pkg: mod + "/internal/query", forbidden: drivers},
 		{pkg: mod + "/internal/detect/metric", forbidden: drivers},
 		{pkg: mod + "/internal/logmine", forbidden: drivers},
+		{pkg: mod + "/internal/remediate", forbidden: drivers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.pkg, func(t *testing.T) {

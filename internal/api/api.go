@@ -15,6 +15,7 @@ import (
 	"github.com/osprey-aiops/osprey/internal/auth"
 	"github.com/osprey-aiops/osprey/internal/config"
 	"github.com/osprey-aiops/osprey/internal/ingest"
+	"github.com/osprey-aiops/osprey/internal/remediate"
 	"github.com/osprey-aiops/osprey/internal/store"
 )
 
@@ -58,6 +59,10 @@ type Options struct {
 	// receivers of other wire formats (internal/ingest/...). A pattern that
 	// conflicts with another route makes New fail.
 	Routes []ingest.Route
+	// Remediation is the remediate stage that the approve, reject, pause,
+	// resume and status routes act on; nil leaves those routes out (the
+	// runbook runs and the audit log are served from Store either way).
+	Remediation *remediate.Engine
 	// Auth authenticates and authorises requests; auth.New(nil) disables
 	// authentication. Its failure metric is registered on Registerer.
 	Auth *auth.Authenticator
@@ -163,6 +168,7 @@ func New(opts Options) (*API, error) {
 	a.mux.Handle(routeIncident, viewer(a.getIncident))
 	a.mux.Handle(routeIngestStat, viewer(a.stats.ServeHTTP))
 	a.mux.Handle(routeTemplates, viewer(a.listTemplates))
+	a.mountRemediation(opts.Remediation)
 	for _, rt := range opts.Routes {
 		if err := a.mount(rt); err != nil {
 			return nil, err

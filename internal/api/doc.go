@@ -12,6 +12,14 @@
 //	GET  /api/v1/incidents/{id}     viewer: one incident with its timeline
 //	GET  /api/v1/status/ingest      viewer: data-quality counts of every receiver (ingest.Stats)
 //	GET  /api/v1/log-templates      viewer: {"templates": [...]}, mined log templates, most frequent first
+//	GET  /api/v1/runbook-runs       viewer: {"runs": [...]}, ?incident=&limit=, newest first
+//	GET  /api/v1/runbook-runs/{id}  viewer: one runbook run with its actions
+//	POST /api/v1/runbook-runs/{id}/approve  operator: {"reason": "..."} optional; the updated run
+//	POST /api/v1/runbook-runs/{id}/reject   operator: as approve
+//	GET  /api/v1/remediation        viewer: {"paused": bool, "runbooks": [names]}
+//	POST /api/v1/remediation/pause  operator: the kill switch; {"reason": "..."} optional
+//	POST /api/v1/remediation/resume operator: lift it
+//	GET  /api/v1/audit              viewer: {"entries": [...]}, ?since=&limit=, newest first
 //
 // Options.Routes adds the routes of the receivers of other wire formats
 // (internal/ingest/alerts: POST /api/v2/alerts, /api/v1/alerts/...), each

@@ -35,6 +35,7 @@ import (
 	"github.com/osprey-aiops/osprey/internal/metricstore"
 	"github.com/osprey-aiops/osprey/internal/query"
 	"github.com/osprey-aiops/osprey/internal/rca"
+	"github.com/osprey-aiops/osprey/internal/remediate"
 	"github.com/osprey-aiops/osprey/internal/store"
 	"github.com/osprey-aiops/osprey/internal/store/postgres"
 	"github.com/osprey-aiops/osprey/internal/store/sqlite"
@@ -133,6 +134,23 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	}
 	if err := bus.Subscribe(b, bus.Anomalies, "correlate", corr.ConsumeAnomalies); err != nil {
 		return fmt.Errorf("subscribe correlate to anomalies: %w", err)
+	}
+
+	// The remediate stage acts on the correlator's incident snapshots. It
+	// starts after the correlator and before the bus, so it shuts down
+	// after the bus has delivered the last incidents.
+	remed, err := remediate.New(remediate.Options{
+		Config:     cfg.Remediation,
+		Store:      st,
+		Now:        now,
+		Logger:     log.With("component", "remediate"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	if err := bus.Subscribe(b, bus.Incidents, "remediate", remed.ConsumeIncidents); err != nil {
+		return fmt.Errorf("subscribe remediate to incidents: %w", err)
 	}
 
 	// The metric detect stage: the remote_write receiver hands each
@@ -267,17 +285,18 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	routes := slices.Concat(alertReceivers.Routes(), remoteWrite.Routes(), lokiPush.Routes(), queryAPI.Routes(), otlpIn.routes)
 
 	handler, err := api.New(api.Options{
-		Store:      st,
-		Ingest:     commit,
-		Stats:      stats,
-		Routes:     routes,
-		Auth:       authn,
-		Limits:     cfg.Server,
-		Now:        now,
-		Logger:     log.With("component", "api"),
-		Registerer: reg,
-		Gatherer:   reg,
-		Ready:      st.Ping,
+		Store:       st,
+		Ingest:      commit,
+		Stats:       stats,
+		Routes:      routes,
+		Remediation: remed,
+		Auth:        authn,
+		Limits:      cfg.Server,
+		Now:         now,
+		Logger:      log.With("component", "api"),
+		Registerer:  reg,
+		Gatherer:    reg,
+		Ready:       st.Ping,
 	})
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
@@ -298,6 +317,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 			return err
 		}
 		if err := g.start(ctx, "correlate", corr); err != nil {
+			return err
+		}
+		if err := g.start(ctx, "remediate", remed); err != nil {
 			return err
 		}
 		if saver != nil {

@@ -6,6 +6,8 @@ package config
 import (
 	"path/filepath"
 	"time"
+
+	"github.com/osprey-aiops/osprey/internal/remediate"
 )
 
 // Config is the whole configuration of an Osprey process.
@@ -35,6 +37,9 @@ type Config struct {
 	Logs LogsConfig `yaml:"logs"`
 	// OTLP configures the OpenTelemetry (OTLP) receiver.
 	OTLP OTLPConfig `yaml:"otlp"`
+	// Remediation configures the remediate stage: the programs runbooks may
+	// run, its guardrails and the runbooks themselves (docs/remediation.md).
+	Remediation remediate.Config `yaml:"remediation"`
 }
 
 // ServerConfig configures the HTTP server and its request limits.
@@ -308,7 +313,8 @@ func Default() Config {
 		Logs: LogsConfig{Enabled: true, MaxTemplatesPerSource: 10_000, SaveInterval: 10 * time.Second,
 			Anomalies: true, Bucket: time.Minute, NewTemplateWarmup: time.Hour, NewTemplateWarmupLines: 10_000,
 			MaxTemplateSeries: 100_000},
-		OTLP: OTLPConfig{MaxDecodedBytes: 32 << 20},
+		OTLP:        OTLPConfig{MaxDecodedBytes: 32 << 20},
+		Remediation: remediate.DefaultConfig(),
 	}
 }
 

@@ -92,17 +92,26 @@ func marshalEscaped(t *testing.T, cfg Config) []byte {
 	return out
 }
 
-// normalize makes empty lists (tokens, syslog addresses) nil: YAML cannot
-// tell them apart.
+// normalize makes every empty list (tokens, syslog addresses, runbooks and
+// the lists inside them) nil: YAML cannot tell them apart.
 func normalize(c Config) Config {
-	if len(c.Auth.Tokens) == 0 {
-		c.Auth.Tokens = nil
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Struct:
+			for i := range v.NumField() {
+				walk(v.Field(i))
+			}
+		case reflect.Slice:
+			if v.Len() == 0 {
+				v.SetZero()
+				return
+			}
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		}
 	}
-	if len(c.Syslog.UDP) == 0 {
-		c.Syslog.UDP = nil
-	}
-	if len(c.Syslog.TCP) == 0 {
-		c.Syslog.TCP = nil
-	}
+	walk(reflect.ValueOf(&c).Elem())
 	return c
 }

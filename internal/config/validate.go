@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/osprey-aiops/osprey/internal/remediate"
 )
 
 // The Validate methods check one value without touching the file system or
@@ -44,6 +46,7 @@ func (c *Config) Validate() error {
 	p.nest("syslog", c.Syslog.Validate())
 	p.nest("logs", c.Logs.Validate())
 	p.nest("otlp", c.OTLP.Validate())
+	p.nest("remediation", fromRemediate(c.Remediation.Validate()))
 	if len(c.Auth.Tokens) == 0 {
 		if host, _, err := net.SplitHostPort(c.Server.Listen); err == nil && !isLoopback(host) {
 			p.addf("server.listen", "%q is not a loopback address and auth.tokens is empty: "+
@@ -425,6 +428,52 @@ func (c LogsConfig) Validate() error {
 	}
 	positive(&p, "max_template_series", c.MaxTemplateSeries)
 	return p.err()
+}
+
+// fromRemediate converts the problems of remediate.Config.Validate, each a
+// *remediate.FieldError inside a remediate.Errors (or an errors.Join), into an
+// Errors of *FieldError with the same relative paths, so that nest roots them
+// under "remediation." and Parse gives them lines.
+func fromRemediate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var p problems
+	var walk func(err error)
+	walk = func(err error) {
+		if fe, ok := err.(*remediate.FieldError); ok {
+			p.errs = append(p.errs, &FieldError{Path: fe.Path, Err: fe.Err})
+			return
+		}
+		if list, ok := joined(err); ok {
+			for _, e := range list {
+				walk(e)
+			}
+			return
+		}
+		p.errs = append(p.errs, &FieldError{Err: err})
+	}
+	walk(err)
+	return p.err()
+}
+
+// joined returns the errors of a list of problems: a remediate.Errors, or an
+// errors.Join (recognised by its message, so that an error wrapping several
+// with its own text is kept whole).
+func joined(err error) ([]error, bool) {
+	if list, ok := err.(remediate.Errors); ok {
+		return list, true
+	}
+	u, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil, false
+	}
+	list := u.Unwrap()
+	msgs := make([]string, 0, len(list))
+	for _, e := range list {
+		msgs = append(msgs, e.Error())
+	}
+	return list, err.Error() == strings.Join(msgs, "\n")
 }
 
 // positive records a problem at path unless v > 0.

@@ -2,10 +2,13 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/osprey-aiops/osprey/internal/remediate"
 )
 
 const testHash = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
@@ -367,4 +370,52 @@ func TestLogsConfigValidate(t *testing.T) {
 		"new_template_warmup_lines: must not be negative, got -1",
 		"max_template_series: must be positive, got 0",
 	})
+}
+
+// TestRemediationProblems checks that the remediation section's problems keep
+// their key paths under "remediation.", whether they come as a
+// remediate.Errors, inside an errors.Join or as a plain error.
+func TestRemediationProblems(t *testing.T) {
+	cfg := Default()
+	cfg.Remediation.MaxConcurrency = 0
+	cfg.Remediation.Runbooks = []remediate.Runbook{{Name: "Bad Name", Trigger: "incident.nope", Steps: []remediate.Step{{Name: "s"}}}}
+	var p problems
+	p.nest("remediation", fromRemediate(cfg.Remediation.Validate()))
+	var got []string
+	for _, e := range p.errs {
+		got = append(got, e.Error())
+	}
+	for _, want := range []string{
+		"remediation.max_concurrency: must be positive",
+		`remediation.runbooks[0].name: "Bad Name" is not a runbook name`,
+		"remediation.runbooks[0].trigger: ERROR: <input>:1:9: undefined field 'nope'",
+		"remediation.runbooks[0].steps[0]",
+	} {
+		if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, want) }) {
+			t.Errorf("no problem starts with %q:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+
+	joined := errors.Join(
+		&remediate.FieldError{Path: "runbooks[1].mode", Err: errors.New("bad mode")},
+		remediate.Errors{&remediate.FieldError{Path: "exec_allow[0]", Err: errors.New("not absolute")}},
+		errors.New("whole section"),
+	)
+	p = problems{}
+	p.nest("remediation", fromRemediate(joined))
+	got = got[:0]
+	for _, e := range p.errs {
+		got = append(got, e.Error())
+	}
+	want := []string{"remediation.runbooks[1].mode: bad mode", "remediation.exec_allow[0]: not absolute", "remediation: whole section"}
+	if !slices.Equal(got, want) {
+		t.Errorf("joined problems = %q, want %q", got, want)
+	}
+	// An error wrapping several with its own text stays one problem.
+	wrapped := fmt.Errorf("compile: %w and %w", errors.New("a"), errors.New("b"))
+	p = problems{}
+	p.nest("remediation", fromRemediate(wrapped))
+	if len(p.errs) != 1 || p.errs[0].Error() != "remediation: compile: a and b" {
+		t.Errorf("wrapped error became %v", p.errs)
+	}
 }
