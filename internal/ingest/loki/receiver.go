@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/snappy"
@@ -73,7 +72,7 @@ type Receiver struct {
 	log        *slog.Logger
 	recv       *ingest.Receiver
 
-	bufs sync.Pool // *[]byte, request and snappy buffers
+	bufs ingest.BufPool // request bodies and snappy buffers
 }
 
 var _ http.Handler = (*Receiver)(nil)
@@ -193,8 +192,8 @@ func (r *Receiver) decodeRequest(w http.ResponseWriter, req *http.Request) (*bat
 		return nil, &requestError{code: http.StatusUnsupportedMediaType, reason: ingest.ReasonMediaType,
 			msg: fmt.Sprintf("Content-Encoding %s is not supported: send gzip, deflate or none", quoteForError(enc, 32))}
 	}
-	bufp := r.getBuf()
-	defer r.putBuf(bufp)
+	bufp := r.bufs.Get()
+	defer r.bufs.Put(bufp)
 	body, rerr := r.readBody(w, req, (*bufp)[:0])
 	if rerr != nil {
 		return nil, rerr
@@ -210,8 +209,8 @@ func (r *Receiver) decodeRequest(w http.ResponseWriter, req *http.Request) (*bat
 	if f == formatJSON {
 		err = decodeJSON(body, b)
 	} else {
-		sbufp := r.getBuf()
-		defer r.putBuf(sbufp)
+		sbufp := r.bufs.Get()
+		defer r.bufs.Put(sbufp)
 		var raw []byte
 		if raw, rerr = r.unsnappy(body, (*sbufp)[:0]); rerr != nil {
 			return nil, rerr
@@ -247,24 +246,6 @@ func contentFormat(ct string) (format, *requestError) {
 	return 0, &requestError{code: http.StatusUnsupportedMediaType, reason: ingest.ReasonMediaType,
 		msg: fmt.Sprintf("Content-Type %s is not supported: send application/x-protobuf (snappy-compressed) or application/json",
 			quoteForError(ct, 64))}
-}
-
-func (r *Receiver) getBuf() *[]byte {
-	if p, ok := r.bufs.Get().(*[]byte); ok {
-		return p
-	}
-	b := make([]byte, 0, 64<<10)
-	return &b
-}
-
-// maxPooledBuf keeps the buffers of a few huge requests from staying in the
-// pool for good.
-const maxPooledBuf = 8 << 20
-
-func (r *Receiver) putBuf(p *[]byte) {
-	if cap(*p) <= maxPooledBuf {
-		r.bufs.Put(p)
-	}
 }
 
 func (r *Receiver) tooLarge(what string, limit int64) *requestError {

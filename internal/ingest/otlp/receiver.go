@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/otlptranslator"
@@ -106,7 +105,7 @@ type Receiver struct {
 
 	recvMetrics, recvLogs, recvTraces *ingest.Receiver
 
-	bufs sync.Pool // *[]byte
+	bufs ingest.BufPool // request bodies
 }
 
 // New returns a Receiver.
@@ -219,8 +218,8 @@ func (r *Receiver) decodeInto(w http.ResponseWriter, req *http.Request, dst unma
 	if ce != "" && ce != "identity" && ce != "gzip" {
 		return enc, unsupported("Content-Encoding %q is not supported: send gzip or none", ingest.Truncate(ce, 32))
 	}
-	bufp := r.getBuf()
-	defer r.putBuf(bufp)
+	bufp := r.bufs.Get()
+	defer r.bufs.Put(bufp)
 	body, rerr := r.readBody(w, req, (*bufp)[:0])
 	if rerr != nil {
 		return enc, rerr
@@ -300,23 +299,6 @@ func (r *Receiver) gunzip(body []byte) ([]byte, *requestError) {
 		return nil, tooLarge("decompressed body", r.maxDec, "otlp.max_decoded_bytes")
 	}
 	return out, nil
-}
-
-func (r *Receiver) getBuf() *[]byte {
-	if p, ok := r.bufs.Get().(*[]byte); ok {
-		return p
-	}
-	b := make([]byte, 0, 64<<10)
-	return &b
-}
-
-// maxPooledBuf keeps the buffers of a few huge requests from staying pooled.
-const maxPooledBuf = 8 << 20
-
-func (r *Receiver) putBuf(p *[]byte) {
-	if cap(*p) <= maxPooledBuf {
-		r.bufs.Put(p)
-	}
 }
 
 // writeStatus replies code with a google.rpc.Status body in enc, as the
