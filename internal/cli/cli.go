@@ -64,6 +64,7 @@ Run "osprey serve" to start it with embedded storage and no configuration.`,
 		newCheckConfigCmd(stdout),
 		newVersionCmd(stdout),
 		newBenchCmd(stdout, stderr),
+		newLoadgenCmd(stdout, stderr),
 	)
 	return root
 }
