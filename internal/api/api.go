@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,11 @@ type Options struct {
 	// resume and status routes act on; nil leaves those routes out (the
 	// runbook runs and the audit log are served from Store either way).
 	Remediation *remediate.Engine
+	// Feedback receives operators' verdicts on anomalies (POST
+	// /api/v1/anomalies/{id}/feedback) after they are stored: the metric
+	// detector, which adjusts the series' model. Nil stores verdicts
+	// without adjusting anything.
+	Feedback AnomalyFeedback
 	// Auth authenticates and authorises requests; auth.New(nil) disables
 	// authentication. Its failure metric is registered on Registerer.
 	Auth *auth.Authenticator
@@ -96,6 +102,9 @@ type API struct {
 	ready   func(ctx context.Context) error
 	metrics *metrics
 	mux     *http.ServeMux
+
+	feedback   AnomalyFeedback
+	feedbackMu sync.Mutex
 }
 
 var _ http.Handler = (*API)(nil)
@@ -169,6 +178,7 @@ func New(opts Options) (*API, error) {
 	a.mux.Handle(routeIngestStat, viewer(a.stats.ServeHTTP))
 	a.mux.Handle(routeTemplates, viewer(a.listTemplates))
 	a.mountRemediation(opts.Remediation)
+	a.mountAnomalies(opts.Feedback)
 	for _, rt := range opts.Routes {
 		if err := a.mount(rt); err != nil {
 			return nil, err

@@ -20,6 +20,9 @@
 //	POST /api/v1/remediation/pause  operator: the kill switch; {"reason": "..."} optional
 //	POST /api/v1/remediation/resume operator: lift it
 //	GET  /api/v1/audit              viewer: {"entries": [...]}, ?since=&limit=, newest first
+//	GET  /api/v1/anomalies          viewer: {"anomalies": [...]}, ?since=&active=&limit=, newest first
+//	GET  /api/v1/anomalies/{id}     viewer: one anomaly with the operator's verdict, if any
+//	POST /api/v1/anomalies/{id}/feedback  operator: {"verdict": "false_positive"|"true_positive", "reason": "..."}
 //
 // Options.Routes adds the routes of the receivers of other wire formats
 // (internal/ingest/alerts: POST /api/v2/alerts, /api/v1/alerts/...), each

@@ -157,7 +157,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// stored batch to bus.Series without waiting, the engine scores it in
 	// the bus' worker, and its anomalies are stored, written back to the
 	// TSDB as scores, and published to the correlator.
+	// The engine also takes operators' verdicts on anomalies from the API.
 	var seriesNext osprey.SeriesConsumer
+	var feedback api.AnomalyFeedback
 	sink := newAnomalySink(st, metrics, bus.AnomalyPublisher(b), log.With("component", "detect"))
 	if cfg.Detect.Enabled {
 		eng, err := metric.NewEngine(metric.DefaultConfig(), sink, cfg.Detect.MaxSeries)
@@ -171,6 +173,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 			return err
 		}
 		seriesNext = seriesPublisher(b)
+		feedback = eng
 	}
 
 	// The log stage: the Loki and syslog receivers publish to bus.Logs, and
@@ -290,6 +293,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		Stats:       stats,
 		Routes:      routes,
 		Remediation: remed,
+		Feedback:    feedback,
 		Auth:        authn,
 		Limits:      cfg.Server,
 		Now:         now,

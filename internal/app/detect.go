@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/api"
 	"github.com/osprey-aiops/osprey/internal/bus"
 	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	"github.com/osprey-aiops/osprey/internal/metricstore"
@@ -34,6 +35,9 @@ type anomalySink struct {
 }
 
 var _ osprey.AnomalyConsumer = (*anomalySink)(nil)
+
+// The metric engine takes operators' verdicts from the API.
+var _ api.AnomalyFeedback = (*metric.Engine)(nil)
 
 // newAnomalySink returns the sink of the detectors (metric and log): it
 // stores their anomalies in st, writes metric anomalies' scores to scores,

@@ -67,6 +67,13 @@ type Config struct {
 	// detector sets them for line counts, where a statistically unusual but
 	// small change is no news.
 	MinFactor, MinDelta float64
+	// FeedbackStep and FeedbackMax govern operator feedback (see
+	// Tracker.Feedback): a false-positive verdict raises the surprise a
+	// series needs to alarm to FeedbackStep times what the marked anomaly
+	// reached (and at least FeedbackStep times the bar before), never
+	// beyond FeedbackMax times what Threshold alone asks. FeedbackMax 1
+	// disables feedback.
+	FeedbackStep, FeedbackMax float64
 
 	// Ablation switches for measurements; zero values enable everything.
 	disabled [numComponents]bool
@@ -96,6 +103,8 @@ func DefaultConfig() Config {
 		NovelAlpha:   0.002,
 		Threshold:    0.54, // a new record by 25 %: 0.5 + 0.5·log2(1.25)/4
 		Refractory:   60,
+		FeedbackStep: 1.25, // as far above the marked anomaly as Threshold is above the record
+		FeedbackMax:  8,    // Threshold 0.54 becomes at most 0.915
 	}
 }
 
@@ -138,6 +147,12 @@ func (c *Config) Validate() error {
 	}
 	if !(c.MinDelta >= 0) {
 		errs = append(errs, fmt.Errorf("min_delta: %v is negative", c.MinDelta))
+	}
+	if !(c.FeedbackStep >= 1) {
+		errs = append(errs, fmt.Errorf("feedback_step: %v must be at least 1", c.FeedbackStep))
+	}
+	if !(c.FeedbackMax >= 1) {
+		errs = append(errs, fmt.Errorf("feedback_max: %v must be at least 1", c.FeedbackMax))
 	}
 	if !(c.Clip > 0) {
 		errs = append(errs, fmt.Errorf("clip: %v must be positive", c.Clip))

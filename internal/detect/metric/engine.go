@@ -71,6 +71,42 @@ func NewEngine(cfg Config, out osprey.AnomalyConsumer, maxSeries int) (*Engine, 
 	return &Engine{cfg: cfg, out: out, maxSeries: maxSeries, series: make(map[osprey.Fingerprint]*Tracker)}, nil
 }
 
+// Feedback applies an operator's verdict on a metric anomaly to the model of
+// its series (looked up by the fingerprint of a.Labels, as ConsumeSeries
+// keys series); see Tracker.Feedback. It reports whether a model was
+// adjusted: anomalies of other kinds, of series not modelled (evicted, or
+// learnt before a restart), and unknown verdicts are ignored. Safe for
+// concurrent use with ConsumeSeries.
+func (e *Engine) Feedback(a osprey.Anomaly, f osprey.Feedback) bool {
+	if a.Kind != osprey.AnomalyMetric {
+		return false
+	}
+	if f != osprey.FeedbackFalsePositive && f != osprey.FeedbackTruePositive {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tr := e.series[a.Labels.Fingerprint()]
+	if tr == nil {
+		return false
+	}
+	tr.Feedback(&e.cfg, a.Score, f)
+	return true
+}
+
+// Threshold returns the alarm threshold in effect for the series labelled
+// labels (Config.Threshold raised by feedback), and false if the series is
+// not modelled.
+func (e *Engine) Threshold(labels osprey.Labels) (float64, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	tr := e.series[labels.Fingerprint()]
+	if tr == nil {
+		return 0, false
+	}
+	return tr.Threshold(&e.cfg), true
+}
+
 // Dropped returns the number of samples ignored because the series bound was
 // reached.
 func (e *Engine) Dropped() uint64 { return e.dropped.Load() }
@@ -131,8 +167,9 @@ func (t *Tracker) Open() *osprey.Anomaly { return t.open }
 // step applies the open/close rules to one scored sample.
 func (t *Tracker) step(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, res *Result) (osprey.Anomaly, bool) {
 	at := time.UnixMilli(smp.TimestampMs).UTC()
+	thr := t.model.threshold(cfg)
 	if t.open == nil {
-		if !res.Warm || res.Alarm < cfg.Threshold {
+		if !res.Warm || res.Alarm < thr {
 			return osprey.Anomaly{}, false
 		}
 		a := NewAnomaly(cfg, labels, fp, smp, res)
@@ -140,7 +177,7 @@ func (t *Tracker) step(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint,
 		t.quiet = 0
 		return a, true
 	}
-	if res.Score >= cfg.Threshold {
+	if res.Score >= thr {
 		t.quiet = 0
 		if res.Score > t.open.Score {
 			t.open.Score = res.Score
@@ -157,6 +194,28 @@ func (t *Tracker) step(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint,
 	t.open = nil
 	return a, true
 }
+
+// Feedback applies an operator's verdict on an anomaly of this series
+// whose highest score was score. A false positive makes the series less
+// sensitive: it then needs Config.FeedbackStep times the surprise that
+// anomaly reached to alarm (at least FeedbackStep times what it needed
+// before, at most Config.FeedbackMax times what Config.Threshold alone
+// asks), so an anomaly of the same size is not reported again while a
+// clearly larger one still is. A true positive halves the rise (in
+// octaves), back towards Config.Threshold. Other values are ignored. The
+// rise lasts until feedback changes it; it is part of the Model.
+func (t *Tracker) Feedback(cfg *Config, score float64, f osprey.Feedback) {
+	switch f {
+	case osprey.FeedbackFalsePositive:
+		t.model.desensitise(cfg, score)
+	case osprey.FeedbackTruePositive:
+		t.model.resensitise()
+	}
+}
+
+// Threshold returns the alarm threshold in effect for this series:
+// Config.Threshold, raised by false-positive feedback.
+func (t *Tracker) Threshold(cfg *Config) float64 { return t.model.threshold(cfg) }
 
 // NewAnomaly builds the anomaly for a sample that scored res, with the
 // evidence of every component that contributed.

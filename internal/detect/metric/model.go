@@ -92,6 +92,10 @@ type Model struct {
 	n       uint32
 	peakAge uint32
 	pred    Predictor
+	// desens is how much operator feedback raised the surprise this series
+	// needs to alarm, in octaves (log2 of the factor); 0 means none. It sits
+	// in what would be padding after pred.
+	desens  float32
 	firstMs int64
 	lastMs  int64
 
@@ -317,7 +321,7 @@ func (m *Model) debounce(cfg *Config, s float64) float64 {
 	if m.peakAge > uint32(cfg.Refractory) {
 		m.peak = 0
 	}
-	if m.peak >= cfg.Threshold && m.peakAge <= uint32(cfg.Refractory) {
+	if m.peak >= m.threshold(cfg) && m.peakAge <= uint32(cfg.Refractory) {
 		// One alarm per incident: a later, stronger score of the
 		// same incident would be a second detection of it.
 		return 0
@@ -333,8 +337,39 @@ func (m *Model) debounce(cfg *Config, s float64) float64 {
 // bandWidth is the distance from the prediction at which the point
 // component would reach the threshold.
 func (m *Model) bandWidth(cfg *Config, k Predictor, scale float64) float64 {
-	ratio := math.Exp2((cfg.Threshold - 0.5) * 2 * cfg.ScoreOctaves)
+	ratio := math.Exp2((m.threshold(cfg) - 0.5) * 2 * cfg.ScoreOctaves)
 	return max(m.pointRec[k], 1) * ratio * scale
+}
+
+// threshold is the alarm threshold in effect for this series:
+// Config.Threshold raised by operator feedback (desens octaves of surprise
+// more), at most 1.
+func (m *Model) threshold(cfg *Config) float64 {
+	if m.desens == 0 {
+		return cfg.Threshold
+	}
+	return min(1, cfg.Threshold+0.5*float64(m.desens)/cfg.ScoreOctaves)
+}
+
+// desensitise applies a false-positive verdict on an anomaly that reached
+// score: from now on the series needs Config.FeedbackStep times the
+// surprise the anomaly reached, and at least FeedbackStep times what it
+// needed before, capped at Config.FeedbackMax times what Threshold asks.
+// A score of 1 is clamped, so for such an anomaly the cap is what holds.
+func (m *Model) desensitise(cfg *Config, score float64) {
+	over := max(0, (score-cfg.Threshold)*2*cfg.ScoreOctaves) // octaves above the plain threshold
+	oct := max(float64(m.desens), over) + math.Log2(cfg.FeedbackStep)
+	m.desens = float32(min(oct, math.Log2(cfg.FeedbackMax)))
+}
+
+// resensitise applies a true-positive verdict: it halves the feedback's
+// rise of the threshold (in octaves: a factor of 4 becomes 2), and drops a
+// rise too small to matter.
+func (m *Model) resensitise() {
+	m.desens /= 2
+	if m.desens < 0.01 {
+		m.desens = 0
+	}
 }
 
 // phase returns the bin of ts within a period of periodMs split into bins.
