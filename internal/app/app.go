@@ -56,8 +56,9 @@ type Options struct {
 // those in flight, the syslog listener hands on its last batch, the bus
 // delivers what it queued (the detector scores what it was handed, the
 // template miner mines the last lines), the template saver writes what
-// changed, the stages stop, the metric store closes, and the store closes. Run returns an error if start-up fails or shutdown did not
-// complete cleanly.
+// changed, the detector's models are snapshotted, the stages stop, the
+// metric store closes, and the store closes. Run returns an error if
+// start-up fails or shutdown did not complete cleanly.
 func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	log := opts.Logger
 	if log == nil {
@@ -158,8 +159,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// the bus' worker, and its anomalies are stored, written back to the
 	// TSDB as scores, and published to the correlator.
 	// The engine also takes operators' verdicts on anomalies from the API.
+	// The model saver restores the engine's models before the bus starts
+	// and snapshots them periodically and after the bus drained.
 	var seriesNext osprey.SeriesConsumer
 	var feedback api.AnomalyFeedback
+	var models *modelSaver
 	sink := newAnomalySink(st, metrics, bus.AnomalyPublisher(b), log.With("component", "detect"))
 	if cfg.Detect.Enabled {
 		eng, err := metric.NewEngine(metric.DefaultConfig(), sink, cfg.Detect.MaxSeries)
@@ -174,6 +178,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 		seriesNext = seriesPublisher(b)
 		feedback = eng
+		models = newModelSaver(eng, cfg.DetectSnapshotPath(), cfg.Detect.SnapshotInterval, log.With("component", "detect"))
 	}
 
 	// The log stage: the Loki and syslog receivers publish to bus.Logs, and
@@ -314,7 +319,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// template saver restores the mined templates, before anything new
 	// arrives. The syslog server starts after the bus and stops before it,
 	// so that its last batch is handed on and mined; the saver stops after
-	// the bus, so that it writes what the drain mined.
+	// the bus, so that it writes what the drain mined; so does the detector's
+	// model saver, so that its last snapshot holds what the drain scored.
 	g := &group{log: log}
 	startErr := func() error {
 		if err := g.start(ctx, "tsdb", metrics); err != nil {
@@ -328,6 +334,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 		if saver != nil {
 			if err := g.start(ctx, "logmine", saver); err != nil {
+				return err
+			}
+		}
+		if models != nil {
+			if err := g.start(ctx, "detect", models); err != nil {
 				return err
 			}
 		}

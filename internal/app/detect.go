@@ -2,8 +2,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -144,5 +150,145 @@ func registerDetectMetrics(reg prometheus.Registerer, eng *metric.Engine, sink *
 			return fmt.Errorf("register detect metrics: %w", err)
 		}
 	}
+	return nil
+}
+
+// modelSaver keeps the metric detector's models across restarts: on Start
+// it restores them from a snapshot file, then writes the file every
+// interval and once more on Shutdown. It starts before the bus and so shuts
+// down after the bus has drained, and the last snapshot holds everything
+// the detector consumed.
+type modelSaver struct {
+	eng      *metric.Engine
+	path     string
+	interval time.Duration
+	log      *slog.Logger
+
+	// mu serialises save and guards closed.
+	mu     sync.Mutex
+	closed bool
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+var _ osprey.Component = (*modelSaver)(nil)
+
+// newModelSaver returns a saver of eng's models to path, every interval.
+func newModelSaver(eng *metric.Engine, path string, interval time.Duration, log *slog.Logger) *modelSaver {
+	return &modelSaver{eng: eng, path: path, interval: interval, log: log,
+		stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Start restores the models from the snapshot file, if there is one, and
+// starts the periodic snapshots. A file that is not a valid snapshot (torn,
+// corrupted, foreign, of another version) is logged and renamed to
+// <path>.corrupt, and the detector starts afresh; only an unreadable file is
+// an error.
+func (s *modelSaver) Start(context.Context) error {
+	if err := s.restore(); err != nil {
+		return err
+	}
+	go s.run()
+	return nil
+}
+
+func (s *modelSaver) restore() error {
+	f, err := os.Open(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open detector snapshot: %w", err)
+	}
+	err = s.eng.Restore(f)
+	f.Close()
+	switch {
+	case err == nil:
+		s.log.Info("restored detector models", "path", s.path, "series", s.eng.Series())
+		return nil
+	case errors.Is(err, metric.ErrSnapshot):
+		aside := s.path + ".corrupt"
+		if rerr := os.Rename(s.path, aside); rerr != nil {
+			return fmt.Errorf("move aside invalid detector snapshot: %w", rerr)
+		}
+		s.log.Warn("detector snapshot not loaded, starting afresh", "path", aside, "err", err)
+		return nil
+	default:
+		return fmt.Errorf("restore detector snapshot %s: %w", s.path, err)
+	}
+}
+
+func (s *modelSaver) run() {
+	defer close(s.done)
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if err := s.save(); err != nil {
+				s.log.Warn("snapshot detector models", "path", s.path, "err", err)
+			}
+		}
+	}
+}
+
+// save writes the snapshot atomically: to a temporary file in the same
+// directory, synced, then renamed over the old one (and the directory
+// synced), so a crash leaves the old snapshot or the new one, never half
+// of one.
+func (s *modelSaver) save() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	dir := filepath.Dir(s.path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create snapshot dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create snapshot: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	err = s.eng.Snapshot(tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), s.path)
+	}
+	if err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // best effort: the rename itself is durable on most file systems
+		d.Close()
+	}
+	return nil
+}
+
+// Shutdown stops the periodic snapshots and writes the last one. It is
+// idempotent; a second call writes nothing.
+func (s *modelSaver) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := s.save(); err != nil {
+		return fmt.Errorf("snapshot detector models: %w", err)
+	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	return nil
 }

@@ -171,6 +171,10 @@ type DetectConfig struct {
 	// MaxSeries bounds the series the detector keeps a model for (about
 	// 2 KiB each); samples of further series are not scored.
 	MaxSeries int `yaml:"max_series"`
+	// SnapshotInterval is how often the detector's models are written to
+	// <data_dir>/detect/metric.snap (and once more on shutdown), so that a
+	// restart keeps what was learnt.
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
 }
 
 // QueryConfig limits the Prometheus-compatible query API.
@@ -299,7 +303,7 @@ func Default() Config {
 			MaxLabelBytes:      4096,
 			MaxFuture:          10 * time.Minute,
 		},
-		Detect: DetectConfig{Enabled: true, MaxSeries: 100_000},
+		Detect: DetectConfig{Enabled: true, MaxSeries: 100_000, SnapshotInterval: 5 * time.Minute},
 		Query:  QueryConfig{Timeout: 20 * time.Second, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute, MaxConcurrent: 20},
 		Loki:   LokiConfig{MaxLineBytes: 256 << 10, MaxDecodedBytes: 64 << 20},
 		Syslog: SyslogConfig{
@@ -324,6 +328,12 @@ func (c *Config) TSDBPath() string {
 		return c.TSDB.Path
 	}
 	return filepath.Join(c.DataDir, c.TSDB.Path)
+}
+
+// DetectSnapshotPath returns the file the metric detector's models are
+// snapshotted to: detect/metric.snap in DataDir.
+func (c *Config) DetectSnapshotPath() string {
+	return filepath.Join(c.DataDir, "detect", "metric.snap")
 }
 
 // SQLitePath returns the database file path, resolved against DataDir.

@@ -336,10 +336,11 @@ func (c RemoteWriteConfig) Validate() error {
 	return p.err()
 }
 
-// Validate checks that max_series is positive.
+// Validate checks that max_series and snapshot_interval are positive.
 func (c DetectConfig) Validate() error {
 	var p problems
 	positive(&p, "max_series", c.MaxSeries)
+	positive(&p, "snapshot_interval", c.SnapshotInterval)
 	return p.err()
 }
 

@@ -297,6 +297,14 @@ func TestBusConfigValidate(t *testing.T) {
 	})
 }
 
+func TestDetectConfigValidate(t *testing.T) {
+	checkProblems(t, Default().Detect.Validate(), nil)
+	checkProblems(t, DetectConfig{Enabled: true, MaxSeries: 0, SnapshotInterval: -time.Second}.Validate(), []string{
+		"max_series: must be positive, got 0",
+		"snapshot_interval: must be positive, got -1s",
+	})
+}
+
 func TestCorrelateConfigValidate(t *testing.T) {
 	tests := []struct {
 		name string

@@ -74,8 +74,9 @@ func NewEngine(cfg Config, out osprey.AnomalyConsumer, maxSeries int) (*Engine, 
 // Feedback applies an operator's verdict on a metric anomaly to the model of
 // its series (looked up by the fingerprint of a.Labels, as ConsumeSeries
 // keys series); see Tracker.Feedback. It reports whether a model was
-// adjusted: anomalies of other kinds, of series not modelled (evicted, or
-// learnt before a restart), and unknown verdicts are ignored. Safe for
+// adjusted: anomalies of other kinds, of series not modelled (beyond the
+// series bound, or not in the snapshot restored after a restart), and
+// unknown verdicts are ignored. Safe for
 // concurrent use with ConsumeSeries.
 func (e *Engine) Feedback(a osprey.Anomaly, f osprey.Feedback) bool {
 	if a.Kind != osprey.AnomalyMetric {
