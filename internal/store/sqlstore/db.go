@@ -75,6 +75,8 @@ type Dialect struct {
 type Store struct {
 	db DB
 	d  Dialect
+	// insertSQL caches the multi-row event INSERT by row count.
+	insertSQL sync.Map // int -> string
 
 	closeOnce sync.Once
 	closeErr  error

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/store"
@@ -23,14 +22,12 @@ const eventCols = "seq, id, source, name, labels, annotations, severity, status,
 // 32766 and PostgreSQL's of 65535.
 const maxParams = 30000
 
-// insertEventsSQL caches the multi-row INSERT for each row count.
-var insertEventsSQL sync.Map // int -> string
-
 // insertEvents returns the INSERT of n events that returns each one's id and
-// assigned seq.
-func insertEvents(n int) string {
-	if s, ok := insertEventsSQL.Load(n); ok {
-		return s.(string)
+// assigned seq, cached per row count on the Store (at most
+// maxParams/len(eventInsertCols) entries).
+func (s *Store) insertEvents(n int) string {
+	if q, ok := s.insertSQL.Load(n); ok {
+		return q.(string)
 	}
 	var b strings.Builder
 	b.WriteString("INSERT INTO events (" + strings.Join(eventInsertCols, ", ") + ") VALUES ")
@@ -41,9 +38,9 @@ func insertEvents(n int) string {
 		b.WriteString(placeholders(i*len(eventInsertCols)+1, len(eventInsertCols)))
 	}
 	b.WriteString(" RETURNING id, seq")
-	s := b.String()
-	insertEventsSQL.Store(n, s)
-	return s
+	q := b.String()
+	s.insertSQL.Store(n, q)
+	return q
 }
 
 // AppendEvents stores the batch in one transaction, inserting it with as few
@@ -82,7 +79,7 @@ func (s *Store) AppendEvents(ctx context.Context, batch []osprey.Event) error {
 		for start := 0; start < len(batch); start += perInsert {
 			n := min(perInsert, len(batch)-start)
 			params := a.list[start*len(eventInsertCols) : (start+n)*len(eventInsertCols)]
-			err := collect(ctx, tx, insertEvents(n), params, func(r Rows) error {
+			err := collect(ctx, tx, s.insertEvents(n), params, func(r Rows) error {
 				var id string
 				var seq int64
 				if err := r.Scan(&id, &seq); err != nil {
