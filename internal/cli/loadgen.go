@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/osprey-aiops/osprey/internal/loadgen"
 	"github.com/osprey-aiops/osprey/internal/progress"
@@ -30,10 +31,7 @@ func newLoadgenCmd(stdout, stderr io.Writer) *cobra.Command {
 
 // newLoadgenRemoteWriteCmd is `osprey loadgen remote-write`.
 func newLoadgenRemoteWriteCmd(stdout, stderr io.Writer) *cobra.Command {
-	var (
-		url, tokenFile string
-		duration       time.Duration
-	)
+	var tf targetFlags
 	rw := loadgen.RemoteWrite{Series: 100_000, SamplesPerSeries: 10, Batch: 2000, Concurrency: 4, Interval: 15 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "remote-write --url URL [--token-file F] [--series N] [--samples-per-series M] [--batch B] [--concurrency C] [--duration D]",
@@ -50,48 +48,23 @@ requests by HTTP status (0: no reply), and the p50/p99 request latency.
 Exits non-zero when any request failed.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if url == "" {
-				return usageError{errors.New("--url is required")}
-			}
-			if err := rw.Validate(); err != nil {
-				return usageError{err}
-			}
-			if duration < 0 {
-				return usageError{fmt.Errorf("--duration %s is negative", duration)}
-			}
-			token, err := readTokenFile(tokenFile)
-			if err != nil {
-				return err
-			}
-			t0 := time.Now()
-			rw.End = t0
-			reqs, err := rw.Encode()
-			if err != nil {
-				return err
-			}
-			return sendLoad(cmd, stdout, stderr, "remote-write", "samples", t0, reqs, loadgen.Target{
-				URL: url, Token: token, Headers: loadgen.RemoteWriteHeaders, Duration: duration,
-			})
+			return tf.run(cmd, stdout, stderr, "remote-write", "samples", loadgen.RemoteWriteHeaders, rw.Validate,
+				func(end time.Time) ([][]loadgen.Request, error) { rw.End = end; return rw.Encode() })
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "url", "", "remote_write endpoint, e.g. http://127.0.0.1:9464/api/v1/write")
-	f.StringVar(&tokenFile, "token-file", "", "file holding a bearer token")
+	tf.register(f, "remote_write endpoint, e.g. http://127.0.0.1:9464/api/v1/write")
 	f.IntVar(&rw.Series, "series", rw.Series, "distinct series")
 	f.IntVar(&rw.SamplesPerSeries, "samples-per-series", rw.SamplesPerSeries, "samples per series")
 	f.IntVar(&rw.Batch, "batch", rw.Batch, "samples per request (max_samples_per_send)")
 	f.IntVar(&rw.Concurrency, "concurrency", rw.Concurrency, "concurrent senders (shards)")
 	f.DurationVar(&rw.Interval, "interval", rw.Interval, "spacing of a series' samples")
-	f.DurationVar(&duration, "duration", time.Minute, "stop after this long (0: when all are sent)")
 	return cmd
 }
 
 // newLoadgenLokiCmd is `osprey loadgen loki`.
 func newLoadgenLokiCmd(stdout, stderr io.Writer) *cobra.Command {
-	var (
-		url, tokenFile string
-		duration       time.Duration
-	)
+	var tf targetFlags
 	lp := loadgen.LokiPush{Streams: 1000, LinesPerStream: 1000, Batch: 1000, Concurrency: 4, Interval: time.Millisecond}
 	cmd := &cobra.Command{
 		Use:   "loki --url URL [--token-file F] [--streams N] [--lines-per-stream M] [--batch B] [--concurrency C] [--duration D]",
@@ -107,40 +80,58 @@ by HTTP status (0: no reply), and the p50/p99 request latency. Exits non-zero
 when any request failed.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if url == "" {
-				return usageError{errors.New("--url is required")}
-			}
-			if err := lp.Validate(); err != nil {
-				return usageError{err}
-			}
-			if duration < 0 {
-				return usageError{fmt.Errorf("--duration %s is negative", duration)}
-			}
-			token, err := readTokenFile(tokenFile)
-			if err != nil {
-				return err
-			}
-			t0 := time.Now()
-			lp.End = t0
-			reqs, err := lp.Encode()
-			if err != nil {
-				return err
-			}
-			return sendLoad(cmd, stdout, stderr, "loki", "lines", t0, reqs, loadgen.Target{
-				URL: url, Token: token, Headers: loadgen.LokiJSONHeaders, Duration: duration,
-			})
+			return tf.run(cmd, stdout, stderr, "loki", "lines", loadgen.LokiJSONHeaders, lp.Validate,
+				func(end time.Time) ([][]loadgen.Request, error) { lp.End = end; return lp.Encode() })
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "url", "", "push endpoint, e.g. http://127.0.0.1:9464/loki/api/v1/push")
-	f.StringVar(&tokenFile, "token-file", "", "file holding a bearer token")
+	tf.register(f, "push endpoint, e.g. http://127.0.0.1:9464/loki/api/v1/push")
 	f.IntVar(&lp.Streams, "streams", lp.Streams, "distinct streams")
 	f.IntVar(&lp.LinesPerStream, "lines-per-stream", lp.LinesPerStream, "lines per stream")
 	f.IntVar(&lp.Batch, "batch", lp.Batch, "lines per request")
 	f.IntVar(&lp.Concurrency, "concurrency", lp.Concurrency, "concurrent senders")
 	f.DurationVar(&lp.Interval, "interval", lp.Interval, "spacing of a stream's lines")
-	f.DurationVar(&duration, "duration", time.Minute, "stop after this long (0: when all are sent)")
 	return cmd
+}
+
+// targetFlags are the flags every load generator shares: where to send,
+// with which token, for how long.
+type targetFlags struct {
+	url, tokenFile string
+	duration       time.Duration
+}
+
+func (tf *targetFlags) register(f *pflag.FlagSet, urlHelp string) {
+	f.StringVar(&tf.url, "url", "", urlHelp)
+	f.StringVar(&tf.tokenFile, "token-file", "", "file holding a bearer token")
+	f.DurationVar(&tf.duration, "duration", time.Minute, "stop after this long (0: when all are sent)")
+}
+
+// run checks the flags, encodes every request (encode gets the time the
+// generated data ends at) before the clock starts, and sends them.
+func (tf *targetFlags) run(cmd *cobra.Command, stdout, stderr io.Writer, label, unit string, headers func(http.Header),
+	validate func() error, encode func(end time.Time) ([][]loadgen.Request, error)) error {
+	if tf.url == "" {
+		return usageError{errors.New("--url is required")}
+	}
+	if err := validate(); err != nil {
+		return usageError{err}
+	}
+	if tf.duration < 0 {
+		return usageError{fmt.Errorf("--duration %s is negative", tf.duration)}
+	}
+	token, err := readTokenFile(tf.tokenFile)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	reqs, err := encode(t0)
+	if err != nil {
+		return err
+	}
+	return sendLoad(cmd, stdout, stderr, label, unit, t0, reqs, loadgen.Target{
+		URL: tf.url, Token: token, Headers: headers, Duration: tf.duration,
+	})
 }
 
 // sendLoad reports the encoded requests, sends them with a progress bar on
