@@ -121,12 +121,7 @@ func (a *API) getAnomaly(w http.ResponseWriter, r *http.Request) {
 // (404, 503) and false if that fails.
 func (a *API) anomalyView(w http.ResponseWriter, r *http.Request, id string) (anomalyView, bool) {
 	an, err := a.store.GetAnomaly(r.Context(), id)
-	switch {
-	case errors.Is(err, osprey.ErrNotFound):
-		writeError(w, http.StatusNotFound, fmt.Sprintf("anomaly %q not found", truncate(id, 64)))
-		return anomalyView{}, false
-	case err != nil:
-		a.storeError(w, "get anomaly", err)
+	if a.failed(w, err, "get", "anomaly", id) {
 		return anomalyView{}, false
 	}
 	fb, err := a.store.GetFeedback(r.Context(), id)
@@ -158,12 +153,7 @@ func (a *API) postFeedback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who, now := principalName(r), a.now()
-	if err := a.store.SetFeedback(r.Context(), id, req.Verdict, who, now); err != nil {
-		if errors.Is(err, osprey.ErrNotFound) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("anomaly %q not found", truncate(id, 64)))
-			return
-		}
-		a.storeError(w, "set anomaly feedback", err)
+	if err := a.store.SetFeedback(r.Context(), id, req.Verdict, who, now); a.failed(w, err, "set feedback of", "anomaly", id) {
 		return
 	}
 	detail, _ := json.Marshal(req) // two strings: cannot fail

@@ -2,8 +2,11 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/osprey-aiops/osprey"
 )
 
 // errorBody is the JSON shape of every error reply.
@@ -69,4 +72,19 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_, _ = w.Write(append(body, '\n')) // the client went away; nothing to do
+}
+
+// failed replies to a failed store operation op ("get", "set feedback of")
+// on the object what ("incident") with id: 404 when it does not exist, else
+// the store error. It reports whether err was non-nil, so a handler returns.
+func (a *API) failed(w http.ResponseWriter, err error, op, what, id string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, osprey.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("%s %q not found", what, truncate(id, 64)))
+	default:
+		a.storeError(w, op+" "+what, err)
+	}
+	return true
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -54,12 +53,7 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
 func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	inc, err := a.store.GetIncident(r.Context(), id)
-	switch {
-	case errors.Is(err, osprey.ErrNotFound):
-		writeError(w, http.StatusNotFound, fmt.Sprintf("incident %q not found", truncate(id, 64)))
-		return
-	case err != nil:
-		a.storeError(w, "get incident", err)
+	if a.failed(w, err, "get", "incident", id) {
 		return
 	}
 	writeJSON(w, http.StatusOK, inc)

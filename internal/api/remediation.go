@@ -103,14 +103,10 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	run, err := a.store.GetRun(r.Context(), id)
-	switch {
-	case errors.Is(err, osprey.ErrNotFound):
-		writeError(w, http.StatusNotFound, fmt.Sprintf("runbook run %q not found", truncate(id, 64)))
-	case err != nil:
-		a.storeError(w, "get runbook run", err)
-	default:
-		writeJSON(w, http.StatusOK, run)
+	if a.failed(w, err, "get", "runbook run", id) {
+		return
 	}
+	writeJSON(w, http.StatusOK, run)
 }
 
 // listAudit serves GET /api/v1/audit?since=&limit=: audit entries at or
