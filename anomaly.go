@@ -9,6 +9,11 @@ type AnomalyKind string
 const (
 	AnomalyMetric AnomalyKind = "metric"
 	AnomalyLog    AnomalyKind = "log"
+	// AnomalyForecast is a series forecast to cross a threshold within a
+	// horizon (disk full in 3h10m); its Fingerprint is the series' mixed
+	// with "forecast", so it never merges with a metric anomaly of the
+	// same series.
+	AnomalyForecast AnomalyKind = "forecast"
 )
 
 // Anomaly is a stretch of a series or a log template's behaviour that a detector

@@ -71,6 +71,14 @@ type Member struct {
 	// correlator skips events at or below it, so replay after a crash is
 	// idempotent. Zero for anomalies.
 	LastSeq int64 `json:"lastSeq,omitempty"`
+	// GroupKey is the grouping key a user rule (correlate.rules) gave the
+	// member: "rule/<name>" and the rule's group-by label values. Empty
+	// for members grouped by the built-in identity labels.
+	GroupKey string `json:"groupKey,omitempty"`
+	// Flapping is set while the member flips between firing and resolved
+	// more often than correlate.flapping allows; its flips then neither
+	// reopen, resolve nor re-notify the incident until it is stable again.
+	Flapping bool `json:"flapping,omitempty"`
 }
 
 // CauseKind says what kind of thing a root-cause candidate is.
@@ -108,6 +116,13 @@ const (
 	TimelineNotification TimelineKind = "notification"
 	TimelineAction       TimelineKind = "action"
 	TimelineComment      TimelineKind = "comment"
+	// TimelineAssigned records a change of assignee.
+	TimelineAssigned TimelineKind = "assigned"
+	// TimelineMerged records a manual merge, on both incidents.
+	TimelineMerged TimelineKind = "merged"
+	// TimelineSuppressed records a signal of the incident that a silence or
+	// an inhibition rule kept from joining or escalating it.
+	TimelineSuppressed TimelineKind = "suppressed"
 )
 
 // TimelineEntry is one thing that happened to an incident.
@@ -122,4 +137,36 @@ type TimelineEntry struct {
 	Message string `json:"message"`
 	// Ref is the id of the event, anomaly, run or notification concerned.
 	Ref string `json:"ref,omitempty"`
+}
+
+// MaintenanceWindow mutes the signals its matchers select while it is
+// active: they are recorded, but open no incident until it ends. It is
+// either one-off (StartsAt to EndsAt) or recurring (Schedule).
+type MaintenanceWindow struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name,omitempty"`
+	Matchers []Matcher `json:"matchers"`
+	// StartsAt and EndsAt bound a one-off window; both are zero for a
+	// recurring one.
+	StartsAt time.Time `json:"startsAt,omitzero"`
+	EndsAt   time.Time `json:"endsAt,omitzero"`
+	// Schedule, if set, makes the window recur weekly.
+	Schedule  *WeeklySchedule `json:"schedule,omitempty"`
+	CreatedBy string          `json:"createdBy,omitempty"`
+	CreatedAt time.Time       `json:"createdAt,omitzero"`
+	Comment   string          `json:"comment,omitempty"`
+}
+
+// WeeklySchedule is a weekly recurring time range: on each of Days, from
+// Start (wall-clock time in Timezone) for Duration (elapsed time, so a
+// window that spans a daylight-saving change lasts exactly Duration).
+type WeeklySchedule struct {
+	// Days are lowercase three-letter weekday names: mon, tue, ..., sun.
+	Days []string `json:"days"`
+	// Start is the wall-clock start, "HH:MM".
+	Start string `json:"start"`
+	// Duration is a Go duration string such as "2h" or "90m".
+	Duration string `json:"duration"`
+	// Timezone is an IANA zone name such as "Europe/Berlin"; empty means UTC.
+	Timezone string `json:"timezone,omitempty"`
 }

@@ -69,6 +69,21 @@ type Options struct {
 	// detector, which adjusts the series' model. Nil stores verdicts
 	// without adjusting anything.
 	Feedback AnomalyFeedback
+	// Incidents performs people's actions on incidents (ack, resolve,
+	// reopen, assign, comments, merge): the correlate stage. Nil leaves
+	// those routes out.
+	Incidents IncidentActions
+	// Silences is told when a silence is created or expired through the
+	// API (the correlate stage); nil tells no one. The silence routes are
+	// served from Store either way.
+	Silences SilenceObserver
+	// Maintenance lists the configured maintenance windows and is told
+	// when one is created or deleted through the API (the correlate
+	// stage); nil lists only the stored ones and tells no one.
+	Maintenance MaintenanceSource
+	// Forecast is what GET /api/v1/forecast serves: the live forecasts and
+	// ad hoc fits over the TSDB. Nil leaves the route out.
+	Forecast *ForecastSource
 	// Auth authenticates and authorises requests; auth.New(nil) disables
 	// authentication. Its failure metric is registered on Registerer.
 	Auth *auth.Authenticator
@@ -179,6 +194,12 @@ func New(opts Options) (*API, error) {
 	a.mux.Handle(routeTemplates, viewer(a.listTemplates))
 	a.mountRemediation(opts.Remediation)
 	a.mountAnomalies(opts.Feedback)
+	a.mountNotifications()
+	a.mountIncidentActions(opts.Incidents)
+	a.mountSilences(opts.Silences)
+	a.mountMaintenance(opts.Maintenance)
+	a.mountForecast(opts.Forecast)
+	a.mountNoise()
 	for _, rt := range opts.Routes {
 		if err := a.mount(rt); err != nil {
 			return nil, err

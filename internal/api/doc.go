@@ -19,10 +19,18 @@
 //	GET  /api/v1/remediation        viewer: {"paused": bool, "runbooks": [names]}
 //	POST /api/v1/remediation/pause  operator: the kill switch; {"reason": "..."} optional
 //	POST /api/v1/remediation/resume operator: lift it
+//	POST /api/v1/remediation/reload operator: re-read the config file's remediation section
 //	GET  /api/v1/audit              viewer: {"entries": [...]}, ?since=&limit=, newest first
 //	GET  /api/v1/anomalies          viewer: {"anomalies": [...]}, ?since=&active=&limit=, newest first
 //	GET  /api/v1/anomalies/{id}     viewer: one anomaly with the operator's verdict, if any
 //	POST /api/v1/anomalies/{id}/feedback  operator: {"verdict": "false_positive"|"true_positive", "reason": "..."}
+//	POST /api/v1/incidents/{id}/ack|resolve|reopen  operator: {"comment": "..."} optional; the incident (Options.Incidents)
+//	POST /api/v1/incidents/{id}/assign    operator: {"assignee": "alice"}; the incident
+//	POST /api/v1/incidents/{id}/comments  operator: {"text": "..."}; 201 the timeline entry
+//	POST /api/v1/incidents/{id}/merge     operator: {"from": "<id>"}; the incident with from's members
+//	GET  /api/v1/silences           viewer: [silences with "state"], ?state=active|pending|expired|all
+//	POST /api/v1/silences           operator: {"matchers": [...], "endsAt"|"duration", "startsAt", "comment"}; 201
+//	DELETE /api/v1/silences/{id}    operator: expire it now; 200 the silence
 //
 // Options.Routes adds the routes of the receivers of other wire formats
 // (internal/ingest/alerts: POST /api/v2/alerts, /api/v1/alerts/...), each

@@ -24,6 +24,7 @@ const (
 	routeRemediation = "GET /api/v1/remediation"
 	routePause       = "POST /api/v1/remediation/pause"
 	routeResume      = "POST /api/v1/remediation/resume"
+	routeReload      = "POST /api/v1/remediation/reload"
 	routeAudit       = "GET /api/v1/audit"
 )
 
@@ -35,7 +36,19 @@ const (
 
 // runsResponse is the reply to GET /api/v1/runbook-runs.
 type runsResponse struct {
-	Runs []osprey.RunbookRun `json:"runs"`
+	Runs []runView `json:"runs"`
+}
+
+// runView is a run as the API shows it: the stored run and its outcome
+// (remediate.Outcome: cleared, not_cleared, error, unverified; omitted while
+// the run has not finished or never acted).
+type runView struct {
+	osprey.RunbookRun
+	Outcome string `json:"outcome,omitempty"`
+}
+
+func viewRun(r osprey.RunbookRun) runView {
+	return runView{RunbookRun: r, Outcome: remediate.Outcome(r)}
 }
 
 // auditResponse is the reply to GET /api/v1/audit.
@@ -73,6 +86,31 @@ func (a *API) mountRemediation(eng *remediate.Engine) {
 	}))
 	a.mux.Handle(routePause, operator(func(w http.ResponseWriter, r *http.Request) { a.setPause(w, r, eng, eng.Pause) }))
 	a.mux.Handle(routeResume, operator(func(w http.ResponseWriter, r *http.Request) { a.setPause(w, r, eng, eng.Resume) }))
+	a.mux.Handle(routeReload, operator(func(w http.ResponseWriter, r *http.Request) { a.reloadRemediation(w, r, eng) }))
+}
+
+// reloadRemediation serves POST /api/v1/remediation/reload: the engine
+// re-reads the remediation section of the configuration file, validates it
+// and swaps it in (audited as remediation.reloaded). 409 when Osprey was
+// started without a file, 400 with every problem when the section is
+// invalid (nothing changes).
+func (a *API) reloadRemediation(w http.ResponseWriter, r *http.Request, eng *remediate.Engine) {
+	req, rerr := decodeDecision(w, r)
+	if rerr != nil {
+		writeRequestError(w, rerr)
+		return
+	}
+	res, err := eng.Reload(r.Context(), principalName(r), req.Reason)
+	switch {
+	case errors.Is(err, remediate.ErrNoConfigSource):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, remediate.ErrInvalidConfig):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case err != nil:
+		a.remediationError(w, "remediation", err)
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
 }
 
 // listRuns serves GET /api/v1/runbook-runs?incident=&limit=: the runs of one
@@ -93,10 +131,11 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, "list runbook runs", err)
 		return
 	}
-	if runs == nil {
-		runs = []osprey.RunbookRun{}
+	views := make([]runView, len(runs))
+	for i, run := range runs {
+		views[i] = viewRun(run)
 	}
-	writeJSON(w, http.StatusOK, runsResponse{Runs: runs})
+	writeJSON(w, http.StatusOK, runsResponse{Runs: views})
 }
 
 // getRun serves GET /api/v1/runbook-runs/{id}: one run with its actions.
@@ -106,7 +145,7 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 	if a.failed(w, err, "get", "runbook run", id) {
 		return
 	}
-	writeJSON(w, http.StatusOK, run)
+	writeJSON(w, http.StatusOK, viewRun(run))
 }
 
 // listAudit serves GET /api/v1/audit?since=&limit=: audit entries at or
@@ -157,7 +196,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request, decide func(ctx con
 		a.storeError(w, "get runbook run", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, run)
+	writeJSON(w, http.StatusOK, viewRun(run))
 }
 
 // setPause serves POST /api/v1/remediation/pause and /resume; set is

@@ -48,6 +48,13 @@ type Options struct {
 	Now func() time.Time
 	// Started, if set, is called with the HTTP address once everything runs.
 	Started func(addr string)
+	// ConfigPath is the configuration file Osprey was started with ("" for
+	// the built-in defaults); POST /api/v1/remediation/reload re-reads its
+	// remediation section.
+	ConfigPath string
+	// ReloadRemediation, if set, reloads the remediation section on each
+	// receive (the CLI sends SIGHUP there).
+	ReloadRemediation <-chan struct{}
 }
 
 // Run starts Osprey as configured and blocks until ctx is cancelled (SIGINT or
@@ -113,11 +120,24 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
+	inhibit, err := inhibitRules(cfg.Correlate.Inhibit)
+	if err != nil {
+		return err
+	}
+	windows, err := cfg.Correlate.MaintenanceWindows()
+	if err != nil {
+		return fmt.Errorf("correlate.maintenance: %w", err)
+	}
 	corr, err := correlate.New(correlate.Options{
-		Store:    st,
-		Window:   cfg.Correlate.Window,
-		GroupBy:  cfg.Correlate.GroupBy,
-		Topology: graph,
+		Store:        st,
+		Window:       cfg.Correlate.Window,
+		GroupBy:      cfg.Correlate.GroupBy,
+		ResolveGrace: cfg.Correlate.ResolveGrace,
+		Rules:        cfg.Correlate.CorrelateRules(),
+		Flapping:     cfg.Correlate.FlapConfig(),
+		Maintenance:  windows,
+		Inhibit:      inhibit,
+		Topology:     graph,
 		Causes: rca.IncidentRanker{
 			Graph:  func() *rca.Graph { return causeGraph(graph) },
 			Config: rca.DefaultConfig(),
@@ -146,12 +166,18 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		Now:        now,
 		Logger:     log.With("component", "remediate"),
 		Registerer: reg,
+		Kube:       kubeConnector(),
+		Source:     remediationSource(opts.ConfigPath),
 	})
 	if err != nil {
 		return err
 	}
 	if err := bus.Subscribe(b, bus.Incidents, "remediate", remed.ConsumeIncidents); err != nil {
 		return fmt.Errorf("subscribe remediate to incidents: %w", err)
+	}
+	notifier, err := buildNotify(cfg, b, st, now, reg, log.With("component", "notify"))
+	if err != nil {
+		return err
 	}
 
 	// The metric detect stage: the remote_write receiver hands each
@@ -165,12 +191,22 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	var feedback api.AnomalyFeedback
 	var models *modelSaver
 	sink := newAnomalySink(st, metrics, bus.AnomalyPublisher(b), log.With("component", "detect"))
+	// The forecaster (time until a threshold) reads the same batches in
+	// the same consumer group and hands its forecasts to the same sink.
+	fc, err := buildForecast(ctx, cfg.Forecast, st, sink, reg, log.With("component", "forecast"))
+	if err != nil {
+		return err
+	}
 	if cfg.Detect.Enabled {
 		eng, err := metric.NewEngine(metric.DefaultConfig(), sink, cfg.Detect.MaxSeries)
 		if err != nil {
 			return err
 		}
-		if err := bus.Subscribe(b, bus.Series, "detect", eng.ConsumeSeries); err != nil {
+		detect, err := skipMaintenance(corr, reg, chainSeries(fc, eng))
+		if err != nil {
+			return err
+		}
+		if err := bus.Subscribe(b, bus.Series, "detect", detect); err != nil {
 			return fmt.Errorf("subscribe detect to series: %w", err)
 		}
 		if err := registerDetectMetrics(reg, eng, sink); err != nil {
@@ -179,6 +215,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		seriesNext = seriesPublisher(b)
 		feedback = eng
 		models = newModelSaver(eng, cfg.DetectSnapshotPath(), cfg.Detect.SnapshotInterval, log.With("component", "detect"))
+	} else if fc != nil {
+		if err := bus.Subscribe(b, bus.Series, "detect", fc.ConsumeSeries); err != nil {
+			return fmt.Errorf("subscribe forecast to series: %w", err)
+		}
+		seriesNext = seriesPublisher(b)
 	}
 
 	// The log stage: the Loki and syslog receivers publish to bus.Logs, and
@@ -290,6 +331,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
+	// The scraper and the file tailer collect on their own, into the
+	// same paths as the push receivers (internal/app/scrape.go).
+	collectors, err := buildCollectors(cfg, metrics, seriesNext, logsNext, stats, now, log, reg)
+	if err != nil {
+		return err
+	}
 	routes := slices.Concat(alertReceivers.Routes(), remoteWrite.Routes(), lokiPush.Routes(), queryAPI.Routes(), otlpIn.routes)
 
 	handler, err := api.New(api.Options{
@@ -299,6 +346,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		Routes:      routes,
 		Remediation: remed,
 		Feedback:    feedback,
+		Incidents:   corr,
+		Silences:    corr,
+		Maintenance: corr,
+		Forecast:    forecastAPI(fc, metrics, cfg.Query.MaxSamples),
 		Auth:        authn,
 		Limits:      cfg.Server,
 		Now:         now,
@@ -310,7 +361,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("build api: %w", err)
 	}
-	srv := newHTTPServer(cfg.Server.Listen, handler, cfg.Server.ReadTimeout, cfg.Server.WriteTimeout, log.With("component", "http"))
+	web, err := withUI(uiDeps{store: st, metrics: metrics, graph: graph, remed: remed, stats: stats, auth: authn,
+		now: now, log: log.With("component", "ui")}, handler)
+	if err != nil {
+		return err
+	}
+	srv := newHTTPServer(cfg.Server.Listen, web, cfg.Server.ReadTimeout, cfg.Server.WriteTimeout, log.With("component", "http"))
 
 	// Start order: consumers before producers, so nothing is published to a
 	// stage that is not ready. The metric store opens first and closes
@@ -330,6 +386,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 			return err
 		}
 		if err := g.start(ctx, "remediate", remed); err != nil {
+			return err
+		}
+		reloadOn(ctx, opts.ReloadRemediation, remed, log.With("component", "remediate"))
+		if err := g.start(ctx, "notify", notifier); err != nil {
 			return err
 		}
 		if saver != nil {
@@ -359,6 +419,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 		if err := otlpIn.start(ctx, g, log); err != nil {
 			return err
+		}
+		for _, c := range collectors {
+			if err := g.start(ctx, c.name, c.c); err != nil {
+				return err
+			}
 		}
 		return g.start(ctx, "http", srv)
 	}()

@@ -19,6 +19,11 @@ var (
 	ErrMalformedCredentials = errors.New("malformed authorization header, want \"Bearer <token>\"")
 	// ErrUnknownToken means the token matches no configured token.
 	ErrUnknownToken = errors.New("unknown token")
+	// ErrCrossSite means a state-changing request came from another site's
+	// page (its Origin or Sec-Fetch-Site header says so), or was
+	// authenticated by the UI's cookie without proof that the UI sent it.
+	// Require answers it with 403.
+	ErrCrossSite = errors.New("cross-site request refused: a state-changing request authenticated by cookie must come from Osprey's own pages")
 )
 
 // Failure reasons, the values of the reason label of
@@ -28,6 +33,7 @@ const (
 	reasonMalformed = "malformed"
 	reasonUnknown   = "unknown_token"
 	reasonForbidden = "forbidden"
+	reasonCrossSite = "cross_site"
 )
 
 // Token is one accepted bearer token. Only its hash is held.
@@ -80,7 +86,7 @@ func New(tokens []Token) *Authenticator {
 		}, []string{"reason"}),
 	}
 	// Create every series up front so rates work from the first failure.
-	for _, r := range []string{reasonMissing, reasonMalformed, reasonUnknown, reasonForbidden} {
+	for _, r := range []string{reasonMissing, reasonMalformed, reasonUnknown, reasonForbidden, reasonCrossSite} {
 		a.failures.WithLabelValues(r)
 	}
 	return a
@@ -90,19 +96,46 @@ func New(tokens []Token) *Authenticator {
 // request is authenticated as {Name: "local", Role: admin}.
 func (a *Authenticator) Enabled() bool { return len(a.tokens) > 0 }
 
-// Authenticate returns the principal of the bearer token in r's Authorization
-// header, or one of ErrMissingCredentials, ErrMalformedCredentials or
-// ErrUnknownToken. Failures are counted.
+// Authenticate returns the principal of the request: the bearer token in r's
+// Authorization header or, when there is none, the token in the UI's session
+// cookie (CookieName). It returns one of ErrMissingCredentials,
+// ErrMalformedCredentials or ErrUnknownToken when neither identifies a
+// configured token, and ErrCrossSite (see CheckSameSite) for a
+// state-changing request from another site, or one authenticated by the
+// cookie alone. Failures are counted.
 func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
+	if err := CheckSameSite(r); err != nil {
+		a.failures.WithLabelValues(reasonCrossSite).Inc()
+		return Principal{}, err
+	}
 	if !a.Enabled() {
 		return localPrincipal, nil
 	}
-	presented, reason, err := bearerToken(r.Header.Get("Authorization"))
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+			if !safeMethod(r.Method) && !fromUI(r) {
+				a.failures.WithLabelValues(reasonCrossSite).Inc()
+				return Principal{}, ErrCrossSite
+			}
+			return a.Check(c.Value)
+		}
+	}
+	presented, reason, err := bearerToken(header)
 	if err != nil {
 		a.failures.WithLabelValues(reason).Inc()
 		return Principal{}, err
 	}
-	h := sha256.Sum256([]byte(presented))
+	return a.Check(presented)
+}
+
+// Check returns the principal of a plaintext token, or ErrUnknownToken
+// (counted). With authentication disabled every token is the local admin.
+func (a *Authenticator) Check(token string) (Principal, error) {
+	if !a.Enabled() {
+		return localPrincipal, nil
+	}
+	h := sha256.Sum256([]byte(token))
 	// Compare with every hash, without stopping at a match, so the time
 	// taken does not tell which token (if any) matched.
 	match := -1

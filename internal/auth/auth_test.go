@@ -185,6 +185,7 @@ func TestAuthenticatorCollector(t *testing.T) {
 	want := `
 # HELP osprey_auth_failures_total API requests refused by authentication or authorisation, by reason.
 # TYPE osprey_auth_failures_total counter
+osprey_auth_failures_total{reason="cross_site"} 0
 osprey_auth_failures_total{reason="forbidden"} 0
 osprey_auth_failures_total{reason="malformed"} 0
 osprey_auth_failures_total{reason="missing"} 1

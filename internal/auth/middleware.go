@@ -27,10 +27,15 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 // least role min, with the Principal in the request context (PrincipalFrom).
 // It answers 401 with a WWW-Authenticate: Bearer challenge when the token is
 // missing, malformed or unknown, and 403 naming the role needed when the
-// principal's role is too low. Error bodies are JSON {"error": "reason"}.
+// principal's role is too low or the request is cross-site (ErrCrossSite).
+// Error bodies are JSON {"error": "reason"}.
 func (a *Authenticator) Require(min Role, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
+		if errors.Is(err, ErrCrossSite) {
+			writeError(w, http.StatusForbidden, err.Error())
+			return
+		}
 		if err != nil {
 			challenge := `Bearer realm="osprey"`
 			if !errors.Is(err, ErrMissingCredentials) {

@@ -61,10 +61,17 @@ Run "osprey serve" to start it with embedded storage and no configuration.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newServeCmd(stderr),
+		newDemoCmd(stdout, stderr),
 		newCheckConfigCmd(stdout),
 		newVersionCmd(stdout),
 		newBenchCmd(stdout, stderr),
 		newLoadgenCmd(stdout, stderr),
+		newAgentCmd(stderr),
+		newIncidentsCmd(stdout),
+		newSilenceCmd(stdout),
+		newRunbookCmd(stdout),
+		newAnomaliesCmd(stdout),
+		newReplayCmd(stdout, stderr),
 	)
 	return root
 }

@@ -24,7 +24,8 @@ selects PostgreSQL).
 With no --config, built-in defaults apply: data in ./osprey-data, the API on
 127.0.0.1:9464. Without auth tokens configured, Osprey only listens on
 loopback. SIGINT or SIGTERM shut it down gracefully: requests in flight
-finish and everything acknowledged is stored.`,
+finish and everything acknowledged is stored. SIGHUP re-reads the
+remediation section of --config (runbooks; see docs/remediation.md).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configPath)
@@ -41,7 +42,9 @@ finish and everything acknowledged is stored.`,
 				return fmt.Errorf("invalid configuration:\n%w", err)
 			}
 			log := newLogger(stderr, cfg.Log)
-			return app.Run(cmd.Context(), cfg, app.Options{Logger: log})
+			reload, stopReload := reloadSignal()
+			defer stopReload()
+			return app.Run(cmd.Context(), cfg, app.Options{Logger: log, ConfigPath: configPath, ReloadRemediation: reload})
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration file (default: built-in defaults)")

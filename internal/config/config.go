@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/osprey-aiops/osprey/internal/notify"
 	"github.com/osprey-aiops/osprey/internal/remediate"
 )
 
@@ -26,6 +27,9 @@ type Config struct {
 	RemoteWrite RemoteWriteConfig `yaml:"remote_write"`
 	// Detect configures the metric anomaly detect stage.
 	Detect DetectConfig `yaml:"detect"`
+	// Forecast configures the forecaster: time until a threshold (disk
+	// full in 3h10m).
+	Forecast ForecastConfig `yaml:"forecast"`
 	// Query limits the Prometheus-compatible query API.
 	Query QueryConfig `yaml:"query"`
 	// Loki limits the Loki push receiver.
@@ -37,9 +41,18 @@ type Config struct {
 	Logs LogsConfig `yaml:"logs"`
 	// OTLP configures the OpenTelemetry (OTLP) receiver.
 	OTLP OTLPConfig `yaml:"otlp"`
+	// Scrape configures Prometheus scraping of static targets.
+	Scrape ScrapeConfig `yaml:"scrape"`
+	// Files lists log files (globs) to tail; Tail says how.
+	Files []FileConfig `yaml:"files"`
+	Tail  TailConfig   `yaml:"tail"`
 	// Remediation configures the remediate stage: the programs runbooks may
 	// run, its guardrails and the runbooks themselves (docs/remediation.md).
 	Remediation remediate.Config `yaml:"remediation"`
+	// Notifications configures the notify stage: receivers (Slack,
+	// PagerDuty, e-mail, webhook, Alertmanager) and routes
+	// (docs/notifications.md).
+	Notifications notify.Config `yaml:"notifications"`
 }
 
 // ServerConfig configures the HTTP server and its request limits.
@@ -136,6 +149,34 @@ type CorrelateConfig struct {
 	// GroupBy lists the labels whose shared value groups events into one
 	// incident; the first label an event has is used.
 	GroupBy []string `yaml:"group_by"`
+	// ResolveGrace is how long every member of an incident must stay clear
+	// before the incident resolves; a member firing again within it keeps
+	// the incident open. Zero resolves as soon as the last member clears.
+	ResolveGrace time.Duration `yaml:"resolve_grace"`
+	// Inhibit lists inhibition rules: a firing signal that matches a
+	// rule's target is suppressed while one that matches its source fires
+	// with the same values of its equal labels.
+	Inhibit []InhibitRuleConfig `yaml:"inhibit"`
+	// Rules are user-defined grouping rules in CEL, first match wins
+	// (correlate_rules.go).
+	Rules []CorrelateRuleConfig `yaml:"rules"`
+	// Flapping configures flapping detection of incident members.
+	Flapping FlappingConfig `yaml:"flapping"`
+	// Maintenance lists maintenance windows (more can be added through
+	// the API).
+	Maintenance []MaintenanceConfig `yaml:"maintenance"`
+}
+
+// InhibitRuleConfig is one inhibition rule. Matchers are written as in
+// Alertmanager and amtool: name=value, name!=value, name=~regex,
+// name!~regex (regular expressions anchored at both ends).
+type InhibitRuleConfig struct {
+	// Source matchers select the signals that inhibit.
+	Source []string `yaml:"source"`
+	// Target matchers select the signals that are inhibited.
+	Target []string `yaml:"target"`
+	// Equal lists labels whose values source and target must share.
+	Equal []string `yaml:"equal"`
 }
 
 // TSDBConfig configures the embedded Prometheus TSDB.
@@ -294,7 +335,7 @@ func Default() Config {
 			Postgres: PostgresConfig{Schema: "osprey", MaxConns: 10},
 		},
 		Bus:       BusConfig{QueueSize: 1024, PublishTimeout: 5 * time.Second},
-		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service"}},
+		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service"}, ResolveGrace: 5 * time.Minute, Flapping: defaultFlapping},
 		Log:       LogConfig{Level: "info", Format: "text"},
 		TSDB:      TSDBConfig{Path: "tsdb", Retention: 15 * 24 * time.Hour, MaxSeries: 1_000_000},
 		RemoteWrite: RemoteWriteConfig{
@@ -319,6 +360,11 @@ func Default() Config {
 			MaxTemplateSeries: 100_000},
 		OTLP:        OTLPConfig{MaxDecodedBytes: 32 << 20},
 		Remediation: remediate.DefaultConfig(),
+		Scrape:      DefaultScrape(),
+		Tail:        DefaultTail(),
+		Forecast:    DefaultForecast(),
+
+		Notifications: notify.DefaultConfig(),
 	}
 }
 

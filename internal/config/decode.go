@@ -121,6 +121,8 @@ func (d *decoder) value(n *yaml.Node, out reflect.Value, path string) {
 		d.mapping(n, out, path)
 	case t.Kind() == reflect.Slice:
 		d.sequence(n, out, path)
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		d.dict(n, out, path)
 	case t.Kind() == reflect.String:
 		if s, ok := d.scalar(n, path); ok {
 			if s.ShortTag() == tagNull {
@@ -256,6 +258,47 @@ func (d *decoder) sequence(n *yaml.Node, out reflect.Value, path string) {
 		d.value(item, s.Index(i), ipath)
 	}
 	out.Set(s)
+}
+
+// dict decodes a mapping with free-form keys (labels: {team: db}) into the
+// map out, replacing any default. Keys are plain scalars, not expanded; a key
+// given twice is an error.
+func (d *decoder) dict(n *yaml.Node, out reflect.Value, path string) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == tagNull {
+		out.SetZero()
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(path, n.Line, "want a mapping, got %s", describe(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(out.Type(), len(n.Content)/2)
+	seen := make(map[string]int)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, ok := d.deref(n.Content[i], path)
+		if !ok {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == tagMerge {
+			d.fail(path, k.Line, "a key must be a plain name, got %s", describe(k))
+			continue
+		}
+		kpath := joinPath(path, keyPath(k.Value))
+		if line, dup := seen[k.Value]; dup {
+			d.fail(kpath, k.Line, "key already set on line %d", line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.lines[kpath] = k.Line
+		v := reflect.New(out.Type().Elem()).Elem()
+		d.value(n.Content[i+1], v, kpath)
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(out.Type().Key()), v)
+	}
+	if m.Len() == 0 {
+		out.SetZero() // {} is no entries, as an absent key
+		return
+	}
+	out.Set(m)
 }
 
 // scalar returns n, which must be a scalar, with ${VAR} references in its

@@ -44,6 +44,9 @@ func TestDecoderSupportsConfig(t *testing.T) {
 				t.Errorf("%s: want an exported field with a snake_case yaml key, got tag %q", name, f.Tag.Get("yaml"))
 			}
 			ft := f.Type
+			if ft.Kind() == reflect.Map && ft.Key().Kind() == reflect.String {
+				ft = ft.Elem()
+			}
 			if ft.Kind() == reflect.Slice {
 				ft = ft.Elem()
 			}

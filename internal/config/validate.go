@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osprey-aiops/osprey/internal/match"
 	"github.com/osprey-aiops/osprey/internal/remediate"
 )
 
@@ -41,12 +42,24 @@ func (c *Config) Validate() error {
 	p.nest("tsdb", c.TSDB.Validate())
 	p.nest("remote_write", c.RemoteWrite.Validate())
 	p.nest("detect", c.Detect.Validate())
+	p.nest("forecast", c.Forecast.Validate())
 	p.nest("query", c.Query.Validate())
 	p.nest("loki", c.Loki.Validate())
 	p.nest("syslog", c.Syslog.Validate())
 	p.nest("logs", c.Logs.Validate())
 	p.nest("otlp", c.OTLP.Validate())
+	p.nest("scrape", c.Scrape.Validate())
+	p.nest("files", ValidateFiles(c.Files))
+	p.nest("tail", c.Tail.Validate())
 	p.nest("remediation", fromRemediate(c.Remediation.Validate()))
+	receivers := make([]string, 0, len(c.Notifications.Receivers))
+	for _, r := range c.Notifications.Receivers {
+		receivers = append(receivers, r.Name)
+	}
+	p.nest("remediation", fromRemediate(c.Remediation.CheckReceivers(receivers)))
+	// notify shares remediate's FieldError type, so the same conversion
+	// roots its problems under "notifications.".
+	p.nest("notifications", fromRemediate(c.Notifications.Validate()))
 	if len(c.Auth.Tokens) == 0 {
 		if host, _, err := net.SplitHostPort(c.Server.Listen); err == nil && !isLoopback(host) {
 			p.addf("server.listen", "%q is not a loopback address and auth.tokens is empty: "+
@@ -263,11 +276,37 @@ func (c BusConfig) Validate() error {
 	return p.err()
 }
 
-// Validate checks that the window is positive and that group_by lists at
-// least one label name, each valid and listed once.
+// Validate checks that the window is positive, that group_by lists at
+// least one label name, each valid and listed once, that resolve_grace is
+// not negative, and that every inhibition rule has valid source and target
+// matchers and equal label names.
 func (c CorrelateConfig) Validate() error {
 	var p problems
 	positive(&p, "window", c.Window)
+	if c.ResolveGrace < 0 {
+		p.addf("resolve_grace", "must not be negative, got %s", c.ResolveGrace)
+	}
+	for i, r := range c.Inhibit {
+		path := indexPath("inhibit", i)
+		for _, part := range []struct {
+			key string
+			ms  []string
+		}{{"source", r.Source}, {"target", r.Target}} {
+			if len(part.ms) == 0 {
+				p.addf(path+"."+part.key, "must list at least one matcher, such as alertname=\"NodeDown\"")
+			}
+			for j, s := range part.ms {
+				if _, err := match.Parse(s); err != nil {
+					p.addf(indexPath(path+"."+part.key, j), "%v", err)
+				}
+			}
+		}
+		for j, name := range r.Equal {
+			if !isLabelName(name) {
+				p.addf(indexPath(path+".equal", j), "%q is not a valid label name (want letters, digits and _, not starting with a digit)", clip(name))
+			}
+		}
+	}
 	if len(c.GroupBy) == 0 {
 		p.addf("group_by", "must list at least one label name")
 	}
@@ -284,6 +323,7 @@ func (c CorrelateConfig) Validate() error {
 		}
 		seen[name] = i
 	}
+	c.validateExtensions(&p)
 	return p.err()
 }
 

@@ -322,6 +322,17 @@ func TestCorrelateConfigValidate(t *testing.T) {
 			`group_by[2]: "a.b" is not a valid label name (want letters, digits and _, not starting with a digit)`,
 			`group_by[3]: "service" is already listed as group_by[0]`,
 		}},
+		{"inhibit rules and grace", CorrelateConfig{Window: time.Minute, GroupBy: []string{"service"}, ResolveGrace: -time.Second,
+			Inhibit: []InhibitRuleConfig{
+				{Source: []string{`alertname="ClusterDown"`}, Target: []string{"severity=~warning|info"}, Equal: []string{"cluster"}},
+				{Source: nil, Target: []string{"service", "pod=~("}, Equal: []string{"a-b"}},
+			}}, []string{
+			"resolve_grace: must not be negative, got -1s",
+			`inhibit[1].source: must list at least one matcher, such as alertname="NodeDown"`,
+			`inhibit[1].target[0]: invalid matcher "service": missing operator (=, !=, =~ or !~) and value after label name "service"`,
+			`inhibit[1].target[1]: invalid matcher pod=~"(": bad regular expression: missing closing )`,
+			`inhibit[1].equal[0]: "a-b" is not a valid label name (want letters, digits and _, not starting with a digit)`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,21 @@
-// Package correlate is Osprey's correlate stage in its first, deliberately
-// simple form: it deduplicates events and anomalies by fingerprint into
-// incident members, groups members that share an identity label (service by
-// default) within a time window into one incident, and resolves an incident
-// when all of its members have resolved.
+// Package correlate is Osprey's correlate stage: it deduplicates events and
+// anomalies by fingerprint into incident members, groups members that share an
+// identity label (service by default) or a call-graph edge within a time window
+// into one incident, and resolves an incident when all of its members have
+// stayed clear for a grace period (see state for the lifecycle rules).
+//
+// It owns the in-memory state of unresolved incidents, so people's actions on
+// incidents (Ack, Resolve, Reopen, Assign, Comment, Merge) go through it too:
+// each takes the same lock as the signals, stores the incident with a timeline
+// entry, appends an audit entry and hands the new snapshot on.
+//
+// Suppression: a firing signal that matches an active silence (from the store)
+// or the target of an inhibition rule whose source is firing does not open,
+// join or escalate an incident. It is not lost: the event stays stored, it is
+// counted in osprey_correlate_suppressed_total, and when it belongs to an
+// incident (its member, or the incident of its group within the window) that
+// incident's timeline records the suppression once per alert and silence.
+// Resolutions are never suppressed.
 //
 // The stored events are the log the stage follows: it records the highest event
 // Seq it has applied as a checkpoint, replays newer events from the store at
@@ -21,6 +34,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,12 +68,28 @@ type Options struct {
 	// an incident; the result is stored in Incident.Causes with an rca
 	// timeline entry when it changes.
 	Causes CauseRanker
+	// ResolveGrace is how long every member of an incident must stay clear
+	// before the incident resolves; a member firing again within it keeps
+	// the incident open. Zero resolves as soon as the last member clears.
+	ResolveGrace time.Duration
+	// Inhibit are the inhibition rules: a firing signal matching a rule's
+	// target is suppressed while a signal matching its source fires with
+	// the same values of the rule's Equal labels.
+	Inhibit []InhibitRule
 	// CatchUpInterval is how often the stage reads events it may have missed
-	// from the store. Zero means 10s.
+	// from the store, reloads the silences (so that silences created through
+	// another replica's API take effect) and resolves incidents whose grace
+	// ended while no signal arrived. Zero means 10s.
 	CatchUpInterval time.Duration
-	Now             func() time.Time
-	Logger          *slog.Logger
-	Registerer      prometheus.Registerer
+	// Rules are the user-defined grouping rules (rules.go), first match
+	// wins; Flapping configures flapping detection (flap.go); Maintenance
+	// are the configured maintenance windows (maintenance.go).
+	Rules       []Rule
+	Flapping    FlapConfig
+	Maintenance []osprey.MaintenanceWindow
+	Now         func() time.Time
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
 }
 
 // Topology is the learned service call graph, as the correlate stage needs
@@ -84,12 +114,28 @@ type Correlator struct {
 	topo     Topology
 	causes   CauseRanker
 	interval time.Duration
+	grace    time.Duration
 	now      func() time.Time
 	log      *slog.Logger
 	m        *metrics
 
+	// silences are the compiled silences, replaced whole by reloads
+	// (serialised by silMu) and read without c.mu.
+	silences atomic.Pointer[silenceSet]
+	silMu    sync.Mutex
+	// inhib tracks the firing sources of the inhibition rules; guarded by mu.
+	inhib *inhibitor
+	// rules, flaps and maint are the grouping rules, the flip tracker and
+	// the maintenance windows (rules_ext.go); xm are their metrics.
+	rules *ruleSet
+	flaps *flapTracker
+	maint *maintenance
+	xm    *extMetrics
+
 	mu         sync.Mutex // serialises all state changes and store writes
 	st         *state
+	stored     storedMembers // members as last stored (persist.go)
+	noise      *noiseCounter // the batch's noise counts (noise.go)
 	window     time.Duration
 	groupBy    []string
 	checkpoint int64
@@ -126,16 +172,25 @@ func New(opts Options) (*Correlator, error) {
 	if opts.CatchUpInterval <= 0 {
 		opts.CatchUpInterval = 10 * time.Second
 	}
+	if opts.ResolveGrace < 0 {
+		return nil, errors.New("correlate: resolve grace must not be negative")
+	}
+	inhib, err := newInhibitor(opts.Inhibit)
+	if err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	return &Correlator{
+	c := &Correlator{
 		store:    opts.Store,
 		out:      opts.Out,
 		topo:     opts.Topology,
 		causes:   opts.Causes,
 		interval: opts.CatchUpInterval,
+		grace:    opts.ResolveGrace,
+		inhib:    inhib,
 		now:      opts.Now,
 		log:      opts.Logger,
 		m:        m,
@@ -143,19 +198,38 @@ func New(opts Options) (*Correlator, error) {
 		groupBy:  slices.Clone(opts.GroupBy),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
-	}, nil
+	}
+	c.silences.Store(&silenceSet{})
+	inhib.overflow = m.inhibitFull.Inc
+	if err := c.initExtensions(opts, opts.Registerer); err != nil {
+		return nil, err
+	}
+	if c.noise, err = newNoiseCounter(opts.Registerer); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
-// Start loads the unresolved incidents and the checkpoint from the store,
-// applies every stored event newer than the checkpoint, and starts the periodic
-// catch-up.
+// Start loads the silences, the unresolved and recently resolved incidents
+// and the checkpoint from the store, applies every stored event newer than
+// the checkpoint, resolves the incidents whose grace ended while the stage was
+// down, and starts the periodic catch-up.
 func (c *Correlator) Start(ctx context.Context) error {
+	if err := c.reloadSilences(ctx); err != nil {
+		return err
+	}
+	if err := c.reloadMaintenance(ctx); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.reloadLocked(ctx); err != nil {
 		return err
 	}
 	if err := c.catchUpLocked(ctx); err != nil {
+		return err
+	}
+	if err := c.sweepLocked(ctx); err != nil {
 		return err
 	}
 	c.started = true
@@ -191,9 +265,18 @@ func (c *Correlator) loop() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), c.interval)
+			if err := c.reloadSilences(ctx); err != nil {
+				c.log.Warn("correlate silence reload failed", "err", err)
+			}
+			if err := c.reloadMaintenance(ctx); err != nil {
+				c.log.Warn("correlate maintenance reload failed", "err", err)
+			}
 			c.mu.Lock()
 			if err := c.catchUpLocked(ctx); err != nil {
 				c.log.Warn("correlate catch-up failed", "err", err)
+			}
+			if err := c.sweepLocked(ctx); err != nil {
+				c.log.Warn("correlate sweep failed", "err", err)
 			}
 			c.mu.Unlock()
 			cancel()
@@ -259,17 +342,55 @@ func (c *Correlator) applyEventsLocked(ctx context.Context, batch []osprey.Event
 	return c.applyLocked(ctx, sigs, maxSeq)
 }
 
+// changeSet collects the changes of one batch, one per incident, in the
+// order the incidents were first changed.
+type changeSet struct {
+	byID  map[string]*change
+	order []string
+}
+
+func (cs *changeSet) add(ch *change) {
+	if cs.byID == nil {
+		cs.byID = make(map[string]*change)
+	}
+	if prev, ok := cs.byID[ch.inc.ID]; ok {
+		prev.entries = append(prev.entries, ch.entries...)
+		prev.joined = prev.joined || ch.joined
+		prev.opened = prev.opened || ch.opened
+		return
+	}
+	cs.byID[ch.inc.ID] = ch
+	cs.order = append(cs.order, ch.inc.ID)
+}
+
 // applyLocked applies signals, persists every changed incident with its new
 // timeline entries, advances the checkpoint to seq (when non-zero), and hands
 // the changes on. If persisting fails, the in-memory state is rebuilt from the
 // store so that it never runs ahead of what is stored; the next catch-up then
 // applies the events again.
 func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) error {
-	changed := make(map[string]*change)
-	var order []string
+	var cs changeSet
+	sils := c.silences.Load()
 	for _, sig := range sigs {
 		c.m.processed.WithLabelValues(string(sig.kind)).Inc()
+		c.expireLocked(&cs, sig.at)
+		if c.maintainLocked(&cs, sig) {
+			c.noise.count(&sig, OutcomeMaintenance)
+			continue
+		}
+		if sig.firing {
+			if ch, suppressed := c.suppressLocked(sils, sig); suppressed {
+				c.noise.count(&sig, c.suppressOutcome(sils, &sig))
+				c.inhib.observe(sig)
+				if ch != nil {
+					cs.add(ch)
+				}
+				continue
+			}
+		}
+		c.inhib.observe(sig)
 		ch := c.st.apply(sig)
+		c.noise.count(&sig, ch.outcome())
 		if ch == nil {
 			c.m.ignored.Inc()
 			continue
@@ -277,50 +398,64 @@ func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) 
 		if ch.opened {
 			c.m.opened.Inc()
 		}
-		if ch.inc.Status == osprey.IncidentResolved {
+		if ch.autoResolved {
 			c.m.resolved.Inc()
 		}
-		if prev, ok := changed[ch.inc.ID]; ok {
-			prev.entries = append(prev.entries, ch.entries...)
-			prev.joined = prev.joined || ch.joined
-			continue
-		}
-		changed[ch.inc.ID] = ch
-		order = append(order, ch.inc.ID)
+		cs.add(ch)
 	}
 	if c.causes != nil {
-		for _, id := range order {
-			if ch := changed[id]; ch.opened || ch.joined {
+		for _, id := range cs.order {
+			if ch := cs.byID[id]; ch.opened || ch.joined {
 				c.rankLocked(ch, ch.inc.UpdatedAt)
 			}
 		}
 	}
-	out := make([]osprey.Incident, 0, len(order))
-	for _, id := range order {
-		ch := changed[id]
-		snap := snapshot(ch.inc)
-		if err := c.store.SaveIncident(ctx, snap, ch.entries...); err != nil {
-			c.m.saveErrors.Inc()
-			return c.recoverLocked(ctx, fmt.Errorf("save incident %s: %w", id, err))
-		}
-		snap.Timeline = ch.entries
-		out = append(out, snap)
+	out, err := c.commitLocked(ctx, &cs, seq)
+	if err != nil {
+		return err
 	}
-	if seq > c.checkpoint {
-		if err := c.store.SetCheckpoint(ctx, CheckpointName, seq); err != nil {
-			c.m.saveErrors.Inc()
-			return c.recoverLocked(ctx, fmt.Errorf("set checkpoint %d: %w", seq, err))
-		}
-		c.checkpoint = seq
-	}
-	c.m.open.Set(float64(len(c.st.open)))
-	if c.out != nil && len(out) > 0 {
-		if err := c.out.ConsumeIncidents(ctx, out); err != nil {
-			c.m.handoffErrors.Inc()
-			c.log.Warn("hand on incident changes", "incidents", len(out), "err", err)
-		}
-	}
+	c.publishLocked(ctx, out)
 	return nil
+}
+
+// expireLocked adds to cs the incidents whose grace ended by at.
+func (c *Correlator) expireLocked(cs *changeSet, at time.Time) {
+	for _, ch := range c.st.expire(at) {
+		c.m.resolved.Inc()
+		cs.add(ch)
+	}
+	c.extExpireLocked(cs, at)
+}
+
+// sweepLocked resolves, at the clock's time, the incidents whose grace ended
+// while no signal arrived.
+func (c *Correlator) sweepLocked(ctx context.Context) error {
+	var cs changeSet
+	c.expireLocked(&cs, c.now())
+	out, err := c.saveLocked(ctx, &cs)
+	if err != nil {
+		return err
+	}
+	c.publishLocked(ctx, out)
+	return nil
+}
+
+// saveLocked stores every incident of cs with its new timeline entries
+// (which get their Seq) and returns the snapshots to hand on. On a failure
+// the state is rebuilt from the store.
+func (c *Correlator) saveLocked(ctx context.Context, cs *changeSet) ([]osprey.Incident, error) {
+	return c.commitLocked(ctx, cs, 0)
+}
+
+// publishLocked hands stored changes to the next stages.
+func (c *Correlator) publishLocked(ctx context.Context, out []osprey.Incident) {
+	if c.out == nil || len(out) == 0 {
+		return
+	}
+	if err := c.out.ConsumeIncidents(ctx, out); err != nil {
+		c.m.handoffErrors.Inc()
+		c.log.Warn("hand on incident changes", "incidents", len(out), "err", err)
+	}
 }
 
 // rankLocked re-ranks the causes of a changed incident and records a
@@ -360,13 +495,28 @@ func (c *Correlator) recoverLocked(ctx context.Context, err error) error {
 }
 
 // reloadLocked replaces the in-memory state with the store's unresolved
-// incidents and checkpoint.
+// incidents, those resolved within the window, and the checkpoint.
 func (c *Correlator) reloadLocked(ctx context.Context) error {
 	cp, err := c.store.Checkpoint(ctx, CheckpointName)
 	if err != nil {
 		return fmt.Errorf("load correlate checkpoint: %w", err)
 	}
-	st := newState(c.window, c.groupBy, c.topo, osprey.NewID)
+	st := newState(c.window, c.grace, c.groupBy, c.topo, osprey.NewID)
+	c.attach(st)
+	since := c.now().Add(-c.window)
+	recent, err := c.store.ListIncidents(ctx, store.IncidentQuery{
+		Statuses:     []osprey.IncidentStatus{osprey.IncidentResolved},
+		UpdatedSince: since,
+		Limit:        store.MaxLimit,
+	})
+	if err != nil {
+		return fmt.Errorf("load recently resolved incidents: %w", err)
+	}
+	for _, inc := range recent {
+		if !inc.ResolvedAt.Before(since) {
+			st.loadResolved(inc)
+		}
+	}
 	incs, err := c.store.ListIncidents(ctx, store.IncidentQuery{
 		Statuses: []osprey.IncidentStatus{osprey.IncidentOpen, osprey.IncidentAcknowledged},
 		Limit:    store.MaxLimit,
@@ -374,8 +524,20 @@ func (c *Correlator) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load unresolved incidents: %w", err)
 	}
+	c.inhib.reset()
 	for _, inc := range incs {
-		st.load(inc)
+		held := false
+		if allResolved(&inc) {
+			if held, err = c.reopenedByPerson(ctx, inc.ID); err != nil {
+				return err
+			}
+		}
+		st.load(inc, held)
+		for _, m := range inc.Members {
+			if m.Status == osprey.StatusFiring {
+				c.inhib.observe(signal{fingerprint: m.Fingerprint, labels: m.Labels, firing: true})
+			}
+		}
 	}
 	if len(incs) == store.MaxLimit {
 		// More unresolved incidents than this are a flood the real
@@ -383,6 +545,14 @@ func (c *Correlator) reloadLocked(ctx context.Context) error {
 		c.log.Warn("unresolved incidents exceed one page", "loaded", len(incs))
 	}
 	c.st = st
+	c.stored = make(storedMembers, len(incs)+len(recent))
+	for _, inc := range st.open {
+		c.stored.remember(inc)
+	}
+	for _, inc := range st.resolved {
+		c.stored.remember(inc)
+	}
+	clear(c.noise.pending)
 	c.checkpoint = cp
 	c.m.open.Set(float64(len(st.open)))
 	return nil

@@ -255,11 +255,32 @@ func TestScenarios(t *testing.T) {
 			want: []want{{status: osprey.IncidentOpen, members: 2, counts: []int{2, 1}}},
 		},
 		{
-			name: "an alert firing after its incident resolved opens a new incident",
+			name: "an alert firing again within the window after its incident resolved reopens it",
 			events: []ev{
 				{at: 0, name: "A", labels: checkout},
 				{at: time.Minute, name: "A", labels: checkout, resolved: true},
 				{at: 2 * time.Minute, name: "A", labels: checkout},
+			},
+			want: []want{{status: osprey.IncidentOpen, members: 1, counts: []int{2}}},
+		},
+		{
+			name: "an alert firing after the window after its incident resolved opens a new incident",
+			events: []ev{
+				{at: 0, name: "A", labels: checkout},
+				{at: time.Minute, name: "A", labels: checkout, resolved: true},
+				{at: 7 * time.Minute, name: "A", labels: checkout},
+			},
+			want: []want{
+				{status: osprey.IncidentResolved, members: 1},
+				{status: osprey.IncidentOpen, members: 1},
+			},
+		},
+		{
+			name: "a new alert of the group does not join a resolved incident",
+			events: []ev{
+				{at: 0, name: "A", labels: checkout},
+				{at: time.Minute, name: "A", labels: checkout, resolved: true},
+				{at: 2 * time.Minute, name: "B", labels: checkout},
 			},
 			want: []want{
 				{status: osprey.IncidentResolved, members: 1},

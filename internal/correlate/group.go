@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ type signal struct {
 	severity    osprey.Severity
 	firing      bool
 	fingerprint osprey.Fingerprint
+	// source is the event's sender, or "detect/<kind>" for an anomaly
+	// (for grouping rules).
+	source string
 	// at is when Osprey received the signal. Grouping windows are measured
 	// in this time, not in wall-clock time, so replaying stored events after
 	// a restart groups them exactly as the first pass did.
@@ -35,6 +39,7 @@ func eventSignal(e *osprey.Event) signal {
 		summary:     e.Annotations["summary"],
 		severity:    e.Severity,
 		firing:      e.Status == osprey.StatusFiring,
+		source:      e.Source,
 		fingerprint: e.Fingerprint,
 		at:          e.ReceivedAt,
 	}
@@ -56,67 +61,246 @@ func anomalySignal(a *osprey.Anomaly, now time.Time) signal {
 		summary:     fmt.Sprintf("%s: observed %.4g, expected %.4g", name, a.Observed, a.Expected),
 		severity:    a.Severity,
 		firing:      a.Active(),
+		source:      "detect/" + string(a.Kind),
 		fingerprint: a.Fingerprint,
 		at:          now,
 	}
 }
 
-// change is what applying one signal did to one incident.
+// change is what applying one signal (or one person's action) did to one
+// incident.
 type change struct {
 	inc     *osprey.Incident
 	entries []osprey.TimelineEntry
 	opened  bool
 	// joined is set when a new member joined (its causes may change).
 	joined bool
+	// autoResolved is set when the change resolved the incident because
+	// its members cleared.
+	autoResolved bool
 }
 
-// state is the correlator's in-memory view of unresolved incidents. It is not
-// safe for concurrent use; the Correlator serialises access.
+// state is the correlator's in-memory view of unresolved and recently
+// resolved incidents. It is not safe for concurrent use; the Correlator
+// serialises access.
+//
+// Lifecycle rules it implements:
+//   - When every member of an open (or acknowledged) incident has resolved,
+//     the incident waits grace (correlate.resolve_grace) and then resolves,
+//     with ResolvedAt = the last member's clearing + grace. A member that
+//     fires again within the grace keeps it open. A zero grace resolves at
+//     once.
+//   - A resolved incident is kept for window after ResolvedAt: a firing
+//     signal of one of its resolved members in that time reopens it (a
+//     flapping alert stays one incident). A repeat of a member that was
+//     still firing when a person resolved the incident is recorded on the
+//     member but does not reopen it; after the window, any firing signal
+//     starts afresh (joins or opens an incident as a new signal would). New
+//     alerts of the same group never join a resolved incident.
+//   - An incident a person reopened while all its members were clear is held
+//     open (not auto-resolved) until one of its members fires again.
 type state struct {
 	window  time.Duration
+	grace   time.Duration
 	groupBy []string
 	newID   func(time.Time) string
 	// topo, if set, lets a signal of one service join an incident of a
 	// service it calls or is called by.
 	topo Topology
+	// rules are the user grouping rules (with their held signals) and
+	// flaps the flip tracker; both may be nil (rules_ext.go).
+	rules *ruleSet
+	flaps *flapTracker
 
 	// open holds unresolved (open or acknowledged) incidents by id.
 	open map[string]*osprey.Incident
-	// byFingerprint finds the unresolved incident a member belongs to.
+	// resolved holds incidents resolved less than window ago, by id; their
+	// members' fingerprints stay in byFingerprint so that a member firing
+	// again reopens the incident.
+	resolved map[string]*osprey.Incident
+	// clearing holds the open incidents whose members have all resolved
+	// and that wait out the grace period.
+	clearing map[string]struct{}
+	// held holds the open incidents a person reopened while every member
+	// was clear; they are not auto-resolved until a member fires again.
+	held map[string]struct{}
+	// nextDue is the earliest signal time at which expire has something to
+	// do; zero when it has nothing.
+	nextDue time.Time
+	// byFingerprint finds the unresolved (or recently resolved) incident a
+	// member belongs to.
 	byFingerprint map[osprey.Fingerprint]string
 	// byGroup finds the latest unresolved incident of a group key.
 	byGroup map[string]string
+	// noted remembers, per fingerprint, the suppression last recorded on an
+	// incident's timeline, so a suppressed alert that repeats every minute
+	// adds one entry, not one per repeat.
+	noted map[osprey.Fingerprint]string
 }
 
-func newState(window time.Duration, groupBy []string, topo Topology, newID func(time.Time) string) *state {
+// maxNoted bounds state.noted; when full it is cleared (at worst one more
+// timeline entry per suppressed alert).
+const maxNoted = 100_000
+
+func newState(window, grace time.Duration, groupBy []string, topo Topology, newID func(time.Time) string) *state {
 	return &state{
 		window:        window,
+		grace:         grace,
 		groupBy:       groupBy,
 		topo:          topo,
 		newID:         newID,
 		open:          make(map[string]*osprey.Incident),
+		resolved:      make(map[string]*osprey.Incident),
+		clearing:      make(map[string]struct{}),
+		held:          make(map[string]struct{}),
 		byFingerprint: make(map[osprey.Fingerprint]string),
 		byGroup:       make(map[string]string),
+		noted:         make(map[osprey.Fingerprint]string),
 	}
 }
 
-// load indexes an unresolved incident read from the store.
-func (s *state) load(inc osprey.Incident) {
+// load indexes an unresolved incident read from the store. held says a
+// person reopened it while all its members were clear (see state).
+func (s *state) load(inc osprey.Incident, held bool) {
 	inc.Timeline = nil
 	p := &inc
 	s.open[inc.ID] = p
-	keys := []string{s.groupKey(inc.Labels)}
+	s.index(p)
+	switch {
+	case held:
+		s.held[inc.ID] = struct{}{}
+	case allResolved(p):
+		s.startClearing(p)
+	}
+}
+
+// loadResolved keeps an incident resolved at most window ago, so that its
+// members firing again reopen it. Load these before the unresolved ones:
+// a fingerprint an unresolved incident holds belongs to that one.
+func (s *state) loadResolved(inc osprey.Incident) {
+	inc.Timeline = nil
+	p := &inc
+	s.resolved[inc.ID] = p
 	for _, m := range inc.Members {
-		s.byFingerprint[m.Fingerprint] = inc.ID
-		keys = append(keys, s.groupKey(m.Labels))
+		if _, ok := s.byFingerprint[m.Fingerprint]; !ok {
+			s.byFingerprint[m.Fingerprint] = inc.ID
+		}
+	}
+	s.due(inc.ResolvedAt.Add(s.window))
+}
+
+// index makes the members of the unresolved incident inc findable by
+// fingerprint, and its group keys lead to it unless a later-opened
+// unresolved incident holds them.
+func (s *state) index(inc *osprey.Incident) {
+	keys := []string{s.incidentKey(inc)}
+	for _, m := range inc.Members {
+		if cur, ok := s.byFingerprint[m.Fingerprint]; !ok || cur == inc.ID || s.open[cur] == nil {
+			s.byFingerprint[m.Fingerprint] = inc.ID
+		}
+		keys = append(keys, s.memberKey(&m))
 	}
 	for _, key := range keys {
 		if key == "" {
 			continue
 		}
-		if cur, ok := s.byGroup[key]; !ok || s.open[cur].OpenedAt.Before(inc.OpenedAt) {
+		if cur, ok := s.byGroup[key]; !ok || s.open[cur] == nil || s.open[cur].OpenedAt.Before(inc.OpenedAt) {
 			s.byGroup[key] = inc.ID
 		}
+	}
+}
+
+// lookup returns the in-memory incident with id, unresolved or recently
+// resolved, or nil.
+func (s *state) lookup(id string) *osprey.Incident {
+	if inc, ok := s.open[id]; ok {
+		return inc
+	}
+	return s.resolved[id]
+}
+
+// due records that expire has something to do at t.
+func (s *state) due(t time.Time) {
+	if s.nextDue.IsZero() || t.Before(s.nextDue) {
+		s.nextDue = t
+	}
+}
+
+// startClearing starts the grace period of an open incident whose members
+// have all resolved.
+func (s *state) startClearing(inc *osprey.Incident) {
+	s.clearing[inc.ID] = struct{}{}
+	s.due(lastActivity(inc).Add(s.grace))
+}
+
+// expire resolves the clearing incidents whose grace ended at or before at,
+// and forgets the resolved incidents that left the reopen window. Times are
+// signal times (or the clock, when the stage sweeps while idle), so a replay
+// of stored events expires exactly as the first pass did.
+func (s *state) expire(at time.Time) []*change {
+	if s.nextDue.IsZero() || at.Before(s.nextDue) {
+		return nil
+	}
+	s.nextDue = time.Time{}
+	var out []*change
+	ids := make([]string, 0, len(s.clearing))
+	for id := range s.clearing {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		inc := s.open[id]
+		if inc == nil || !allResolved(inc) {
+			delete(s.clearing, id)
+			continue
+		}
+		due := lastActivity(inc).Add(s.grace)
+		if at.Before(due) {
+			s.due(due)
+			continue
+		}
+		e := entry(due, osprey.TimelineStatus, "", fmt.Sprintf("resolved: every member has been clear for %s", s.grace))
+		s.resolve(inc, due)
+		out = append(out, &change{inc: inc, entries: []osprey.TimelineEntry{e}, autoResolved: true})
+	}
+	for _, inc := range s.resolved {
+		end := inc.ResolvedAt.Add(s.window)
+		if at.After(end) {
+			s.forget(inc)
+			continue
+		}
+		s.due(end)
+	}
+	return out
+}
+
+// resolve marks an unresolved incident resolved at at and moves it to the
+// recently resolved set; its group keys no longer attract new members.
+func (s *state) resolve(inc *osprey.Incident, at time.Time) {
+	inc.Status = osprey.IncidentResolved
+	inc.ResolvedAt = at
+	delete(s.open, inc.ID)
+	delete(s.clearing, inc.ID)
+	delete(s.held, inc.ID)
+	for k, id := range s.byGroup {
+		if id == inc.ID {
+			delete(s.byGroup, k)
+		}
+	}
+	s.resolved[inc.ID] = inc
+	s.due(at.Add(s.window))
+}
+
+// reopen makes a resolved incident open again. A person's reopen of an
+// incident whose members are all clear holds it open (see state).
+func (s *state) reopen(inc *osprey.Incident, byPerson bool) {
+	delete(s.resolved, inc.ID)
+	inc.Status = osprey.IncidentOpen
+	inc.ResolvedAt = time.Time{}
+	s.open[inc.ID] = inc
+	s.index(inc)
+	if byPerson && allResolved(inc) {
+		s.held[inc.ID] = struct{}{}
 	}
 }
 
@@ -134,11 +318,26 @@ func (s *state) groupKey(l osprey.Labels) string {
 // or nil when it changed nothing (a replayed event, or the resolution of an
 // alert no unresolved incident holds).
 func (s *state) apply(sig signal) *change {
+	if ch, ok := s.flap(sig); ok {
+		return ch
+	}
 	if id, ok := s.byFingerprint[sig.fingerprint]; ok {
-		return s.update(s.open[id], sig)
+		if inc, ok := s.open[id]; ok {
+			return s.update(inc, sig)
+		}
+		if inc, ok := s.resolved[id]; ok {
+			if sig.at.Sub(inc.ResolvedAt) <= s.window {
+				return s.updateResolved(inc, sig)
+			}
+			s.forget(inc) // left the reopen window; the signal is new
+		}
 	}
 	if !sig.firing {
+		s.unhold(sig)
 		return nil
+	}
+	if r, key := s.rules.match(&sig); r != nil {
+		return s.applyRule(sig, r, key)
 	}
 	if key := s.groupKey(sig.labels); key != "" {
 		if id, ok := s.byGroup[key]; ok {
@@ -192,14 +391,59 @@ func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, s
 	return best, why
 }
 
-// update applies a repeat or a resolution of an existing member.
+// update applies a repeat or a resolution of a member of an unresolved
+// incident.
 func (s *state) update(inc *osprey.Incident, sig signal) *change {
-	i := memberIndex(inc, sig.fingerprint)
-	m := &inc.Members[i]
+	m := &inc.Members[memberIndex(inc, sig.fingerprint)]
 	if sig.seq != 0 && sig.seq <= m.LastSeq {
 		return nil // already applied before a restart
 	}
-	ch := &change{inc: inc}
+	ch := &change{inc: inc, entries: updateMember(m, sig)}
+	inc.UpdatedAt = laterOf(inc.UpdatedAt, sig.at)
+	inc.Severity = max(inc.Severity, m.Severity)
+	if sig.firing {
+		delete(s.held, inc.ID)
+		delete(s.clearing, inc.ID)
+		return ch
+	}
+	if _, held := s.held[inc.ID]; held || !allResolved(inc) {
+		return ch
+	}
+	if s.grace <= 0 {
+		ch.entries = append(ch.entries, entry(sig.at, osprey.TimelineStatus, "",
+			"resolved: every member has resolved"))
+		ch.autoResolved = true
+		s.resolve(inc, sig.at)
+		return ch
+	}
+	s.startClearing(inc)
+	return ch
+}
+
+// updateResolved applies a signal of a member of a recently resolved
+// incident: a resolved member firing again reopens the incident; anything
+// else is recorded on the member only.
+func (s *state) updateResolved(inc *osprey.Incident, sig signal) *change {
+	m := &inc.Members[memberIndex(inc, sig.fingerprint)]
+	if sig.seq != 0 && sig.seq <= m.LastSeq {
+		return nil
+	}
+	if sig.firing && m.Status == osprey.StatusResolved {
+		since := sig.at.Sub(inc.ResolvedAt).Round(time.Second)
+		s.reopen(inc, false)
+		reopened := entry(sig.at, osprey.TimelineStatus, sig.ref,
+			fmt.Sprintf("reopened: %s fires again %s after the incident resolved (within %s)", describe(m), since, s.window))
+		ch := s.update(inc, sig)
+		ch.entries = append([]osprey.TimelineEntry{reopened}, ch.entries...)
+		return ch
+	}
+	return &change{inc: inc, entries: updateMember(m, sig)}
+}
+
+// updateMember folds a signal into an existing member and returns the
+// timeline entries for a change of its status.
+func updateMember(m *osprey.Member, sig signal) []osprey.TimelineEntry {
+	var entries []osprey.TimelineEntry
 	wasFiring := m.Status == osprey.StatusFiring
 	m.LastRef = sig.ref
 	if sig.seq != 0 {
@@ -211,26 +455,17 @@ func (s *state) update(inc *osprey.Incident, sig signal) *change {
 		m.Count++
 		m.Status = osprey.StatusFiring
 		if !wasFiring {
-			ch.entries = append(ch.entries, entry(sig.at, osprey.TimelineMemberUpdate, sig.ref,
+			entries = append(entries, entry(sig.at, osprey.TimelineMemberUpdate, sig.ref,
 				fmt.Sprintf("%s fires again", describe(m))))
 		}
 	} else {
 		m.Status = osprey.StatusResolved
 		if wasFiring {
-			ch.entries = append(ch.entries, entry(sig.at, osprey.TimelineMemberUpdate, sig.ref,
+			entries = append(entries, entry(sig.at, osprey.TimelineMemberUpdate, sig.ref,
 				fmt.Sprintf("%s resolved", describe(m))))
 		}
 	}
-	inc.UpdatedAt = laterOf(inc.UpdatedAt, sig.at)
-	inc.Severity = max(inc.Severity, m.Severity)
-	if allResolved(inc) {
-		inc.Status = osprey.IncidentResolved
-		inc.ResolvedAt = sig.at
-		ch.entries = append(ch.entries, entry(sig.at, osprey.TimelineStatus, "",
-			"resolved: every member has resolved"))
-		s.forget(inc)
-	}
-	return ch
+	return entries
 }
 
 // join adds a new member to an unresolved incident; why says what the
@@ -238,6 +473,9 @@ func (s *state) update(inc *osprey.Incident, sig signal) *change {
 func (s *state) join(inc *osprey.Incident, sig signal, why string) *change {
 	m := newMember(sig)
 	inc.Members = append(inc.Members, m)
+	if sig.firing {
+		delete(s.held, inc.ID)
+	}
 	inc.UpdatedAt = laterOf(inc.UpdatedAt, sig.at)
 	inc.Severity = max(inc.Severity, sig.severity)
 	s.byFingerprint[sig.fingerprint] = inc.ID
@@ -270,9 +508,12 @@ func (s *state) openIncident(sig signal) *change {
 	}}
 }
 
-// forget drops a resolved incident from the indexes.
+// forget drops an incident from the state and the indexes.
 func (s *state) forget(inc *osprey.Incident) {
 	delete(s.open, inc.ID)
+	delete(s.resolved, inc.ID)
+	delete(s.clearing, inc.ID)
+	delete(s.held, inc.ID)
 	for _, m := range inc.Members {
 		if s.byFingerprint[m.Fingerprint] == inc.ID {
 			delete(s.byFingerprint, m.Fingerprint)
@@ -334,9 +575,11 @@ func memberIndex(inc *osprey.Incident, fp osprey.Fingerprint) int {
 	panic(fmt.Sprintf("BUG: incident %s indexed for fingerprint %s has no such member", inc.ID, fp))
 }
 
+// allResolved reports whether every member of inc is clear; a flapping
+// member counts as firing whatever its last status (flap.go).
 func allResolved(inc *osprey.Incident) bool {
 	for _, m := range inc.Members {
-		if m.Status != osprey.StatusResolved {
+		if m.Status != osprey.StatusResolved || m.Flapping {
 			return false
 		}
 	}

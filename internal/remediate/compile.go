@@ -122,6 +122,38 @@ func compileStep(s Step, env *cel.Env, opts action.Options, checkAllow bool) (*s
 			cs.act = h
 		}
 	}
+	if !s.Systemd.IsZero() {
+		kinds = append(kinds, "systemd")
+		var (
+			x   *action.Systemd
+			err error
+		)
+		if checkAllow {
+			x, err = s.Systemd.Compile(opts)
+		} else {
+			err = s.Systemd.Validate()
+		}
+		p.Nest("systemd", err)
+		if x != nil {
+			cs.act = x
+		}
+	}
+	if !s.Kubernetes.IsZero() {
+		kinds = append(kinds, "kubernetes")
+		k, err := s.Kubernetes.Compile(opts)
+		p.Nest("kubernetes", err)
+		if k != nil {
+			cs.act = k
+		}
+	}
+	if !s.Notify.IsZero() {
+		kinds = append(kinds, "notify")
+		n, err := s.Notify.Compile(opts)
+		p.Nest("notify", err)
+		if n != nil {
+			cs.act = n
+		}
+	}
 	if !s.Wait.IsZero() {
 		kinds = append(kinds, "wait")
 		w, err := s.Wait.Compile()

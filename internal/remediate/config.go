@@ -35,6 +35,9 @@ type Config struct {
 	TargetCooldown time.Duration `yaml:"target_cooldown"`
 	// MaxOutputBytes caps each kept stdout, stderr and HTTP response body.
 	MaxOutputBytes int `yaml:"max_output_bytes"`
+	// Systemctl is the program systemd steps run; it must be on
+	// ExecAllow when a runbook has systemd steps.
+	Systemctl string `yaml:"systemctl"`
 	// Runbooks are matched against every incident change, in this order.
 	Runbooks []Runbook `yaml:"runbooks"`
 }
@@ -45,6 +48,7 @@ func DefaultConfig() Config {
 		MaxConcurrency:  4,
 		ApprovalTimeout: time.Hour,
 		MaxOutputBytes:  action.DefaultMaxOutput,
+		Systemctl:       action.DefaultSystemctl,
 	}
 }
 
@@ -120,11 +124,13 @@ type Step struct {
 	// RetryDelay is the pause between attempts; default 10s.
 	RetryDelay time.Duration `yaml:"retry_delay"`
 
-	// The action kinds. systemd, kubernetes and notify are planned: each
-	// will be one more field here and one case in Step.compile.
-	Exec action.ExecSpec `yaml:"exec"`
-	HTTP action.HTTPSpec `yaml:"http"`
-	Wait action.WaitSpec `yaml:"wait"`
+	// The action kinds; exactly one is set.
+	Exec       action.ExecSpec       `yaml:"exec"`
+	HTTP       action.HTTPSpec       `yaml:"http"`
+	Systemd    action.SystemdSpec    `yaml:"systemd"`
+	Kubernetes action.KubernetesSpec `yaml:"kubernetes"`
+	Notify     action.NotifySpec     `yaml:"notify"`
+	Wait       action.WaitSpec       `yaml:"wait"`
 }
 
 // Verify says what must clear after the steps. With Within zero the run
@@ -168,6 +174,9 @@ func (c Config) Validate() error {
 	if c.MaxOutputBytes <= 0 || c.MaxOutputBytes > 16<<20 {
 		p.Addf("max_output_bytes", "must be between 1 and 16 MiB")
 	}
+	if c.Systemctl != "" && (!filepath.IsAbs(c.Systemctl) || filepath.Clean(c.Systemctl) != c.Systemctl) {
+		p.Addf("systemctl", "%q must be a clean absolute path", c.Systemctl)
+	}
 	env, err := newCELEnv()
 	if err != nil {
 		p.Addf("", "%v", err)
@@ -199,7 +208,7 @@ func (rb Runbook) Validate() error {
 }
 
 func (c Config) actionOptions(client action.HTTPDoer) action.Options {
-	return action.Options{ExecAllow: c.ExecAllow, MaxOutput: c.MaxOutputBytes, HTTPClient: client}
+	return action.Options{ExecAllow: c.ExecAllow, MaxOutput: c.MaxOutputBytes, HTTPClient: client, Systemctl: c.Systemctl}
 }
 
 // validateShape checks the runbook's own keys (not its steps' actions).
@@ -272,4 +281,25 @@ func (m Mode) String() string { return string(m.effective()) }
 // describeKinds lists the action keys for an error message.
 func describeKinds() string { return fmt.Sprintf("one of %s", strings.Join(kindKeys, ", ")) }
 
-var kindKeys = []string{"exec", "http", "wait"}
+var kindKeys = []string{"exec", "http", "systemd", "kubernetes", "notify", "wait"}
+
+// CheckReceivers reports the notify steps whose receiver is not among
+// known (the names of notifications.receivers); nil when all are.
+func (c Config) CheckReceivers(known []string) error {
+	var p action.Problems
+	for i, rb := range c.Runbooks {
+		for _, list := range []struct {
+			key   string
+			steps []Step
+		}{{"steps", rb.Steps}, {"on_failure", rb.OnFailure}} {
+			for j, s := range list.steps {
+				if s.Notify.IsZero() || s.Notify.Receiver == "" || slices.Contains(known, s.Notify.Receiver) {
+					continue
+				}
+				p.Addf(action.IndexPath("runbooks", i)+"."+action.IndexPath(list.key, j)+".notify.receiver",
+					"%q is not a receiver of notifications.receivers", s.Notify.Receiver)
+			}
+		}
+	}
+	return p.Err()
+}

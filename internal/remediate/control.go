@@ -241,10 +241,20 @@ func (e *Engine) resumeLocked(ctx context.Context, rs *runState, now time.Time) 
 		rs.timer = e.afterFuncLocked(exp.Sub(now), func() { e.expireLocked(id) })
 		return
 	}
-	interrupted := false
+	interrupted, rewound := false, false
 	for i := range rs.run.Actions {
 		a := &rs.run.Actions[i]
 		if a.Status != osprey.RunRunning || a.Type == verifyType {
+			continue
+		}
+		if a.Type == "wait" {
+			// A wait has no effect: the process died while the run
+			// waited (kill -9, a crash), and the wait simply runs again,
+			// in full. The steps before it stay done.
+			a.Status, a.StartedAt = StatusPlanned, time.Time{}
+			rewound = true
+			e.timelineLocked(ctx, rs.run.IncidentID, Actor, rs.run.ID, fmt.Sprintf(
+				"runbook %s step %s (wait) was interrupted by a restart; it runs again", rs.rb.spec.Name, a.Target))
 			continue
 		}
 		// Started, no outcome stored: it may or may not have acted. Running
@@ -260,6 +270,8 @@ func (e *Engine) resumeLocked(ctx context.Context, rs *runState, now time.Time) 
 	}
 	if interrupted {
 		e.skipRemainingLocked(rs, phaseSteps)
+	}
+	if interrupted || rewound {
 		_ = e.saveLocked(ctx, rs)
 	}
 	e.advanceLocked(rs)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/cel-go/cel"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/osprey-aiops/osprey"
@@ -48,6 +49,17 @@ type Options struct {
 	// HTTPClient sends the http actions' requests; nil means a client that
 	// does not follow redirects.
 	HTTPClient action.HTTPDoer
+	// Kube connects kubernetes steps to their clusters (package kube,
+	// client-go); nil makes kubernetes steps fail when they run.
+	Kube action.KubeConnector
+	// Notifier is the notification stage notify steps hand their message
+	// to; nil makes notify steps fail when they run ("notifications not
+	// configured").
+	Notifier Notifier
+	// Source re-reads the remediation section for Reload (the
+	// configuration file the process was started with); nil means there is
+	// none, and Reload fails with ErrNoConfigSource.
+	Source func() (Config, error)
 	// Now is the clock. It must agree with the time package's timers,
 	// which the engine uses for approval expiry, verification windows and
 	// retries (tests run the engine in a testing/synctest bubble).
@@ -66,6 +78,8 @@ type Engine struct {
 	cfg      Config
 	runbooks []*runbook
 	byName   map[string]*runbook
+	aopts    action.Options // the actions' dependencies (HTTP client, kube, notify)
+	source   func() (Config, error)
 	now      func() time.Time
 	log      *slog.Logger
 	m        *metrics
@@ -158,21 +172,46 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.execCtx, e.execCancel = context.WithCancel(context.Background())
 	e.stopCtx, e.stopCancel = context.WithCancel(e.execCtx)
-	aopts := opts.Config.actionOptions(opts.HTTPClient)
-	for _, spec := range opts.Config.Runbooks {
+	e.source = opts.Source
+	e.aopts = action.Options{HTTPClient: opts.HTTPClient, Kube: opts.Kube}
+	if opts.Notifier != nil {
+		e.aopts.Notify = e.notifyFunc(opts.Notifier)
+	}
+	rbs, err := e.compileAll(opts.Config, env)
+	if err != nil {
+		return nil, err
+	}
+	e.runbooks = rbs
+	for _, rb := range rbs {
+		e.byName[rb.spec.Name] = rb
+	}
+	e.warnPrograms(opts.Config)
+	return e, nil
+}
+
+// compileAll compiles the runbooks of cfg with the engine's action
+// dependencies.
+func (e *Engine) compileAll(cfg Config, env *cel.Env) ([]*runbook, error) {
+	aopts := cfg.actionOptions(e.aopts.HTTPClient)
+	aopts.Kube, aopts.Notify = e.aopts.Kube, e.aopts.Notify
+	var out []*runbook
+	for _, spec := range cfg.Runbooks {
 		rb, err := compileRunbook(spec, env, aopts, true)
 		if err != nil {
 			return nil, fmt.Errorf("remediate: runbook %s: %w", spec.Name, err)
 		}
-		e.runbooks = append(e.runbooks, rb)
-		e.byName[spec.Name] = rb
+		out = append(out, rb)
 	}
-	for _, prog := range opts.Config.ExecAllow {
+	return out, nil
+}
+
+// warnPrograms logs the programs on exec_allow that are not executable.
+func (e *Engine) warnPrograms(cfg Config) {
+	for _, prog := range cfg.ExecAllow {
 		if fi, err := os.Stat(prog); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
 			e.log.Warn("program on remediation.exec_allow is not an executable file", "program", prog)
 		}
 	}
-	return e, nil
 }
 
 // Start restores the kill switch and the guardrail history from the store,
@@ -310,6 +349,8 @@ func (e *Engine) forgetLocked(incidentID string) {
 
 // Runbooks returns the configured runbook definitions, in evaluation order.
 func (e *Engine) Runbooks() []Runbook {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	out := make([]Runbook, len(e.runbooks))
 	for i, rb := range e.runbooks {
 		out[i] = rb.spec

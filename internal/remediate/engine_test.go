@@ -402,21 +402,27 @@ func TestIdempotencyAcrossRestart(t *testing.T) {
 		return r
 	}
 
-	t.Run("step in flight", func(t *testing.T) {
+	t.Run("exec step in flight", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHarness(t)
 			inc := h.incident("inc1", osprey.Labels{"service": "web"})
 			r := crashState(t, h, inc)
-			// "kill -9": the first engine's later writes never happened.
+			// "kill -9" while the restart program ran: its start is
+			// stored, its outcome is not.
+			r.Actions[0].Status, r.Actions[0].Output = osprey.RunRunning, ""
+			r.Actions[1].Status, r.Actions[1].StartedAt = StatusPlanned, time.Time{}
 			if err := h.st.SaveRun(t.Context(), r); err != nil {
 				t.Fatal(err)
 			}
 			eng := h.start(rb)
 			synctest.Wait()
 			got := h.onlyRun("inc1")
-			want := []osprey.RunStatus{osprey.RunSucceeded, StatusUnknown, StatusSkipped}
+			want := []osprey.RunStatus{StatusUnknown, StatusSkipped, StatusSkipped}
 			if got.Status != osprey.RunEscalated || !slices.Equal(statuses(got), want) {
 				t.Fatalf("after restart: run %s actions %v, want escalated %v", got.Status, statuses(got), want)
+			}
+			if Outcome(got) != OutcomeError {
+				t.Errorf("outcome %q, want %q", Outcome(got), OutcomeError)
 			}
 			if n := len(h.rec.calls(t)); n != 1 {
 				t.Fatalf("the restart step ran %d times", n)
@@ -430,6 +436,38 @@ func TestIdempotencyAcrossRestart(t *testing.T) {
 			h.onlyRun("inc1")
 			if n := len(h.rec.calls(t)); n != 1 {
 				t.Fatalf("the restart step ran %d times", n)
+			}
+		})
+	})
+
+	t.Run("wait step in flight", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			h := newHarness(t)
+			inc := h.incident("inc1", osprey.Labels{"service": "web"})
+			r := crashState(t, h, inc)
+			// "kill -9" during the wait: the first engine's later writes
+			// never happened. A wait has no effect, so it runs again.
+			if err := h.st.SaveRun(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+			eng := h.start(rb)
+			synctest.Wait()
+			mid := h.onlyRun("inc1")
+			if got := statuses(mid); !slices.Equal(got, []osprey.RunStatus{osprey.RunSucceeded, osprey.RunRunning, StatusPlanned}) {
+				t.Fatalf("after restart: actions %v, want the wait running again", got)
+			}
+			time.Sleep(time.Minute + time.Second)
+			h.consume(eng, h.resolve(inc))
+			synctest.Wait()
+			got := h.onlyRun("inc1")
+			if got.Status != osprey.RunSucceeded || Outcome(got) != OutcomeCleared {
+				t.Fatalf("after restart: run %s (%s) actions %v, want succeeded, cleared", got.Status, Outcome(got), statuses(got))
+			}
+			if n := len(h.rec.calls(t)); n != 1 {
+				t.Fatalf("the completed restart step ran %d times", n)
+			}
+			if tl := h.timeline("inc1"); !containsAny(tl, "(wait) was interrupted by a restart; it runs again") {
+				t.Errorf("timeline %q", tl)
 			}
 		})
 	})

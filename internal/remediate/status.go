@@ -72,3 +72,46 @@ func phaseOf(a *osprey.Action) phase {
 	}
 	return phaseSteps
 }
+
+// Outcomes of a finished run that acted, as Outcome reports them.
+const (
+	// OutcomeCleared: the steps ran and the verification saw the incident
+	// (or its watched members) clear.
+	OutcomeCleared = "cleared"
+	// OutcomeNotCleared: the steps ran but the incident did not clear
+	// within verify.within.
+	OutcomeNotCleared = "not_cleared"
+	// OutcomeError: the run could not do its work: the plan was refused, a
+	// step failed, or a step's outcome is unknown.
+	OutcomeError = "error"
+	// OutcomeUnverified: the steps succeeded and the runbook has no
+	// verification.
+	OutcomeUnverified = "unverified"
+)
+
+// Outcome is what a finished run achieved: OutcomeCleared,
+// OutcomeNotCleared, OutcomeError or OutcomeUnverified. It is "" for a run
+// that is not finished or never acted (a dry run, or one pending approval,
+// rejected, expired or cancelled). It is derived from the stored run alone.
+func Outcome(run osprey.RunbookRun) string {
+	switch run.Status {
+	case osprey.RunSucceeded, osprey.RunFailed, osprey.RunEscalated:
+	default:
+		return ""
+	}
+	for _, a := range run.Actions {
+		if a.Type != verifyType {
+			continue
+		}
+		switch a.Status {
+		case osprey.RunSucceeded:
+			return OutcomeCleared
+		case osprey.RunFailed:
+			return OutcomeNotCleared
+		}
+	}
+	if run.Status == osprey.RunSucceeded {
+		return OutcomeUnverified
+	}
+	return OutcomeError
+}

@@ -25,9 +25,12 @@ type Store interface {
 	Anomalies
 	Templates
 	Silences
+	Maintenance
 	Runs
 	Audit
 	Checkpoints
+	Notifications
+	Noise
 
 	// Ping reports whether the backend is reachable and usable (for /readyz).
 	Ping(ctx context.Context) error
@@ -80,6 +83,11 @@ type Incidents interface {
 	// (every field but Timeline), and appends entries to its timeline, in one
 	// transaction. Entries get their Seq assigned. inc.Timeline is ignored.
 	SaveIncident(ctx context.Context, inc osprey.Incident, entries ...osprey.TimelineEntry) error
+	// SaveIncidents stores a batch of incident changes, adds its noise
+	// counts and records its checkpoint, all in one transaction, so that a
+	// stage that replays its input after the checkpoint never loses or
+	// double-counts a change. Entries get their Seq assigned.
+	SaveIncidents(ctx context.Context, b IncidentBatch) error
 	// AppendTimeline appends entries to the timeline of an existing
 	// incident, or returns osprey.ErrNotFound.
 	AppendTimeline(ctx context.Context, incidentID string, entries ...osprey.TimelineEntry) error
@@ -98,6 +106,53 @@ type IncidentQuery struct {
 	// UpdatedSince keeps incidents updated at or after this time.
 	UpdatedSince time.Time
 	Limit        int
+}
+
+// IncidentBatch is what SaveIncidents writes in one transaction.
+type IncidentBatch struct {
+	Changes []IncidentChange
+	// Noise counts are added to the stored counters (see Noise).
+	Noise []NoiseCount
+	// CheckpointName, when not empty, is set to CheckpointPosition.
+	CheckpointName     string
+	CheckpointPosition int64
+}
+
+// IncidentChange is one incident's part of an IncidentBatch: every field of
+// Incident but Members and Timeline is stored (created or replaced), then
+// the members named by Members (indexes into Incident.Members, created or
+// replaced at that position) or, with AllMembers, all of Incident.Members
+// replacing the stored ones; then Entries are appended to the timeline.
+// Members of an incident only ever grow at the end unless AllMembers is
+// set, so a member's index is its identity: writing one is O(1), whatever
+// the size of the incident.
+type IncidentChange struct {
+	Incident   osprey.Incident
+	Members    []int
+	AllMembers bool
+	Entries    []osprey.TimelineEntry
+}
+
+// Noise stores the correlate stage's noise counters: how many signals of
+// each source and rule it received and what became of them, per minute.
+// They are added in the same transaction as the incident changes they
+// describe (SaveIncidents), so they survive restarts and a replay after a
+// crash counts each signal once.
+type Noise interface {
+	// NoiseCounts returns the counters summed over the minutes starting
+	// at or after since (rounded down to the minute), by source, rule and
+	// outcome, in that order.
+	NoiseCounts(ctx context.Context, since time.Time) ([]NoiseCount, error)
+}
+
+// NoiseCount is one counter: N signals of Source and Rule had Outcome in
+// the minute starting at Minute (for a query result, Minute is zero).
+type NoiseCount struct {
+	Minute  time.Time
+	Source  string
+	Rule    string
+	Outcome string
+	N       int64
 }
 
 // Anomalies stores anomalies and operator feedback on them.
@@ -142,8 +197,22 @@ type Silences interface {
 	// ListSilences returns silences that have not ended at time at (all
 	// silences when at is zero), soonest end first.
 	ListSilences(ctx context.Context, at time.Time) ([]osprey.Silence, error)
+	// GetSilence returns the silence with id, or osprey.ErrNotFound.
+	GetSilence(ctx context.Context, id string) (osprey.Silence, error)
 	// DeleteSilence removes a silence, or returns osprey.ErrNotFound.
 	DeleteSilence(ctx context.Context, id string) error
+}
+
+// Maintenance stores the maintenance windows created through the API.
+type Maintenance interface {
+	// SaveMaintenance creates or replaces (by ID) a maintenance window.
+	SaveMaintenance(ctx context.Context, w osprey.MaintenanceWindow) error
+	// ListMaintenance returns every stored window, by ID.
+	ListMaintenance(ctx context.Context) ([]osprey.MaintenanceWindow, error)
+	// GetMaintenance returns the window with id, or osprey.ErrNotFound.
+	GetMaintenance(ctx context.Context, id string) (osprey.MaintenanceWindow, error)
+	// DeleteMaintenance removes a window, or returns osprey.ErrNotFound.
+	DeleteMaintenance(ctx context.Context, id string) error
 }
 
 // Runs stores runbook runs.
@@ -183,4 +252,64 @@ func ClampLimit(limit int) int {
 		return MaxLimit
 	}
 	return limit
+}
+
+// Notifications stores the notification log: one row per notification that
+// was, is being, or failed to be delivered, keyed by (incident, receiver,
+// key) so that every notifier sharing the store sends each one once.
+type Notifications interface {
+	// ClaimNotification takes the right to deliver n (by its IncidentID,
+	// Receiver and Key) for n.ClaimedBy at n.ClaimedAt. It inserts n with
+	// status sending, or, when a row with that key is still sending but was
+	// last claimed before staleBefore (its claimant is presumed dead), takes
+	// that row over. It returns the stored row and whether the caller now
+	// holds the claim; when it does not, the row is the other claimant's.
+	ClaimNotification(ctx context.Context, n Notification, staleBefore time.Time) (Notification, bool, error)
+	// UpdateNotification replaces the status, attempts, last error, claim
+	// time and finish time of the row with n.ID, provided n.ClaimedBy still
+	// holds its claim; otherwise it returns osprey.ErrConflict (or
+	// osprey.ErrNotFound when there is no such row).
+	UpdateNotification(ctx context.Context, n Notification) error
+	// ListNotifications returns log rows matching q, most recently claimed
+	// first.
+	ListNotifications(ctx context.Context, q NotificationQuery) ([]Notification, error)
+}
+
+// NotificationStatus is where a notification is in its delivery.
+type NotificationStatus string
+
+// Notification statuses.
+const (
+	// NotificationSending: claimed, being delivered (or its claimant died).
+	NotificationSending NotificationStatus = "sending"
+	// NotificationSent: the receiver accepted it.
+	NotificationSent NotificationStatus = "sent"
+	// NotificationFailed: every attempt failed, or it could not be built.
+	NotificationFailed NotificationStatus = "failed"
+)
+
+// Notification is one row of the notification log.
+type Notification struct {
+	ID         string `json:"id"`
+	IncidentID string `json:"incidentId"`
+	// Receiver names the configured receiver.
+	Receiver string `json:"receiver"`
+	// Key says which notification of the incident this is: "opened",
+	// "escalated-critical", "acknowledged", "resolved", "repeat-3".
+	Key    string             `json:"key"`
+	Status NotificationStatus `json:"status"`
+	// Attempts counts the delivery attempts made so far.
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"lastError,omitempty"`
+	// ClaimedBy identifies the notifier process that holds (or held) the
+	// claim; ClaimedAt is when it last claimed or renewed it.
+	ClaimedBy  string    `json:"claimedBy"`
+	ClaimedAt  time.Time `json:"claimedAt"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// NotificationQuery selects log rows. Zero fields do not filter.
+type NotificationQuery struct {
+	IncidentID string
+	Limit      int
 }

@@ -1,7 +1,8 @@
 // Package action holds the things a runbook step can do, one file per kind:
 // exec (run a program from an allow-list with an argv, never a shell), http
-// (call a fixed URL with a JSON body) and wait. Each kind has a Spec, the YAML
-// a runbook author writes, whose Compile checks it and returns an Action.
+// (call a fixed URL with a JSON body), systemd, kubernetes, notify and wait.
+// Each kind has a Spec, the YAML a runbook author writes, whose Compile
+// checks it and returns an Action.
 //
 // An Action works in two phases so that what runs is exactly what was shown
 // and approved. Plan fills every template with values from the incident,
@@ -10,9 +11,14 @@
 // output and what an approver sees) and later hands the same arguments to
 // Execute, which checks them against the Spec again before acting.
 //
-// Adding a kind (systemd, kubernetes, notify are planned) means a Spec with
-// Validate and Compile, an Action implementation, and one field on
-// remediate.Step; nothing else switches on kinds.
+// The other kinds: systemd (systemctl with a validated unit name, through
+// exec), kubernetes (rollout restart or scale of a Deployment, through a
+// KubeConnector that package kube implements with client-go) and notify
+// (a message to a notification receiver, through a NotifyFunc).
+//
+// Adding a kind means a Spec with Validate and Compile, an Action
+// implementation, and one field on remediate.Step; nothing else switches on
+// kinds.
 package action
 
 import (
@@ -27,7 +33,8 @@ import (
 // Action is one compiled runbook action. Implementations are safe for
 // concurrent use: they hold only their compiled Spec.
 type Action interface {
-	// Type names the kind: "exec", "http", "wait".
+	// Type names the kind: "exec", "http", "systemd", "kubernetes",
+	// "notify", "wait".
 	Type() string
 	// Plan renders the action for d, validating every value that came from
 	// the incident. The returned arguments are the complete, exact
@@ -92,6 +99,15 @@ type Options struct {
 	// HTTPClient makes http actions' requests; nil means a client that
 	// does not follow redirects.
 	HTTPClient HTTPDoer
+	// Systemctl is the program systemd actions run; empty means
+	// DefaultSystemctl. It must be on ExecAllow.
+	Systemctl string
+	// Kube connects kubernetes actions to their clusters; nil makes them
+	// fail at execution ("kubernetes is not configured").
+	Kube KubeConnector
+	// Notify hands notify actions' messages to the notification stage; nil
+	// makes them fail at execution ("notifications not configured").
+	Notify NotifyFunc
 }
 
 func (o Options) maxOutput() int {

@@ -62,3 +62,45 @@ func FuzzRenderArgv(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSystemdAndKubeNames renders arbitrary label values into a systemd unit
+// and a Kubernetes namespace and Deployment name. A plan that is accepted
+// always has the fixed shape, a valid unit name after "--", and DNS-1123
+// names; nothing from the value ever starts an argument with '-'.
+func FuzzSystemdAndKubeNames(f *testing.F) {
+	for _, v := range hostile("/nonexistent") {
+		f.Add(v)
+	}
+	f.Add("web")
+	f.Add("getty@tty1")
+	f.Add("checkout.v2")
+	const prog = "/usr/bin/systemctl"
+	sd, err := SystemdSpec{Unit: "{{ .Incident.Labels.v }}.service", Verb: "restart"}.Compile(Options{ExecAllow: []string{prog}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	k, err := KubernetesSpec{InCluster: true, Namespace: "{{ .Incident.Labels.v }}", Deployment: "{{ .Incident.Labels.v }}",
+		Operation: KubeScale, Replicas: 2, MaxReplicas: 3}.Compile(Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		d := NewData(incident(osprey.Labels{"v": v}), "rb", "run", "t")
+		if argv, err := sd.Plan(d); err == nil {
+			if len(argv) != 4 || argv[0] != prog || argv[1] != "restart" || argv[2] != "--" || argv[3] != v+".service" {
+				t.Fatalf("systemd plan %q for %q", argv, v)
+			}
+			if ValidUnitName(argv[3]) != nil || strings.HasPrefix(argv[3], "-") {
+				t.Fatalf("systemd plan accepted unit %q", argv[3])
+			}
+		}
+		if args, err := k.Plan(d); err == nil {
+			if len(args) != 6 || args[2] != "namespace="+v || args[3] != "deployment="+v {
+				t.Fatalf("kubernetes plan %q for %q", args, v)
+			}
+			if ValidNamespace(v) != nil || ValidDeploymentName(v) != nil || strings.HasPrefix(v, "-") {
+				t.Fatalf("kubernetes plan accepted %q", v)
+			}
+		}
+	})
+}

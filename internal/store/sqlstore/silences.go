@@ -60,6 +60,18 @@ func (s *Store) ListSilences(ctx context.Context, at time.Time) ([]osprey.Silenc
 	return list, nil
 }
 
+// GetSilence returns the silence with id, or osprey.ErrNotFound.
+func (s *Store) GetSilence(ctx context.Context, id string) (osprey.Silence, error) {
+	list, err := all(ctx, s.db, "SELECT "+silenceCols+" FROM silences WHERE id = $1", []any{id}, 1, scanSilence)
+	if err != nil {
+		return osprey.Silence{}, fmt.Errorf("get silence %s: %w", id, err)
+	}
+	if len(list) == 0 {
+		return osprey.Silence{}, fmt.Errorf("get silence: %w", notFound(errNoRows, "silence", id))
+	}
+	return list[0], nil
+}
+
 // DeleteSilence removes a silence, or returns osprey.ErrNotFound.
 func (s *Store) DeleteSilence(ctx context.Context, id string) error {
 	err := s.inTx(ctx, func(tx Querier) error {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -120,6 +121,8 @@ func testIncidents(t *testing.T, open Opener) {
 	})
 
 	t.Run("List", testListIncidents(open))
+	t.Run("Batch", func(t *testing.T) { testSaveIncidents(t, open) })
+	t.Run("Noise", func(t *testing.T) { testNoise(t, open) })
 }
 
 // checkTimelineSeqs fails unless the entries' Seqs are set and increase.
@@ -179,4 +182,177 @@ func testListIncidents(open Opener) func(t *testing.T) {
 			})
 		}
 	}
+}
+
+// member returns a firing member with fingerprint fp seen at base+d.
+func member(fp osprey.Fingerprint, d time.Duration) osprey.Member {
+	return osprey.Member{
+		Kind: osprey.MemberEvent, Fingerprint: fp, Name: fmt.Sprintf("Alert%d", fp),
+		Labels: osprey.Labels{"service": "checkout", "pod": fmt.Sprintf("p%d", fp)}, Severity: osprey.SeverityWarning,
+		Status: osprey.StatusFiring, FirstRef: fmt.Sprintf("evt-%d", fp), LastRef: fmt.Sprintf("evt-%d", fp),
+		FirstSeen: at(d), LastSeen: at(d), Count: 1, LastSeq: int64(fp),
+	}
+}
+
+// testSaveIncidents checks SaveIncidents: members written by position (only
+// the listed ones), all of them replaced with AllMembers, entries with
+// their Seqs, the checkpoint, and all or nothing.
+func testSaveIncidents(t *testing.T, open Opener) {
+	t.Run("ChangedMembersOnly", func(t *testing.T) {
+		st := open(t)
+		inc := newIncident("inc-1", osprey.IncidentOpen, 0)
+		must(t, "save", st.SaveIncident(t.Context(), inc))
+
+		// Member 0 repeats, a member joins; member 1 changed in memory
+		// but is not listed, so the store keeps its old value.
+		want := inc
+		want.Members = append([]osprey.Member(nil), inc.Members...)
+		want.Members[0].Count, want.Members[0].LastRef = 10, "evt-10"
+		want.Members = append(want.Members, member(3, time.Minute))
+		want.UpdatedAt = at(time.Minute)
+		sent := want
+		sent.Members = append([]osprey.Member(nil), want.Members...)
+		sent.Members[1].Count = 99
+		other := newIncident("inc-2", osprey.IncidentAcknowledged, 0)
+		other.Members = nil
+		entries := []osprey.TimelineEntry{entry(osprey.TimelineMemberJoined, "joined", time.Minute), entry(osprey.TimelineRCA, "rca", time.Minute)}
+		otherEntries := []osprey.TimelineEntry{entry(osprey.TimelineOpened, "opened", 0)}
+		err := st.SaveIncidents(t.Context(), store.IncidentBatch{
+			Changes: []store.IncidentChange{
+				{Incident: sent, Members: []int{0, 2}, Entries: entries},
+				{Incident: other, AllMembers: true, Entries: otherEntries},
+			},
+			CheckpointName: "correlate/events", CheckpointPosition: 42,
+		})
+		must(t, "save batch", err)
+		got, err := st.GetIncident(t.Context(), "inc-1")
+		must(t, "get", err)
+		want.Timeline = entries
+		checkTimelineSeqs(t, got.Timeline)
+		same(t, "incident after a partial member write", got, want)
+		gotOther, err := st.GetIncident(t.Context(), "inc-2")
+		must(t, "get other", err)
+		other.Timeline = otherEntries
+		same(t, "other incident", gotOther, other)
+		if entries[1].Seq <= entries[0].Seq || otherEntries[0].Seq <= entries[1].Seq {
+			t.Errorf("Seqs not set in batch order: %+v %+v", entries, otherEntries)
+		}
+		cp, err := st.Checkpoint(t.Context(), "correlate/events")
+		must(t, "checkpoint", err)
+		if cp != 42 {
+			t.Errorf("checkpoint %d, want 42", cp)
+		}
+		list, err := st.ListIncidents(t.Context(), store.IncidentQuery{})
+		must(t, "list", err)
+		sameIDs(t, "listed", ids(list, incidentID), []string{"inc-1", "inc-2"})
+		want.Timeline = nil
+		same(t, "listed incident", list[0], want)
+	})
+
+	t.Run("AllMembersReplaces", func(t *testing.T) {
+		st := open(t)
+		inc := newIncident("inc-1", osprey.IncidentOpen, 0)
+		must(t, "save", st.SaveIncident(t.Context(), inc))
+		// As a merge leaves the incident it emptied.
+		inc.Members = []osprey.Member{}
+		must(t, "save emptied", st.SaveIncidents(t.Context(), store.IncidentBatch{Changes: []store.IncidentChange{{Incident: inc, AllMembers: true}}}))
+		got, err := st.GetIncident(t.Context(), "inc-1")
+		must(t, "get", err)
+		inc.Members = nil
+		same(t, "emptied incident", got, inc)
+	})
+
+	t.Run("AllOrNothing", func(t *testing.T) {
+		st := open(t)
+		inc := newIncident("inc-1", osprey.IncidentOpen, 0)
+		must(t, "save", st.SaveIncident(t.Context(), inc))
+		changed := inc
+		changed.Title = "changed"
+		bad := newIncident("inc-2", osprey.IncidentOpen, 0)
+		err := st.SaveIncidents(t.Context(), store.IncidentBatch{
+			Changes: []store.IncidentChange{
+				{Incident: changed, Members: []int{0}, Entries: []osprey.TimelineEntry{entry(osprey.TimelineComment, "c", 0)}},
+				{Incident: bad, Members: []int{5}}, // no such member
+			},
+			Noise:          []store.NoiseCount{{Minute: at(0), Source: "s", Rule: "r", Outcome: "opened", N: 1}},
+			CheckpointName: "cp", CheckpointPosition: 7,
+		})
+		if err == nil {
+			t.Fatal("a member index out of range was accepted")
+		}
+		got, err := st.GetIncident(t.Context(), "inc-1")
+		must(t, "get", err)
+		same(t, "incident after a failed batch", got, inc)
+		_, err = st.GetIncident(t.Context(), "inc-2")
+		wantErr(t, "incident of a failed batch", err, osprey.ErrNotFound)
+		if cp, err := st.Checkpoint(t.Context(), "cp"); err != nil || cp != 0 {
+			t.Errorf("checkpoint of a failed batch: %d, %v", cp, err)
+		}
+		if n, err := st.NoiseCounts(t.Context(), time.Time{}); err != nil || len(n) != 0 {
+			t.Errorf("noise of a failed batch: %+v, %v", n, err)
+		}
+	})
+
+	t.Run("ManyMembersAndIncidents", func(t *testing.T) {
+		st := open(t)
+		big := newIncident("big", osprey.IncidentOpen, time.Hour)
+		big.Members = nil
+		for i := range 1500 {
+			big.Members = append(big.Members, member(osprey.Fingerprint(i+1), time.Duration(i)*time.Second))
+		}
+		b := store.IncidentBatch{Changes: []store.IncidentChange{{Incident: big, AllMembers: true}}}
+		for i := range 520 {
+			small := newIncident(fmt.Sprintf("s%03d", i), osprey.IncidentOpen, time.Duration(i)*time.Millisecond)
+			b.Changes = append(b.Changes, store.IncidentChange{Incident: small, AllMembers: true})
+		}
+		must(t, "save", st.SaveIncidents(t.Context(), b))
+		got, err := st.GetIncident(t.Context(), "big")
+		must(t, "get", err)
+		same(t, "incident with 1500 members", got, big)
+		list, err := st.ListIncidents(t.Context(), store.IncidentQuery{Limit: store.MaxLimit})
+		must(t, "list", err)
+		if len(list) != 521 {
+			t.Fatalf("listed %d incidents, want 521", len(list))
+		}
+		for _, inc := range list[1:] {
+			same(t, "listed "+inc.ID, inc, b.Changes[1+int(inc.UpdatedAt.Sub(at(0))/time.Millisecond)].Incident)
+		}
+	})
+}
+
+// testNoise checks the noise counters: added up across batches, by minute,
+// and summed over the minutes since a time.
+func testNoise(t *testing.T, open Opener) {
+	st := open(t)
+	inc := newIncident("inc-1", osprey.IncidentOpen, 0)
+	batch := func(counts ...store.NoiseCount) {
+		t.Helper()
+		must(t, "save", st.SaveIncidents(t.Context(), store.IncidentBatch{
+			Changes: []store.IncidentChange{{Incident: inc, Members: []int{0}}}, Noise: counts}))
+	}
+	batch(
+		store.NoiseCount{Minute: at(0), Source: "am", Rule: "HighLatency", Outcome: "opened", N: 1},
+		store.NoiseCount{Minute: at(10 * time.Second), Source: "am", Rule: "HighLatency", Outcome: "deduplicated", N: 5},
+		store.NoiseCount{Minute: at(20 * time.Second), Source: "am", Rule: "HighLatency", Outcome: "deduplicated", N: 2},
+	)
+	batch(
+		store.NoiseCount{Minute: at(2 * time.Minute), Source: "am", Rule: "HighLatency", Outcome: "deduplicated", N: 3},
+		store.NoiseCount{Minute: at(2 * time.Minute), Source: "loki", Rule: "Errors", Outcome: "silenced", N: 4},
+	)
+	all, err := st.NoiseCounts(t.Context(), time.Time{})
+	must(t, "noise", err)
+	same(t, "all noise", all, []store.NoiseCount{
+		{Source: "am", Rule: "HighLatency", Outcome: "deduplicated", N: 10},
+		{Source: "am", Rule: "HighLatency", Outcome: "opened", N: 1},
+		{Source: "loki", Rule: "Errors", Outcome: "silenced", N: 4},
+	})
+	// base is 26.535s into its minute: since = base+90s is rounded down
+	// to the minute starting at base+33.465s, which holds no count; the
+	// next minute holds the second batch.
+	recent, err := st.NoiseCounts(t.Context(), at(90*time.Second))
+	must(t, "recent noise", err)
+	same(t, "noise since base+90s", recent, []store.NoiseCount{
+		{Source: "am", Rule: "HighLatency", Outcome: "deduplicated", N: 3},
+		{Source: "loki", Rule: "Errors", Outcome: "silenced", N: 4},
+	})
 }

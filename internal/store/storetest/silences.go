@@ -69,6 +69,18 @@ func testSilences(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("Get", func(t *testing.T) {
+		st := open(t)
+		s := newSilence("s1", -time.Hour, time.Hour)
+		must(t, "save", st.SaveSilence(t.Context(), s))
+		must(t, "save", st.SaveSilence(t.Context(), newSilence("s2", 0, time.Hour)))
+		got, err := st.GetSilence(t.Context(), "s1")
+		must(t, "get", err)
+		same(t, "got", got, s)
+		_, err = st.GetSilence(t.Context(), "nope")
+		wantErr(t, "get unknown", err, osprey.ErrNotFound)
+	})
+
 	t.Run("Delete", func(t *testing.T) {
 		st := open(t)
 		must(t, "save", st.SaveSilence(t.Context(), newSilence("s1", 0, time.Hour)))

@@ -40,9 +40,11 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Feedback", func(t *testing.T) { testFeedback(t, open) })
 	t.Run("Templates", func(t *testing.T) { testTemplates(t, open) })
 	t.Run("Silences", func(t *testing.T) { testSilences(t, open) })
+	t.Run("Maintenance", func(t *testing.T) { testMaintenance(t, open) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Checkpoints", func(t *testing.T) { testCheckpoints(t, open) })
+	t.Run("Notifications", func(t *testing.T) { testNotifications(t, open) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, open) })
 }
 

@@ -1,0 +1,519 @@
+package replay
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/config"
+	"github.com/osprey-aiops/osprey/internal/correlate"
+	logdetect "github.com/osprey-aiops/osprey/internal/detect/logs"
+	"github.com/osprey-aiops/osprey/internal/detect/metric"
+	"github.com/osprey-aiops/osprey/internal/ingest"
+	"github.com/osprey-aiops/osprey/internal/logmine"
+	"github.com/osprey-aiops/osprey/internal/rca"
+	"github.com/osprey-aiops/osprey/internal/remediate"
+	"github.com/osprey-aiops/osprey/internal/store"
+)
+
+// Stage names, as the report's timings name them.
+const (
+	StageRead      = "read"      // reading and merging the inputs
+	StageDetect    = "detect"    // metric detector (Engine.ConsumeSeries)
+	StageLogs      = "logs"      // template mining and log anomaly detection
+	StageEvents    = "events"    // event commit (ingest.Committer)
+	StageCorrelate = "correlate" // correlator, with rca ranking
+	StageRemediate = "remediate" // runbook triggers and plans
+	StageStore     = "store"     // every store write and read of the stages
+)
+
+// neverCatchUp is the correlator's catch-up interval in a replay: events are
+// handed to it synchronously, so its timer-driven catch-up from the store is
+// not needed (and its real-time ticker must not interleave with the
+// virtual clock).
+const neverCatchUp = 100 * 365 * 24 * time.Hour
+
+// Clock is the virtual clock of a replay: it reads the record time of the
+// item being processed, and only moves forward. Safe for concurrent use.
+type Clock struct{ ns atomic.Int64 }
+
+// Now returns the virtual time.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+
+// advance moves the clock to t if t is later; it reports whether it moved.
+func (c *Clock) advance(t time.Time) bool {
+	ns := t.UnixNano()
+	if ns <= c.ns.Load() {
+		return false
+	}
+	c.ns.Store(ns)
+	return true
+}
+
+// stages accumulates the self time of each stage: time spent in a stage
+// minus the time spent in the stages it called. Used by one goroutine.
+type stages struct {
+	self  map[string]time.Duration
+	stack []frame
+}
+
+type frame struct {
+	name  string
+	start time.Time
+	child time.Duration
+}
+
+func newStages() *stages { return &stages{self: make(map[string]time.Duration)} }
+
+func (s *stages) enter(name string) {
+	s.stack = append(s.stack, frame{name: name, start: time.Now()})
+}
+
+func (s *stages) exit() {
+	n := len(s.stack) - 1
+	f := s.stack[n]
+	s.stack = s.stack[:n]
+	el := time.Since(f.start)
+	s.self[f.name] += el - f.child
+	if n > 0 {
+		s.stack[n-1].child += el
+	}
+}
+
+// pipeline is the production stages of one configuration, wired to run
+// synchronously on the virtual clock.
+type pipeline struct {
+	cfg    config.Config
+	clock  *Clock
+	st     *recStore
+	times  *stages
+	engine *metric.Engine
+	logSet *logmine.Set
+	logDet *logdetect.Detector
+	corr   *correlate.Correlator
+	remed  *remediate.Engine
+	commit *ingest.Committer
+	rec    *recorder
+	// flushEvery is the log detector's flush period in virtual time.
+	flushEvery time.Duration
+	lastFlush  time.Time
+	// unscored counts samples not handed to a detector (detect disabled),
+	// unmined log lines (logs disabled).
+	unscored, unmined int64
+}
+
+// newPipeline builds the stages of cfg over st with the constructors serve
+// uses (internal/app), with these differences: every runbook is forced to
+// dry-run; anomaly scores and log count series are not written to a TSDB;
+// the detector's models start empty (no snapshot is restored); log
+// templates are saved to the store once, at the end; there is no call graph
+// (no spans are replayed), so causes are ranked without one.
+func newPipeline(cfg config.Config, st store.Store, log *slog.Logger) (*pipeline, error) {
+	p := &pipeline{cfg: cfg, clock: &Clock{}, times: newStages(), rec: newRecorder()}
+	p.st = &recStore{Store: st, times: p.times, rec: p.rec}
+	reg := prometheus.NewRegistry()
+	now := p.clock.Now
+
+	rcfg := cfg.Remediation
+	rcfg.Runbooks = append([]remediate.Runbook(nil), rcfg.Runbooks...)
+	for i := range rcfg.Runbooks {
+		rcfg.Runbooks[i].Mode = remediate.ModeDryRun
+	}
+	remed, err := remediate.New(remediate.Options{
+		Config:     rcfg,
+		Store:      p.st,
+		Now:        now,
+		Logger:     log.With("component", "remediate"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.remed = remed
+
+	corr, err := correlate.New(correlate.Options{
+		Store:   p.st,
+		Window:  cfg.Correlate.Window,
+		GroupBy: cfg.Correlate.GroupBy,
+		Causes:  rca.IncidentRanker{Config: rca.DefaultConfig()},
+		Out: osprey.IncidentConsumerFunc(func(ctx context.Context, batch []osprey.Incident) error {
+			p.rec.incidents(batch)
+			p.times.enter(StageRemediate)
+			defer p.times.exit()
+			return p.remed.ConsumeIncidents(ctx, batch)
+		}),
+		CatchUpInterval: neverCatchUp,
+		Now:             now,
+		Logger:          log.With("component", "correlate"),
+		Registerer:      reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.corr = corr
+
+	// The detectors' sink: store, record, correlate (app's anomalySink
+	// without the score series).
+	sink := osprey.AnomalyConsumerFunc(func(ctx context.Context, batch []osprey.Anomaly) error {
+		if err := p.st.SaveAnomalies(ctx, batch); err != nil {
+			return fmt.Errorf("detect: %w", err)
+		}
+		p.rec.anomalies(batch)
+		p.times.enter(StageCorrelate)
+		defer p.times.exit()
+		return p.corr.ConsumeAnomalies(ctx, batch)
+	})
+	if cfg.Detect.Enabled {
+		p.engine, err = metric.NewEngine(metric.DefaultConfig(), sink, cfg.Detect.MaxSeries)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Logs.Enabled {
+		opts := logmine.SetOptions{Config: logmine.Config{MaxTemplates: cfg.Logs.MaxTemplatesPerSource}}
+		if cfg.Logs.Anomalies {
+			dcfg := logdetect.DefaultConfig()
+			dcfg.Bucket = cfg.Logs.Bucket
+			dcfg.Warmup = cfg.Logs.NewTemplateWarmup
+			dcfg.WarmupLines = cfg.Logs.NewTemplateWarmupLines
+			dcfg.MaxSeries = cfg.Logs.MaxTemplateSeries
+			p.logDet, err = logdetect.New(logdetect.Options{
+				Config: dcfg,
+				Out:    sink,
+				Lookup: func(source, id string) (osprey.LogTemplate, bool) { return p.logSet.Lookup(source, id) },
+				Now:    now,
+				Logger: log.With("component", "logdetect"),
+			})
+			if err != nil {
+				return nil, err
+			}
+			opts.OnUpdate = p.logDet.OnUpdate
+			opts.OnMatch = p.logDet.Observe
+			// As logdetect.Options.FlushEvery's default, in record time.
+			p.flushEvery = max(dcfg.Bucket/4, time.Second)
+		}
+		p.logSet = logmine.NewSet(opts)
+	}
+	p.commit, err = ingest.NewCommitter(ingest.CommitterOptions{
+		Store: p.st,
+		Next: osprey.EventConsumerFunc(func(ctx context.Context, batch []osprey.Event) error {
+			p.times.enter(StageCorrelate)
+			defer p.times.exit()
+			return p.corr.ConsumeEvents(ctx, batch)
+		}),
+		Logger: log.With("component", "ingest"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// start starts the stages that have a lifecycle, consumers first.
+func (p *pipeline) start(ctx context.Context) error {
+	if err := p.corr.Start(ctx); err != nil {
+		return err
+	}
+	if err := p.remed.Start(ctx); err != nil {
+		return errors.Join(err, p.corr.Shutdown(ctx))
+	}
+	return nil
+}
+
+// stop shuts the stages down in reverse order.
+func (p *pipeline) stop(ctx context.Context) error {
+	return errors.Join(p.remed.Shutdown(ctx), p.corr.Shutdown(ctx))
+}
+
+// advance moves the virtual clock to t and, as the log detector's timer
+// would, flushes it every flushEvery of record time.
+func (p *pipeline) advance(ctx context.Context, t time.Time) error {
+	if !p.clock.advance(t) || p.logDet == nil {
+		return nil
+	}
+	now := p.clock.Now()
+	if now.Sub(p.lastFlush) < p.flushEvery {
+		return nil
+	}
+	p.lastFlush = now
+	p.times.enter(StageLogs)
+	defer p.times.exit()
+	return p.logDet.Flush(ctx)
+}
+
+// deliver hands one item to its stage.
+func (p *pipeline) deliver(ctx context.Context, it *Item) error {
+	switch {
+	case it.Series != nil:
+		if p.engine == nil {
+			p.unscored += int64(it.Samples)
+			return nil
+		}
+		p.times.enter(StageDetect)
+		defer p.times.exit()
+		return p.engine.ConsumeSeries(ctx, it.Series)
+	case it.Log != nil:
+		if p.logSet == nil {
+			p.unmined++
+			return nil
+		}
+		p.times.enter(StageLogs)
+		defer p.times.exit()
+		p.logSet.Mine(it.Log)
+		if p.logDet != nil {
+			return p.logDet.Emit(ctx)
+		}
+		return nil
+	case it.Event != nil:
+		p.times.enter(StageEvents)
+		defer p.times.exit()
+		return p.commit.ConsumeEvents(ctx, []osprey.Event{*it.Event})
+	}
+	return nil
+}
+
+// finish closes the log detector's open buckets (the data has ended, so
+// they are complete), hands on what is pending, and saves the mined
+// templates to the store.
+func (p *pipeline) finish(ctx context.Context) error {
+	if p.logDet != nil {
+		p.clock.advance(p.clock.Now().Add(2 * p.cfg.Logs.Bucket))
+		p.times.enter(StageLogs)
+		err := p.logDet.Flush(ctx)
+		p.times.exit()
+		if err != nil {
+			return err
+		}
+	}
+	if p.logSet != nil {
+		for _, src := range p.logSet.Sources() {
+			if ts := p.logSet.Templates(src); len(ts) > 0 {
+				p.times.enter(StageStore)
+				err := p.st.Store.SaveTemplates(ctx, ts)
+				p.times.exit()
+				if err != nil {
+					return fmt.Errorf("save log templates of %s: %w", src, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// merger merges streams by item time (ties: input order, then order
+// within the input).
+type merger []*head
+
+type head struct {
+	item  Item
+	input int
+	seq   int64
+}
+
+func (m merger) Len() int { return len(m) }
+func (m merger) Less(i, j int) bool {
+	if c := m[i].item.At.Compare(m[j].item.At); c != 0 {
+		return c < 0
+	}
+	if m[i].input != m[j].input {
+		return m[i].input < m[j].input
+	}
+	return m[i].seq < m[j].seq
+}
+func (m merger) Swap(i, j int) { m[i], m[j] = m[j], m[i] }
+func (m *merger) Push(x any)   { *m = append(*m, x.(*head)) }
+func (m *merger) Pop() any {
+	old := *m
+	h := old[len(old)-1]
+	*m = old[:len(old)-1]
+	return h
+}
+
+var _ heap.Interface = (*merger)(nil)
+
+// recStore is the store the stages write to: it times every call as the
+// store stage and records runs, timeline entries and guardrail blocks for
+// the report.
+type recStore struct {
+	store.Store
+	times *stages
+	rec   *recorder
+}
+
+func (s *recStore) AppendEvents(ctx context.Context, batch []osprey.Event) error {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	return s.Store.AppendEvents(ctx, batch)
+}
+
+func (s *recStore) ListEvents(ctx context.Context, q store.EventQuery) ([]osprey.Event, error) {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	return s.Store.ListEvents(ctx, q)
+}
+
+func (s *recStore) SaveAnomalies(ctx context.Context, batch []osprey.Anomaly) error {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	return s.Store.SaveAnomalies(ctx, batch)
+}
+
+func (s *recStore) SaveIncident(ctx context.Context, inc osprey.Incident, entries ...osprey.TimelineEntry) error {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	if err := s.Store.SaveIncident(ctx, inc, entries...); err != nil {
+		return err
+	}
+	s.rec.timeline(inc.ID, entries)
+	return nil
+}
+
+// SaveIncidents is how the correlate stage stores a batch of incident
+// changes (one transaction per batch).
+func (s *recStore) SaveIncidents(ctx context.Context, b store.IncidentBatch) error {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	if err := s.Store.SaveIncidents(ctx, b); err != nil {
+		return err
+	}
+	for _, ch := range b.Changes {
+		s.rec.timeline(ch.Incident.ID, ch.Entries)
+	}
+	return nil
+}
+
+func (s *recStore) AppendTimeline(ctx context.Context, incidentID string, entries ...osprey.TimelineEntry) error {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	if err := s.Store.AppendTimeline(ctx, incidentID, entries...); err != nil {
+		return err
+	}
+	s.rec.timeline(incidentID, entries)
+	return nil
+}
+
+func (s *recStore) GetIncident(ctx context.Context, id string) (osprey.Incident, error) {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	return s.Store.GetIncident(ctx, id)
+}
+
+func (s *recStore) SetCheckpoint(ctx context.Context, name string, pos int64) error {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	return s.Store.SetCheckpoint(ctx, name, pos)
+}
+
+func (s *recStore) SaveRun(ctx context.Context, r osprey.RunbookRun) error {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	if err := s.Store.SaveRun(ctx, r); err != nil {
+		return err
+	}
+	s.rec.run(r)
+	return nil
+}
+
+func (s *recStore) ListRuns(ctx context.Context, incidentID string, limit int) ([]osprey.RunbookRun, error) {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	return s.Store.ListRuns(ctx, incidentID, limit)
+}
+
+func (s *recStore) AppendAudit(ctx context.Context, entries ...osprey.AuditEntry) error {
+	s.times.enter(StageStore)
+	defer s.times.exit()
+	if err := s.Store.AppendAudit(ctx, entries...); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Action != "remediation.run.blocked" {
+			continue
+		}
+		var d struct {
+			Runbook  string `json:"runbook"`
+			Incident string `json:"incident"`
+			Reason   string `json:"reason"`
+			Message  string `json:"message"`
+		}
+		if json.Unmarshal([]byte(e.Detail), &d) == nil {
+			s.rec.blocked(d.Runbook, d.Incident, d.Reason, d.Message, e.At)
+		}
+	}
+	return nil
+}
+
+// recorder keeps what the stages produced, for the report.
+type recorder struct {
+	anoms     map[string]osprey.Anomaly
+	anomOrder []string
+	incs      map[string]osprey.Incident
+	incOrder  []string
+	entries   map[string][]osprey.TimelineEntry
+	runs      map[string]osprey.RunbookRun
+	runOrder  []string
+	blocks    []blockRecord
+	// eventOrder holds the ids of the events replayed, in order.
+	eventOrder []string
+}
+
+// blockRecord is a triggered runbook a guardrail stopped.
+type blockRecord struct {
+	runbook, incident, reason, message string
+	at                                 time.Time
+}
+
+func newRecorder() *recorder {
+	return &recorder{
+		anoms:   make(map[string]osprey.Anomaly),
+		incs:    make(map[string]osprey.Incident),
+		entries: make(map[string][]osprey.TimelineEntry),
+		runs:    make(map[string]osprey.RunbookRun),
+	}
+}
+
+// anomalies records the latest version of each anomaly (an anomaly is
+// emitted when it opens and again when it closes, with the same id).
+func (r *recorder) anomalies(batch []osprey.Anomaly) {
+	for _, a := range batch {
+		if _, ok := r.anoms[a.ID]; !ok {
+			r.anomOrder = append(r.anomOrder, a.ID)
+		}
+		r.anoms[a.ID] = a
+	}
+}
+
+func (r *recorder) incidents(batch []osprey.Incident) {
+	for _, inc := range batch {
+		if _, ok := r.incs[inc.ID]; !ok {
+			r.incOrder = append(r.incOrder, inc.ID)
+		}
+		inc.Timeline = nil
+		inc.Members = append([]osprey.Member(nil), inc.Members...)
+		inc.Causes = append([]osprey.Cause(nil), inc.Causes...)
+		r.incs[inc.ID] = inc
+	}
+}
+
+func (r *recorder) timeline(id string, entries []osprey.TimelineEntry) {
+	r.entries[id] = append(r.entries[id], entries...)
+}
+
+func (r *recorder) run(run osprey.RunbookRun) {
+	if _, ok := r.runs[run.ID]; !ok {
+		r.runOrder = append(r.runOrder, run.ID)
+	}
+	r.runs[run.ID] = run
+}
+
+func (r *recorder) blocked(runbook, incident, reason, message string, at time.Time) {
+	r.blocks = append(r.blocks, blockRecord{runbook: runbook, incident: incident, reason: reason, message: message, at: at})
+}

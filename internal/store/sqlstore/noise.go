@@ -1,0 +1,53 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/osprey-aiops/osprey/internal/store"
+)
+
+// addNoise adds encoded noise rows (see noiseRows) to the stored counters.
+func addNoise(ctx context.Context, tx Querier, vals []any) error {
+	width := len(noiseCols)
+	step := maxParams / width * width
+	for start := 0; start < len(vals); start += step {
+		end := min(start+step, len(vals))
+		var b strings.Builder
+		b.WriteString("INSERT INTO noise_counts (minute, source, rule, outcome, n) VALUES ")
+		for i := range (end - start) / width {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(placeholders(i*width+1, width))
+		}
+		b.WriteString(" ON CONFLICT (minute, source, rule, outcome) DO UPDATE SET n = noise_counts.n + excluded.n")
+		if _, err := tx.Exec(ctx, b.String(), vals[start:end]...); err != nil {
+			return fmt.Errorf("noise counts: %w", err)
+		}
+	}
+	return nil
+}
+
+// NoiseCounts returns the noise counters summed over the minutes starting at
+// or after since (rounded down to the minute), ordered by source, rule and
+// outcome.
+func (s *Store) NoiseCounts(ctx context.Context, since time.Time) ([]store.NoiseCount, error) {
+	var f filter
+	if err := f.notBefore("minute", since.Truncate(time.Minute)); err != nil {
+		return nil, fmt.Errorf("noise counts: %w", err)
+	}
+	sql := "SELECT source, rule, outcome, CAST(SUM(n) AS BIGINT) FROM noise_counts" + f.clause() +
+		" GROUP BY source, rule, outcome ORDER BY source, rule, outcome"
+	out, err := all(ctx, s.db, sql, f.args, 64, func(r Rows) (store.NoiseCount, error) {
+		var c store.NoiseCount
+		err := r.Scan(&c.Source, &c.Rule, &c.Outcome, &c.N)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("noise counts: %w", err)
+	}
+	return out, nil
+}

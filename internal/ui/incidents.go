@@ -1,0 +1,344 @@
+package ui
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/store"
+)
+
+// Bounds of the incident pages.
+const (
+	incidentListLimit = 200
+	// noiseWindow is the period of the noise figures.
+	noiseWindow       = 24 * time.Hour
+	noiseListLimit    = 2000
+	maxIncidentCharts = 8
+	maxTemplateScan   = 5000
+)
+
+// incidentRow is one incident of the list.
+type incidentRow struct {
+	osprey.Incident
+	Services []string
+	Reports  int // reports of all members (before dedup)
+	TopCause *osprey.Cause
+}
+
+// noise are the noise figures over noiseWindow.
+type noise struct {
+	Window    string
+	Reports   int // alert and anomaly reports, repeats included
+	Distinct  int // distinct alerts and anomalies (incident members)
+	Incidents int
+	Open      int
+	// Events is the number of events the alert receivers accepted since
+	// the start of the process.
+	Events uint64
+	// PerIncident is Reports / Incidents.
+	PerIncident string
+	// Reduction is 1 − Incidents / Reports, as a percentage.
+	Reduction string
+	Truncated bool
+}
+
+// incidentsData is the incidents page's data.
+type incidentsData struct {
+	Status, Severity string
+	Statuses         []string
+	Severities       []string
+	Rows             []incidentRow
+	Noise            noise
+	Query            string // the filter as a query string, for the fragment URL
+}
+
+// eventReceivers are the ingest receivers whose items are events (alerts).
+var eventReceivers = []string{"events_api", "alertmanager", "alertmanager_v2", "grafana"}
+
+func (u *UI) incidents(w http.ResponseWriter, r *http.Request, v *view) {
+	q := r.URL.Query()
+	d := incidentsData{
+		Status:     cmp.Or(q.Get("status"), "active"),
+		Severity:   q.Get("severity"),
+		Statuses:   []string{"active", "open", "acknowledged", "resolved", "all"},
+		Severities: []string{"", "info", "warning", "error", "critical"},
+	}
+	var statuses []osprey.IncidentStatus
+	switch d.Status {
+	case "active":
+		statuses = []osprey.IncidentStatus{osprey.IncidentOpen, osprey.IncidentAcknowledged}
+	case "all":
+	default:
+		st := osprey.IncidentStatus(d.Status)
+		if !st.Valid() {
+			u.fail(w, r, v, http.StatusBadRequest, "Unknown status filter "+d.Status+".")
+			return
+		}
+		statuses = []osprey.IncidentStatus{st}
+	}
+	minSev := osprey.SeverityUnknown
+	if d.Severity != "" {
+		s, err := osprey.ParseSeverity(d.Severity)
+		if err != nil {
+			u.fail(w, r, v, http.StatusBadRequest, "Unknown severity filter "+d.Severity+".")
+			return
+		}
+		minSev = s
+	}
+	incs, err := u.opts.Store.ListIncidents(r.Context(), store.IncidentQuery{Statuses: statuses, Limit: incidentListLimit})
+	if u.storeFailed(w, r, v, "incidents", err) {
+		return
+	}
+	for _, inc := range incs {
+		if inc.Severity < minSev {
+			continue
+		}
+		d.Rows = append(d.Rows, rowOf(inc))
+	}
+	d.Noise, err = u.noise(r.Context())
+	if u.storeFailed(w, r, v, "incidents", err) {
+		return
+	}
+	d.Query = "status=" + d.Status + "&severity=" + d.Severity
+	v.Title, v.Nav, v.Data = "Incidents", "incidents", d
+	if q.Get("fragment") != "" {
+		u.renderTemplate(w, http.StatusOK, "incidents.html", "live", v)
+		return
+	}
+	u.render(w, http.StatusOK, "incidents.html", v)
+}
+
+func rowOf(inc osprey.Incident) incidentRow {
+	row := incidentRow{Incident: inc, Services: servicesOf(&inc)}
+	for _, m := range inc.Members {
+		row.Reports += max(m.Count, 1)
+	}
+	if len(inc.Causes) > 0 {
+		row.TopCause = &inc.Causes[0]
+	}
+	return row
+}
+
+// servicesOf lists the services an incident concerns: its identity label and
+// its members'.
+func servicesOf(inc *osprey.Incident) []string {
+	set := map[string]bool{}
+	if s := inc.Labels[osprey.LabelService]; s != "" {
+		set[s] = true
+	}
+	for _, m := range inc.Members {
+		if s := m.Labels[osprey.LabelService]; s != "" {
+			set[s] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// noise computes the noise figures: how many reports became how many
+// distinct alerts and incidents over the last noiseWindow.
+func (u *UI) noise(ctx context.Context) (noise, error) {
+	n := noise{Window: "24 h"}
+	incs, err := u.opts.Store.ListIncidents(ctx, store.IncidentQuery{UpdatedSince: u.opts.Now().Add(-noiseWindow), Limit: noiseListLimit})
+	if err != nil {
+		return n, err
+	}
+	n.Truncated = len(incs) == noiseListLimit
+	for _, inc := range incs {
+		n.Incidents++
+		if inc.Status != osprey.IncidentResolved {
+			n.Open++
+		}
+		for _, m := range inc.Members {
+			n.Distinct++
+			n.Reports += max(m.Count, 1)
+		}
+	}
+	snap := u.opts.Stats.Snapshot()
+	for _, name := range eventReceivers {
+		n.Events += snap[name].Items.Accepted
+	}
+	if n.Incidents > 0 {
+		n.PerIncident = formatNum(float64(int(float64(n.Reports)/float64(n.Incidents)*10+0.5)) / 10)
+	}
+	if n.Reports > 0 {
+		n.Reduction = formatNum(float64(int((1-float64(n.Incidents)/float64(n.Reports))*1000+0.5))/10) + "%"
+	}
+	return n, nil
+}
+
+// causeView is a root-cause candidate with its evidence resolved to names.
+type causeView struct {
+	Rank     int
+	Cause    osprey.Cause
+	Evidence []evidenceRef
+}
+
+// evidenceRef is one piece of evidence behind a cause.
+type evidenceRef struct {
+	ID, Name, Kind string
+	// Anomaly is set when the evidence is an anomaly (the page links it).
+	Anomaly bool
+}
+
+// logView is a log template involved in an incident.
+type logView struct {
+	TemplateID string
+	Source     string
+	Template   *osprey.LogTemplate
+	Samples    []string
+	Evidence   []osprey.Evidence
+	AnomalyID  string
+}
+
+// incidentData is the incident page's data.
+type incidentData struct {
+	Inc      osprey.Incident
+	Services []string
+	Reports  int
+	Causes   []causeView
+	Charts   []chartView
+	Logs     []logView
+	Runs     []osprey.RunbookRun
+	Timeline []osprey.TimelineEntry
+	// Silence is the matcher text that prefills the silence form.
+	Silence string
+}
+
+func (u *UI) incident(w http.ResponseWriter, r *http.Request, v *view) {
+	ctx := r.Context()
+	inc, err := u.opts.Store.GetIncident(ctx, r.PathValue("id"))
+	if u.storeFailed(w, r, v, "incident", err) {
+		return
+	}
+	row := rowOf(inc)
+	d := incidentData{Inc: inc, Services: row.Services, Reports: row.Reports, Timeline: inc.Timeline}
+	slices.Reverse(d.Timeline) // newest first
+	if svc := inc.Labels[osprey.LabelService]; svc != "" {
+		d.Silence = osprey.LabelService + `="` + svc + `"`
+	}
+
+	// The anomalies of the members, for charts, log templates and the
+	// names of the causes' evidence.
+	names := map[string]evidenceRef{}
+	for _, m := range inc.Members {
+		for _, ref := range []string{m.FirstRef, m.LastRef} {
+			names[ref] = evidenceRef{ID: ref, Name: m.Name, Kind: string(m.Kind), Anomaly: m.Kind == osprey.MemberAnomaly}
+		}
+	}
+	from := inc.OpenedAt.Add(-chartLead)
+	to := u.opts.Now()
+	if !inc.ResolvedAt.IsZero() {
+		to = inc.ResolvedAt.Add(chartTail)
+	}
+	var logAnomalies []*osprey.Anomaly
+	for _, m := range inc.Members {
+		if m.Kind != osprey.MemberAnomaly {
+			continue
+		}
+		a, err := u.opts.Store.GetAnomaly(ctx, m.LastRef)
+		if errors.Is(err, osprey.ErrNotFound) {
+			continue
+		}
+		if u.storeFailed(w, r, v, "anomaly", err) {
+			return
+		}
+		if a.Kind == osprey.AnomalyLog {
+			logAnomalies = append(logAnomalies, &a)
+		}
+		if len(d.Charts) < maxIncidentCharts {
+			mfrom := earlier(from, a.StartsAt.Add(-chartLead))
+			d.Charts = append(d.Charts, u.anomalyChart(ctx, &a, mfrom, to))
+		}
+	}
+	for i, c := range inc.Causes {
+		cv := causeView{Rank: i + 1, Cause: c}
+		for _, id := range c.EvidenceIDs {
+			ref, ok := names[id]
+			if !ok {
+				ref = evidenceRef{ID: id, Name: shortID(id)}
+			}
+			cv.Evidence = append(cv.Evidence, ref)
+		}
+		d.Causes = append(d.Causes, cv)
+	}
+	d.Logs, err = u.logViews(ctx, logAnomalies)
+	if u.storeFailed(w, r, v, "log templates", err) {
+		return
+	}
+	d.Runs, err = u.opts.Store.ListRuns(ctx, inc.ID, 50)
+	if u.storeFailed(w, r, v, "runbook runs", err) {
+		return
+	}
+	v.Title, v.Nav, v.Data = inc.Title, "incidents", d
+	u.render(w, http.StatusOK, "incident.html", v)
+}
+
+// earlier returns the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// logViews resolves the log anomalies' templates and sample lines.
+func (u *UI) logViews(ctx context.Context, as []*osprey.Anomaly) ([]logView, error) {
+	byID := map[string]*logView{}
+	var out []*logView
+	sources := map[string]bool{}
+	for _, a := range as {
+		id := a.TemplateID
+		lv := byID[id]
+		if lv == nil || id == "" {
+			lv = &logView{TemplateID: id, Source: a.Labels[labelSource], AnomalyID: a.ID}
+			if id != "" {
+				byID[id] = lv
+			}
+			out = append(out, lv)
+			sources[lv.Source] = true
+		}
+		for _, e := range a.Evidence {
+			if e.Detector == "log_sample" {
+				if len(lv.Samples) < 5 && !slices.Contains(lv.Samples, e.Reason) {
+					lv.Samples = append(lv.Samples, e.Reason)
+				}
+				continue
+			}
+			lv.Evidence = append(lv.Evidence, e)
+		}
+	}
+	for src := range sources {
+		if len(byID) == 0 {
+			break
+		}
+		tps, err := u.opts.Store.ListTemplates(ctx, src, "", maxTemplateScan)
+		if err != nil {
+			return nil, err
+		}
+		for i := range tps {
+			if lv := byID[tps[i].ID]; lv != nil {
+				lv.Template = &tps[i]
+				if len(lv.Samples) == 0 && tps[i].Sample != "" {
+					lv.Samples = []string{tps[i].Sample}
+				}
+			}
+		}
+	}
+	res := make([]logView, len(out))
+	for i, lv := range out {
+		res[i] = *lv
+	}
+	slices.SortFunc(res, func(a, b logView) int { return strings.Compare(a.TemplateID, b.TemplateID) })
+	return res, nil
+}
