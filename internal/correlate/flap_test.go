@@ -40,7 +40,7 @@ func TestFlappingMarkAndUnmark(t *testing.T) {
 	r.send(at(down, 5*time.Minute), at(up, 6*time.Minute), at(down, 7*time.Minute))
 	inc := r.only()
 	m := inc.Members[0]
-	if !m.Flapping || m.Status != osprey.StatusFiring || inc.Status != osprey.IncidentOpen {
+	if !m.Flapping || m.Status != osprey.StatusResolved || inc.Status != osprey.IncidentOpen {
 		t.Fatalf("after the fifth change: member flapping=%v status=%s, incident %s", m.Flapping, m.Status, inc.Status)
 	}
 	if m.Count != 4 || !m.LastSeen.Equal(t0.Add(7*time.Minute)) {
@@ -94,9 +94,9 @@ func TestFlappingUnmarkedByTheNextSignalAfterStable(t *testing.T) {
 	if inc := r.only(); !inc.Members[0].Flapping {
 		t.Fatal("six changes in 6m did not mark the member flapping")
 	}
-	// The last change was a resolution at 5m; a firing signal at 22m
+	// The last change was a resolution at 5m; a firing signal at 18m
 	// (no sweep since) first unmarks it at 15m, then fires again.
-	r.send(ev{at: 22 * time.Minute, name: "Probe", labels: checkout})
+	r.send(ev{at: 18 * time.Minute, name: "Probe", labels: checkout})
 	inc := r.only()
 	if inc.Members[0].Flapping || inc.Members[0].Status != osprey.StatusFiring {
 		t.Fatalf("member %+v", inc.Members[0])
@@ -104,14 +104,42 @@ func TestFlappingUnmarkedByTheNextSignalAfterStable(t *testing.T) {
 	if !hasEntry(inc, osprey.TimelineMemberUpdate, "no longer flapping") {
 		t.Errorf("no unmark entry: %+v", inc.Timeline)
 	}
-	// Unmarked at 15m as resolved, the incident resolved after the grace
-	// (20m) and the firing signal at 22m reopened it (within the window);
-	// both in the batch of that signal, so one snapshot was handed on.
+	// Unmarked at 15m as resolved, the incident resolved then (the grace
+	// since the last activity at 5m had passed) and the firing signal at
+	// 18m reopened it (within the window); both in the batch of that
+	// signal, so one snapshot was handed on.
 	if !hasEntry(inc, osprey.TimelineStatus, "resolved: every member has been clear for 5m0s") || !hasEntry(inc, osprey.TimelineStatus, "reopened") {
 		t.Errorf("timeline: %+v", inc.Timeline)
 	}
 	if !inc.ResolvedAt.IsZero() || inc.Status != osprey.IncidentOpen {
 		t.Errorf("incident %s resolved at %s", inc.Status, inc.ResolvedAt)
+	}
+}
+
+func TestFlappingMarkSurvivesRestart(t *testing.T) {
+	r := newExtRig(t, correlate.Options{Flapping: flapping})
+	for i := range 6 {
+		r.send(ev{at: time.Duration(i) * time.Minute, name: "Probe", labels: checkout, resolved: i%2 == 1})
+	}
+	if m := r.only().Members[0]; !m.Flapping || m.Status != osprey.StatusResolved {
+		t.Fatalf("member %+v", m)
+	}
+	// A new correlator on the same store keeps the incident open (the
+	// member still counts as firing) and lifts the mark when it is due.
+	r2 := newExtRig(t, correlate.Options{Store: r.st, Flapping: flapping})
+	r2.at(14 * time.Minute)
+	if err := r2.c.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if inc := r2.only(); inc.Status != osprey.IncidentOpen || !inc.Members[0].Flapping {
+		t.Fatalf("after restart, before stable: %s %+v", inc.Status, inc.Members[0])
+	}
+	r2.at(15 * time.Minute)
+	if err := r2.c.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if inc := r2.only(); inc.Status != osprey.IncidentResolved || inc.Members[0].Flapping || !inc.ResolvedAt.Equal(t0.Add(15*time.Minute)) {
+		t.Fatalf("after restart, stable: %s at %s, %+v", inc.Status, inc.ResolvedAt, inc.Members[0])
 	}
 }
 

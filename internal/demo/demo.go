@@ -145,12 +145,14 @@ func Run(ctx context.Context, opts Options) error {
 	banner(opts.Out, base, ctl.URL(), opts)
 	env := &environment{sim: sim, send: &Sender{Base: base, Client: &http.Client{Timeout: 30 * time.Second}},
 		clk: clk, opts: opts, out: out}
+	envCtx, stopEnv := context.WithCancel(ctx)
+	defer stopEnv()
 	envErr := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		envErr <- env.run(ctx)
+		envErr <- env.run(envCtx)
 	}()
 
 	var err error
@@ -161,10 +163,12 @@ func Run(ctx context.Context, opts Options) error {
 		if err == nil {
 			err = errors.New("engine stopped")
 		}
+		stopEnv()
 		wg.Wait()
 		return err
 	}
 	out.printf("shutting down")
+	stopEnv()
 	wg.Wait()
 	stopEngine()
 	if eerr := <-engineDone; eerr != nil {

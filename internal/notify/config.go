@@ -29,7 +29,7 @@ type (
 // integers, booleans, durations), so it can be embedded as it is.
 type Config struct {
 	// ExternalURL is the base URL people reach Osprey at; messages link to
-	// <external_url>/incidents/<id>. Empty: messages carry no link.
+	// <external_url>/ui/incidents/<id> (the web UI). Empty: no link.
 	ExternalURL string `yaml:"external_url"`
 	// DefaultReceiver gets the incidents no route matches; empty: those
 	// are not notified.

@@ -147,7 +147,7 @@ func incidentURL(base, id string) string {
 	if base == "" {
 		return ""
 	}
-	return strings.TrimSuffix(base, "/") + "/incidents/" + url.PathEscape(id)
+	return strings.TrimSuffix(base, "/") + "/ui/incidents/" + url.PathEscape(id)
 }
 
 // labelsWith returns the incident's labels with severity and status added,

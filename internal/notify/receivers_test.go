@@ -19,7 +19,7 @@ import (
 // message returns the fixture message of kind k.
 func message(k Kind) *Message {
 	inc := incident("01JDXINC0000000000000000AB", osprey.SeverityCritical, osprey.Labels{"service": "checkout", "namespace": "shop"})
-	m := &Message{Receiver: "rx", Kind: k, Key: string(k), Incident: inc, URL: "https://osprey.example.com/incidents/01JDXINC0000000000000000AB",
+	m := &Message{Receiver: "rx", Kind: k, Key: string(k), Incident: inc, URL: incidentURL("https://osprey.example.com/", "01JDXINC0000000000000000AB"),
 		At: t0.Add(30 * time.Second), interval: time.Hour}
 	switch k {
 	case KindEscalated:

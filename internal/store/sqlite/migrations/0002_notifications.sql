@@ -1,7 +1,3 @@
--- NOTE (helper H7, notifications): the lead assigned this migration the name
--- 0003_notifications.sql, with 0002 reserved for H1's schema change. It is
--- 0002 only until that lands: whoever adds 0002_*.sql, rename this file (in
--- sqlite/ and postgres/) to 0003_notifications.sql and delete this note.
 -- The notification log: one row per (incident, receiver, key), claimed
 -- before a notification is sent, so that a restart or a second notifier
 -- never sends the same notification twice. Times are Unix nanoseconds.
