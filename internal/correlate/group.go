@@ -53,12 +53,18 @@ func anomalySignal(a *osprey.Anomaly, now time.Time) signal {
 	if name == "" {
 		name = string(a.Kind) + " anomaly"
 	}
+	summary := fmt.Sprintf("%s: observed %.4g, expected %.4g", name, a.Observed, a.Expected)
+	if a.Kind == osprey.AnomalyForecast {
+		// A forecast's Expected is the threshold it is heading for, not
+		// what the model expected now: say so.
+		summary = fmt.Sprintf("%s: forecast to reach %.4g (now %.4g)", name, a.Expected, a.Observed)
+	}
 	return signal{
 		kind:        osprey.MemberAnomaly,
 		ref:         a.ID,
 		name:        name,
 		labels:      a.Labels,
-		summary:     fmt.Sprintf("%s: observed %.4g, expected %.4g", name, a.Observed, a.Expected),
+		summary:     summary,
 		severity:    a.Severity,
 		firing:      a.Active(),
 		source:      "detect/" + string(a.Kind),
