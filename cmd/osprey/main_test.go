@@ -155,8 +155,9 @@ type incident struct {
 	Status  string `json:"status"`
 	Title   string `json:"title"`
 	Members []struct {
-		Name  string `json:"name"`
-		Count int    `json:"count"`
+		Name   string `json:"name"`
+		Count  int    `json:"count"`
+		Status string `json:"status"`
 	} `json:"members"`
 	Timeline []struct {
 		Kind string `json:"kind"`
@@ -251,11 +252,19 @@ func TestServeIngestCorrelateRestart(t *testing.T) {
 		{"name": "HighLatency", "labels": {"service": "checkout"}, "status": "resolved"},
 		{"name": "ErrorRate", "labels": {"service": "checkout", "pod": "checkout-1"}, "status": "resolved"}
 	]`)
+	// Every member clears; the incident itself resolves only after
+	// correlate.resolve_grace (5m by default), so it is still open.
 	s.waitIncidents(func(incs []incident) bool {
 		for _, inc := range incs {
-			if inc.ID == checkout.ID {
-				return inc.Status == "resolved"
+			if inc.ID != checkout.ID {
+				continue
 			}
+			for _, m := range inc.Members {
+				if m.Status != "resolved" {
+					return false
+				}
+			}
+			return inc.Status == "open"
 		}
 		return false
 	})

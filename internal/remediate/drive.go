@@ -399,7 +399,15 @@ func cleared(rb *runbook, inc *osprey.Incident) bool {
 	}
 	names := rb.spec.Verify.Members
 	if len(names) == 0 {
-		return false
+		// The whole incident: every member has cleared. The incident
+		// itself resolves only after the correlator's resolve grace, which
+		// verification need not wait for.
+		for _, m := range inc.Members {
+			if m.Status != osprey.StatusResolved || m.Flapping {
+				return false
+			}
+		}
+		return len(inc.Members) > 0
 	}
 	found := false
 	for _, m := range inc.Members {
@@ -416,6 +424,9 @@ func cleared(rb *runbook, inc *osprey.Incident) bool {
 func clearedWhy(rb *runbook, inc *osprey.Incident) string {
 	if inc.Status == osprey.IncidentResolved {
 		return "the incident resolved"
+	}
+	if len(rb.spec.Verify.Members) == 0 {
+		return "every member of the incident resolved"
 	}
 	return fmt.Sprintf("members %q resolved", rb.spec.Verify.Members)
 }
