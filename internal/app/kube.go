@@ -1,5 +1,3 @@
-//go:build osprey_kube
-
 package app
 
 import (

@@ -13,7 +13,4 @@
 // Factory; no cluster runs in Osprey's tests. The REST path is tested
 // against an HTTP server speaking the API's wire format, reached through a
 // real kubeconfig file.
-//
-// The client-go code builds only with the build tag osprey_kube: go.mod does
-// not yet list client-go's own dependencies (see docs/remediation.md).
 package kube
