@@ -179,29 +179,9 @@ func (req *maintenanceRequest) window(now time.Time) (osprey.MaintenanceWindow, 
 		s := *req.Schedule
 		mw.Schedule = &s
 	} else {
-		start, err := parseTime(req.StartsAt)
-		if err != nil {
-			return mw, badRequest(reasonInvalid, "startsAt: %v", err)
-		}
-		if start.IsZero() {
-			start = now
-		}
-		var end time.Time
-		switch {
-		case req.EndsAt != "" && req.Duration != "":
-			return mw, badRequest(reasonInvalid, "give endsAt or duration, not both")
-		case req.EndsAt != "":
-			if end, err = parseTime(req.EndsAt); err != nil {
-				return mw, badRequest(reasonInvalid, "endsAt: %v", err)
-			}
-		case req.Duration != "":
-			d, err := time.ParseDuration(req.Duration)
-			if err != nil || d <= 0 {
-				return mw, badRequest(reasonInvalid, "duration: %q is not a positive duration such as 2h or 90m", truncate(req.Duration, 64))
-			}
-			end = start.Add(d)
-		default:
-			return mw, badRequest(reasonInvalid, "endsAt, duration or schedule: one is required")
+		start, end, rerr := parseWindow(req.StartsAt, req.EndsAt, req.Duration, now, "endsAt, duration or schedule")
+		if rerr != nil {
+			return mw, rerr
 		}
 		mw.StartsAt, mw.EndsAt = start.UTC(), end.UTC()
 		if end.After(start) && !end.After(now) {

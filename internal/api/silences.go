@@ -160,29 +160,9 @@ func (req *silenceRequest) silence(now time.Time) (osprey.Silence, *requestError
 	if set.MatchesEmpty() {
 		return sil, badRequest(reasonInvalid, "matchers: %s would match signals without any of these labels, so nearly everything; add a matcher that requires a value, such as service=\"checkout\"", truncate(set.String(), 200))
 	}
-	start, err := parseTime(req.StartsAt)
-	if err != nil {
-		return sil, badRequest(reasonInvalid, "startsAt: %v", err)
-	}
-	if start.IsZero() {
-		start = now
-	}
-	var end time.Time
-	switch {
-	case req.EndsAt != "" && req.Duration != "":
-		return sil, badRequest(reasonInvalid, "give endsAt or duration, not both")
-	case req.EndsAt != "":
-		if end, err = parseTime(req.EndsAt); err != nil {
-			return sil, badRequest(reasonInvalid, "endsAt: %v", err)
-		}
-	case req.Duration != "":
-		d, err := time.ParseDuration(req.Duration)
-		if err != nil || d <= 0 {
-			return sil, badRequest(reasonInvalid, "duration: %q is not a positive duration such as 2h or 90m", truncate(req.Duration, 64))
-		}
-		end = start.Add(d)
-	default:
-		return sil, badRequest(reasonInvalid, "endsAt or duration: one is required")
+	start, end, rerr := parseWindow(req.StartsAt, req.EndsAt, req.Duration, now, "endsAt or duration")
+	if rerr != nil {
+		return sil, rerr
 	}
 	if !end.After(start) {
 		return sil, badRequest(reasonInvalid, "endsAt: %s is not after startsAt %s", end.Format(time.RFC3339), start.Format(time.RFC3339))
@@ -254,4 +234,35 @@ func (a *API) silencesChanged(ctx context.Context, obs SilenceObserver) {
 	if err := obs.SilencesChanged(ctx); err != nil {
 		a.log.Warn("tell the correlator the silences changed", "err", err)
 	}
+}
+
+// parseWindow reads the startsAt, endsAt and duration fields of a request
+// that creates a time window (a silence, a maintenance window): startsAt
+// defaults to now, and exactly one of endsAt and duration is required
+// (missing names the alternatives in the error).
+func parseWindow(startsAt, endsAt, duration string, now time.Time, missing string) (start, end time.Time, rerr *requestError) {
+	start, err := parseTime(startsAt)
+	if err != nil {
+		return start, end, badRequest(reasonInvalid, "startsAt: %v", err)
+	}
+	if start.IsZero() {
+		start = now
+	}
+	switch {
+	case endsAt != "" && duration != "":
+		return start, end, badRequest(reasonInvalid, "give endsAt or duration, not both")
+	case endsAt != "":
+		if end, err = parseTime(endsAt); err != nil {
+			return start, end, badRequest(reasonInvalid, "endsAt: %v", err)
+		}
+	case duration != "":
+		d, err := time.ParseDuration(duration)
+		if err != nil || d <= 0 {
+			return start, end, badRequest(reasonInvalid, "duration: %q is not a positive duration such as 2h or 90m", truncate(duration, 64))
+		}
+		end = start.Add(d)
+	default:
+		return start, end, badRequest(reasonInvalid, "%s: one is required", missing)
+	}
+	return start, end, nil
 }

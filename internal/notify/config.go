@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/osprey-aiops/osprey/internal/match"
 	"github.com/osprey-aiops/osprey/internal/remediate/action"
 )
@@ -420,7 +422,7 @@ func checkAddress(p *action.Problems, path, s string) {
 func checkHeaders(p *action.Problems, path string, hs []Header) {
 	for i, h := range hs {
 		hp := action.IndexPath(path, i)
-		if !validHeaderName(h.Name) {
+		if !httpguts.ValidHeaderFieldName(h.Name) {
 			p.Addf(hp+".name", "%q is not a valid header name", clip(h.Name))
 		} else if c := http.CanonicalHeaderKey(h.Name); c == "Host" || c == "Content-Length" || c == "Content-Type" {
 			p.Addf(hp+".name", "%s is set by Osprey", c)
@@ -432,20 +434,6 @@ func checkHeaders(p *action.Problems, path string, hs []Header) {
 			p.Addf(hp+".value", "must not contain line breaks or NUL")
 		}
 	}
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // clip shortens s for an error message.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // HTTPSpec calls a fixed URL. Only the body is templated, and only through
@@ -82,7 +84,7 @@ func (s HTTPSpec) Compile(o Options) (*HTTP, error) {
 	}
 	for i, hd := range s.Headers {
 		path := IndexPath("headers", i)
-		if !validHeaderName(hd.Name) {
+		if !httpguts.ValidHeaderFieldName(hd.Name) {
 			p.Addf(path+".name", "%q is not a valid header name", clip(hd.Name))
 		} else if c := http.CanonicalHeaderKey(hd.Name); c == "Host" || c == "Content-Length" || c == "Content-Type" {
 			p.Addf(path+".name", "%s is set by Osprey", c)
@@ -115,20 +117,6 @@ func (s HTTPSpec) Compile(o Options) (*HTTP, error) {
 		return nil, err
 	}
 	return h, nil
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // bodyNode is a compiled JSON value whose strings may be templates.
