@@ -157,6 +157,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		return fmt.Errorf("subscribe correlate to anomalies: %w", err)
 	}
 
+	// The notify stage is built before remediate: runbooks' notify steps
+	// hand their messages to it.
+	notifier, err := buildNotify(cfg, b, st, now, reg, log.With("component", "notify"))
+	if err != nil {
+		return err
+	}
 	// The remediate stage acts on the correlator's incident snapshots. It
 	// starts after the correlator and before the bus, so it shuts down
 	// after the bus has delivered the last incidents.
@@ -168,16 +174,13 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		Registerer: reg,
 		Kube:       kubeConnector(),
 		Source:     remediationSource(opts.ConfigPath),
+		Notifier:   remediationNotifier(cfg, notifier),
 	})
 	if err != nil {
 		return err
 	}
 	if err := bus.Subscribe(b, bus.Incidents, "remediate", remed.ConsumeIncidents); err != nil {
 		return fmt.Errorf("subscribe remediate to incidents: %w", err)
-	}
-	notifier, err := buildNotify(cfg, b, st, now, reg, log.With("component", "notify"))
-	if err != nil {
-		return err
 	}
 
 	// The metric detect stage: the remote_write receiver hands each

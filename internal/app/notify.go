@@ -11,6 +11,7 @@ import (
 	"github.com/osprey-aiops/osprey/internal/bus"
 	"github.com/osprey-aiops/osprey/internal/config"
 	"github.com/osprey-aiops/osprey/internal/notify"
+	"github.com/osprey-aiops/osprey/internal/remediate"
 	"github.com/osprey-aiops/osprey/internal/store"
 )
 
@@ -45,4 +46,14 @@ func buildNotify(cfg config.Config, b bus.Bus, st store.Store, now func() time.T
 		return nil, fmt.Errorf("subscribe notify to incidents: %w", err)
 	}
 	return n, nil
+}
+
+// remediationNotifier returns what the remediate engine's notify steps send
+// through: the notifier, or nil when no receiver is configured, so a notify
+// step fails with the remediate side's "notifications not configured".
+func remediationNotifier(cfg config.Config, n *notify.Notifier) remediate.Notifier {
+	if n == nil || len(cfg.Notifications.Receivers) == 0 {
+		return nil
+	}
+	return n
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -35,6 +36,10 @@ type postableAlert struct {
 }
 
 func (s *alertmanagerSender) send(ctx context.Context, m *Message) error {
+	if m.Kind == KindRunbook {
+		return osprey.Permanent(errors.New("alertmanager: a runbook message is not sent to Alertmanager: " +
+			"an alert has no place for a message, and a changed annotation would not reach anyone"))
+	}
 	body, err := json.Marshal(alertmanagerAlerts(m))
 	if err != nil {
 		return err

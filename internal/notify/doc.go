@@ -9,7 +9,9 @@
 // message about its settled state), an escalation when its severity rises
 // above what was last notified, "acknowledged" and "resolved" when it changes
 // status, and a repeat every repeat_interval while it stays open. Nothing is
-// sent while an active silence matches the incident.
+// sent while an active silence matches the incident. Notifier.Notify sends a
+// remediation runbook's message (kind "runbook") to one named receiver,
+// synchronously, through the same delivery path and log.
 //
 // Exactly once: before a notification is sent it is claimed in the store's
 // notification log under (incident, receiver, key), with a unique constraint,

@@ -22,6 +22,9 @@ const (
 	KindAcknowledged Kind = "acknowledged"
 	KindResolved     Kind = "resolved"
 	KindRepeat       Kind = "repeat"
+	// KindRunbook is a message a remediation runbook's notify step sends
+	// (Notifier.Notify); its key is "runbook-" and a hash of its text.
+	KindRunbook Kind = "runbook"
 )
 
 // Message is one notification as every receiver kind renders it. It is also
@@ -42,6 +45,10 @@ type Message struct {
 	// Reopens counts the times the incident was reopened after this
 	// receiver was told it resolved.
 	Reopens int `json:"reopens,omitempty"`
+	// Note is the text of a runbook message (KindRunbook), as the notify
+	// step rendered it; empty for the other kinds. (The method Text is the
+	// whole plain-text body.)
+	Note string `json:"note,omitempty"`
 	// URL links to the incident; empty without notifications.external_url.
 	URL string `json:"url,omitempty"`
 	// At is when the message was built.
@@ -81,12 +88,18 @@ func (m *Message) Headline() string {
 		return "Incident resolved"
 	case KindRepeat:
 		return fmt.Sprintf("Incident still open (reminder %d)", m.Repeat)
+	case KindRunbook:
+		return "Runbook message"
 	}
 	return "Incident " + string(m.Kind)
 }
 
-// Subject is the one-line summary: "[CRITICAL] Incident opened: title".
+// Subject is the one-line summary: "[CRITICAL] Incident opened: title";
+// for a runbook message "[Osprey] runbook: title".
 func (m *Message) Subject() string {
+	if m.Kind == KindRunbook {
+		return "[Osprey] runbook: " + oneLine(m.Incident.Title)
+	}
 	status := strings.ToUpper(m.Incident.Severity.String())
 	if m.Kind == KindResolved {
 		status = "RESOLVED"
@@ -94,11 +107,16 @@ func (m *Message) Subject() string {
 	return fmt.Sprintf("[%s] %s: %s", status, m.Headline(), oneLine(m.Incident.Title))
 }
 
-// Text is the plain-text body shared by e-mail and Slack's fallback text.
+// Text is the plain-text body shared by e-mail and Slack's fallback text. A
+// runbook message's body starts with its Note instead of the headline.
 func (m *Message) Text() string {
 	var b strings.Builder
 	inc := &m.Incident
-	fmt.Fprintf(&b, "%s\n\n", m.Headline())
+	if m.Kind == KindRunbook {
+		fmt.Fprintf(&b, "%s\n\n", strings.TrimRight(m.Note, "\n"))
+	} else {
+		fmt.Fprintf(&b, "%s\n\n", m.Headline())
+	}
 	fmt.Fprintf(&b, "Incident:  %s\n", oneLine(inc.Title))
 	fmt.Fprintf(&b, "ID:        %s\n", inc.ID)
 	fmt.Fprintf(&b, "Severity:  %s\n", inc.Severity)

@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osprey_notifications_sent_total",
-			Help: "Notifications a receiver accepted, by receiver and kind (opened, escalated, acknowledged, resolved, repeat).",
+			Help: "Notifications a receiver accepted, by receiver and kind (opened, escalated, acknowledged, resolved, repeat, runbook).",
 		}, []string{"receiver", "kind"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osprey_notifications_failed_total",

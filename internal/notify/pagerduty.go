@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,6 +50,10 @@ type pdEvent struct {
 const pdSummaryMax = 1024
 
 func (s *pagerDutySender) send(ctx context.Context, m *Message) error {
+	if m.Kind == KindRunbook && !m.Firing() {
+		return osprey.Permanent(errors.New("pagerduty: a runbook message about a resolved incident is not sent: " +
+			"the Events API v2 has no note event, and the trigger that carries the text would reopen the PagerDuty incident"))
+	}
 	key, err := s.key.read()
 	if err != nil {
 		return fmt.Errorf("pagerduty routing_key: %w", err)
@@ -61,7 +66,10 @@ func (s *pagerDutySender) send(ctx context.Context, m *Message) error {
 }
 
 // pagerDutyEvent builds the event: trigger (with the payload) for opened,
-// escalated and repeat, acknowledge and resolve (dedup key only) otherwise.
+// escalated, repeat and runbook, acknowledge and resolve (dedup key only)
+// otherwise. The Events API v2 has no "note" event: a runbook message is a
+// trigger with the incident's dedup key, so PagerDuty adds it to the open
+// alert's log, and the text is in custom_details.runbook_text.
 func pagerDutyEvent(key, source string, m *Message) pdEvent {
 	ev := pdEvent{RoutingKey: key, DedupKey: m.Incident.ID}
 	switch m.Kind {
@@ -86,6 +94,9 @@ func pagerDutyEvent(key, source string, m *Message) pdEvent {
 	}
 	if len(inc.Labels) > 0 {
 		details["labels"] = inc.Labels
+	}
+	if m.Kind == KindRunbook {
+		details["runbook_text"] = m.Note
 	}
 	if c := m.TopCause(); c != nil {
 		details["top_cause"] = map[string]any{

@@ -57,6 +57,13 @@ func slackMessage(cfg SlackConfig, m *Message) slackPayload {
 	inc := &m.Incident
 	p := slackPayload{Channel: cfg.Channel, Username: cfg.Username, Text: slackEscape(m.Subject())}
 	p.Blocks = append(p.Blocks, slackBlock{Type: "header", Text: &slackText{Type: "plain_text", Text: truncate(oneLine(m.Subject()), slackHeaderMax)}})
+	if m.Kind == KindRunbook {
+		// The runbook's text leads, escaped like every other value, so it
+		// cannot mention @channel or forge a link.
+		note := slackEscape(m.Note)
+		p.Text = truncate(slackEscape(m.Subject())+"\n"+note, slackSectionMax)
+		p.Blocks = append(p.Blocks, slackBlock{Type: "section", Text: &slackText{Type: "mrkdwn", Text: truncate(note, slackSectionMax)}})
+	}
 	fields := []slackText{
 		{Type: "mrkdwn", Text: "*Severity*\n" + slackEscape(inc.Severity.String())},
 		{Type: "mrkdwn", Text: "*Status*\n" + slackEscape(string(inc.Status))},

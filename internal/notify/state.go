@@ -146,6 +146,9 @@ func (n *Notifier) seedLocked(tr *tracked, logged []store.Notification) {
 	resolutions := make(map[string]int)
 	keys := make(map[string]map[string]bool)
 	for _, row := range logged {
+		if isRunbookKey(row.Key) {
+			continue // a runbook message does not route the incident
+		}
 		base, gen := splitGen(row.Key)
 		if base == string(KindResolved) {
 			resolutions[row.Receiver] = max(resolutions[row.Receiver], gen+1)
@@ -170,7 +173,7 @@ func (n *Notifier) seedLocked(tr *tracked, logged []store.Notification) {
 	for _, row := range logged {
 		tg := tr.targets[row.Receiver]
 		base, gen := splitGen(row.Key)
-		if tg == nil || gen != tg.gen {
+		if tg == nil || gen != tg.gen || isRunbookKey(row.Key) {
 			continue
 		}
 		// A claim still sending may be this instance's from before a

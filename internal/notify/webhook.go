@@ -21,11 +21,13 @@ type webhookSender struct {
 
 // webhookDocument is the default webhook body.
 type webhookDocument struct {
-	Version  string          `json:"version"`
-	Receiver string          `json:"receiver"`
-	Kind     Kind            `json:"kind"`
-	Key      string          `json:"key"`
-	Subject  string          `json:"subject"`
+	Version  string `json:"version"`
+	Receiver string `json:"receiver"`
+	Kind     Kind   `json:"kind"`
+	Key      string `json:"key"`
+	Subject  string `json:"subject"`
+	// Note is a runbook message's text (kind "runbook").
+	Note     string          `json:"note,omitempty"`
 	URL      string          `json:"url,omitempty"`
 	Incident webhookIncident `json:"incident"`
 }
@@ -61,7 +63,7 @@ func webhookBody(t *template.Template, m *Message) ([]byte, error) {
 	}
 	inc := &m.Incident
 	doc := webhookDocument{
-		Version: "1", Receiver: m.Receiver, Kind: m.Kind, Key: m.Key, Subject: m.Subject(), URL: m.URL,
+		Version: "1", Receiver: m.Receiver, Kind: m.Kind, Key: m.Key, Subject: m.Subject(), Note: m.Note, URL: m.URL,
 		Incident: webhookIncident{
 			ID: inc.ID, Title: inc.Title, Status: string(inc.Status), Severity: inc.Severity.String(),
 			Labels: maps.Clone(inc.Labels), Assignee: inc.Assignee, OpenedAt: inc.OpenedAt.UTC(),
