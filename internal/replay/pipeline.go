@@ -33,7 +33,22 @@ const (
 	StageCorrelate = "correlate" // correlator, with rca ranking
 	StageRemediate = "remediate" // runbook triggers and plans
 	StageStore     = "store"     // every store write and read of the stages
+	// StageWait is the time the first half (read, detect, logs) waited
+	// for the second (events, store, correlate, remediate) to take its
+	// work, when they run on two goroutines.
+	StageWait = "wait"
 )
+
+// pipeDepth is how many batches of work the first half of the pipeline may
+// be ahead of the second.
+const pipeDepth = 64
+
+// anomalyBatch is how many anomaly versions the second half collects
+// before it writes them to the store in one transaction. Nothing reads
+// anomalies back from the store during a replay, and the store keeps the
+// latest version of each, so writing them late changes only the number of
+// transactions.
+const anomalyBatch = 2048
 
 // neverCatchUp is the correlator's catch-up interval in a replay: events are
 // handed to it synchronously, so its timer-driven catch-up from the store is
@@ -59,7 +74,8 @@ func (c *Clock) advance(t time.Time) bool {
 }
 
 // stages accumulates the self time of each stage: time spent in a stage
-// minus the time spent in the stages it called. Used by one goroutine.
+// minus the time spent in the stages it called. Used by one goroutine: each
+// half of the pipeline has its own.
 type stages struct {
 	self  map[string]time.Duration
 	stack []frame
@@ -89,19 +105,38 @@ func (s *stages) exit() {
 }
 
 // pipeline is the production stages of one configuration, wired to run
-// synchronously on the virtual clock.
+// on the virtual clock in two halves: the first (reading, metric
+// detection, log mining and detection) hands its anomalies and the events
+// it reads to the second (event commit, store, correlate, remediate) as
+// jobs stamped with the first half's clock, and the second sets its own
+// clock from each job before running it. The halves run on one goroutine
+// (sequential: each job is run at once) or on two, with the same result.
 type pipeline struct {
-	cfg    config.Config
-	clock  *Clock
-	st     *recStore
-	times  *stages
-	engine *metric.Engine
-	logSet *logmine.Set
-	logDet *logdetect.Detector
-	corr   *correlate.Correlator
-	remed  *remediate.Engine
-	commit *ingest.Committer
-	rec    *recorder
+	cfg   config.Config
+	clock *Clock // the first half's
+	back  *Clock // the second half's
+	st    *recStore
+	times *stages // the first half's
+	// backTimes is the second half's; times when sequential.
+	backTimes *stages
+	detector  *seriesDetector
+	// jobs, when not nil, carries the first half's work to the second,
+	// running on its own goroutine (started by startBack; backDone is
+	// closed when it has ended). backErr is its first error; failed is
+	// set with it.
+	jobs     chan job
+	backDone chan struct{}
+	backErr  error
+	failed   atomic.Bool
+	// unsaved holds the anomaly versions not yet written to the store (by
+	// the second half; see anomalyBatch).
+	unsaved []osprey.Anomaly
+	logSet  *logmine.Set
+	logDet  *logdetect.Detector
+	corr    *correlate.Correlator
+	remed   *remediate.Engine
+	commit  *ingest.Committer
+	rec     *recorder
 	// flushEvery is the log detector's flush period in virtual time.
 	flushEvery time.Duration
 	lastFlush  time.Time
@@ -116,11 +151,19 @@ type pipeline struct {
 // the detector's models start empty (no snapshot is restored); log
 // templates are saved to the store once, at the end; there is no call graph
 // (no spans are replayed), so causes are ranked without one.
-func newPipeline(cfg config.Config, st store.Store, log *slog.Logger) (*pipeline, error) {
-	p := &pipeline{cfg: cfg, clock: &Clock{}, times: newStages(), rec: newRecorder()}
-	p.st = &recStore{Store: st, times: p.times, rec: p.rec}
+//
+// Unless sequential, startBack must be called (and drain after the last
+// job) to run the second half on its own goroutine.
+func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential bool) (*pipeline, error) {
+	p := &pipeline{cfg: cfg, clock: &Clock{}, back: &Clock{}, times: newStages(), rec: newRecorder()}
+	p.backTimes = p.times
+	if !sequential {
+		p.backTimes = newStages()
+		p.jobs = make(chan job, pipeDepth)
+	}
+	p.st = &recStore{Store: st, times: p.backTimes, rec: p.rec}
 	reg := prometheus.NewRegistry()
-	now := p.clock.Now
+	now := p.back.Now
 
 	rcfg := cfg.Remediation
 	rcfg.Runbooks = append([]remediate.Runbook(nil), rcfg.Runbooks...)
@@ -146,8 +189,8 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger) (*pipeline
 		Causes:  rca.IncidentRanker{Config: rca.DefaultConfig()},
 		Out: osprey.IncidentConsumerFunc(func(ctx context.Context, batch []osprey.Incident) error {
 			p.rec.incidents(batch)
-			p.times.enter(StageRemediate)
-			defer p.times.exit()
+			p.backTimes.enter(StageRemediate)
+			defer p.backTimes.exit()
 			return p.remed.ConsumeIncidents(ctx, batch)
 		}),
 		CatchUpInterval: neverCatchUp,
@@ -160,19 +203,14 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger) (*pipeline
 	}
 	p.corr = corr
 
-	// The detectors' sink: store, record, correlate (app's anomalySink
-	// without the score series).
+	// The detectors' sink: a job for the second half, which stores,
+	// records and correlates the anomalies (app's anomalySink without the
+	// score series).
 	sink := osprey.AnomalyConsumerFunc(func(ctx context.Context, batch []osprey.Anomaly) error {
-		if err := p.st.SaveAnomalies(ctx, batch); err != nil {
-			return fmt.Errorf("detect: %w", err)
-		}
-		p.rec.anomalies(batch)
-		p.times.enter(StageCorrelate)
-		defer p.times.exit()
-		return p.corr.ConsumeAnomalies(ctx, batch)
+		return p.submit(ctx, job{at: p.clock.Now(), anoms: batch})
 	})
 	if cfg.Detect.Enabled {
-		p.engine, err = metric.NewEngine(metric.DefaultConfig(), sink, cfg.Detect.MaxSeries)
+		p.detector, err = newSeriesDetector(metric.DefaultConfig(), cfg.Detect.MaxSeries)
 		if err != nil {
 			return nil, err
 		}
@@ -189,7 +227,7 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger) (*pipeline
 				Config: dcfg,
 				Out:    sink,
 				Lookup: func(source, id string) (osprey.LogTemplate, bool) { return p.logSet.Lookup(source, id) },
-				Now:    now,
+				Now:    p.clock.Now,
 				Logger: log.With("component", "logdetect"),
 			})
 			if err != nil {
@@ -205,8 +243,8 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger) (*pipeline
 	p.commit, err = ingest.NewCommitter(ingest.CommitterOptions{
 		Store: p.st,
 		Next: osprey.EventConsumerFunc(func(ctx context.Context, batch []osprey.Event) error {
-			p.times.enter(StageCorrelate)
-			defer p.times.exit()
+			p.backTimes.enter(StageCorrelate)
+			defer p.backTimes.exit()
 			return p.corr.ConsumeEvents(ctx, batch)
 		}),
 		Logger: log.With("component", "ingest"),
@@ -233,6 +271,115 @@ func (p *pipeline) stop(ctx context.Context) error {
 	return errors.Join(p.remed.Shutdown(ctx), p.corr.Shutdown(ctx))
 }
 
+// job is work for the second half of the pipeline: anomalies to store and
+// correlate, or events to commit, at the first half's virtual time at.
+type job struct {
+	at     time.Time
+	anoms  []osprey.Anomaly
+	events []osprey.Event
+}
+
+// errBackFailed stops the first half when the second has failed; drain
+// returns the second half's error.
+var errBackFailed = errors.New("replay: the store/correlate half of the pipeline failed")
+
+// submit hands j to the second half: runs it at once when sequential,
+// else queues it (waiting while the queue is full).
+func (p *pipeline) submit(ctx context.Context, j job) error {
+	if p.jobs == nil {
+		return p.process(ctx, j)
+	}
+	if p.failed.Load() {
+		return errBackFailed
+	}
+	// The queued job outlives the caller's slice.
+	j.anoms = append([]osprey.Anomaly(nil), j.anoms...)
+	select {
+	case p.jobs <- j:
+		return nil
+	default:
+	}
+	p.times.enter(StageWait)
+	defer p.times.exit()
+	select {
+	case p.jobs <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// process runs one job of the second half on its clock.
+func (p *pipeline) process(ctx context.Context, j job) error {
+	p.back.advance(j.at)
+	if len(j.events) > 0 {
+		p.backTimes.enter(StageEvents)
+		err := p.commit.ConsumeEvents(ctx, j.events)
+		p.backTimes.exit()
+		if err != nil {
+			return err
+		}
+	}
+	if len(j.anoms) == 0 {
+		return nil
+	}
+	p.unsaved = append(p.unsaved, j.anoms...)
+	if len(p.unsaved) >= anomalyBatch {
+		if err := p.saveAnomalies(ctx); err != nil {
+			return err
+		}
+	}
+	p.rec.anomalies(j.anoms)
+	p.backTimes.enter(StageCorrelate)
+	defer p.backTimes.exit()
+	return p.corr.ConsumeAnomalies(ctx, j.anoms)
+}
+
+// saveAnomalies writes the anomalies not yet saved to the store. It is
+// called by the second half, or after drain.
+func (p *pipeline) saveAnomalies(ctx context.Context) error {
+	if len(p.unsaved) == 0 {
+		return nil
+	}
+	if err := p.st.SaveAnomalies(ctx, p.unsaved); err != nil {
+		return fmt.Errorf("detect: %w", err)
+	}
+	p.unsaved = p.unsaved[:0]
+	return nil
+}
+
+// startBack starts the second half's goroutine (not when sequential).
+func (p *pipeline) startBack(ctx context.Context) {
+	if p.jobs == nil {
+		return
+	}
+	p.backDone = make(chan struct{})
+	go func() {
+		defer close(p.backDone)
+		for j := range p.jobs {
+			if p.backErr != nil {
+				continue // drain, so that the first half never blocks
+			}
+			if err := p.process(ctx, j); err != nil {
+				p.backErr = err
+				p.failed.Store(true)
+			}
+		}
+	}()
+}
+
+// drain waits until the second half has run every job queued and returns
+// its error. It must be called once after startBack, when no more jobs
+// will be submitted.
+func (p *pipeline) drain() error {
+	if p.jobs == nil {
+		return nil
+	}
+	close(p.jobs)
+	<-p.backDone
+	return p.backErr
+}
+
 // advance moves the virtual clock to t and, as the log detector's timer
 // would, flushes it every flushEvery of record time.
 func (p *pipeline) advance(ctx context.Context, t time.Time) error {
@@ -253,13 +400,17 @@ func (p *pipeline) advance(ctx context.Context, t time.Time) error {
 func (p *pipeline) deliver(ctx context.Context, it *Item) error {
 	switch {
 	case it.Series != nil:
-		if p.engine == nil {
+		if p.detector == nil {
 			p.unscored += int64(it.Samples)
 			return nil
 		}
 		p.times.enter(StageDetect)
-		defer p.times.exit()
-		return p.engine.ConsumeSeries(ctx, it.Series)
+		anoms := p.detector.consume(it.Series, it.Fingerprints)
+		p.times.exit()
+		if len(anoms) == 0 {
+			return nil
+		}
+		return p.submit(ctx, job{at: p.clock.Now(), anoms: anoms})
 	case it.Log != nil:
 		if p.logSet == nil {
 			p.unmined++
@@ -273,25 +424,28 @@ func (p *pipeline) deliver(ctx context.Context, it *Item) error {
 		}
 		return nil
 	case it.Event != nil:
-		p.times.enter(StageEvents)
-		defer p.times.exit()
-		return p.commit.ConsumeEvents(ctx, []osprey.Event{*it.Event})
+		return p.submit(ctx, job{at: p.clock.Now(), events: []osprey.Event{*it.Event}})
 	}
 	return nil
 }
 
-// finish closes the log detector's open buckets (the data has ended, so
-// they are complete), hands on what is pending, and saves the mined
-// templates to the store.
-func (p *pipeline) finish(ctx context.Context) error {
-	if p.logDet != nil {
-		p.clock.advance(p.clock.Now().Add(2 * p.cfg.Logs.Bucket))
-		p.times.enter(StageLogs)
-		err := p.logDet.Flush(ctx)
-		p.times.exit()
-		if err != nil {
-			return err
-		}
+// flushLogs closes the log detector's open buckets (the data has ended,
+// so they are complete) and hands on what is pending.
+func (p *pipeline) flushLogs(ctx context.Context) error {
+	if p.logDet == nil {
+		return nil
+	}
+	p.clock.advance(p.clock.Now().Add(2 * p.cfg.Logs.Bucket))
+	p.times.enter(StageLogs)
+	defer p.times.exit()
+	return p.logDet.Flush(ctx)
+}
+
+// saveRest saves what is left to the store after drain: the anomalies
+// not saved yet and the mined templates.
+func (p *pipeline) saveRest(ctx context.Context) error {
+	if err := p.saveAnomalies(ctx); err != nil {
+		return err
 	}
 	if p.logSet != nil {
 		for _, src := range p.logSet.Sources() {

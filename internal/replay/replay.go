@@ -35,6 +35,12 @@ type Options struct {
 	Progress func(config string, done, total time.Duration)
 	// Now is the wall clock for the report header; nil means time.Now.
 	Now func() time.Time
+	// Sequential runs every stage on one goroutine. By default reading and
+	// detection run on one, and event commit, store writes, correlation
+	// and remediation on another, each on its own virtual clock set from
+	// the work it is handed; the report is the same either way (only the
+	// header's timings differ).
+	Sequential bool
 }
 
 // Run replays the inputs through the production pipeline once per
@@ -116,16 +122,23 @@ func runOne(ctx context.Context, nc NamedConfig, dir string, opts *Options) (Res
 	}
 	defer st.Close()
 
-	p, err := newPipeline(nc.Config, st, opts.Logger)
+	p, err := newPipeline(nc.Config, st, opts.Logger, opts.Sequential)
 	if err != nil {
 		return Result{}, nil, zero, err
 	}
 	if err := p.start(ctx); err != nil {
 		return Result{}, nil, zero, err
 	}
+	p.startBack(ctx)
 	in, err := p.drive(ctx, nc.Name, opts)
 	if err == nil {
-		err = p.finish(ctx)
+		err = p.flushLogs(ctx)
+	}
+	if derr := p.drain(); derr != nil && (err == nil || errors.Is(err, errBackFailed)) {
+		err = derr
+	}
+	if err == nil {
+		err = p.saveRest(ctx)
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -143,6 +156,11 @@ func runOne(ctx context.Context, nc NamedConfig, dir string, opts *Options) (Res
 	}
 	for name, d := range p.times.self {
 		timing.Stages[name] = d.Seconds()
+	}
+	if p.backTimes != p.times {
+		for name, d := range p.backTimes.self {
+			timing.Stages[name] += d.Seconds()
+		}
 	}
 	return res, in, timing, nil
 }

@@ -20,12 +20,16 @@ const (
 
 // Item is what a Stream delivers at one instant of record time: a window of
 // metric samples (Series, as one remote_write batch would carry them), one
-// log record, or one event.
+// log record, or one event. A metric window's slices are valid until the
+// stream's next Next: streams reuse them.
 type Item struct {
 	// At is the item's record time; the virtual clock reads At while the
 	// item is processed. A metric window's At is its latest sample's time.
 	At     time.Time
 	Series []osprey.Series
+	// Fingerprints, when set, holds the fingerprint of each Series' labels
+	// (computed once per input series, not once per window).
+	Fingerprints []osprey.Fingerprint
 	// Samples counts the samples in Series.
 	Samples int
 	Log     *osprey.LogRecord
@@ -91,17 +95,21 @@ type cursor interface {
 // seriesCursor is a cursor with its series' labels.
 type seriesCursor struct {
 	labels osprey.Labels
+	fp     osprey.Fingerprint // labels.Fingerprint(), set by newWindowStream
 	cursor
 }
 
 // windowStream merges series cursors into windows of Step: each Next
 // returns the samples of every series in [w, w+Step), windows aligned to
-// multiples of Step, skipping empty windows.
+// multiples of Step, skipping empty windows. The slices of the items it
+// returns are reused by the next call.
 type windowStream struct {
 	series   []seriesCursor
 	step     int64
 	from, to int64
-	slab     int // samples in the last window, to size the next
+	slab     []osprey.Sample
+	batch    []osprey.Series
+	fps      []osprey.Fingerprint
 	close    func() error
 }
 
@@ -111,6 +119,9 @@ func newWindowStream(series []seriesCursor, w Window, close func() error) *windo
 		step = time.Minute.Milliseconds()
 	}
 	from, to := w.bounds()
+	for i := range series {
+		series[i].fp = series[i].labels.Fingerprint()
+	}
 	return &windowStream{series: series, step: step, from: from, to: to, close: close}
 }
 
@@ -145,8 +156,11 @@ func (s *windowStream) Next() (Item, bool, error) {
 	if s.to != math.MaxInt64 && limit > s.to+1 {
 		limit = s.to + 1
 	}
-	slab := make([]osprey.Sample, 0, max(s.slab, 16))
-	batch := make([]osprey.Series, 0, min(len(s.series), 1024))
+	// When appending moves the slab, the series cut from it before keep
+	// the old array, which is not written again in this window.
+	slab := s.slab[:0]
+	batch := s.batch[:0]
+	fps := s.fps[:0]
 	var last int64
 	for i := range s.series {
 		c := &s.series[i]
@@ -157,9 +171,10 @@ func (s *windowStream) Next() (Item, bool, error) {
 		}
 		last = max(last, slab[len(slab)-1].TimestampMs)
 		batch = append(batch, osprey.Series{Labels: c.labels, Samples: slab[n:len(slab):len(slab)]})
+		fps = append(fps, c.fp)
 	}
-	s.slab = len(slab)
-	return Item{At: time.UnixMilli(last).UTC(), Series: batch, Samples: len(slab)}, true, nil
+	s.slab, s.batch, s.fps = slab, batch, fps
+	return Item{At: time.UnixMilli(last).UTC(), Series: batch, Fingerprints: fps, Samples: len(slab)}, true, nil
 }
 
 // Close implements Stream.
