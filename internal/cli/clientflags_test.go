@@ -234,6 +234,8 @@ func TestClientCommands(t *testing.T) {
 	t.Run("runbook", func(t *testing.T) { testRunbook(t, s, checkout, cart) })
 	t.Run("incidents", func(t *testing.T) { testIncidents(t, s, checkout, cart) })
 	t.Run("silence", func(t *testing.T) { testSilence(t, s) })
+	t.Run("maintenance", func(t *testing.T) { testMaintenance(t, s) })
+	t.Run("stats", func(t *testing.T) { testStats(t, s) })
 	t.Run("anomalies", func(t *testing.T) { testAnomalies(t, s) })
 	t.Run("completion", func(t *testing.T) { testCompletion(t, s, checkout) })
 }

@@ -89,17 +89,17 @@ func newRunbookRunsCmd(stdout io.Writer, f *clientFlags) *cobra.Command {
 }
 
 // printRuns writes the runs table.
-func printRuns(w io.Writer, f *clientFlags, runs []osprey.RunbookRun) error {
+func printRuns(w io.Writer, f *clientFlags, runs []client.Run) error {
 	if len(runs) == 0 {
 		_, err := fmt.Fprintln(w, "No runbook runs.")
 		return err
 	}
 	now := f.now()
 	tw := newTable(w)
-	row(tw, "ID", "RUNBOOK", "INCIDENT", "STATUS", "DRY RUN", "ACTIONS", "REQUESTED", "FINISHED", "DECIDED BY")
+	row(tw, "ID", "RUNBOOK", "INCIDENT", "STATUS", "OUTCOME", "DRY RUN", "ACTIONS", "REQUESTED", "FINISHED", "DECIDED BY")
 	for _, r := range runs {
 		row(tw, cell(r.ID, maxCellWidth), cell(r.Runbook, 40), cell(r.IncidentID, maxCellWidth), cell(string(r.Status), 0),
-			strconv.FormatBool(r.DryRun), strconv.Itoa(len(r.Actions)), relTime(now, r.RequestedAt), relTime(now, r.FinishedAt),
+			orDash(cell(r.Outcome, 0)), strconv.FormatBool(r.DryRun), strconv.Itoa(len(r.Actions)), relTime(now, r.RequestedAt), relTime(now, r.FinishedAt),
 			cell(r.ApprovedBy, 24))
 	}
 	return tw.Flush()
@@ -127,13 +127,14 @@ func newRunbookShowCmd(stdout io.Writer, f *clientFlags) *cobra.Command {
 }
 
 // printRun writes one run in full.
-func printRun(w io.Writer, f *clientFlags, r osprey.RunbookRun) error {
+func printRun(w io.Writer, f *clientFlags, r client.Run) error {
 	now := f.now()
 	tw := newTable(w)
 	row(tw, "ID:", cell(r.ID, 0))
 	row(tw, "Runbook:", cell(r.Runbook, 0))
 	row(tw, "Incident:", cell(r.IncidentID, 0))
 	row(tw, "Status:", cell(string(r.Status), 0))
+	row(tw, "Outcome:", orDash(cell(r.Outcome, 0)))
 	row(tw, "Dry run:", strconv.FormatBool(r.DryRun))
 	row(tw, "Decided by:", cell(r.ApprovedBy, 0))
 	row(tw, "Requested:", absTime(now, r.RequestedAt))

@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/client"
 )
 
 func testRunbook(t *testing.T, s *ospreyServer, checkout, cart osprey.Incident) {
 	ctx := context.Background()
-	pending := map[string]osprey.RunbookRun{} // by incident id
+	pending := map[string]client.Run{} // by incident id
 	eventually(t, "a run waiting for approval for both incidents", func() bool {
 		runs, err := s.client.ListRuns(ctx, "", 0)
 		if err != nil {
@@ -26,10 +27,10 @@ func testRunbook(t *testing.T, s *ospreyServer, checkout, cart osprey.Incident) 
 	approve, reject := pending[checkout.ID], pending[cart.ID]
 
 	out := s.mustRun(t, "runbook", "runs")
-	if !strings.HasPrefix(out, "ID ") || !strings.Contains(out, "DECIDED BY") {
+	if !strings.HasPrefix(out, "ID ") || !strings.Contains(out, "DECIDED BY") || !strings.Contains(out, "OUTCOME") {
 		t.Errorf("runbook runs: no header:\n%s", out)
 	}
-	for _, r := range []osprey.RunbookRun{approve, reject} {
+	for _, r := range []client.Run{approve, reject} {
 		if !strings.Contains(out, r.ID+"  hold-checkout  "+r.IncidentID+"  pending_approval") {
 			t.Errorf("runbook runs lacks the row of %s:\n%s", r.ID, out)
 		}
@@ -60,14 +61,22 @@ func testRunbook(t *testing.T, s *ospreyServer, checkout, cart osprey.Incident) 
 	s.wantFail(t, ExitError, []string{"runbook", "approve", reject.ID}, "osprey: server: 409 ")
 	s.wantFail(t, ExitError, []string{"runbook", "show", "01NOSUCHRUN"}, `osprey: server: 404 runbook run "01NOSUCHRUN" not found`)
 
+	var done client.Run
 	eventually(t, "the approved run to succeed", func() bool {
 		r, err := s.client.GetRun(ctx, approve.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
+		done = r
 		return r.Status == osprey.RunSucceeded
 	})
+	if done.Outcome == "" {
+		t.Errorf("a finished run has no outcome: %+v", done)
+	}
 	out = s.mustRun(t, "runbook", "show", approve.ID)
+	if !strings.Contains(out, "Outcome:     "+done.Outcome+"\n") {
+		t.Errorf("runbook show lacks the outcome %q:\n%s", done.Outcome, out)
+	}
 	if !strings.Contains(out, "Status:      succeeded") || !strings.Contains(out, "Decided by:  alice") || !strings.Contains(out, ": succeeded (started ") {
 		t.Errorf("runbook show after the run:\n%s", out)
 	}

@@ -203,25 +203,34 @@ func (c *Client) ExpireSilence(ctx context.Context, id string) (Silence, error) 
 	return out, err
 }
 
-// ListRuns returns runbook runs with their actions, newest first; incident
-// "" means every incident's (GET /api/v1/runbook-runs).
-func (c *Client) ListRuns(ctx context.Context, incident string, limit int) ([]osprey.RunbookRun, error) {
+// Run is a runbook run as the API returns it: the stored run and its
+// outcome.
+type Run struct {
+	osprey.RunbookRun
+	// Outcome is cleared, not_cleared, error or unverified once the run
+	// has finished and acted; empty before.
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// ListRuns returns runbook runs with their actions and outcomes, newest
+// first; incident "" means every incident's (GET /api/v1/runbook-runs).
+func (c *Client) ListRuns(ctx context.Context, incident string, limit int) ([]Run, error) {
 	v := url.Values{}
 	if incident != "" {
 		v.Set("incident", incident)
 	}
 	setLimit(v, limit)
 	var out struct {
-		Runs []osprey.RunbookRun `json:"runs"`
+		Runs []Run `json:"runs"`
 	}
 	err := c.do(ctx, http.MethodGet, "/api/v1/runbook-runs", v, nil, http.StatusOK, &out)
 	return out.Runs, err
 }
 
-// GetRun returns one runbook run with its actions (GET
+// GetRun returns one runbook run with its actions and outcome (GET
 // /api/v1/runbook-runs/{id}).
-func (c *Client) GetRun(ctx context.Context, id string) (osprey.RunbookRun, error) {
-	var out osprey.RunbookRun
+func (c *Client) GetRun(ctx context.Context, id string) (Run, error) {
+	var out Run
 	err := c.do(ctx, http.MethodGet, "/api/v1/runbook-runs/"+seg(id), nil, nil, http.StatusOK, &out)
 	return out, err
 }

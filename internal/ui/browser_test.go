@@ -8,11 +8,13 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 
 	"github.com/osprey-aiops/osprey/internal/app"
 	"github.com/osprey-aiops/osprey/internal/config"
+	"github.com/osprey-aiops/osprey/internal/notify"
 	"github.com/osprey-aiops/osprey/internal/remediate"
 	"github.com/osprey-aiops/osprey/internal/remediate/action"
 	"github.com/osprey-aiops/osprey/internal/testenv"
@@ -37,7 +40,8 @@ const xssValue = `<script>window.__xss=1</script><img src=x onerror="window.__xs
 // TestBrowser runs a real Osprey fed through its real receivers and drives
 // the UI in headless Chromium: every page loads without a JavaScript error
 // or console error, a pending runbook run is approved from the incident
-// page, a silence is created through the form and expired, and an incident
+// page, a silence is created through the form and expired, a maintenance
+// window is created through its form and deleted, and an incident
 // is acknowledged. Screenshots (desktop and phone width) go to
 // $OSPREY_UI_SCREENSHOTS or a temporary directory.
 func TestBrowser(t *testing.T) {
@@ -127,12 +131,12 @@ func TestBrowser(t *testing.T) {
 	}
 
 	pages := []struct{ name, path, want string }{
-		{"incidents", "/ui/incidents", "checkout"},
-		{"incident", "/ui/incidents/" + incidentID, "Probable causes"},
+		{"incidents", "/ui/incidents", "signals received"},
+		{"incident", "/ui/incidents/" + incidentID, "Notifications"},
 		{"anomalies", "/ui/anomalies", "http_request_duration_seconds"},
 		{"topology", "/ui/topology", "payments"},
 		{"log-templates", "/ui/log-templates", "payment declined"},
-		{"silences", "/ui/silences", "New silence"},
+		{"silences", "/ui/silences", "Maintenance windows"},
 		{"runbooks", "/ui/runbooks", "restart-checkout"},
 		{"ingest", "/ui/ingest", "remote_write"},
 	}
@@ -187,9 +191,19 @@ func TestBrowser(t *testing.T) {
 	do("viewport", chromedp.EmulateViewport(1280, 900))
 	t.Logf("pages loaded at %s", time.Since(start).Round(time.Millisecond))
 
+	// The noise accounting's table by source and rule, unfolded.
+	do("noise detail", chromedp.Navigate(base+"/ui/incidents"), chromedp.Click(chromedp.CSS(`#noise-detail summary`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.noise-table`)))
+	if rules := text(`table.noise-table`); !strings.Contains(rules, "CheckoutLatencyHigh") {
+		t.Errorf("the noise table lacks the alert's rule: %q", clip(rules, 800))
+	}
+	if phoneShots {
+		screenshot("incidents-noise-desktop")
+	}
+
 	// The incident page shows the label with markup as text.
 	do("incident", chromedp.Navigate(base+"/ui/incidents/"+incidentID))
-	if labelsText := text("table.list"); !strings.Contains(labelsText, "<script>") {
+	if labelsText := text("table.members"); !strings.Contains(labelsText, "<script>") {
 		t.Errorf("the label value should show as text, the members table says %q", labelsText)
 	}
 
@@ -240,6 +254,40 @@ func TestBrowser(t *testing.T) {
 		checkProblems("silence")
 	})
 
+	// Create a weekly maintenance window through the form, see it listed,
+	// delete it.
+	t.Run("maintenance", func(t *testing.T) {
+		row := `table.maintenance tr[data-maintenance] button[data-method=DELETE]`
+		do("create maintenance window",
+			chromedp.Navigate(base+"/ui/silences"),
+			chromedp.SetValue(chromedp.CSS(`.maintenance-form input[name=matchers]`), `service="db"`),
+			chromedp.SetValue(chromedp.CSS(`.maintenance-form input[name=name]`), "db upgrade"),
+			chromedp.SetValue(chromedp.CSS(`.maintenance-form select[name=repeat]`), "weekly"),
+			chromedp.Click(chromedp.CSS(`.maintenance-form input[name=days][value=sat]`)),
+			chromedp.Click(chromedp.CSS(`.maintenance-form input[name=days][value=sun]`)),
+			chromedp.SetValue(chromedp.CSS(`.maintenance-form input[name=at]`), "02:00"),
+			chromedp.SetValue(chromedp.CSS(`.maintenance-form input[name=timezone]`), "Europe/Berlin"),
+			chromedp.SetValue(chromedp.CSS(`.maintenance-form input[name=duration]`), "2h"),
+			chromedp.SetValue(chromedp.CSS(`.maintenance-form input[name=comment]`), "ticket 42"),
+			chromedp.Click(chromedp.CSS(`.maintenance-form button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(row)),
+		)
+		listed := text(`table.maintenance`)
+		for _, want := range []string{"db upgrade", `service="db"`, "every sat, sun at 02:00 for 2h (Europe/Berlin)", "ticket 42"} {
+			if !strings.Contains(listed, want) {
+				t.Errorf("maintenance list lacks %q: %q", want, listed)
+			}
+		}
+		screenshot("maintenance-created-desktop")
+		do("delete maintenance window", chromedp.Click(chromedp.CSS(row)), chromedp.WaitNotPresent(chromedp.CSS(row)))
+		var list []map[string]any
+		getJSON(t, base+"/api/v1/maintenance", &list)
+		if len(list) != 0 {
+			t.Errorf("after deleting, the API lists %v", list)
+		}
+		checkProblems("maintenance")
+	})
+
 	// Acknowledge the incident and comment on it.
 	t.Run("ack", func(t *testing.T) {
 		if !apiRoute(t, base, "POST", "/api/v1/incidents/x/ack") {
@@ -263,6 +311,9 @@ func TestBrowser(t *testing.T) {
 			if timeline := text(`.timeline`); !strings.Contains(timeline, "looking into the checkout latency") {
 				t.Errorf("timeline lacks the comment: %q", clip(timeline, 800))
 			}
+		}
+		if notes := text(`#notifications`); !strings.Contains(notes, "oncall") || !strings.Contains(notes, "opened") || !strings.Contains(notes, "sent") {
+			t.Errorf("the notifications panel says %q", clip(notes, 800))
 		}
 		screenshot("incident-acked-desktop")
 		checkProblems("ack")
@@ -368,6 +419,20 @@ func startOsprey(t *testing.T) string {
 		Mode:        remediate.ModeApproval,
 		Steps:       []remediate.Step{{Name: "settle", Wait: action.WaitSpec{Duration: 500 * time.Millisecond}}},
 	}}
+	// A webhook receiver that refuses the first delivery and takes the
+	// next, so the incident page has a notification with a retry.
+	var hookCalls atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if hookCalls.Add(1) == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(hook.Close)
+	cfg.Notifications.GroupWait = 100 * time.Millisecond
+	cfg.Notifications.BackoffInitial = 50 * time.Millisecond
+	cfg.Notifications.DefaultReceiver = "oncall"
+	cfg.Notifications.Receivers = []notify.Receiver{{Name: "oncall", Webhook: notify.WebhookConfig{URL: hook.URL}}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

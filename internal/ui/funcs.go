@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/remediate"
 	"github.com/osprey-aiops/osprey/internal/topology"
 )
 
@@ -35,6 +36,8 @@ func (u *UI) funcs() template.FuncMap {
 		"short":    shortID,
 		"add":      func(a, b int) int { return a + b },
 		"jsonstr":  strconv.Quote,
+		"outcome":  remediate.Outcome,
+		"secs":     func(f float64) string { return fmtSeconds(f) },
 		"isZero":   func(t time.Time) bool { return t.IsZero() },
 		"now":      u.opts.Now,
 		"list":     func(s ...string) []string { return s },

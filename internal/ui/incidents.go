@@ -21,6 +21,7 @@ const (
 	noiseListLimit    = 2000
 	maxIncidentCharts = 8
 	maxTemplateScan   = 5000
+	notificationLimit = 100
 )
 
 // incidentRow is one incident of the list.
@@ -55,7 +56,11 @@ type incidentsData struct {
 	Severities       []string
 	Rows             []incidentRow
 	Noise            noise
-	Query            string // the filter as a query string, for the fragment URL
+	// Stats is the noise accounting of GET /api/v1/stats/noise over
+	// noiseWindow; nil with StatsError when it could not be read.
+	Stats      *noiseStats
+	StatsError string
+	Query      string // the filter as a query string, for the fragment URL
 }
 
 // eventReceivers are the ingest receivers whose items are events (alerts).
@@ -104,6 +109,15 @@ func (u *UI) incidents(w http.ResponseWriter, r *http.Request, v *view) {
 	d.Noise, err = u.noise(r.Context())
 	if u.storeFailed(w, r, v, "incidents", err) {
 		return
+	}
+	var st noiseStats
+	if err := u.apiGet(r, "/api/v1/stats/noise?since=24h", &st); err != nil {
+		u.log.Warn("ui noise stats", "err", err)
+		d.StatsError = "The noise accounting could not be read."
+	} else {
+		st.Sources = st.Sources[:min(len(st.Sources), maxNoiseRows)]
+		st.Rules = st.Rules[:min(len(st.Rules), maxNoiseRows)]
+		d.Stats = &st
 	}
 	d.Query = "status=" + d.Status + "&severity=" + d.Severity
 	v.Title, v.Nav, v.Data = "Incidents", "incidents", d
@@ -210,6 +224,8 @@ type incidentData struct {
 	Charts   []chartView
 	Logs     []logView
 	Runs     []osprey.RunbookRun
+	// Notes is the incident's notification log, most recent first.
+	Notes    []store.Notification
 	Timeline []osprey.TimelineEntry
 	// Silence is the matcher text that prefills the silence form.
 	Silence string
@@ -278,6 +294,10 @@ func (u *UI) incident(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	d.Runs, err = u.opts.Store.ListRuns(ctx, inc.ID, 50)
 	if u.storeFailed(w, r, v, "runbook runs", err) {
+		return
+	}
+	d.Notes, err = u.opts.Store.ListNotifications(ctx, store.NotificationQuery{IncidentID: inc.ID, Limit: notificationLimit})
+	if u.storeFailed(w, r, v, "notifications", err) {
 		return
 	}
 	v.Title, v.Nav, v.Data = inc.Title, "incidents", d

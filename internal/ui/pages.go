@@ -111,6 +111,12 @@ type silencesData struct {
 	Current, Expired []silenceRow
 	// Prefill is the matcher text the create form starts with.
 	Prefill string
+	// Maintenance are the maintenance windows (GET /api/v1/maintenance);
+	// MaintenanceError says why they are missing.
+	Maintenance      []maintenanceRow
+	MaintenanceError string
+	// Days are the weekday names of the weekly window form.
+	Days []string
 }
 
 // maxExpiredShown caps the expired silences listed.
@@ -122,7 +128,11 @@ func (u *UI) silences(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	now := u.opts.Now()
-	d := silencesData{Prefill: r.URL.Query().Get("matchers")}
+	d := silencesData{Prefill: r.URL.Query().Get("matchers"), Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}}
+	if err := u.apiGet(r, "/api/v1/maintenance", &d.Maintenance); err != nil {
+		u.log.Warn("ui maintenance windows", "err", err)
+		d.MaintenanceError = "The maintenance windows could not be read."
+	}
 	for _, s := range all {
 		row := silenceRow{Silence: s, State: silenceState(s, now)}
 		if row.State == "expired" {

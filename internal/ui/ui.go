@@ -4,9 +4,12 @@
 // updates and sends the operator's actions to the JSON API with fetch().
 //
 // The pages read the store, the metric store, the topology graph, the
-// remediation engine and the ingest counters directly; every action (ack,
-// resolve, comment, approve, reject, silence, feedback, pause) goes through
-// the JSON API, so the UI can do nothing the API would not allow.
+// remediation engine and the ingest counters directly, and what only the
+// API computes (maintenance window states, noise accounting) from the API
+// handler they are mounted in front of, with the page request's
+// credentials; every action (ack, resolve, comment, approve, reject,
+// silence, maintenance window, feedback, pause) goes through the JSON API,
+// so the UI can do nothing the API would not allow.
 //
 // Authentication: with no tokens configured every page just works. With
 // tokens, /ui/login takes a token and keeps it in an HttpOnly, SameSite=Strict
@@ -80,6 +83,10 @@ type UI struct {
 	log   *slog.Logger
 	pages map[string]*template.Template
 	mux   *http.ServeMux
+	// api is the JSON API handler Mount was given: pages read what only
+	// the API computes (maintenance window states, noise accounting)
+	// through it, with the page request's credentials. Nil without Mount.
+	api http.Handler
 }
 
 // Page templates, each parsed together with layout.html.
@@ -150,6 +157,7 @@ func New(opts Options) (*UI, error) {
 // incidents) and under /ui/, and passes every other request to next (the
 // API).
 func (u *UI) Mount(next http.Handler) http.Handler {
+	u.api = next
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" || r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/") {
 			u.ServeHTTP(w, r)

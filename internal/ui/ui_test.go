@@ -15,6 +15,7 @@ import (
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/api"
 	"github.com/osprey-aiops/osprey/internal/auth"
+	"github.com/osprey-aiops/osprey/internal/store"
 	"github.com/osprey-aiops/osprey/internal/store/sqlite"
 	"github.com/osprey-aiops/osprey/internal/topology"
 )
@@ -60,6 +61,7 @@ func testServer(t *testing.T, tokens []auth.Token) (*httptest.Server, osprey.Inc
 	if err := st.SaveIncident(context.Background(), inc, osprey.TimelineEntry{At: t0, Kind: osprey.TimelineOpened, Actor: "osprey", Message: "opened <u>x</u>"}); err != nil {
 		t.Fatal(err)
 	}
+	seedBackend(t, st, inc)
 	authn := auth.New(tokens)
 	now := func() time.Time { return t0.Add(10 * time.Minute) }
 	apiH, err := api.New(api.Options{Store: st, Auth: authn, Now: now})
@@ -74,6 +76,41 @@ func testServer(t *testing.T, tokens []auth.Token) (*httptest.Server, osprey.Inc
 	srv := httptest.NewServer(u.Mount(apiH))
 	t.Cleanup(srv.Close)
 	return srv, inc
+}
+
+// seedBackend stores what the newer parts of the pages show, each with
+// markup in its text: noise counters, a maintenance window, a failed
+// notification of inc and a finished runbook run of inc.
+func seedBackend(t *testing.T, st store.Store, inc osprey.Incident) {
+	t.Helper()
+	ctx := context.Background()
+	rule := `High<script>alert(1)</script>`
+	if err := st.SaveIncidents(ctx, store.IncidentBatch{Noise: []store.NoiseCount{
+		{Minute: t0, Source: "alertmanager", Rule: rule, Outcome: "opened", N: 1},
+		{Minute: t0, Source: "alertmanager", Rule: rule, Outcome: "deduplicated", N: 9},
+		{Minute: t0, Source: "alertmanager", Rule: rule, Outcome: "maintenance", N: 2},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveMaintenance(ctx, osprey.MaintenanceWindow{ID: osprey.NewID(t0), Name: `db <b>upgrade</b>`,
+		Matchers: []osprey.Matcher{{Name: "service", Type: osprey.MatchEqual, Value: `db"><img src=x onerror=alert(1)>`}},
+		StartsAt: t0, EndsAt: t0.Add(2 * time.Hour), CreatedBy: "alice", CreatedAt: t0, Comment: "ticket <u>x</u>"}); err != nil {
+		t.Fatal(err)
+	}
+	n, ok, err := st.ClaimNotification(ctx, store.Notification{ID: osprey.NewID(t0), IncidentID: inc.ID, Receiver: "oncall",
+		Key: "opened", Status: store.NotificationSending, ClaimedBy: "osprey-1", ClaimedAt: t0}, t0)
+	if err != nil || !ok {
+		t.Fatalf("claim notification: %v %v", ok, err)
+	}
+	n.Status, n.Attempts, n.LastError, n.FinishedAt = store.NotificationFailed, 3, `HTTP 503: <script>alert(1)</script>`, t0.Add(time.Second)
+	if err := st.UpdateNotification(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveRun(ctx, osprey.RunbookRun{ID: osprey.NewID(t0), Runbook: "restart-checkout", IncidentID: inc.ID,
+		Status: osprey.RunSucceeded, RequestedAt: t0, StartedAt: t0, FinishedAt: t0.Add(time.Second),
+		Actions: []osprey.Action{{Type: "exec", Target: "restart", Args: []string{"true"}, Status: osprey.RunSucceeded}}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func get(t *testing.T, c *http.Client, url string) (int, string, http.Header) {
@@ -114,6 +151,33 @@ func TestPagesEscapeAndRender(t *testing.T) {
 		"payment &lt;*&gt; order=&lt;*&gt;", "payment &lt;declined&gt; order=7", "template tpl1 was never seen", "lines of log template tpl1"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("incident page lacks %q", want)
+		}
+	}
+	for _, want := range []string{
+		// The notification log.
+		`<td>oncall</td>`, `<span class="status note-failed">failed</span>`, "<td class=\"num\">3</td>", "HTTP 503: &lt;script&gt;alert(1)&lt;/script&gt;",
+		// The run's outcome.
+		`<span class="outcome outcome-unverified" data-run-outcome`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("incident page lacks %q", want)
+		}
+	}
+	_, body, _ = get(t, http.DefaultClient, srv.URL+"/ui/runbooks")
+	if !strings.Contains(body, `outcome-unverified`) {
+		t.Error("runbooks page lacks the run's outcome")
+	}
+	_, body, _ = get(t, http.DefaultClient, srv.URL+"/ui/incidents?fragment=1")
+	for _, want := range []string{`<dd data-noise="received">12</dd>`, `<dd data-noise="compression">12:1</dd>`, "92%",
+		`silenced 0, inhibited 0, maintenance 2`, "High&lt;script&gt;alert(1)&lt;/script&gt;", "<b>alertmanager</b>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("incidents noise panel lacks %q", want)
+		}
+	}
+	_, body, _ = get(t, http.DefaultClient, srv.URL+"/ui/silences")
+	for _, want := range []string{"db &lt;b&gt;upgrade&lt;/b&gt;", `<span class="status sil-active">active</span>`, "ticket &lt;u&gt;x&lt;/u&gt;",
+		`data-api="/api/v1/maintenance/`, `data-method="DELETE" data-done="Maintenance window deleted"`, `data-kind="maintenance"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("silences page lacks %q", want)
 		}
 	}
 	_, body, _ = get(t, http.DefaultClient, srv.URL+"/ui/anomalies?kind=forecast")
@@ -183,6 +247,13 @@ func TestSignInAndCSRF(t *testing.T) {
 	browser := &http.Client{Jar: jar}
 	if code, body, _ := get(t, browser, srv.URL+"/ui/incidents/"+inc.ID); code != 200 || !strings.Contains(body, "alice · operator") {
 		t.Errorf("signed in: %d", code)
+	}
+	// The parts read through the API in process carry the cookie's identity.
+	if _, body, _ := get(t, browser, srv.URL+"/ui/incidents"); !strings.Contains(body, `<dd data-noise="received">12</dd>`) {
+		t.Error("signed in: the incidents page lacks the noise accounting")
+	}
+	if _, body, _ := get(t, browser, srv.URL+"/ui/silences"); !strings.Contains(body, "db &lt;b&gt;upgrade&lt;/b&gt;") || strings.Contains(body, "could not be read") {
+		t.Error("signed in: the silences page lacks the maintenance window")
 	}
 
 	post := func(path string, headers map[string]string, body string) int {

@@ -90,6 +90,32 @@
     return out;
   }
 
+  // maintenanceBody reads the maintenance window form: a one-off window
+  // (start, default now, and duration) or a weekly one (days, start time,
+  // duration, zone).
+  function maintenanceBody(f) {
+    var body = { name: f.name.value.trim(), matchers: parseMatchers(f.matchers.value), comment: f.comment.value.trim() };
+    var duration = f.duration.value.trim();
+    if (f.repeat.value === 'weekly') {
+      var days = [];
+      var boxes = f.days;
+      for (var i = 0; i < boxes.length; i++) {
+        if (boxes[i].checked) { days.push(boxes[i].value); }
+      }
+      if (days.length === 0) { throw new Error('pick at least one day for a weekly window'); }
+      if (!f.at.value) { throw new Error('give the time a weekly window starts'); }
+      body.schedule = { days: days, start: f.at.value, duration: duration, timezone: f.timezone.value.trim() };
+      return body;
+    }
+    if (f.start.value) {
+      var start = new Date(f.start.value);
+      if (isNaN(start.getTime())) { throw new Error('cannot read the start time'); }
+      body.startsAt = start.toISOString();
+    }
+    body.duration = duration;
+    return body;
+  }
+
   function formBody(form) {
     var f = form.elements;
     switch (form.getAttribute('data-kind')) {
@@ -97,6 +123,8 @@
         return { matchers: parseMatchers(f.matchers.value), duration: f.duration.value.trim(), comment: f.comment.value.trim() };
       case 'comment':
         return { text: f.text.value.trim() };
+      case 'maintenance':
+        return maintenanceBody(f);
     }
     var body = {};
     for (var i = 0; i < f.length; i++) {
@@ -135,7 +163,15 @@
       })
       .then(function (html) {
         if (html === null || html === undefined) { return; }
+        // Keep the folded parts the reader opened open.
+        var open = el.querySelectorAll('details[id][open]');
+        var ids = [];
+        for (var j = 0; j < open.length; j++) { ids.push(open[j].id); }
         el.innerHTML = html; // server-rendered by html/template: escaped
+        for (var k = 0; k < ids.length; k++) {
+          var d = document.getElementById(ids[k]);
+          if (d) { d.open = true; }
+        }
         el.classList.remove('stale');
       })
       .catch(function () { el.classList.add('stale'); });
