@@ -76,7 +76,12 @@ type Options struct {
 	// Tick is how often due notifications are looked for (group_wait and
 	// repeat deadlines); default 1s. A negative Tick runs no scheduler:
 	// the caller drives it with Flush (tests).
-	Tick       time.Duration
+	Tick time.Duration
+	// Capture, when set, replaces every receiver's delivery: each
+	// notification is rendered as its receiver would send it and handed
+	// to Capture, and nothing leaves the process (HTTPClient is not used;
+	// e-mail is not dialled). Replays set it.
+	Capture    func(ctx context.Context, c Captured) error
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -194,7 +199,13 @@ func New(opts Options) (*Notifier, error) {
 		client = newHTTPClient()
 	}
 	for _, rc := range n.cfg.Receivers {
-		s, err := newSender(rc, client, opts.TLSConfig)
+		var s sender
+		var err error
+		if opts.Capture != nil {
+			s, err = newCaptureSender(rc, opts.Capture)
+		} else {
+			s, err = newSender(rc, client, opts.TLSConfig)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("notify: %w", err)
 		}

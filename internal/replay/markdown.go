@@ -16,6 +16,8 @@ const (
 	mdIncidents = 30
 	mdRuns      = 50
 	mdDiff      = 30
+	// mdNotifications is the notifications listed per result.
+	mdNotifications = 50
 )
 
 // WriteJSON writes the report as indented JSON.
@@ -164,8 +166,7 @@ func writeResult(b *strings.Builder, res *Result, multi bool) {
 		b.WriteString("\n")
 	}
 
-	fmt.Fprintf(b, "%s Notifications\n\n", h)
-	fmt.Fprintf(b, "%s.\n\n", capitalise(res.Notifications.Note))
+	writeNotifications(b, h, &res.Notifications)
 
 	if len(res.LogSources) > 0 {
 		fmt.Fprintf(b, "%s Log sources\n\n| source | lines | templates | overflow |\n|---|---:|---:|---:|\n", h)
@@ -176,12 +177,45 @@ func writeResult(b *strings.Builder, res *Result, multi bool) {
 	}
 }
 
+func writeNotifications(b *strings.Builder, h string, ns *NotificationSummary) {
+	fmt.Fprintf(b, "%s Notifications\n\n", h)
+	if !ns.Available {
+		fmt.Fprintf(b, "%s.\n\n", capitalise(ns.Note))
+		return
+	}
+	fmt.Fprintf(b, "%d notifications would have been sent. Note: %s.\n\n", ns.Total, ns.Note)
+	b.WriteString("| receiver | type | " + strings.Join(NotificationKinds, " | ") + " | total |\n|---|---|")
+	b.WriteString(strings.Repeat("---:|", len(NotificationKinds)+1) + "\n")
+	for _, rn := range ns.ByReceiver {
+		fmt.Fprintf(b, "| %s | %s |", cell(rn.Receiver), rn.Type)
+		for _, k := range NotificationKinds {
+			fmt.Fprintf(b, " %d |", rn.ByKind[k])
+		}
+		fmt.Fprintf(b, " %d |\n", rn.Total)
+	}
+	b.WriteString("\n")
+	for _, it := range ns.List[:min(len(ns.List), mdNotifications)] {
+		fmt.Fprintf(b, "- %s %s %s: %s %s (%s)\n", it.Ref, ts(it.At), cell(it.Receiver), it.Kind, it.Incident, it.Key)
+	}
+	if n := len(ns.List) + ns.Omitted - mdNotifications; n > 0 {
+		fmt.Fprintf(b, "- and %d more\n", n)
+	}
+	if len(ns.List) > 0 {
+		b.WriteString("\n")
+	}
+}
+
 func writeDiff(b *strings.Builder, d *Diff) {
 	fmt.Fprintf(b, "## Difference: %s vs %s\n\n", d.A, d.B)
 	fmt.Fprintf(b, "Anomalies match on fingerprint and overlapping time; incidents on a shared member and overlapping time.\n\n")
 	b.WriteString("| | only in " + d.A + " | only in " + d.B + " | in both |\n|---|---:|---:|---:|\n")
 	fmt.Fprintf(b, "| anomalies | %d | %d | %d |\n", len(d.Anomalies.OnlyA), len(d.Anomalies.OnlyB), d.Anomalies.Both)
 	fmt.Fprintf(b, "| incidents | %d | %d | %d |\n\n", len(d.Incidents.OnlyA), len(d.Incidents.OnlyB), d.Incidents.Both)
+	fmt.Fprintf(b, "| notifications | %s | %s |\n|---|---:|---:|\n", d.A, d.B)
+	for _, k := range append(slices.Clone(NotificationKinds), "total") {
+		fmt.Fprintf(b, "| %s | %d | %d |\n", k, d.Notifications.A[k], d.Notifications.B[k])
+	}
+	b.WriteString("\n")
 	list := func(title string, items []DiffItem) {
 		if len(items) == 0 {
 			return
@@ -211,6 +245,9 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		n := res.Noise
 		fmt.Fprintf(b, "config %s: %d anomalies, %d events -> %d incidents (compression %.2f); %d runbook runs planned (dry run)",
 			res.Config, n.Anomalies, n.Events, n.Incidents, n.CompressionRatio, len(res.Runbooks.Runs)+res.Runbooks.Omitted)
+		if res.Notifications.Available {
+			fmt.Fprintf(b, "; %d notifications (not sent)", res.Notifications.Total)
+		}
 		if r.Header != nil && i < len(r.Header.Timings) {
 			t := r.Header.Timings[i]
 			fmt.Fprintf(b, "; %.2fs, %.0f samples/s", t.Seconds, t.SamplesPerSecond)

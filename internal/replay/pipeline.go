@@ -33,6 +33,7 @@ const (
 	StageCorrelate = "correlate" // correlator, with rca ranking
 	StageRemediate = "remediate" // runbook triggers and plans
 	StageStore     = "store"     // every store write and read of the stages
+	StageNotify    = "notify"    // notifications (rendered, never sent)
 	// StageWait is the time the first half (read, detect, logs) waited
 	// for the second (events, store, correlate, remediate) to take its
 	// work, when they run on two goroutines.
@@ -135,8 +136,10 @@ type pipeline struct {
 	logDet  *logdetect.Detector
 	corr    *correlate.Correlator
 	remed   *remediate.Engine
-	commit  *ingest.Committer
-	rec     *recorder
+	// notes is the notification stage; nil without receivers.
+	notes  *notifyStage
+	commit *ingest.Committer
+	rec    *recorder
 	// flushEvery is the log detector's flush period in virtual time.
 	flushEvery time.Duration
 	lastFlush  time.Time
@@ -182,6 +185,10 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential
 	}
 	p.remed = remed
 
+	if p.notes, err = newNotifyStage(p, reg, log); err != nil {
+		return nil, err
+	}
+
 	corr, err := correlate.New(correlate.Options{
 		Store:   p.st,
 		Window:  cfg.Correlate.Window,
@@ -190,8 +197,15 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential
 		Out: osprey.IncidentConsumerFunc(func(ctx context.Context, batch []osprey.Incident) error {
 			p.rec.incidents(batch)
 			p.backTimes.enter(StageRemediate)
+			err := p.remed.ConsumeIncidents(ctx, batch)
+			p.backTimes.exit()
+			if err != nil || p.notes == nil {
+				return err
+			}
+			p.backTimes.enter(StageNotify)
 			defer p.backTimes.exit()
-			return p.remed.ConsumeIncidents(ctx, batch)
+			p.notes.changed = true
+			return p.notes.n.ConsumeIncidents(ctx, batch)
 		}),
 		CatchUpInterval: neverCatchUp,
 		Now:             now,
@@ -263,12 +277,21 @@ func (p *pipeline) start(ctx context.Context) error {
 	if err := p.remed.Start(ctx); err != nil {
 		return errors.Join(err, p.corr.Shutdown(ctx))
 	}
+	if p.notes != nil {
+		if err := p.notes.n.Start(ctx); err != nil {
+			return errors.Join(err, p.remed.Shutdown(ctx), p.corr.Shutdown(ctx))
+		}
+	}
 	return nil
 }
 
 // stop shuts the stages down in reverse order.
 func (p *pipeline) stop(ctx context.Context) error {
-	return errors.Join(p.remed.Shutdown(ctx), p.corr.Shutdown(ctx))
+	var nerr error
+	if p.notes != nil {
+		nerr = p.notes.n.Shutdown(ctx)
+	}
+	return errors.Join(nerr, p.remed.Shutdown(ctx), p.corr.Shutdown(ctx))
 }
 
 // job is work for the second half of the pipeline: anomalies to store and
@@ -311,6 +334,10 @@ func (p *pipeline) submit(ctx context.Context, j job) error {
 
 // process runs one job of the second half on its clock.
 func (p *pipeline) process(ctx context.Context, j job) error {
+	// The notifications due before this job's time go out first, at their
+	// own times; those the job makes due at once, after it.
+	p.runNotify(j.at)
+	defer p.runNotify(j.at)
 	p.back.advance(j.at)
 	if len(j.events) > 0 {
 		p.backTimes.enter(StageEvents)
@@ -333,6 +360,16 @@ func (p *pipeline) process(ctx context.Context, j job) error {
 	p.backTimes.enter(StageCorrelate)
 	defer p.backTimes.exit()
 	return p.corr.ConsumeAnomalies(ctx, j.anoms)
+}
+
+// runNotify runs the notification stage up to t (second half).
+func (p *pipeline) runNotify(t time.Time) {
+	if p.notes == nil {
+		return
+	}
+	p.backTimes.enter(StageNotify)
+	defer p.backTimes.exit()
+	p.notes.runUntil(t)
 }
 
 // saveAnomalies writes the anomalies not yet saved to the store. It is

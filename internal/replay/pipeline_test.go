@@ -62,6 +62,7 @@ func TestPipelinedReportIdentical(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.Remediation = remediationConfig()
+	cfg.Notifications = notifyConfig(t)
 	cfg.Logs.NewTemplateWarmup = 30 * time.Minute
 	cfg.Logs.NewTemplateWarmupLines = 100
 	inputs := []Source{
@@ -79,7 +80,8 @@ func TestPipelinedReportIdentical(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := &rep.Results[0]
-		if res.Anomalies.Total == 0 || res.Incidents.Total == 0 || len(res.Runbooks.Runs) == 0 || res.Noise.LogLines == 0 {
+		if res.Anomalies.Total == 0 || res.Incidents.Total == 0 || len(res.Runbooks.Runs) == 0 || res.Noise.LogLines == 0 ||
+			res.Notifications.Total == 0 {
 			t.Fatalf("sequential=%v: the replay exercises too little: %+v, %d runs", seq, res.Noise, len(res.Runbooks.Runs))
 		}
 		// The store holds the last version of every anomaly (they are

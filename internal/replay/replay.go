@@ -138,6 +138,9 @@ func runOne(ctx context.Context, nc NamedConfig, dir string, opts *Options) (Res
 		err = derr
 	}
 	if err == nil {
+		// Notifications falling due before the data ends (group_wait,
+		// repeats) are sent; later ones are not.
+		p.runNotify(in.last)
 		err = p.saveRest(ctx)
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -308,6 +308,7 @@ func TestReportGolden(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.Remediation = remediationConfig()
+	cfg.Notifications = notifyConfig(t)
 	rep := run(t, []Source{CSVSource{Path: csvPath}, EventsSource{Path: evPath}}, NamedConfig{Name: "default", Config: cfg})
 	if rep.Header == nil || len(rep.Header.Timings) != 1 {
 		t.Fatalf("header %+v", rep.Header)
@@ -374,6 +375,13 @@ func TestReportGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if js.String() != js2.String() {
+		a, b := strings.Split(js.String(), "\n"), strings.Split(js2.String(), "\n")
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				t.Errorf("line %d: %s\nvs %s", i, a[i], b[i])
+				break
+			}
+		}
 		t.Error("two replays of the same data gave different JSON reports")
 	}
 }

@@ -250,13 +250,48 @@ type ActionItem struct {
 	Note   string   `json:"note,omitempty"`
 }
 
-// NotificationSummary is what notifications would have been sent. Osprey
-// has no notification stage yet; when it has, its would-be notifications
-// are listed here.
+// NotificationSummary is what notifications would have been sent: the
+// notification stage (internal/notify) ran with the configuration's
+// receivers and routes on the virtual clock, its messages rendered and
+// never sent. Available is false when no receiver is configured.
 type NotificationSummary struct {
 	Available bool   `json:"available"`
 	Note      string `json:"note"`
+	// Total counts the notifications; ByReceiver has every configured
+	// receiver, in configuration order.
+	Total      int                     `json:"total"`
+	ByReceiver []ReceiverNotifications `json:"byReceiver"`
+	List       []NotificationItem      `json:"list"`
+	Omitted    int                     `json:"omitted,omitempty"`
 }
+
+// ReceiverNotifications counts one receiver's notifications by kind
+// (opened, escalated, acknowledged, resolved, repeat).
+type ReceiverNotifications struct {
+	Receiver string         `json:"receiver"`
+	Type     string         `json:"type"`
+	Total    int            `json:"total"`
+	ByKind   map[string]int `json:"byKind"`
+}
+
+// NotificationItem is one notification that would have been sent.
+type NotificationItem struct {
+	Ref      string    `json:"ref"`
+	At       time.Time `json:"at"`
+	Receiver string    `json:"receiver"`
+	// Type is the receiver's kind (slack, pagerduty, email, webhook,
+	// alertmanager); Kind the notification's; Key its notification log key.
+	Type     string `json:"type"`
+	Kind     string `json:"kind"`
+	Key      string `json:"key"`
+	Incident string `json:"incident"`
+	// Payload is what would have been sent (HTTP body or e-mail), with
+	// store ids replaced by refs.
+	Payload string `json:"payload"`
+}
+
+// NotificationKinds are the kinds counted per receiver, in report order.
+var NotificationKinds = []string{"opened", "escalated", "acknowledged", "resolved", "repeat"}
 
 // LogSourceReport counts the mining of one log source.
 type LogSourceReport struct {
@@ -276,6 +311,29 @@ type Diff struct {
 	B         string  `json:"b"`
 	Anomalies DiffSet `json:"anomalies"`
 	Incidents DiffSet `json:"incidents"`
+	// Notifications counts each side's notifications by kind (and
+	// "total"); they are not matched one to one.
+	Notifications NotificationDiff `json:"notifications"`
+}
+
+// NotificationDiff is the notification counts of both sides.
+type NotificationDiff struct {
+	A map[string]int `json:"a"`
+	B map[string]int `json:"b"`
+}
+
+// notificationCounts counts a result's notifications by kind, with "total".
+func notificationCounts(r *Result) map[string]int {
+	m := map[string]int{"total": r.Notifications.Total}
+	for _, k := range NotificationKinds {
+		m[k] = 0
+	}
+	for _, rn := range r.Notifications.ByReceiver {
+		for k, n := range rn.ByKind {
+			m[k] += n
+		}
+	}
+	return m
 }
 
 // DiffSet is one kind of object compared.
@@ -307,7 +365,12 @@ const dryRunNote = "replay never executes actions: every runbook was forced to d
 	"were applied as in production"
 
 // noNotifyNote explains the empty notification section.
-const noNotifyNote = "this build has no notification stage: no notification would have been sent"
+const noNotifyNote = "the configuration has no notification receivers: no notification would have been sent"
+
+// notifyNote says what the notification section means.
+const notifyNote = "nothing was sent: each notification below was rendered as its receiver would have received it " +
+	"(group_wait, repeat_interval, routes, silences and rate limits applied in replay time); " +
+	"notifications falling due after the end of the data are not listed"
 
 // build turns what a pipeline recorded into a Result.
 func (p *pipeline) build(name, path string, in *inputCounts) Result {
@@ -323,7 +386,6 @@ func (p *pipeline) build(name, path string, in *inputCounts) Result {
 			CorrelateGroupBy: slices.Clone(cfg.Correlate.GroupBy),
 			Runbooks:         len(cfg.Remediation.Runbooks),
 		},
-		Notifications: NotificationSummary{Available: false, Note: noNotifyNote},
 	}
 	rec := p.rec
 	refs := make(map[string]string)
@@ -381,6 +443,7 @@ func (p *pipeline) build(name, path string, in *inputCounts) Result {
 	for i, run := range runs {
 		refs[run.ID] = fmt.Sprintf("R%d", i+1)
 	}
+	notes := p.sortedNotes(refs)
 	ref := func(id string) string {
 		if r, ok := refs[id]; ok {
 			return r
@@ -514,6 +577,8 @@ func (p *pipeline) build(name, path string, in *inputCounts) Result {
 		}
 	}
 
+	r.Notifications = p.notificationSummary(notes, refs)
+
 	r.Noise = Noise{
 		Samples: in.samples, LogLines: in.lines, UnscoredSamples: p.unscored, UnminedLines: p.unmined,
 		Events: len(rec.eventOrder), Anomalies: len(anoms), Incidents: len(incs),
@@ -523,6 +588,72 @@ func (p *pipeline) build(name, path string, in *inputCounts) Result {
 		r.Noise.CompressionRatio = round4(float64(r.Noise.Signals) / float64(r.Noise.Incidents))
 	}
 	return r
+}
+
+// sortedNotes returns the notifications captured in report order (time,
+// receiver in configuration order, incident ref; one incident's at one
+// receiver in the order sent) and gives them refs N1, N2, ... (their log
+// rows' ids, which timeline entries name, get the same).
+func (p *pipeline) sortedNotes(refs map[string]string) []sentNote {
+	if p.notes == nil {
+		return nil
+	}
+	idx := make(map[string]int)
+	for i, rc := range p.cfg.Notifications.Receivers {
+		idx[rc.Name] = i
+	}
+	notes := p.notes.notes()
+	slices.SortStableFunc(notes, func(a, b sentNote) int {
+		return cmp.Or(a.at.Compare(b.at), cmp.Compare(idx[a.receiver], idx[b.receiver]),
+			cmp.Compare(len(refs[a.incident]), len(refs[b.incident])), cmp.Compare(refs[a.incident], refs[b.incident]))
+	})
+	rows := p.notes.rowIDs()
+	for i, n := range notes {
+		ref := fmt.Sprintf("N%d", i+1)
+		if id, ok := rows[n.incident+"\x00"+n.receiver+"\x00"+n.key]; ok {
+			refs[id] = ref
+		}
+	}
+	return notes
+}
+
+// notificationSummary builds the notification section from the
+// notifications in report order.
+func (p *pipeline) notificationSummary(notes []sentNote, refs map[string]string) NotificationSummary {
+	if p.notes == nil {
+		return NotificationSummary{Note: noNotifyNote, ByReceiver: []ReceiverNotifications{}, List: []NotificationItem{}}
+	}
+	ns := NotificationSummary{Available: true, Note: notifyNote, List: []NotificationItem{}}
+	idx := make(map[string]int)
+	for _, rc := range p.cfg.Notifications.Receivers {
+		idx[rc.Name] = len(ns.ByReceiver)
+		by := make(map[string]int, len(NotificationKinds))
+		for _, k := range NotificationKinds {
+			by[k] = 0
+		}
+		ns.ByReceiver = append(ns.ByReceiver, ReceiverNotifications{Receiver: rc.Name, Type: rc.Type(), ByKind: by})
+	}
+	items := make([]NotificationItem, 0, len(notes))
+	for i, n := range notes {
+		inc := refs[n.incident]
+		if inc == "" {
+			inc = n.incident
+		}
+		items = append(items, NotificationItem{Ref: fmt.Sprintf("N%d", i+1), At: n.at.UTC(), Receiver: n.receiver,
+			Type: n.receiverKind, Kind: n.kind, Key: n.key, Incident: inc, Payload: replaceIDs(string(n.payload), refs)})
+	}
+	for _, it := range items {
+		rn := &ns.ByReceiver[idx[it.Receiver]]
+		rn.Total++
+		rn.ByKind[it.Kind]++
+		ns.Total++
+	}
+	if len(items) > ListLimit {
+		ns.Omitted = len(items) - ListLimit
+		items = items[:ListLimit]
+	}
+	ns.List = append(ns.List, items...)
+	return ns
 }
 
 // explain joins an anomaly's evidence into one sentence per detector.
@@ -667,6 +798,7 @@ func diff(a, b *Result, end time.Time) *Diff {
 	}
 	d.Incidents.OnlyA, d.Incidents.Both = matchIncs(a.Incidents.List, b.Incidents.List)
 	d.Incidents.OnlyB, _ = matchIncs(b.Incidents.List, a.Incidents.List)
+	d.Notifications = NotificationDiff{A: notificationCounts(a), B: notificationCounts(b)}
 	return d
 }
 
