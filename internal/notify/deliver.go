@@ -54,57 +54,24 @@ func (n *Notifier) deliver(ctx context.Context, j *job) {
 	}
 	// A claim taken over or resumed keeps the attempts made before; the
 	// attempts left are what max_attempts leaves, but at least one.
-	base := row.Attempts
-	budget := max(1, n.cfg.MaxAttempts-base)
 	m := &Message{Receiver: r.name, Kind: j.kind, Key: j.key, Incident: inc, PreviousSeverity: j.prev,
 		Repeat: j.repeat, Reopens: j.gen, URL: incidentURL(n.cfg.ExternalURL, inc.ID), At: now, interval: j.t.repeat}
 
-	var sendErr error
-	for attempt := 1; ; attempt++ {
-		if attempt > 1 {
-			// Renew the claim, so nobody takes it over while we retry.
-			row.Attempts, row.ClaimedAt, row.LastError = base+attempt-1, n.now(), clipError(sendErr)
-			if err := n.update(ctx, row); err != nil {
-				n.lost(j, r, err)
-				return
-			}
-			n.m.retries.WithLabelValues(r.name).Inc()
-		}
-		actx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
-		start := time.Now()
-		sendErr = r.send.send(actx, m)
-		cancel()
-		outcome := "success"
-		if sendErr != nil {
-			outcome = "error"
-		}
-		n.m.latency.WithLabelValues(r.name, outcome).Observe(time.Since(start).Seconds())
-		row.Attempts = base + attempt
-		if sendErr == nil || osprey.IsPermanent(sendErr) || attempt >= budget {
-			break
-		}
-		if err := n.sleep(n.sleepCtx, n.backoff(attempt, sendErr)); err != nil {
-			// Shutting down between attempts: the claim stays, and this
-			// instance resumes it after a restart.
-			row.LastError = clipError(sendErr)
-			_ = n.update(ctx, row)
-			n.release(j, time.Time{})
-			return
-		}
+	row, sendErr, stop := n.attempts(ctx, n.sleepCtx, r, m, row)
+	switch {
+	case errors.Is(stop, errRenew):
+		n.lost(j, r, stop)
+		return
+	case stop != nil:
+		// Shutting down between attempts: the claim stays, and this
+		// instance resumes it after a restart.
+		_ = n.update(ctx, row)
+		n.release(j, time.Time{})
+		return
 	}
 	// A sent row keeps the error of the attempt before the one that
 	// succeeded, if any: the log shows the receiver had trouble.
-	row.FinishedAt = n.now()
-	row.Status = store.NotificationSent
-	reason := ""
-	if sendErr != nil {
-		row.LastError = clipError(sendErr)
-		row.Status = store.NotificationFailed
-		reason = reasonExhausted
-		if osprey.IsPermanent(sendErr) {
-			reason = reasonPermanent
-		}
-	}
+	row, reason := n.outcome(row, sendErr)
 	if err := n.update(ctx, row); err != nil {
 		if errors.Is(err, osprey.ErrConflict) || sendErr != nil {
 			n.lost(j, r, err)
@@ -372,4 +339,63 @@ func (l *limiter) wait(ctx context.Context, now func() time.Time, sleep func(con
 			return err
 		}
 	}
+}
+
+// errRenew marks the stop error of attempts when the claim could not be
+// renewed before a retry.
+var errRenew = errors.New("renew the claim")
+
+// attempts sends m to r until it is accepted, fails permanently, or the
+// attempt budget (max_attempts less the attempts row already records) is
+// spent, renewing row's claim before each retry and sleeping on sleepCtx
+// between attempts. It returns row with its attempts counted and the last
+// send error. A non-nil stop means it stopped early: wrapping errRenew when
+// the claim could not be renewed, or the sleep's error when the wait
+// between attempts was cut short (row.LastError is then set).
+func (n *Notifier) attempts(ctx, sleepCtx context.Context, r *receiver, m *Message, row store.Notification) (_ store.Notification, sendErr, stop error) {
+	base := row.Attempts
+	budget := max(1, n.cfg.MaxAttempts-base)
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			// Renew the claim, so nobody takes it over while we retry.
+			row.Attempts, row.ClaimedAt, row.LastError = base+attempt-1, n.now(), clipError(sendErr)
+			if err := n.update(ctx, row); err != nil {
+				return row, sendErr, fmt.Errorf("%w: %w", errRenew, err)
+			}
+			n.m.retries.WithLabelValues(r.name).Inc()
+		}
+		actx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
+		start := time.Now()
+		sendErr = r.send.send(actx, m)
+		cancel()
+		outcome := "success"
+		if sendErr != nil {
+			outcome = "error"
+		}
+		n.m.latency.WithLabelValues(r.name, outcome).Observe(time.Since(start).Seconds())
+		row.Attempts = base + attempt
+		if sendErr == nil || osprey.IsPermanent(sendErr) || attempt >= budget {
+			return row, sendErr, nil
+		}
+		if err := n.sleep(sleepCtx, n.backoff(attempt, sendErr)); err != nil {
+			row.LastError = clipError(sendErr)
+			return row, sendErr, err
+		}
+	}
+}
+
+// outcome finishes row after its last attempt: sent, or failed with the
+// last error and the reason for the failed metric.
+func (n *Notifier) outcome(row store.Notification, sendErr error) (_ store.Notification, reason string) {
+	row.FinishedAt = n.now()
+	row.Status = store.NotificationSent
+	if sendErr != nil {
+		row.LastError = clipError(sendErr)
+		row.Status = store.NotificationFailed
+		reason = reasonExhausted
+		if osprey.IsPermanent(sendErr) {
+			reason = reasonPermanent
+		}
+	}
+	return row, reason
 }

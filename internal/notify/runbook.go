@@ -92,53 +92,20 @@ func (n *Notifier) Notify(ctx context.Context, receiver string, inc osprey.Incid
 		}
 	}
 
-	base := row.Attempts
-	budget := max(1, n.cfg.MaxAttempts-base)
 	m := &Message{Receiver: r.name, Kind: KindRunbook, Key: j.key, Incident: inc, Note: text,
 		URL: incidentURL(n.cfg.ExternalURL, inc.ID), At: now}
-	var sendErr error
-	for attempt := 1; ; attempt++ {
-		if attempt > 1 {
-			row.Attempts, row.ClaimedAt, row.LastError = base+attempt-1, n.now(), clipError(sendErr)
-			if err := n.update(ctx, row); err != nil {
-				n.m.failed.WithLabelValues(r.name, reasonClaimLost).Inc()
-				return fmt.Errorf("notify %s: renew the claim: %w (last error: %v)", r.name, err, sendErr)
-			}
-			n.m.retries.WithLabelValues(r.name).Inc()
-		}
-		actx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
-		start := time.Now()
-		sendErr = r.send.send(actx, m)
-		cancel()
-		outcome := "success"
-		if sendErr != nil {
-			outcome = "error"
-		}
-		n.m.latency.WithLabelValues(r.name, outcome).Observe(time.Since(start).Seconds())
-		row.Attempts = base + attempt
-		if sendErr == nil || osprey.IsPermanent(sendErr) || attempt >= budget {
-			break
-		}
-		if err := n.sleep(ctx, n.backoff(attempt, sendErr)); err != nil {
-			// The caller gave up: the claim stays "sending" and goes
-			// stale, so a later call (of this or another instance) takes
-			// it over.
-			row.LastError = clipError(sendErr)
-			_ = n.update(context.WithoutCancel(ctx), row)
-			return fmt.Errorf("notify %s: %w (last error: %v)", r.name, err, sendErr)
-		}
+	row, sendErr, stop := n.attempts(ctx, ctx, r, m, row)
+	switch {
+	case errors.Is(stop, errRenew):
+		n.m.failed.WithLabelValues(r.name, reasonClaimLost).Inc()
+		return fmt.Errorf("notify %s: %w (last error: %v)", r.name, stop, sendErr)
+	case stop != nil:
+		// The caller gave up: the claim stays "sending" and goes stale,
+		// so a later call (of this or another instance) takes it over.
+		_ = n.update(context.WithoutCancel(ctx), row)
+		return fmt.Errorf("notify %s: %w (last error: %v)", r.name, stop, sendErr)
 	}
-	row.FinishedAt = n.now()
-	row.Status = store.NotificationSent
-	reason := ""
-	if sendErr != nil {
-		row.LastError = clipError(sendErr)
-		row.Status = store.NotificationFailed
-		reason = reasonExhausted
-		if osprey.IsPermanent(sendErr) {
-			reason = reasonPermanent
-		}
-	}
+	row, reason := n.outcome(row, sendErr)
 	rctx := context.WithoutCancel(ctx)
 	if err := n.update(rctx, row); err != nil {
 		n.m.failed.WithLabelValues(r.name, reasonStore).Inc()
