@@ -222,3 +222,28 @@ func minArgs(n int) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// eachID calls do for every id and goes on past failures: it prints the
+// line do returns for each success (or, with -o json, the results as one
+// array) and returns the failures joined, each named "<verb> <id>".
+func eachID[T any](f *clientFlags, stdout io.Writer, ids []string, verb string, do func(id string) (T, string, error)) error {
+	var done []T
+	var errs []error
+	for _, id := range ids {
+		v, line, err := do(id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", verb, cell(id, maxCellWidth), err))
+			continue
+		}
+		done = append(done, v)
+		if !f.json() {
+			fmt.Fprintln(stdout, line)
+		}
+	}
+	if f.json() {
+		if err := printJSON(stdout, nonNil(done)); err != nil {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -180,25 +180,10 @@ func newMaintenanceDeleteCmd(stdout io.Writer, f *clientFlags) *cobra.Command {
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return f.call(cmd, func(ctx context.Context, c *client.Client) error {
-				var deleted []client.Maintenance
-				var errs []error
-				for _, id := range args {
+				return eachID(f, stdout, args, "delete", func(id string) (client.Maintenance, string, error) {
 					m, err := c.DeleteMaintenance(ctx, id)
-					if err != nil {
-						errs = append(errs, fmt.Errorf("delete %s: %w", cell(id, maxCellWidth), err))
-						continue
-					}
-					deleted = append(deleted, m)
-					if !f.json() {
-						fmt.Fprintf(stdout, "maintenance window %s deleted\n", cell(m.ID, 0))
-					}
-				}
-				if f.json() {
-					if err := printJSON(stdout, nonNil(deleted)); err != nil {
-						return err
-					}
-				}
-				return errors.Join(errs...)
+					return m, "maintenance window " + cell(m.ID, 0) + " deleted", err
+				})
 			})
 		},
 		ValidArgsFunction: f.completeWith(-1, func(ctx context.Context, c *client.Client) ([]string, error) {

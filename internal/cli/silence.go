@@ -169,25 +169,10 @@ func newSilenceExpireCmd(stdout io.Writer, f *clientFlags) *cobra.Command {
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return f.call(cmd, func(ctx context.Context, c *client.Client) error {
-				var expired []client.Silence
-				var errs []error
-				for _, id := range args {
+				return eachID(f, stdout, args, "expire", func(id string) (client.Silence, string, error) {
 					s, err := c.ExpireSilence(ctx, id)
-					if err != nil {
-						errs = append(errs, fmt.Errorf("expire %s: %w", cell(id, maxCellWidth), err))
-						continue
-					}
-					expired = append(expired, s)
-					if !f.json() {
-						fmt.Fprintf(stdout, "silence %s expired\n", cell(s.ID, 0))
-					}
-				}
-				if f.json() {
-					if err := printJSON(stdout, nonNil(expired)); err != nil {
-						return err
-					}
-				}
-				return errors.Join(errs...)
+					return s, "silence " + cell(s.ID, 0) + " expired", err
+				})
 			})
 		},
 		ValidArgsFunction: f.completeWith(-1, func(ctx context.Context, c *client.Client) ([]string, error) {
