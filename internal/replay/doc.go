@@ -33,9 +33,9 @@
 //     detector's models start empty (no snapshot), log templates are
 //     saved to the store once at the end, and without spans there is no
 //     call graph, so causes are ranked on each service's own evidence.
-//   - The metric detector is metric.Engine's per-series model and rules
-//     (metric.Tracker) with each input series' fingerprint computed once;
-//     its anomaly IDs are ULIDs with a sequence number for the random
+//   - The metric detector, metric.Engine, is given each input series'
+//     fingerprint, computed once (Engine.ConsumeFingerprinted); its
+//     anomaly IDs are ULIDs with a sequence number for the random
 //     part, so the ranker's tie-breaks (by ID) repeat from replay to
 //     replay; anomalies are written to the store in batches.
 package replay

@@ -27,7 +27,7 @@ import (
 // Stage names, as the report's timings name them.
 const (
 	StageRead      = "read"      // reading and merging the inputs
-	StageDetect    = "detect"    // metric detector (Engine.ConsumeSeries)
+	StageDetect    = "detect"    // metric detector (Engine.ConsumeFingerprinted)
 	StageLogs      = "logs"      // template mining and log anomaly detection
 	StageEvents    = "events"    // event commit (ingest.Committer)
 	StageCorrelate = "correlate" // correlator, with rca ranking
@@ -120,7 +120,12 @@ type pipeline struct {
 	times *stages // the first half's
 	// backTimes is the second half's; times when sequential.
 	backTimes *stages
-	detector  *seriesDetector
+	// detector is the metric detect stage; nil when detect is disabled.
+	// It hands its anomalies to detected (renumbered by ids), which
+	// deliver then submits.
+	detector *metric.Engine
+	ids      seqIDs
+	detected []osprey.Anomaly
 	// jobs, when not nil, carries the first half's work to the second,
 	// running on its own goroutine (started by startBack; backDone is
 	// closed when it has ended). backErr is its first error; failed is
@@ -224,7 +229,11 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential
 		return p.submit(ctx, job{at: p.clock.Now(), anoms: batch})
 	})
 	if cfg.Detect.Enabled {
-		p.detector, err = newSeriesDetector(metric.DefaultConfig(), cfg.Detect.MaxSeries)
+		p.detector, err = metric.NewEngine(metric.DefaultConfig(), osprey.AnomalyConsumerFunc(func(_ context.Context, batch []osprey.Anomaly) error {
+			p.ids.renumber(batch)
+			p.detected = append(p.detected, batch...)
+			return nil
+		}), cfg.Detect.MaxSeries)
 		if err != nil {
 			return nil, err
 		}
@@ -442,8 +451,18 @@ func (p *pipeline) deliver(ctx context.Context, it *Item) error {
 			return nil
 		}
 		p.times.enter(StageDetect)
-		anoms := p.detector.consume(it.Series, it.Fingerprints)
+		var err error
+		if it.Fingerprints != nil {
+			err = p.detector.ConsumeFingerprinted(ctx, it.Series, it.Fingerprints)
+		} else {
+			err = p.detector.ConsumeSeries(ctx, it.Series)
+		}
 		p.times.exit()
+		anoms := p.detected
+		p.detected = nil
+		if err != nil {
+			return fmt.Errorf("detect: %w", err)
+		}
 		if len(anoms) == 0 {
 			return nil
 		}

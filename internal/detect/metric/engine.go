@@ -121,13 +121,32 @@ func (e *Engine) Series() int {
 
 // ConsumeSeries scores every sample of batch, in order, and passes the
 // anomalies opened or closed to the consumer given to NewEngine. An error is
-// the consumer's; the models have learned from the batch either way.
+// the consumer's; the models have learned from the batch either way. It is
+// ConsumeFingerprinted with each series' label fingerprint computed here.
 func (e *Engine) ConsumeSeries(ctx context.Context, batch []osprey.Series) error {
+	var buf [64]osprey.Fingerprint // no allocation for most batches
+	fps := buf[:0]
+	for i := range batch {
+		fps = append(fps, batch[i].Labels.Fingerprint())
+	}
+	return e.ConsumeFingerprinted(ctx, batch, fps)
+}
+
+// ConsumeFingerprinted is ConsumeSeries for a caller that already has each
+// series' label fingerprint: fps[i] must be batch[i].Labels.Fingerprint()
+// (it keys the series' model and is the anomalies' Fingerprint; it is not
+// checked). A caller that sees the same series in many batches (the
+// replay) computes them once instead of once per batch. len(fps) must be
+// len(batch); otherwise nothing is scored and an error is returned.
+func (e *Engine) ConsumeFingerprinted(ctx context.Context, batch []osprey.Series, fps []osprey.Fingerprint) error {
+	if len(fps) != len(batch) {
+		return fmt.Errorf("detector: %d fingerprints for %d series", len(fps), len(batch))
+	}
 	var emit []osprey.Anomaly
 	e.mu.Lock()
 	for i := range batch {
 		s := &batch[i]
-		fp := s.Labels.Fingerprint()
+		fp := fps[i]
 		tr := e.series[fp]
 		if tr == nil {
 			if len(e.series) >= e.maxSeries {
