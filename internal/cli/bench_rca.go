@@ -110,6 +110,7 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 	bar := progress.New(stderr, "nezha", int64(files))
 	var cases []benchrca.Case
 	var notes []string
+	var noise, noiseGraph, noiseAll []benchrca.NoiseStats
 	for i := range days {
 		d := &days[i]
 		bar.SetLabel("nezha " + d.Day)
@@ -118,6 +119,7 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 			return nil, fmt.Errorf("replay %s %s: %w", d.System, d.Day, err)
 		}
 		cases = append(cases, r.Cases...)
+		noise, noiseGraph, noiseAll = append(noise, r.Noise), append(noiseGraph, r.NoiseGraph), append(noiseAll, r.NoiseAll)
 		name := d.Day
 		if d.System != "." {
 			name = d.System + " " + d.Day
@@ -144,7 +146,16 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 	for _, n := range notes {
 		fmt.Fprintln(stdout, n)
 	}
+	printBenchNoise(stdout, "noise (fault windows, by service)", benchrca.SumNoise(noise))
+	printBenchNoise(stdout, "noise (fault windows, by service + call graph)", benchrca.SumNoise(noiseGraph))
+	printBenchNoise(stdout, "noise (all day incl. background, by service + call graph)", benchrca.SumNoise(noiseAll))
 	return cases, printScoreTable(stdout, cases, "fault type")
+}
+
+// printBenchNoise prints one line of correlator noise reduction figures.
+func printBenchNoise(w io.Writer, what string, s benchrca.NoiseStats) {
+	fmt.Fprintf(w, "%s: alerts=%d incidents=%d reduction=%.1f%% purity=%.3f faults=%d background=%d\n",
+		what, s.Alerts, s.Incidents, 100*s.Reduction, s.Purity, s.Faults, s.Background)
 }
 
 func printScoreTable(stdout io.Writer, cases []benchrca.Case, by string) error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/correlate"
 	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	"github.com/osprey-aiops/osprey/internal/logmine"
 	"github.com/osprey-aiops/osprey/internal/logparse"
@@ -42,6 +43,12 @@ type DayResult struct {
 	Samples, LogLines, Spans, Anomalies int
 	// Missing lists the modalities absent on this day.
 	Missing []string
+	// Noise is the correlator's reduction of the metric anomalies opened
+	// in fault windows, grouped by service only; NoiseGraph the same with
+	// the day's call graph (from traces) as the correlator's topology;
+	// NoiseAll, with the graph, of every metric anomaly of the replay
+	// (those outside fault windows labelled Background). See noise.go.
+	Noise, NoiseGraph, NoiseAll NoiseStats
 }
 
 // Files returns how many files a replay of d reads (for a progress bar).
@@ -64,14 +71,14 @@ func ReplayNezha(ctx context.Context, d *NezhaDay, opt Options) (*DayResult, err
 			opt.Progress(1)
 		}
 	}
-	var anomalies []osprey.Anomaly
+	var anomalies, stream []osprey.Anomaly
 	var start time.Time
 	if !opt.NoMetrics {
-		a, n, first, err := replayMetrics(ctx, d, tick)
+		a, all, n, first, err := replayMetrics(ctx, d, tick)
 		if err != nil {
 			return nil, err
 		}
-		anomalies, res.Samples, res.Anomalies, start = a, n, len(a), first
+		anomalies, stream, res.Samples, res.Anomalies, start = a, all, n, len(a), first
 	}
 	var logs []logUnit
 	if !opt.NoLogs {
@@ -112,14 +119,38 @@ func ReplayNezha(ctx context.Context, d *NezhaDay, opt Options) (*DayResult, err
 		res.Cases = append(res.Cases, c)
 		res.Causes = append(res.Causes, causes)
 	}
+	if len(stream) > 0 {
+		ws := faultWindows(d.Faults)
+		var topo correlate.Topology
+		if len(spans) > 0 {
+			g := rca.NewGraph()
+			for i := range spans {
+				if spans[i].callerSvc != "" {
+					g.AddCall(spans[i].callerSvc, spans[i].service, 1)
+				}
+			}
+			topo = graphTopology{g}
+		}
+		for _, v := range []struct {
+			only bool
+			topo correlate.Topology
+			into *NoiseStats
+		}{{true, nil, &res.Noise}, {true, topo, &res.NoiseGraph}, {false, topo, &res.NoiseAll}} {
+			m, err := CorrelateNoise(ctx, stream, ws, v.only, v.topo)
+			if err != nil {
+				return nil, err
+			}
+			*v.into = ScoreNoise(m)
+		}
+	}
 	return res, nil
 }
 
 // replayMetrics feeds every pod metric of the day, reference phase
 // included (deduplicated by series and time), into the production metric
 // detector in time order, one batch per timestamp, and returns the anomalies
-// it opened.
-func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anomaly, int, time.Time, error) {
+// it opened, and every anomaly it emitted (opens and resolves, in order).
+func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anomaly, []osprey.Anomaly, int, time.Time, error) {
 	type point struct {
 		ts     int64
 		series int
@@ -172,7 +203,7 @@ func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anom
 				}
 			})
 			if err != nil {
-				return nil, 0, time.Time{}, err
+				return nil, nil, 0, time.Time{}, err
 			}
 		}
 	}
@@ -182,8 +213,9 @@ func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anom
 		}
 		return a.series - b.series
 	})
-	var out []osprey.Anomaly
+	var out, all []osprey.Anomaly
 	sink := osprey.AnomalyConsumerFunc(func(_ context.Context, batch []osprey.Anomaly) error {
+		all = append(all, batch...)
 		for _, a := range batch {
 			if a.Active() {
 				out = append(out, a)
@@ -193,7 +225,7 @@ func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anom
 	})
 	eng, err := metric.NewEngine(metric.DefaultConfig(), sink, 0)
 	if err != nil {
-		return nil, 0, time.Time{}, err
+		return nil, nil, 0, time.Time{}, err
 	}
 	for i := 0; i < len(points); {
 		j := i
@@ -204,7 +236,7 @@ func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anom
 			j++
 		}
 		if err := eng.ConsumeSeries(ctx, batch); err != nil {
-			return nil, 0, time.Time{}, err
+			return nil, nil, 0, time.Time{}, err
 		}
 		i = j
 	}
@@ -212,7 +244,7 @@ func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anom
 	if len(points) > 0 {
 		first = time.UnixMilli(points[0].ts).UTC()
 	}
-	return out, len(points), first, nil
+	return out, all, len(points), first, nil
 }
 
 // logLine is one parsed log line.

@@ -1,0 +1,233 @@
+package rca
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/config"
+	"github.com/osprey-aiops/osprey/internal/correlate"
+	"github.com/osprey-aiops/osprey/internal/rca"
+	"github.com/osprey-aiops/osprey/internal/store/sqlite"
+)
+
+// Background is the truth label of an alert outside every fault window.
+const Background = "background"
+
+// NoiseMember is one alert after correlation: the incident it landed in
+// and the fault it belongs to (Background when none).
+type NoiseMember struct {
+	Incident string
+	Truth    string
+}
+
+// NoiseStats is how much the correlator reduced an alert stream, and how
+// clean the incidents are.
+type NoiseStats struct {
+	Alerts     int `json:"alerts"`
+	Incidents  int `json:"incidents"`
+	Background int `json:"background"`
+	// Faults is how many faults have alerts: 1 − Faults/Alerts is the
+	// reduction of a perfect correlator on a stream without background.
+	Faults int `json:"faults"`
+	// Reduction is 1 − Incidents/Alerts.
+	Reduction float64 `json:"reduction"`
+	// Purity is, per incident, the share of its members that belong to its
+	// majority truth label, averaged weighted by members (= members in
+	// their incident's majority label / all members).
+	Purity float64 `json:"purity"`
+}
+
+// ScoreNoise computes NoiseStats over correlated alerts.
+func ScoreNoise(members []NoiseMember) NoiseStats {
+	s := NoiseStats{Alerts: len(members)}
+	counts := map[string]map[string]int{}
+	faults := map[string]bool{}
+	for _, m := range members {
+		if m.Truth == Background {
+			s.Background++
+		} else if !faults[m.Truth] {
+			faults[m.Truth] = true
+			s.Faults++
+		}
+		if counts[m.Incident] == nil {
+			counts[m.Incident] = map[string]int{}
+		}
+		counts[m.Incident][m.Truth]++
+	}
+	s.Incidents = len(counts)
+	if s.Alerts == 0 {
+		return s
+	}
+	majority := 0
+	for _, c := range counts {
+		best := 0
+		for _, n := range c {
+			best = max(best, n)
+		}
+		majority += best
+	}
+	s.Reduction = 1 - float64(s.Incidents)/float64(s.Alerts)
+	s.Purity = float64(majority) / float64(s.Alerts)
+	return s
+}
+
+// FaultWindow is the ground-truth window of one fault: an alert opened in
+// [From, To] belongs to it.
+type FaultWindow struct {
+	Name     string
+	From, To time.Time
+}
+
+// truth returns the fault whose window contains t (the latest-injected
+// one when windows overlap), else Background.
+func truth(ws []FaultWindow, t time.Time) string {
+	name := Background
+	var from time.Time
+	for _, w := range ws {
+		if !t.Before(w.From) && !t.After(w.To) && (name == Background || w.From.After(from)) {
+			name, from = w.Name, w.From
+		}
+	}
+	return name
+}
+
+// CorrelateNoise feeds an anomaly stream (opens and resolves, in emission
+// order) through the production correlator with its default configuration
+// (config.Default().Correlate) on a virtual clock set to each anomaly's
+// time, and returns each alert (distinct anomaly id that opened) with the
+// incident it joined and its truth label. With windowsOnly, only the alerts
+// opened inside a fault window are fed (the fault-derived stream). topo,
+// if not nil, is the call graph the correlator may join neighbours by (as
+// the app's learnt topology).
+func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWindow, windowsOnly bool, topo correlate.Topology) ([]NoiseMember, error) {
+	dir, err := os.MkdirTemp("", "osprey-bench-noise-")
+	if err != nil {
+		return nil, fmt.Errorf("noise: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "osprey.db"))
+	if err != nil {
+		return nil, fmt.Errorf("noise: %w", err)
+	}
+	defer st.Close()
+	var now time.Time
+	if len(stream) > 0 {
+		now = stream[0].StartsAt
+	}
+	label := map[string]string{}  // alert id → truth
+	assign := map[string]string{} // alert id → incident id
+	cc := config.Default().Correlate
+	corr, err := correlate.New(correlate.Options{
+		Store:        st,
+		Window:       cc.Window,
+		GroupBy:      cc.GroupBy,
+		ResolveGrace: cc.ResolveGrace,
+		Flapping:     cc.FlapConfig(),
+		Topology:     topo,
+		Now:          func() time.Time { return now },
+		Out: osprey.IncidentConsumerFunc(func(_ context.Context, batch []osprey.Incident) error {
+			for _, inc := range batch {
+				for _, m := range inc.Members {
+					for _, ref := range []string{m.FirstRef, m.LastRef} {
+						if _, ok := label[ref]; ok {
+							if _, done := assign[ref]; !done {
+								assign[ref] = inc.ID
+							}
+						}
+					}
+				}
+			}
+			return nil
+		}),
+		CatchUpInterval: 24 * time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("noise: %w", err)
+	}
+	if err := corr.Start(ctx); err != nil {
+		return nil, fmt.Errorf("noise: %w", err)
+	}
+	fed := map[string]bool{}
+	var order []string
+	for _, a := range stream {
+		at := a.StartsAt
+		if a.Active() {
+			t := truth(ws, a.StartsAt)
+			if windowsOnly && t == Background {
+				continue
+			}
+			if !fed[a.ID] {
+				fed[a.ID] = true
+				order = append(order, a.ID)
+				label[a.ID] = t
+			}
+		} else {
+			if !fed[a.ID] {
+				continue
+			}
+			at = a.EndsAt
+		}
+		if at.After(now) {
+			now = at
+		}
+		if err := corr.ConsumeAnomalies(ctx, []osprey.Anomaly{a}); err != nil {
+			return nil, fmt.Errorf("noise: correlate: %w", err)
+		}
+	}
+	if err := corr.Shutdown(ctx); err != nil {
+		return nil, fmt.Errorf("noise: %w", err)
+	}
+	out := make([]NoiseMember, 0, len(order))
+	for _, id := range order {
+		inc, ok := assign[id]
+		if !ok {
+			inc = "unassigned:" + id // suppressed: counts as its own incident
+		}
+		out = append(out, NoiseMember{Incident: inc, Truth: label[id]})
+	}
+	return out, nil
+}
+
+// faultWindows returns the ground-truth windows of d's faults: the same
+// [inject − WindowBefore, inject + WindowAfter] the ranker's evidence uses
+// (Nezha gives no fault duration, and effects precede inject_time).
+func faultWindows(faults []Fault) []FaultWindow {
+	ws := make([]FaultWindow, 0, len(faults))
+	for _, f := range faults {
+		ws = append(ws, FaultWindow{Name: f.Timestamp, From: f.Time.Add(-WindowBefore), To: f.Time.Add(WindowAfter)})
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].From.Before(ws[j].From) })
+	return ws
+}
+
+// SumNoise pools the stats of several days (incidents never span days):
+// counts add, reduction and purity are recomputed over the pooled alerts.
+func SumNoise(days []NoiseStats) NoiseStats {
+	var s NoiseStats
+	var majority float64
+	for _, d := range days {
+		s.Alerts += d.Alerts
+		s.Incidents += d.Incidents
+		s.Background += d.Background
+		s.Faults += d.Faults
+		majority += d.Purity * float64(d.Alerts)
+	}
+	if s.Alerts > 0 {
+		s.Reduction = 1 - float64(s.Incidents)/float64(s.Alerts)
+		s.Purity = majority / float64(s.Alerts)
+	}
+	return s
+}
+
+// graphTopology is an rca.Graph as the correlator's Topology.
+type graphTopology struct{ g *rca.Graph }
+
+// Neighbours returns the callers and callees of service.
+func (t graphTopology) Neighbours(service string) (callers, callees []string) {
+	return t.g.Callers(service), t.g.Callees(service)
+}
