@@ -1,6 +1,7 @@
 package promremote
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,21 +92,11 @@ func New(opts Options) (*Receiver, error) {
 	if l.MaxBodyBytes < 0 || l.MaxDecodedBytes < 0 || l.MaxLabelsPerSeries < 0 || l.MaxLabelBytes < 0 || l.MaxFuture < 0 {
 		return nil, fmt.Errorf("promremote: negative limit in %+v", l)
 	}
-	if l.MaxBodyBytes == 0 {
-		l.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if l.MaxDecodedBytes == 0 {
-		l.MaxDecodedBytes = d.MaxDecodedBytes
-	}
-	if l.MaxLabelsPerSeries == 0 {
-		l.MaxLabelsPerSeries = d.MaxLabelsPerSeries
-	}
-	if l.MaxLabelBytes == 0 {
-		l.MaxLabelBytes = d.MaxLabelBytes
-	}
-	if l.MaxFuture == 0 {
-		l.MaxFuture = d.MaxFuture
-	}
+	l.MaxBodyBytes = cmp.Or(l.MaxBodyBytes, d.MaxBodyBytes)
+	l.MaxDecodedBytes = cmp.Or(l.MaxDecodedBytes, d.MaxDecodedBytes)
+	l.MaxLabelsPerSeries = cmp.Or(l.MaxLabelsPerSeries, d.MaxLabelsPerSeries)
+	l.MaxLabelBytes = cmp.Or(l.MaxLabelBytes, d.MaxLabelBytes)
+	l.MaxFuture = cmp.Or(l.MaxFuture, d.MaxFuture)
 	stats := opts.Stats
 	if stats == nil {
 		stats = ingest.NewStats()

@@ -2,6 +2,7 @@ package scrape
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -116,18 +117,10 @@ func New(opts Options) (*Scraper, error) {
 	if l.MaxBodyBytes < 0 || l.MaxLabelsPerSeries < 0 || l.MaxLabelBytes < 0 || l.MaxFuture < 0 {
 		return nil, fmt.Errorf("scrape: negative limit in %+v", l)
 	}
-	if l.MaxBodyBytes == 0 {
-		l.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if l.MaxLabelsPerSeries == 0 {
-		l.MaxLabelsPerSeries = d.MaxLabelsPerSeries
-	}
-	if l.MaxLabelBytes == 0 {
-		l.MaxLabelBytes = d.MaxLabelBytes
-	}
-	if l.MaxFuture == 0 {
-		l.MaxFuture = d.MaxFuture
-	}
+	l.MaxBodyBytes = cmp.Or(l.MaxBodyBytes, d.MaxBodyBytes)
+	l.MaxLabelsPerSeries = cmp.Or(l.MaxLabelsPerSeries, d.MaxLabelsPerSeries)
+	l.MaxLabelBytes = cmp.Or(l.MaxLabelBytes, d.MaxLabelBytes)
+	l.MaxFuture = cmp.Or(l.MaxFuture, d.MaxFuture)
 	stats := opts.Stats
 	if stats == nil {
 		stats = ingest.NewStats()
