@@ -1,9 +1,6 @@
 package app
 
 import (
-	"context"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -67,38 +64,10 @@ logs:
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, Options{Started: func(a string) { addrc <- a }}) }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		cancel()
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	base, stop := startRun(t, cfg)
+	defer stop()
 
-	getJSON := func(path string, v any) {
-		t.Helper()
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %s", path, resp.Status)
-		}
-		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	getJSON := func(path string, v any) { t.Helper(); getJSON(t, base+path, v) }
 	query := func(q string) []any {
 		var r struct {
 			Data struct {

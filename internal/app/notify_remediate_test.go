@@ -1,8 +1,8 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/osprey-aiops/osprey/internal/config"
 )
@@ -68,44 +67,12 @@ remediation:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, Options{Started: func(a string) { addrc <- a }}) }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		cancel()
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
-	getJSON := func(path string, v any) {
-		t.Helper()
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Polls are bounded by attempts; nothing asserts a duration.
+	base, stop := startRun(t, cfg)
+	defer stop()
+	getJSON := func(path string, v any) { t.Helper(); getJSON(t, base+path, v) }
 	wait := func(what string, cond func() bool) {
 		t.Helper()
-		for range 600 {
-			if cond() {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("never: %s (received %+v)", what, received())
+		waitFor(t, what, cond, func() string { return fmt.Sprintf("received %+v", received()) })
 	}
 
 	resp, err := http.Post(base+"/api/v1/events", "application/json",

@@ -1,8 +1,8 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/osprey-aiops/osprey/internal/config"
 )
@@ -58,23 +57,8 @@ notifications:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, Options{Started: func(a string) { addrc <- a }}) }()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		cancel()
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}()
+	base, stop := startRun(t, cfg)
+	defer stop()
 	post := func(path, body string) []byte {
 		t.Helper()
 		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
@@ -88,27 +72,10 @@ notifications:
 		}
 		return b
 	}
-	getJSON := func(path string, v any) {
-		t.Helper()
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Polls are bounded by attempts; nothing asserts a duration.
+	getJSON := func(path string, v any) { t.Helper(); getJSON(t, base+path, v) }
 	wait := func(what string, cond func() bool) {
 		t.Helper()
-		for range 600 {
-			if cond() {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("never: %s (sent %q)", what, sent())
+		waitFor(t, what, cond, func() string { return fmt.Sprintf("sent %q", sent()) })
 	}
 
 	post("/api/v1/events", `[{"name": "CheckoutDown", "labels": {"service": "checkout"}, "severity": "critical"}]`)
