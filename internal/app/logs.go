@@ -46,15 +46,10 @@ func buildLogStage(cfg config.LogsConfig, b bus.Bus, st store.Store, sink osprey
 	}
 	var det *logdetect.Detector
 	if cfg.Anomalies {
-		dcfg := logdetect.DefaultConfig()
-		dcfg.Bucket = cfg.Bucket
-		dcfg.Warmup = cfg.NewTemplateWarmup
-		dcfg.WarmupLines = cfg.NewTemplateWarmupLines
-		dcfg.MaxSeries = cfg.MaxTemplateSeries
 		counts := &countWriter{metrics: metrics}
 		var err error
 		det, err = logdetect.New(logdetect.Options{
-			Config: dcfg,
+			Config: cfg.Detector(),
 			Out:    sink,
 			Counts: counts,
 			Lookup: func(source, id string) (osprey.LogTemplate, bool) { return saver.set.Lookup(source, id) },

@@ -241,11 +241,7 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential
 	if cfg.Logs.Enabled {
 		opts := logmine.SetOptions{Config: logmine.Config{MaxTemplates: cfg.Logs.MaxTemplatesPerSource}}
 		if cfg.Logs.Anomalies {
-			dcfg := logdetect.DefaultConfig()
-			dcfg.Bucket = cfg.Logs.Bucket
-			dcfg.Warmup = cfg.Logs.NewTemplateWarmup
-			dcfg.WarmupLines = cfg.Logs.NewTemplateWarmupLines
-			dcfg.MaxSeries = cfg.Logs.MaxTemplateSeries
+			dcfg := cfg.Logs.Detector()
 			p.logDet, err = logdetect.New(logdetect.Options{
 				Config: dcfg,
 				Out:    sink,
