@@ -369,6 +369,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
+	pruner, err := buildPruner(cfg.Storage.Retention, st, now, reg, log.With("component", "retention"))
+	if err != nil {
+		return err
+	}
 	srv := newHTTPServer(cfg.Server.Listen, web, cfg.Server.ReadTimeout, cfg.Server.WriteTimeout, log.With("component", "http"))
 
 	// Start order: consumers before producers, so nothing is published to a
@@ -392,6 +396,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 			return err
 		}
 		reloadOn(ctx, opts.ReloadRemediation, remed, log.With("component", "remediate"))
+		if err := g.start(ctx, "retention", pruner); err != nil {
+			return err
+		}
 		if err := g.start(ctx, "notify", notifier); err != nil {
 			return err
 		}

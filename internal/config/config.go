@@ -112,6 +112,34 @@ type StorageConfig struct {
 	Driver   string         `yaml:"driver"`
 	SQLite   SQLiteConfig   `yaml:"sqlite"`
 	Postgres PostgresConfig `yaml:"postgres"`
+	// Retention says how long the store keeps history.
+	Retention RetentionConfig `yaml:"retention"`
+}
+
+// RetentionConfig says how long the store keeps each kind of history; a
+// pruner deletes what is older every Interval. A zero duration keeps that
+// kind forever. Open incidents, open anomalies and events a stage has not
+// consumed yet are never deleted, whatever their age.
+type RetentionConfig struct {
+	// Interval between prunes. Default 1h.
+	Interval time.Duration `yaml:"interval"`
+	// Events received longer ago than this are deleted (incidents keep
+	// copies of their members). Default 720h (30 days).
+	Events time.Duration `yaml:"events"`
+	// Anomalies that ended longer ago than this are deleted, with their
+	// feedback. Default 720h.
+	Anomalies time.Duration `yaml:"anomalies"`
+	// Incidents resolved longer ago than this are deleted with their
+	// timeline, notification log and runbook runs. Default 2160h (90 days).
+	Incidents time.Duration `yaml:"incidents"`
+	// Noise counters (GET /api/v1/stats/noise) older than this are
+	// deleted. Default 2160h.
+	Noise time.Duration `yaml:"noise"`
+	// Audit entries older than this are deleted. Default 8760h (365 days).
+	Audit time.Duration `yaml:"audit"`
+	// Silences and one-off maintenance windows that ended longer ago than
+	// this are deleted. Default 720h.
+	Silences time.Duration `yaml:"silences"`
 }
 
 // SQLiteConfig configures the embedded store.
@@ -333,6 +361,11 @@ func Default() Config {
 			Driver:   DriverSQLite,
 			SQLite:   SQLiteConfig{Path: "osprey.db"},
 			Postgres: PostgresConfig{Schema: "osprey", MaxConns: 10},
+			Retention: RetentionConfig{
+				Interval: time.Hour, Events: 30 * 24 * time.Hour, Anomalies: 30 * 24 * time.Hour,
+				Incidents: 90 * 24 * time.Hour, Noise: 90 * 24 * time.Hour, Audit: 365 * 24 * time.Hour,
+				Silences: 30 * 24 * time.Hour,
+			},
 		},
 		Bus:       BusConfig{QueueSize: 1024, PublishTimeout: 5 * time.Second},
 		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service"}, ResolveGrace: 5 * time.Minute, Flapping: defaultFlapping},

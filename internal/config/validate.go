@@ -216,6 +216,26 @@ func (c StorageConfig) Validate() error {
 	default:
 		oneOf(&p, "driver", c.Driver, drivers)
 	}
+	p.nest("retention", c.Retention.Validate())
+	return p.err()
+}
+
+// Validate checks that the interval is positive and no duration is
+// negative.
+func (c RetentionConfig) Validate() error {
+	var p problems
+	positive(&p, "interval", c.Interval)
+	for _, f := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"events", c.Events}, {"anomalies", c.Anomalies}, {"incidents", c.Incidents},
+		{"noise", c.Noise}, {"audit", c.Audit}, {"silences", c.Silences},
+	} {
+		if f.d < 0 {
+			p.addf(f.key, "%s is negative; use 0 to keep forever", f.d)
+		}
+	}
 	return p.err()
 }
 

@@ -31,6 +31,7 @@ type Store interface {
 	Checkpoints
 	Notifications
 	Noise
+	Retention
 
 	// Ping reports whether the backend is reachable and usable (for /readyz).
 	Ping(ctx context.Context) error
@@ -313,3 +314,52 @@ type NotificationQuery struct {
 	IncidentID string
 	Limit      int
 }
+
+// Retention deletes what has aged out, so that the database stays bounded
+// while Osprey runs for months. Osprey is not an archive: the store keeps
+// what the stages and the operators need (open incidents and what feeds
+// them), and history for as long as configured.
+type Retention interface {
+	// Prune deletes, in batches of r.BatchSize rows per transaction, every
+	// kind of row whose cutoff in r is set and has passed, and reports how
+	// many rows of each table it deleted. A zero cutoff keeps that kind.
+	// It can be cancelled between batches; what was deleted stays deleted.
+	Prune(ctx context.Context, r PruneRequest) (PruneResult, error)
+}
+
+// PruneRequest says what Prune deletes. A zero time keeps that kind.
+type PruneRequest struct {
+	// EventsBefore deletes events received before it whose Seq is at
+	// most EventsMaxSeq, so that events a stage has not consumed yet (its
+	// checkpoint is lower) are never deleted. Incidents keep copies of their
+	// members, so an incident does not need its events.
+	EventsBefore time.Time
+	EventsMaxSeq int64
+	// AnomaliesBefore deletes anomalies that ended before it, with their
+	// feedback. Anomalies still open are kept.
+	AnomaliesBefore time.Time
+	// IncidentsBefore deletes resolved incidents resolved before it, with
+	// their members and timeline, and then the notification log entries and
+	// runbook runs of incidents that no longer exist, claimed or requested
+	// before it.
+	IncidentsBefore time.Time
+	// NoiseBefore deletes noise counters of minutes before it.
+	NoiseBefore time.Time
+	// AuditBefore deletes audit entries before it.
+	AuditBefore time.Time
+	// SilencesBefore deletes silences that ended before it, and maintenance
+	// windows without a recurring schedule that ended before it.
+	SilencesBefore time.Time
+	// BatchSize caps the rows one transaction deletes; 0 means
+	// DefaultPruneBatch.
+	BatchSize int
+}
+
+// DefaultPruneBatch is the PruneRequest.BatchSize used when none is set:
+// small enough that a prune never holds the writer for long.
+const DefaultPruneBatch = 1000
+
+// PruneResult counts the rows Prune deleted, by table (tables with none
+// deleted are absent). Rows deleted by cascade (timeline, members,
+// feedback) are not counted.
+type PruneResult map[string]int64
