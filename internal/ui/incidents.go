@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/osprey-aiops/osprey"
@@ -18,7 +19,6 @@ const (
 	incidentListLimit = 200
 	// noiseWindow is the period of the noise figures.
 	noiseWindow       = 24 * time.Hour
-	noiseListLimit    = 2000
 	maxIncidentCharts = 8
 	maxTemplateScan   = 5000
 	notificationLimit = 100
@@ -32,13 +32,19 @@ type incidentRow struct {
 	TopCause *osprey.Cause
 }
 
-// noise are the noise figures over noiseWindow.
+// noise are the headline noise figures over noiseWindow, from the noise
+// accounting (GET /api/v1/stats/noise) and the active incidents.
 type noise struct {
-	Window    string
-	Reports   int // alert and anomaly reports, repeats included
-	Distinct  int // distinct alerts and anomalies (incident members)
-	Incidents int
-	Open      int
+	Window string
+	// Reports is the signals the correlator received (alerts and
+	// anomalies, repeats included); Distinct those that became incident
+	// members (grouped into one or opening one); Incidents those that
+	// opened an incident.
+	Reports, Distinct, Incidents int64
+	// Open is the incidents open or acknowledged now (at most
+	// incidentListLimit, OpenTruncated when there are more).
+	Open          int
+	OpenTruncated bool
 	// Events is the number of events the alert receivers accepted since
 	// the start of the process.
 	Events uint64
@@ -46,7 +52,6 @@ type noise struct {
 	PerIncident string
 	// Reduction is 1 − Incidents / Reports, as a percentage.
 	Reduction string
-	Truncated bool
 }
 
 // incidentsData is the incidents page's data.
@@ -106,19 +111,22 @@ func (u *UI) incidents(w http.ResponseWriter, r *http.Request, v *view) {
 		}
 		d.Rows = append(d.Rows, rowOf(inc))
 	}
-	d.Noise, err = u.noise(r.Context())
-	if u.storeFailed(w, r, v, "incidents", err) {
-		return
+	active := incs
+	if d.Status != "active" {
+		active, err = u.opts.Store.ListIncidents(r.Context(), store.IncidentQuery{
+			Statuses: []osprey.IncidentStatus{osprey.IncidentOpen, osprey.IncidentAcknowledged}, Limit: incidentListLimit})
+		if u.storeFailed(w, r, v, "incidents", err) {
+			return
+		}
 	}
-	var st noiseStats
-	if err := u.apiGet(r, "/api/v1/stats/noise?since=24h", &st); err != nil {
+	st, err := u.noiseStats(r)
+	if err != nil {
 		u.log.Warn("ui noise stats", "err", err)
 		d.StatsError = "The noise accounting could not be read."
 	} else {
-		st.Sources = st.Sources[:min(len(st.Sources), maxNoiseRows)]
-		st.Rules = st.Rules[:min(len(st.Rules), maxNoiseRows)]
 		d.Stats = &st
 	}
+	d.Noise = u.noise(d.Stats, len(active))
 	d.Query = "status=" + d.Status + "&severity=" + d.Severity
 	v.Title, v.Nav, v.Data = "Incidents", "incidents", d
 	if q.Get("fragment") != "" {
@@ -159,36 +167,57 @@ func servicesOf(inc *osprey.Incident) []string {
 	return out
 }
 
-// noise computes the noise figures: how many reports became how many
-// distinct alerts and incidents over the last noiseWindow.
-func (u *UI) noise(ctx context.Context) (noise, error) {
-	n := noise{Window: "24 h"}
-	incs, err := u.opts.Store.ListIncidents(ctx, store.IncidentQuery{UpdatedSince: u.opts.Now().Add(-noiseWindow), Limit: noiseListLimit})
-	if err != nil {
-		return n, err
-	}
-	n.Truncated = len(incs) == noiseListLimit
-	for _, inc := range incs {
-		n.Incidents++
-		if inc.Status != osprey.IncidentResolved {
-			n.Open++
-		}
-		for _, m := range inc.Members {
-			n.Distinct++
-			n.Reports += max(m.Count, 1)
-		}
-	}
+// noise computes the headline figures from the noise accounting (nil
+// when it could not be read) and the number of active incidents.
+func (u *UI) noise(st *noiseStats, open int) noise {
+	n := noise{Window: "24 h", Open: open, OpenTruncated: open >= incidentListLimit}
 	snap := u.opts.Stats.Snapshot()
 	for _, name := range eventReceivers {
 		n.Events += snap[name].Items.Accepted
 	}
+	if st == nil {
+		return n
+	}
+	t := st.Totals
+	n.Reports, n.Distinct, n.Incidents = t.Received, t.Grouped+t.Opened, t.Opened
 	if n.Incidents > 0 {
 		n.PerIncident = formatNum(float64(int(float64(n.Reports)/float64(n.Incidents)*10+0.5)) / 10)
 	}
 	if n.Reports > 0 {
 		n.Reduction = formatNum(float64(int((1-float64(n.Incidents)/float64(n.Reports))*1000+0.5))/10) + "%"
 	}
-	return n, nil
+	return n
+}
+
+// noiseStatsTTL is how long the incidents page reuses the noise accounting
+// it read: the page refreshes every few seconds in every open tab, and the
+// accounting reads a day of incidents and the notification log.
+const noiseStatsTTL = 15 * time.Second
+
+// noiseCache holds the last noise accounting read.
+type noiseCache struct {
+	mu sync.Mutex
+	at time.Time
+	st noiseStats
+}
+
+// noiseStats returns the noise accounting of the last noiseWindow, read
+// through the API with r's credentials at most once per noiseStatsTTL.
+func (u *UI) noiseStats(r *http.Request) (noiseStats, error) {
+	now := u.opts.Now()
+	u.noiseCache.mu.Lock()
+	defer u.noiseCache.mu.Unlock()
+	if c := &u.noiseCache; !c.at.IsZero() && now.Sub(c.at) < noiseStatsTTL && now.Sub(c.at) >= 0 {
+		return c.st, nil
+	}
+	var st noiseStats
+	if err := u.apiGet(r, "/api/v1/stats/noise?since="+noiseWindow.String(), &st); err != nil {
+		return st, err
+	}
+	st.Sources = st.Sources[:min(len(st.Sources), maxNoiseRows)]
+	st.Rules = st.Rules[:min(len(st.Rules), maxNoiseRows)]
+	u.noiseCache.at, u.noiseCache.st = now, st
+	return st, nil
 }
 
 // causeView is a root-cause candidate with its evidence resolved to names.

@@ -87,6 +87,8 @@ type UI struct {
 	// the API computes (maintenance window states, noise accounting)
 	// through it, with the page request's credentials. Nil without Mount.
 	api http.Handler
+	// noiseCache keeps the incidents page's noise accounting briefly.
+	noiseCache noiseCache
 }
 
 // Page templates, each parsed together with layout.html.
