@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"reflect"
 	"testing"
 	"time"
@@ -136,4 +137,47 @@ func TestRestoreDropsSeriesWithoutRule(t *testing.T) {
 	if f.Series() != 0 {
 		t.Errorf("restored %d series of a rule that is gone", f.Series())
 	}
+}
+
+// FuzzRestore: Restore never panics, and whatever it accepts snapshots
+// again without error.
+func FuzzRestore(f *testing.F) {
+	orig, _ := feedQuiet(DefaultConfig(), time.Minute, time.Hour, func(e time.Duration) float64 { return pct(80 - e.Hours()) })
+	var buf bytes.Buffer
+	if err := orig.Snapshot(&buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte(snapMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fc, err := New(DefaultConfig(), osprey.AnomalyConsumerFunc(func(context.Context, []osprey.Anomaly) error { return nil }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fc.Restore(bytes.NewReader(data)); err != nil {
+			return
+		}
+		if err := fc.Snapshot(io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// feedQuiet is feed without a testing.T, for fuzz seeds.
+func feedQuiet(cfg Config, step, dur time.Duration, value func(e time.Duration) float64) (*Forecaster, error) {
+	f, err := New(cfg, osprey.AnomalyConsumerFunc(func(context.Context, []osprey.Anomaly) error { return nil }))
+	if err != nil {
+		return nil, err
+	}
+	for e := time.Duration(0); e <= dur; e += step {
+		ts := t0.Add(e).UnixMilli()
+		batch := []osprey.Series{
+			{Labels: sizeLabels, Samples: []osprey.Sample{{TimestampMs: ts, Value: 100 * gib}}},
+			{Labels: availLabels, Samples: []osprey.Sample{{TimestampMs: ts, Value: value(e)}}},
+		}
+		if err := f.ConsumeSeries(context.Background(), batch); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
 }
