@@ -200,6 +200,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
+	var fcModels *modelSaver
+	if fc != nil {
+		fcModels = newModelSaver(fc, forecastSnapshotPath(cfg), cfg.Detect.SnapshotInterval, log.With("component", "forecast"))
+	}
 	if cfg.Detect.Enabled {
 		eng, err := metric.NewEngine(metric.DefaultConfig(), sink, cfg.Detect.MaxSeries)
 		if err != nil {
@@ -409,6 +413,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 		if models != nil {
 			if err := g.start(ctx, "detect", models); err != nil {
+				return err
+			}
+		}
+		if fcModels != nil {
+			if err := g.start(ctx, "forecast-models", fcModels); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/osprey-aiops/osprey/internal/bus"
 	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	"github.com/osprey-aiops/osprey/internal/metricstore"
+	"github.com/osprey-aiops/osprey/internal/snapfile"
 	"github.com/osprey-aiops/osprey/internal/store"
 )
 
@@ -159,7 +161,7 @@ func registerDetectMetrics(reg prometheus.Registerer, eng *metric.Engine, sink *
 // down after the bus has drained, and the last snapshot holds everything
 // the detector consumed.
 type modelSaver struct {
-	eng      *metric.Engine
+	eng      modelSnapshotter
 	path     string
 	interval time.Duration
 	log      *slog.Logger
@@ -175,8 +177,17 @@ type modelSaver struct {
 
 var _ osprey.Component = (*modelSaver)(nil)
 
+// modelSnapshotter is a detector whose models a modelSaver keeps: the
+// metric engine, the log detector and the forecaster. Restore's errors for
+// an invalid file wrap metric.ErrSnapshot or snapfile.ErrInvalid.
+type modelSnapshotter interface {
+	Snapshot(w io.Writer) error
+	Restore(r io.Reader) error
+	Series() int
+}
+
 // newModelSaver returns a saver of eng's models to path, every interval.
-func newModelSaver(eng *metric.Engine, path string, interval time.Duration, log *slog.Logger) *modelSaver {
+func newModelSaver(eng modelSnapshotter, path string, interval time.Duration, log *slog.Logger) *modelSaver {
 	return &modelSaver{eng: eng, path: path, interval: interval, log: log,
 		stop: make(chan struct{}), done: make(chan struct{})}
 }
@@ -208,7 +219,7 @@ func (s *modelSaver) restore() error {
 	case err == nil:
 		s.log.Info("restored detector models", "path", s.path, "series", s.eng.Series())
 		return nil
-	case errors.Is(err, metric.ErrSnapshot):
+	case errors.Is(err, metric.ErrSnapshot), errors.Is(err, snapfile.ErrInvalid):
 		aside := s.path + ".corrupt"
 		if rerr := os.Rename(s.path, aside); rerr != nil {
 			return fmt.Errorf("move aside invalid detector snapshot: %w", rerr)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,7 +23,8 @@ import (
 // the correlator and served by GET /api/v1/anomalies), with its metrics
 // registered on reg; nil when forecasting is disabled. The forecasts an
 // earlier process left open in st are adopted, so that this one closes
-// them (the trend models themselves start afresh).
+// them; the trend models themselves are restored from their snapshot
+// (forecastSnapshotPath) when the model saver starts.
 func buildForecast(ctx context.Context, cfg config.ForecastConfig, st store.Anomalies, sink osprey.AnomalyConsumer,
 	reg prometheus.Registerer, log *slog.Logger) (*forecast.Forecaster, error) {
 	if !cfg.Enabled {
@@ -93,4 +95,12 @@ func forecastAPI(fc *forecast.Forecaster, metrics *metricstore.Store, maxSamples
 		src.Config = fc.Config()
 	}
 	return src
+}
+
+// forecastSnapshotPath returns the file the forecaster's trend models are
+// snapshotted to: detect/forecast.snap in DataDir, beside the metric
+// detector's. They are written every detect.snapshot_interval and at
+// shutdown, after the bus drained, by a modelSaver as the detector's are.
+func forecastSnapshotPath(cfg config.Config) string {
+	return filepath.Join(cfg.DataDir, "detect", "forecast.snap")
 }

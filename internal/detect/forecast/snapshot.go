@@ -41,8 +41,8 @@ const (
 
 // ErrSnapshot is wrapped by every error Restore returns for a file that is
 // not a complete forecaster snapshot of this version, as opposed to a read
-// error.
-var ErrSnapshot = errors.New("invalid forecaster snapshot")
+// error. It wraps snapfile.ErrInvalid.
+var ErrSnapshot = fmt.Errorf("forecaster: %w", snapfile.ErrInvalid)
 
 // Snapshot writes the trend model of every series and the last value of
 // every capacity series to w, in the format Restore reads. It holds the
