@@ -120,6 +120,8 @@ const (
 	TimelineAssigned TimelineKind = "assigned"
 	// TimelineMerged records a manual merge, on both incidents.
 	TimelineMerged TimelineKind = "merged"
+	// TimelineSplit records a manual split, on both incidents.
+	TimelineSplit TimelineKind = "split"
 	// TimelineSuppressed records a signal of the incident that a silence or
 	// an inhibition rule kept from joining or escalating it.
 	TimelineSuppressed TimelineKind = "suppressed"

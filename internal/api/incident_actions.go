@@ -22,6 +22,7 @@ const (
 	routeIncidentAssign  = "POST /api/v1/incidents/{id}/assign"
 	routeIncidentComment = "POST /api/v1/incidents/{id}/comments"
 	routeIncidentMerge   = "POST /api/v1/incidents/{id}/merge"
+	routeIncidentSplit   = "POST /api/v1/incidents/{id}/split"
 )
 
 // Bounds of the incident action requests.
@@ -29,6 +30,8 @@ const (
 	maxActionBodyBytes = 16 << 10
 	maxCommentBytes    = 4096
 	maxAssigneeBytes   = 256
+	// maxSplitMembers bounds the members one split request names.
+	maxSplitMembers = 1000
 )
 
 // IncidentActions are people's actions on incidents. The correlate stage
@@ -44,6 +47,9 @@ type IncidentActions interface {
 	Assign(ctx context.Context, id, actor, assignee string) (osprey.Incident, error)
 	Comment(ctx context.Context, id, actor, text string) (osprey.TimelineEntry, error)
 	Merge(ctx context.Context, intoID, fromID, actor string) (osprey.Incident, error)
+	// Split moves the members with the given fingerprints into a new
+	// incident and returns it, then the incident split.
+	Split(ctx context.Context, id string, fingerprints []osprey.Fingerprint, actor string) (osprey.Incident, osprey.Incident, error)
 }
 
 // statusRequest is the optional body of ack, resolve and reopen.
@@ -65,6 +71,12 @@ type commentRequest struct {
 // the path.
 type mergeRequest struct {
 	From string `json:"from"`
+}
+
+// splitRequest is the body of split: the fingerprints (as the incident's
+// members show them) of the members that move to a new incident.
+type splitRequest struct {
+	Members []string `json:"members"`
 }
 
 // mountIncidentActions adds the incident action routes (operator role);
@@ -149,6 +161,42 @@ func (a *API) mountIncidentActions(acts IncidentActions) {
 			return
 		}
 		a.replyIncident(w, r, id, inc, err)
+	}))
+	a.mux.Handle(routeIncidentSplit, operator(func(w http.ResponseWriter, r *http.Request) {
+		var req splitRequest
+		if rerr := decodeActionBody(w, r, &req, false); rerr != nil {
+			writeRequestError(w, rerr)
+			return
+		}
+		if len(req.Members) == 0 {
+			writeRequestError(w, badRequest(reasonInvalid, "members: required: the fingerprints of the members to move to a new incident"))
+			return
+		}
+		if len(req.Members) > maxSplitMembers {
+			writeRequestError(w, badRequest(reasonInvalid, "members: %d given, at most %d", len(req.Members), maxSplitMembers))
+			return
+		}
+		fps := make([]osprey.Fingerprint, len(req.Members))
+		for i, s := range req.Members {
+			fp, err := osprey.ParseFingerprint(s)
+			if err != nil {
+				writeRequestError(w, badRequest(reasonInvalid, "members[%d]: %q is not a fingerprint (16 hex digits)", i, truncate(s, 64)))
+				return
+			}
+			fps[i] = fp
+		}
+		id := r.PathValue("id")
+		inc, _, err := acts.Split(r.Context(), id, fps, principalName(r))
+		if a.actionFailed(w, id, err) {
+			return
+		}
+		if full, err := a.store.GetIncident(r.Context(), inc.ID); err == nil {
+			inc = full
+		} else {
+			a.log.Warn("re-read incident after a split", "incident", inc.ID, "err", err)
+		}
+		w.Header().Set("Location", "/api/v1/incidents/"+inc.ID)
+		writeJSON(w, http.StatusCreated, inc)
 	}))
 }
 

@@ -176,3 +176,60 @@ func TestIncidentActionRoutesNeedTheCorrelator(t *testing.T) {
 		t.Errorf("ack without Options.Incidents: code %d, want 404", rec.Code)
 	}
 }
+
+// TestIncidentSplitRoute: POST /api/v1/incidents/{id}/split moves the
+// named members to a new incident (201, Location), and refuses bad
+// requests with the reason.
+func TestIncidentSplitRoute(t *testing.T) {
+	var corr *correlate.Correlator
+	e := newEnv(t, withTokens, withCorrelator(t, &corr))
+	operator := append(bearer(operatorToken), "Content-Type", "application/json")
+	id := e.fire(t, corr, "HighLatency", "checkout")
+	other := e.fire(t, corr, "DiskFull", "db")
+	base := "/api/v1/incidents/" + id
+	var inc osprey.Incident
+	decodeReply(t, e.do("POST", base+"/merge", `{"from":"`+other+`"}`, operator...), 200, &inc)
+	disk := osprey.EventFingerprint("DiskFull", osprey.Labels{"service": "db"}).String()
+	latency := osprey.EventFingerprint("HighLatency", osprey.Labels{"service": "checkout"}).String()
+
+	for _, tt := range []struct {
+		name, target, body string
+		header             []string
+		wantCode           int
+		wantErr            string
+	}{
+		{"viewer cannot split", base + "/split", `{"members":["` + disk + `"]}`, append(bearer(viewerToken), "Content-Type", "application/json"), 403, ""},
+		{"no members", base + "/split", `{"members":[]}`, operator, 400, "members: required"},
+		{"not a fingerprint", base + "/split", `{"members":["zz"]}`, operator, 400, `members[0]: "zz" is not a fingerprint`},
+		{"not a member", base + "/split", `{"members":["00000000000000aa"]}`, operator, 409, "has no member 00000000000000aa"},
+		{"every member", base + "/split", `{"members":["` + disk + `","` + latency + `"]}`, operator, 409, "at least one member"},
+		{"unknown incident", "/api/v1/incidents/01NOSUCH/split", `{"members":["` + disk + `"]}`, operator, 404, "not found"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := e.do("POST", tt.target, tt.body, tt.header...)
+			if rec.Code != tt.wantCode {
+				t.Fatalf("code = %d, want %d; body %s", rec.Code, tt.wantCode, rec.Body)
+			}
+			var body errorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || !strings.Contains(body.Error, tt.wantErr) {
+				t.Errorf("error = %q (%v), want it to contain %q", body.Error, err, tt.wantErr)
+			}
+		})
+	}
+
+	rec := e.do("POST", base+"/split", `{"members":["`+disk+`"]}`, operator...)
+	decodeReply(t, rec, 201, &inc)
+	if inc.ID == id || len(inc.Members) != 1 || inc.Members[0].Fingerprint.String() != disk || len(inc.Timeline) == 0 {
+		t.Fatalf("split reply: %s with %d members, %d timeline entries", inc.ID, len(inc.Members), len(inc.Timeline))
+	}
+	if loc := rec.Header().Get("Location"); loc != "/api/v1/incidents/"+inc.ID {
+		t.Errorf("Location = %q", loc)
+	}
+	if last := inc.Timeline[len(inc.Timeline)-1]; last.Kind != osprey.TimelineSplit || last.Actor != "alertmanager" || last.Ref != id {
+		t.Errorf("new incident's split entry = %+v", last)
+	}
+	decodeReply(t, e.do("GET", base, "", bearer(viewerToken)...), 200, &inc)
+	if len(inc.Members) != 1 || inc.Members[0].Fingerprint.String() != latency {
+		t.Errorf("split incident keeps %+v, want only HighLatency", inc.Members)
+	}
+}

@@ -39,6 +39,7 @@ token is --token-file, --token or $OSPREY_TOKEN. Tables show relative times;
 		newIncidentsCommentCmd(stdout, f),
 		newIncidentsAssignCmd(stdout, f),
 		newIncidentsMergeCmd(stdout, f),
+		newIncidentsSplitCmd(stdout, f),
 	)
 	return cmd
 }
@@ -342,4 +343,32 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+func newIncidentsSplitCmd(stdout io.Writer, f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "split ID FINGERPRINT...",
+		Short: "Move members of incident ID to a new incident: two problems, two incidents",
+		Long: `Split incident ID when the correlator grouped two problems together: the
+members with the given fingerprints (as "incidents show ID" lists them) move to
+a new incident, their later reports and new alerts of their group follow them,
+and both timelines record it. At least one member must stay.`,
+		Example: `  osprey incidents split 01JDX... 9c1f0e2a7b3d4c55`,
+		Args:    minArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.call(cmd, func(ctx context.Context, c *client.Client) error {
+				inc, err := c.SplitIncident(ctx, args[0], args[1:])
+				if err != nil {
+					return err
+				}
+				if f.json() {
+					return printJSON(stdout, inc)
+				}
+				_, err = fmt.Fprintf(stdout, "%d members of incident %s split into new incident %s: %s\n",
+					len(inc.Members), cell(args[0], 0), cell(inc.ID, 0), cell(inc.Title, maxTitleWidth))
+				return err
+			})
+		},
+		ValidArgsFunction: completeIncidents(f, true),
+	}
 }

@@ -120,4 +120,17 @@ func testIncidents(t *testing.T, s *ospreyServer, checkout, cart osprey.Incident
 	if inc.ID != checkout.ID || len(inc.Members) != 2 {
 		t.Errorf("merge -o json: %s with %d members", inc.ID, len(inc.Members))
 	}
+
+	// split: cart's member moves back out, to a new incident.
+	cartFP := ""
+	for _, m := range inc.Members {
+		if m.Name == "CartDown" {
+			cartFP = m.Fingerprint.String()
+		}
+	}
+	out = s.mustRun(t, "incidents", "split", checkout.ID, cartFP)
+	if !regexp.MustCompile(`^1 members of incident ` + checkout.ID + ` split into new incident \S+: CartDown`).MatchString(out) {
+		t.Errorf("split: %q", out)
+	}
+	s.wantFail(t, ExitUsage, []string{"incidents", "split", checkout.ID}, "requires at least 2 arg")
 }

@@ -146,6 +146,18 @@ func (c *Client) MergeIncident(ctx context.Context, into, from string) (osprey.I
 	return out, err
 }
 
+// SplitIncident moves the members of incident id with the given
+// fingerprints to a new incident and returns the new incident
+// (POST /api/v1/incidents/{id}/split).
+func (c *Client) SplitIncident(ctx context.Context, id string, fingerprints []string) (osprey.Incident, error) {
+	in := struct {
+		Members []string `json:"members"`
+	}{fingerprints}
+	var out osprey.Incident
+	err := c.do(ctx, http.MethodPost, "/api/v1/incidents/"+seg(id)+"/split", nil, in, http.StatusCreated, &out)
+	return out, err
+}
+
 // Silence states, as GET /api/v1/silences reports them and takes them in
 // ?state=.
 const (
