@@ -85,6 +85,14 @@ func TestAblation(t *testing.T) {
 		{"without shift", func(c *Config) { c.disabled[CompShift] = true }},
 		{"without spread", func(c *Config) { c.disabled[CompSpread] = true }},
 		{"without novel", func(c *Config) { c.disabled[CompNovel] = true }},
+		{"without burst", func(c *Config) { c.disabled[CompBurst] = true }},
+		{"novelty near misses count in full", func(c *Config) { c.novelExact = true }},
+		{"isolated novelty in full", func(c *Config) { c.novelIsolated = true }},
+		{"without burst, near misses and isolated novelty in full (the previous detector)", func(c *Config) {
+			c.disabled[CompBurst] = true
+			c.novelExact = true
+			c.novelIsolated = true
+		}},
 		{"novelty at the longest length alone", func(c *Config) { c.novelOneOrder = true }},
 		{"without seasons", func(c *Config) { c.noSeason = true }},
 		{"no debounce", func(c *Config) { c.Refractory = 0 }},
@@ -100,6 +108,10 @@ func TestAblation(t *testing.T) {
 		{"NovelAlpha 0.004", func(c *Config) { c.NovelAlpha = 0.004 }},
 		{"Refractory 30", func(c *Config) { c.Refractory = 30 }},
 		{"Refractory 120", func(c *Config) { c.Refractory = 120 }},
+		{"BurstAllowance 3", func(c *Config) { c.BurstAllowance = 3 }},
+		{"BurstAllowance 5", func(c *Config) { c.BurstAllowance = 5 }},
+		{"BurstClip 6", func(c *Config) { c.BurstClip = 6 }},
+		{"BurstClip 15", func(c *Config) { c.BurstClip = 15 }},
 	} {
 		cfg := base
 		x.f(&cfg)

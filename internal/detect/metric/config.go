@@ -51,6 +51,15 @@ type Config struct {
 	// score = 0.5 + 0.5·log2(surprise/record)/ScoreOctaves, clamped to
 	// [0, 1]. A score of 0.5 equals the record; 1 is 2^ScoreOctaves times it.
 	ScoreOctaves float64
+	// BurstAllowance and BurstClip shape the burst component, a two-sided
+	// CUSUM of the residual in units of the predictor's running error:
+	// each sample adds its standardised residual, clipped to ±BurstClip,
+	// less BurstAllowance, and the sum restarts at 0 whenever it would
+	// go negative. Residuals within the allowance (about 3σ for Gaussian
+	// noise at 4) drain it; a run of larger ones on one side fills it,
+	// and the clip keeps one spike, the point component's business, from
+	// filling it alone.
+	BurstAllowance, BurstClip float64
 	// NovelAlpha is the smoothing of the context-novelty rates (the share
 	// of never-seen value sequences; see CompNovel).
 	NovelAlpha float64
@@ -81,30 +90,37 @@ type Config struct {
 	// novelOneOrder lets a sequence new at the longest length alone
 	// count (the rule before the two-length rule of novelty.go).
 	novelOneOrder bool
+	// novelExact counts a near miss (see novelNear) as fully novel.
+	novelExact bool
+	// novelIsolated counts an isolated novelty in full (see
+	// novelPersistFloor), the rule before novelty persistence.
+	novelIsolated bool
 }
 
 // DefaultConfig returns the defaults used by serve and by the NAB bench.
 func DefaultConfig() Config {
 	return Config{
-		Warmup:       100,
-		LevelAlpha:   0.03,
-		RefAlpha:     0.005,
-		ShortAlpha:   0.1,
-		ErrAlpha:     0.01,
-		BaseAlpha:    0.002,
-		SeasonAlpha:  0.2,
-		SeasonGain:   0.8,
-		Clip:         5,
-		Floor:        0.01,
-		RecordDecay:  0.9998,
-		RecordGrow:   4,
-		AlarmGrow:    1.5,
-		ScoreOctaves: 4,
-		NovelAlpha:   0.002,
-		Threshold:    0.54, // a new record by 25 %: 0.5 + 0.5·log2(1.25)/4
-		Refractory:   60,
-		FeedbackStep: 1.25, // as far above the marked anomaly as Threshold is above the record
-		FeedbackMax:  8,    // Threshold 0.54 becomes at most 0.915
+		Warmup:         100,
+		LevelAlpha:     0.03,
+		RefAlpha:       0.005,
+		ShortAlpha:     0.1,
+		ErrAlpha:       0.01,
+		BaseAlpha:      0.002,
+		SeasonAlpha:    0.2,
+		SeasonGain:     0.8,
+		Clip:           5,
+		Floor:          0.01,
+		RecordDecay:    0.9998,
+		RecordGrow:     4,
+		AlarmGrow:      1.5,
+		ScoreOctaves:   4,
+		BurstAllowance: 4,
+		BurstClip:      10,
+		NovelAlpha:     0.002,
+		Threshold:      0.54, // a new record by 25 %: 0.5 + 0.5·log2(1.25)/4
+		Refractory:     60,
+		FeedbackStep:   1.25, // as far above the marked anomaly as Threshold is above the record
+		FeedbackMax:    8,    // Threshold 0.54 becomes at most 0.915
 	}
 }
 
@@ -156,6 +172,12 @@ func (c *Config) Validate() error {
 	}
 	if !(c.Clip > 0) {
 		errs = append(errs, fmt.Errorf("clip: %v must be positive", c.Clip))
+	}
+	if !(c.BurstAllowance > 0) {
+		errs = append(errs, fmt.Errorf("burst_allowance: %v must be positive", c.BurstAllowance))
+	}
+	if !(c.BurstClip > c.BurstAllowance) {
+		errs = append(errs, fmt.Errorf("burst_clip: %v must be above burst_allowance %v", c.BurstClip, c.BurstAllowance))
 	}
 	if !(c.ScoreOctaves > 0) {
 		errs = append(errs, fmt.Errorf("score_octaves: %v must be positive", c.ScoreOctaves))

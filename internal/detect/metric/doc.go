@@ -20,10 +20,19 @@
 //     level shifts that no single point reveals;
 //   - spread: the short-term mean absolute residual against the long-term
 //     one, for variance changes;
+//   - burst: a two-sided CUSUM of the residual in units of the running
+//     error, each sample clipped to Config.BurstClip and less
+//     Config.BurstAllowance, for a run of large residuals on one side
+//     that no single sample makes a record of;
 //   - novel: context novelty after CAD OSE: the value quantised into four
 //     levels of its running range, and each sequence of the last 2..7
 //     levels looked up in a 4,096-bit set of sequences seen before; a
-//     never-seen sequence is as surprising as novelty is rare in the series.
+//     never-seen sequence is as surprising as novelty is rare in the
+//     series, half as surprising when its newest level is one off a seen
+//     sequence (a near miss at a level boundary), and an isolated novelty
+//     counts a third of one that follows another within a few samples
+//     (persistence: a new shape makes new sequences at several samples in
+//     a row, noise mostly at one).
 //
 // Each component's surprise is compared with that component's own record in
 // this series: the largest surprise of the recent past, decaying by

@@ -276,10 +276,12 @@ func Evidence(cfg *Config, observed float64, res *Result) []osprey.Evidence {
 			why = "short-term spread of the residuals grew beyond its usual range"
 		case CompNovel:
 			why = "the recent sequence of values took a path never seen before in this series"
+		case CompBurst:
+			why = fmt.Sprintf("a run of residuals on one side of the %s prediction, each beyond the usual error", res.Predictor)
 		}
 		ev = append(ev, osprey.Evidence{Detector: Component(c).String(), Score: s, Reason: why})
 	}
-	for i := 1; i < len(ev); i++ { // insertion sort: at most four entries
+	for i := 1; i < len(ev); i++ { // insertion sort: at most five entries
 		for j := i; j > 0 && ev[j].Score > ev[j-1].Score; j-- {
 			ev[j], ev[j-1] = ev[j-1], ev[j]
 		}

@@ -17,10 +17,12 @@ const (
 	CompSpread
 	// CompNovel is a never-seen sequence of quantised values.
 	CompNovel
+	// CompBurst is a run of residuals on one side (CUSUM).
+	CompBurst
 	numComponents
 )
 
-var componentNames = [numComponents]string{"point", "shift", "spread", "novel"}
+var componentNames = [numComponents]string{"point", "shift", "spread", "novel", "burst"}
 
 // String returns the component's name as used in Evidence.
 func (c Component) String() string {
@@ -127,6 +129,12 @@ type Model struct {
 	peak     float64
 
 	nov novelty
+	// burstUp and burstDown are the one-sided CUSUMs of the clipped
+	// standardised residual (the burst component).
+	burstUp, burstDown float64
+	// novRecent is the strongest novelty surprise of the last few
+	// samples, decaying by novelPersistDecay per sample.
+	novRecent float64
 
 	day  [dayBins]float32
 	week [weekBins]float32
@@ -189,6 +197,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		// mean: restart the short-term trackers rather than read the
 		// switch itself as a shift.
 		m.shortMean, m.ref, m.spread = ds, ds, scale
+		m.burstUp, m.burstDown = 0, 0
 	}
 	short := m.shortMean + cfg.ShortAlpha*(ds-m.shortMean)
 	sdev := max(m.shiftDev, floor)
@@ -196,6 +205,23 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	spread := m.spread + cfg.ShortAlpha*(math.Abs(r)-m.spread)
 	z[CompSpread] = spread / scale
 	z[CompNovel] = m.nov.update(cfg, m.n, v)
+	if !cfg.novelIsolated {
+		z[CompNovel] = m.persist(z[CompNovel])
+	}
+	// A burst is a run: a sum that starts with this sample is one large
+	// residual, which is the point component's to judge (its record knows
+	// how large single residuals get; the burst record, mostly at rest,
+	// does not), so only a sum carried over from the sample before counts.
+	xs := max(-cfg.BurstClip, min(cfg.BurstClip, r/scale))
+	up, down := m.burstUp, m.burstDown
+	m.burstUp = max(0, up+xs-cfg.BurstAllowance)
+	m.burstDown = max(0, down-xs-cfg.BurstAllowance)
+	if up > 0 {
+		z[CompBurst] = m.burstUp
+	}
+	if down > 0 {
+		z[CompBurst] = max(z[CompBurst], m.burstDown)
+	}
 
 	warm := int(m.n) > cfg.Warmup
 	res.Warm = warm
@@ -208,6 +234,9 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	best := 0.0
 	for c := range numComponents {
 		rec := max(m.record[c], 1)
+		if c == CompBurst {
+			rec = max(m.record[c], burstRecordFloor)
+		}
 		if c == CompPoint {
 			rec = max(m.pointRec[k], 1)
 		}
@@ -244,6 +273,27 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	m.learn(cfg, v, dOff, wOff, db, wb, pred, scale, short, spread)
 	m.lastMs = tsMs
 	return res
+}
+
+// burstRecordFloor is the lowest record the burst component is judged
+// against. The other components' surprises are ratios to a typical error,
+// so their records rest at 1 (a typical sample); the burst sum is an
+// excess over BurstAllowance and rests at 0, so its record would decay to
+// the floor and a run barely past the allowance would score as a new
+// record. With 2, a run must exceed the allowance by two typical errors in
+// all before it can score above 0.5.
+const burstRecordFloor = 2
+
+// persist applies novelty persistence (see novelPersistDecay) to zn, this
+// sample's novelty surprise: a new shape makes new sequences at several
+// consecutive samples, noise at a level boundary mostly an isolated one.
+func (m *Model) persist(zn float64) float64 {
+	out := 0.0
+	if zn > 0 {
+		out = math.Sqrt(zn * max(m.novRecent, novelPersistFloor*zn))
+	}
+	m.novRecent = max(zn, novelPersistDecay*m.novRecent)
+	return out
 }
 
 // learn updates the predictors and trackers with v.

@@ -100,6 +100,17 @@ func TestSyntheticSignals(t *testing.T) {
 			}
 			return tri
 		}, 20, CompNovel, 0},
+		{"short run beyond the usual error", func(i int, e float64) float64 {
+			// Ten samples 4.5σ high, below the point component's
+			// record in this noise: the shift component finds them
+			// within three samples. (The burst sum, judged against a
+			// record of at least burstRecordFloor, does not fire on a
+			// run this short.)
+			if i >= at && i < at+10 {
+				return 104.5 + e
+			}
+			return 100 + e
+		}, 3, CompShift, 0},
 		{"slow drift", func(i int, e float64) float64 {
 			return 100 + 10*float64(i)/n + e
 		}, -1, 0, 0},
@@ -302,6 +313,146 @@ func TestNovelty(t *testing.T) {
 	for i := range 20 {
 		if z := fresh.update(&cfg, uint32(i+1), float64(i%5)); z > 1.5 {
 			t.Fatalf("fresh model sample %d: novelty %v, want ≤ 1.5", i, z)
+		}
+	}
+}
+
+// TestNoveltyNearMiss checks the near-miss rule: a new sequence whose newest
+// value is one level off a sequence seen before counts half, a new sequence
+// that is not near any seen one counts in full, and with novelExact (the
+// rule before) both count in full.
+func TestNoveltyNearMiss(t *testing.T) {
+	cfg := DefaultConfig()
+	exact := cfg
+	exact.novelExact = true
+	var learnt novelty
+	cycle := []float64{0, 1, 2, 3, 2, 1}
+	n := uint32(0)
+	for range 200 {
+		for _, v := range cycle {
+			n++
+			learnt.update(&cfg, n, v)
+		}
+	}
+	n++
+	learnt.update(&cfg, n, 0)
+	n++
+	tests := []struct {
+		name string
+		next float64
+		// near says whether the sequence ending in next is a near miss.
+		near bool
+	}{
+		// After 0 the cycle always went to 1: 2 is one level off.
+		{"one level off the learnt path", 2, true},
+		// 3 is two levels off 1, and 0 → 2 was never seen either.
+		{"far from every learnt path", 3, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := learnt, learnt
+			z := a.update(&cfg, n, tc.next)
+			zExact := b.update(&exact, n, tc.next)
+			if zExact < 10 {
+				t.Fatalf("exact novelty %v, want ≥ 10", zExact)
+			}
+			want := zExact
+			if tc.near {
+				want = novelNear * zExact
+				if !(z < zExact) {
+					t.Errorf("near miss scored %v, not less than the exact %v", z, zExact)
+				}
+			}
+			if math.Abs(z-want) > 1e-9*want {
+				t.Errorf("novelty %v, want %v (exact %v)", z, want, zExact)
+			}
+		})
+	}
+}
+
+// TestNoveltyPersistence checks the persistence rule's arithmetic: an
+// isolated novelty counts √novelPersistFloor (about a third) of its
+// surprise, one right after another counts in full, one a few samples
+// after another by the decayed memory of it; and that a model with
+// novelIsolated (the rule before) is unaffected by it.
+func TestNoveltyPersistence(t *testing.T) {
+	var m Model
+	steps := []struct {
+		name string
+		zn   float64
+		want float64
+	}{
+		{"isolated", 100, 100 * math.Sqrt(novelPersistFloor)},
+		{"right after another", 100, 100},
+		{"nothing new", 0, 0},
+		{"nothing new", 0, 0},
+		{"after two samples with nothing new", 100, math.Sqrt(100 * 100 * novelPersistDecay * novelPersistDecay)},
+		{"a weak one after a strong one", 1, math.Sqrt(1 * 100)},
+	}
+	for i, st := range steps {
+		if got := m.persist(st.zn); math.Abs(got-st.want) > 1e-9*max(1, st.want) {
+			t.Errorf("step %d (%s): persist(%v) = %v, want %v", i, st.name, st.zn, got, st.want)
+		}
+	}
+	// With novelIsolated the model never touches novRecent.
+	cfg := DefaultConfig()
+	cfg.novelIsolated = true
+	var old Model
+	for i := range 400 {
+		old.Update(&cfg, int64(i)*step, float64(i%7*(i/200+1)))
+	}
+	if old.novRecent != 0 {
+		t.Errorf("novelIsolated model has recent novelty %v", old.novRecent)
+	}
+}
+
+// TestBurst checks the burst component's arithmetic: noise within the
+// allowance keeps both sums at 0, a run on one side adds min(residual,
+// BurstClip) − BurstAllowance per sample in units of the running error, a
+// single spike adds at most BurstClip − BurstAllowance, and a switch of
+// predictor restarts the sums.
+func TestBurst(t *testing.T) {
+	cfg := DefaultConfig()
+	var m Model
+	vals := signal(2000, 7, func(_ int, e float64) float64 { return 100 + e })
+	for i, v := range vals {
+		m.Update(&cfg, int64(i)*step, v)
+	}
+	if m.burstUp > 2*cfg.BurstClip || m.burstDown > 2*cfg.BurstClip {
+		t.Fatalf("noise filled the burst sums: up %v down %v", m.burstUp, m.burstDown)
+	}
+	at := int64(len(vals))
+	spike := func(v float64) {
+		m.Update(&cfg, at*step, v)
+		at++
+	}
+	// Drain what noise left, with values at the level.
+	for range 20 {
+		spike(m.level)
+	}
+	if m.burstUp != 0 || m.burstDown != 0 {
+		t.Fatalf("sums not drained: up %v down %v", m.burstUp, m.burstDown)
+	}
+	// One huge spike adds at most clip − allowance.
+	spike(m.level + 1000*m.err[m.pred])
+	if got, bound := m.burstUp, cfg.BurstClip-cfg.BurstAllowance; got <= 0 || got > bound+1e-9 {
+		t.Errorf("one spike: burstUp %v, want in (0, %v]", got, bound)
+	}
+	for range 20 {
+		spike(m.level)
+	}
+	// A run of residuals of 7 errors below the prediction: each adds
+	// 7 − 4 to the downward sum.
+	for k := 1; k <= 5; k++ {
+		scale := max(m.err[m.pred], cfg.Floor*m.swing)
+		before := m.burstDown
+		r := m.Update(&cfg, at*step, m.level-7*scale)
+		at++
+		if d := m.burstDown - before; math.Abs(d-(7-cfg.BurstAllowance)) > 0.05 {
+			t.Errorf("run sample %d added %v to the downward sum, want about %v", k, d, 7-cfg.BurstAllowance)
+		}
+		if k == 5 && !r.Fired(CompBurst, cfg.Threshold) {
+			t.Errorf("a run of 5 residuals of 7 errors did not fire the burst component: %v", r.Components)
 		}
 	}
 }

@@ -41,6 +41,16 @@ const (
 	novelSet    = 1 << novelSetLog // bits in the seen-set: 512 bytes
 	// novelMinRate bounds the surprise of one novel sequence to 1000.
 	novelMinRate = 1e-3
+	// novelNear is the weight of a near-miss novelty (see nearSeen).
+	novelNear = 0.5
+	// Novelty persistence (Model.Update): the novel component's surprise
+	// is the geometric mean of this sample's novelty surprise and the
+	// strongest of the recent samples' (novRecent, decaying by
+	// novelPersistDecay per sample, so it spans about three samples),
+	// and at least √novelPersistFloor ≈ 0.32 of its own: an isolated
+	// novelty counts a third, one that follows another counts in full.
+	novelPersistDecay = 0.7
+	novelPersistFloor = 0.1
 )
 
 // novelty is the context-novelty state of one series: the running range,
@@ -89,8 +99,14 @@ func (s *novelty) update(cfg *Config, n uint32, v float64) float64 {
 		surprise := 0.0
 		if s.seen[word]&bit == 0 {
 			novel = 1
+			near := !cfg.novelExact && s.nearSeen(ctx)
 			s.seen[word] |= bit
 			surprise = 1 / float64(max(s.rate[k], novelMinRate))
+			if near {
+				// A near miss: the same path with the newest value
+				// one level off has been seen.
+				surprise *= novelNear
+			}
 			switch {
 			case cfg.novelOneOrder:
 				z = max(z, surprise)
@@ -122,4 +138,24 @@ func (s *novelty) level(v float64) uint32 {
 		return uint32(f)
 	}
 	return 0
+}
+
+// nearSeen reports whether the sequence ctx (as hashed by update) with its
+// newest level moved up or down by one has been seen: then the new sequence
+// is a familiar path whose last value fell just across a level boundary,
+// which is what noise near a boundary produces, rather than a new shape.
+func (s *novelty) nearSeen(ctx uint64) bool {
+	lvl := ctx & (novelLevels - 1)
+	for _, d := range [2]int{-1, 1} {
+		l := int(lvl) + d
+		if l < 0 || l >= novelLevels {
+			continue
+		}
+		c := ctx&^uint64(novelLevels-1) | uint64(l)
+		h := (c * 0x9E3779B97F4A7C15) >> (64 - novelSetLog)
+		if s.seen[h/64]&(uint64(1)<<(h%64)) != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -33,8 +33,10 @@ import (
 // The count sits in the trailer, not the header, because Snapshot writes
 // the series in chunks without holding the Engine's lock throughout.
 const (
-	snapMagic   = "OSPRYMET"
-	snapVersion = 1
+	snapMagic = "OSPRYMET"
+	// snapVersion 2: the burst component (two CUSUMs and a fifth
+	// record) and novelty persistence (novRecent) were added to Model.
+	snapVersion = 2
 	tagSeries   = 1
 	tagEnd      = 0
 
@@ -270,6 +272,9 @@ func (e *encoder) model(m *Model) {
 	for _, v := range m.nov.seen {
 		e.u64(v)
 	}
+	e.f64(m.burstUp)
+	e.f64(m.burstDown)
+	e.f64(m.novRecent)
 	for _, v := range m.day {
 		e.f32(v)
 	}
@@ -414,6 +419,7 @@ func (d *decoder) model(m *Model) {
 	for i := range m.nov.seen {
 		m.nov.seen[i] = u64()
 	}
+	m.burstUp, m.burstDown, m.novRecent = f64(), f64(), f64()
 	for i := range m.day {
 		m.day[i] = f32()
 	}
