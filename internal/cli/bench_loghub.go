@@ -45,7 +45,7 @@ concatenated corpus repeatedly. The last line is "GA=.. FGA=.. PA=.. FTA=..".`,
 	}
 	cmd.Flags().StringVar(&dir, "data", "", "Loghub-2k folder (with formats.json)")
 	cmd.Flags().BoolVar(&original, "original", false, "score against the original ground truth instead of the corrected one")
-	cmd.Flags().IntVar(&throughput, "throughput-lines", 2_000_000, "lines to mine for the throughput figure (0 skips it)")
+	cmd.Flags().IntVar(&throughput, "throughput-lines", loghub.ThroughputLines, "lines to mine for the throughput figure (0 skips it)")
 	return cmd
 }
 
@@ -85,50 +85,13 @@ func runBenchLoghub(stdout, stderr io.Writer, systems []loghub.System, original 
 	fmt.Fprintf(stdout, "ground truth: %s; averages are unweighted means over %d systems\n", truth, len(systems))
 
 	if throughputLines > 0 {
-		tp := measureThroughput(stderr, systems, cfg, throughputLines)
-		fmt.Fprintf(stdout, "throughput: %d lines in %s = %.0f lines/s on one goroutine (header parsing + masking + mining), %.3f allocs/line\n",
-			tp.lines, tp.elapsed.Round(time.Millisecond), float64(tp.lines)/tp.elapsed.Seconds(), float64(tp.allocs)/float64(tp.lines))
+		bar := progress.New(stderr, "throughput", int64(throughputLines))
+		runtime.GC() // start from a clean heap, so the run pays only for its own garbage
+		tp := loghub.MeasureThroughput(systems, cfg, throughputLines, func(n int) { bar.Add(int64(n)) })
+		bar.Finish()
+		fmt.Fprintf(stdout, "throughput: %d lines in %s = %.0f lines/s on one goroutine (header parsing + masking + mining), %.4f allocs/line\n",
+			tp.Lines, tp.Elapsed.Round(time.Millisecond), tp.LinesPerSecond(), tp.AllocsPerLine())
 	}
 	_, err := fmt.Fprintf(stdout, "GA=%.3f FGA=%.3f PA=%.3f FTA=%.3f\n", m.GA, m.FGA, m.PA, m.FTA)
 	return err
-}
-
-type throughputResult struct {
-	lines   int
-	elapsed time.Duration
-	allocs  uint64
-}
-
-// measureThroughput runs the concatenated corpus through fresh miners (one
-// per system, as one per source in production) until at least n lines have
-// been mined, on the calling goroutine.
-func measureThroughput(stderr io.Writer, systems []loghub.System, cfg logmine.Config, n int) throughputResult {
-	miners := make([]*logmine.Miner, len(systems))
-	for i, s := range systems {
-		miners[i] = logmine.NewMiner(s.Name, cfg)
-	}
-	bar := progress.New(stderr, "throughput", int64(n))
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	var fields []string
-	var zero time.Time
-	lines := 0
-	for lines < n {
-		for i, s := range systems {
-			m := miners[i]
-			for _, line := range s.Lines {
-				var content string
-				content, fields, _ = s.Format.Content(line, fields)
-				m.Add(zero, content)
-			}
-			lines += len(s.Lines)
-			bar.Add(int64(len(s.Lines)))
-		}
-	}
-	elapsed := time.Since(start)
-	runtime.ReadMemStats(&after)
-	bar.Finish()
-	return throughputResult{lines: lines, elapsed: elapsed, allocs: after.Mallocs - before.Mallocs}
 }

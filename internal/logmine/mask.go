@@ -2,7 +2,9 @@ package logmine
 
 import (
 	"bytes"
+	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // Wildcard marks a variable in a template, as in the Loghub ground truth.
@@ -29,7 +31,23 @@ const Wildcard = "<*>"
 //
 // maskLine appends the masked form of content to dst and returns it.
 func maskLine(dst []byte, content string) []byte {
+	dst, _ = mask(dst, content, math.MaxInt, true)
+	return dst
+}
+
+// maskLimit is maskLine for at most limit bytes of output: a longer masked
+// line is cut after its last whole token within the limit (or at the limit
+// when the first token is longer), and cut is true. The masker stops there,
+// so a huge line costs no more than a line of the limit's length.
+func maskLimit(dst []byte, content string, limit int) (masked []byte, cut bool) {
+	return mask(dst, content, limit, true)
+}
+
+// mask is maskLimit; with fast false every token goes through the full
+// scanner, which the tests use to check the fast paths against it.
+func mask(dst []byte, content string, limit int, fast bool) (masked []byte, cut bool) {
 	first := true
+	start := len(dst)
 	for i := 0; i < len(content); {
 		for i < len(content) && isSpaceByte(content[i]) {
 			i++
@@ -37,18 +55,58 @@ func maskLine(dst []byte, content string) []byte {
 		if i >= len(content) {
 			break
 		}
+		if len(dst)-start >= limit {
+			cut = true
+			break
+		}
 		if !first {
 			dst = append(dst, ' ')
 		}
 		first = false
-		if end := dateTimeEnd(content, i); end > i {
-			dst = appendVar(dst)
-			i = end
-			continue
+		// Every weekday and month name starts upper case.
+		if c := content[i]; c >= 'A' && c <= 'Z' {
+			if end := dateTimeEnd(content, i); end > i {
+				dst = appendVar(dst)
+				i = end
+				continue
+			}
 		}
-		end := tokenEnd(content, i)
-		dst = maskToken(dst, content[i:end])
-		if isNumber(content[i:end]) {
+		// One pass over the token finds its end and the classes of its
+		// bytes; most tokens are words or numbers and skip the full scanner.
+		end, cls := i, uint8(0)
+		for end < len(content) {
+			c := byteClass[content[end]]
+			if c&clSpace != 0 {
+				break
+			}
+			cls |= c
+			end++
+		}
+		if cls&clEquals != 0 {
+			end = tokenEnd(content, i) // a quoted value may hold spaces
+		}
+		tok := content[i:end]
+		if rem := limit - (len(dst) - start); len(tok)-tokenSlack > rem {
+			// A token far longer than the room left (a megabyte blob):
+			// mask only what can show, so a line costs at most the limit.
+			k := rem + tokenSlack
+			for k > 0 && !utf8.RuneStart(tok[k]) {
+				k--
+			}
+			tok, end, cut = tok[:k], len(content), true
+		}
+		number := cls&clDigit != 0 && cls&clSpecial == 0 && isNumber(tok)
+		switch {
+		case fast && isPlain(tok, cls):
+			dst = maskPlain(dst, tok)
+		case fast && number:
+			dst = appendVar(dst)
+		case fast:
+			dst = maskToken(dst, tok, cls)
+		default:
+			dst = maskToken(dst, tok, clAll)
+		}
+		if number {
 			// "317.5 KB": a size is one variable with its unit.
 			k := skipSpaces(content, end)
 			u := k
@@ -58,7 +116,7 @@ func maskLine(dst []byte, content string) []byte {
 			if u > k && isSizeUnit(content[k:u]) && (u == len(content) || !isAlnum(content[u])) {
 				// Punctuation after the unit stays with the token.
 				end = tokenEnd(content, u)
-				dst = maskToken(dst, content[u:end])
+				dst = maskToken(dst, content[u:end], clAll)
 			}
 		}
 		i = end
@@ -66,9 +124,33 @@ func maskLine(dst []byte, content string) []byte {
 	if strings.Contains(content, Wildcard) {
 		// A line that itself holds the text "<*>" could put it next to a
 		// masked variable; merge such runs as appendVar does.
-		dst = collapseWildcards(dst)
+		dst = dst[:start+len(collapseWildcards(dst[start:]))]
 	}
-	return dst
+	if len(dst)-start > limit {
+		cut = true
+		dst = dst[:start+cutMasked(dst[start:], limit)]
+	}
+	return dst, cut
+}
+
+// tokenSlack is how far past the output limit a token is masked, so that
+// a variable at the limit is still recognised whole.
+const tokenSlack = 256
+
+// cutMasked returns the length of the masked line b cut to at most n bytes:
+// before its last space within the limit, or else at the limit, moved back
+// so as not to split a "<*>" or a UTF-8 sequence.
+func cutMasked(b []byte, n int) int {
+	if k := bytes.LastIndexByte(b[:n+1], ' '); k > 0 {
+		return k
+	}
+	if k := bytes.LastIndexByte(b[:n], '<'); k >= 0 && k > n-len(Wildcard) && bytes.HasPrefix(b[k:], []byte(Wildcard)) {
+		n = k
+	}
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return n
 }
 
 // collapseWildcards rewrites every run of touching "<*>" in b to one "<*>".
@@ -114,9 +196,12 @@ func isSizeUnit(u string) bool {
 	return false
 }
 
+// isSpaceByte reports ASCII whitespace: space, \t, \n, \v, \f, \r.
 func isSpaceByte(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+	return c <= ' ' && (uint64(1)<<c)&spaceBits != 0
 }
+
+const spaceBits = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\v' | 1<<'\f' | 1<<'\r'
 
 // tokenEnd returns the end of the token starting at i: the next whitespace,
 // except that a quoted value after "=" (tag="View Lock") runs to its closing
@@ -176,16 +261,21 @@ func appendVar(dst []byte) []byte {
 }
 
 // maskToken appends the masked form of one whitespace-free token (which may
-// hold a quoted value with spaces after "=").
-func maskToken(dst []byte, tok string) []byte {
-	if lo, hi, ok := wholeVariable(tok); ok {
-		dst = append(dst, tok[:lo]...)
-		dst = appendVar(dst)
-		return append(dst, tok[hi:]...)
+// hold a quoted value with spaces after "="). cls has the classes of its
+// bytes (or clAll), to skip the checks that cannot apply.
+func maskToken(dst []byte, tok string, cls uint8) []byte {
+	if cls&clColon != 0 || len(tok) >= uuidLen { // URLs and C:\ need a colon
+		if lo, hi, ok := wholeVariable(tok); ok {
+			dst = append(dst, tok[:lo]...)
+			dst = appendVar(dst)
+			return append(dst, tok[hi:]...)
+		}
 	}
+	// An address has a digit (IPv4, a port) or colons (MAC, IPv6).
+	addresses := cls&(clDigit|clColon) != 0
 	for i := 0; i < len(tok); {
 		c := tok[i]
-		if i == 0 || c == '/' || c == '@' || isPathDelim(tok[i-1]) && tok[i-1] != ':' {
+		if addresses && (i == 0 || c == '/' || c == '@' || isPathDelim(tok[i-1]) && tok[i-1] != ':') {
 			if end := addressEnd(tok, i); end > i {
 				dst = appendVar(dst)
 				i = end
@@ -421,7 +511,7 @@ func valueSpan(tok string, i int) (start, end int, ok bool) {
 		// A value with a variable in it (a number, a hash) is a variable
 		// as a whole; a name such as HttpServer2 is not.
 		var scratch [64]byte
-		varlike = strings.Contains(string(maskPart(scratch[:0], tok[i:j])), Wildcard)
+		varlike = bytes.Contains(maskPart(scratch[:0], tok[i:j]), []byte(Wildcard))
 	}
 	if !varlike {
 		return i, i, false
@@ -485,8 +575,10 @@ func isName(s string, i int, list string) bool {
 	if i+3 > len(s) || i+3 < len(s) && (s[i+3] >= 'a' && s[i+3] <= 'z') {
 		return false
 	}
+	a, b, c := s[i], s[i+1], s[i+2]
 	for k := 0; k < len(list); k += 3 {
-		if s[i:i+3] == list[k:k+3] {
+		// Byte compares: a three-byte string compare is a call.
+		if a == list[k] && b == list[k+1] && c == list[k+2] {
 			return true
 		}
 	}
@@ -530,13 +622,34 @@ func maskPart(dst []byte, p string) []byte {
 			i += 36
 			continue
 		}
-		j := i
-		for j < len(p) && !isPieceDelim(p[j]) && p[j] != '/' {
-			j++
+		// One scan finds the piece's end and what isVariableWord needs.
+		j, wc := i, wordCounts{hex: true}
+		run := 0
+		for ; j < len(p); j++ {
+			c := p[j]
+			k := byteClass[c]
+			if k&clPiece != 0 {
+				break
+			}
+			switch {
+			case k&clDigit != 0:
+				wc.digits++
+				run++
+				wc.maxRun = max(wc.maxRun, run)
+				continue
+			case k&clLetter != 0:
+				wc.letters++
+				if l := c | 0x20; l > 'f' {
+					wc.hex = false
+				}
+			default:
+				wc.hex = false
+			}
+			run = 0
 		}
 		// An identifier with a long digit run swallows the words joined to
 		// it by "-" after it (job_1445062781478_0011-1445062781478).
-		if longDigitRun(p[i:j]) {
+		if wc.maxRun >= 4 {
 			for j < len(p) && p[j] == '-' && j+1 < len(p) && isAlnum(p[j+1]) {
 				k := j + 1
 				for k < len(p) && !isPieceDelim(p[k]) {
@@ -560,7 +673,11 @@ func maskPart(dst []byte, p string) []byte {
 				continue
 			}
 		}
-		dst = maskWord(dst, p[i:j])
+		if isVariableWord(p[i:j], wc) {
+			dst = appendVar(dst)
+		} else {
+			dst = append(dst, p[i:j]...)
+		}
 		i = j
 	}
 	return dst
@@ -596,37 +713,22 @@ func allDigits(s string) bool {
 	return true
 }
 
-// longDigitRun reports whether s has four or more digits in a row, as
-// identifiers such as blk_123456 and job_1445062781478_0011 do.
-func longDigitRun(s string) bool {
-	run := 0
-	for i := 0; i < len(s); i++ {
-		if isDigit(s[i]) {
-			run++
-			if run >= 4 {
-				return true
-			}
-		} else {
-			run = 0
-		}
-	}
-	return false
+// wordCounts describes a piece for isVariableWord.
+type wordCounts struct {
+	digits, letters int
+	maxRun          int  // longest run of digits (maskPart's use)
+	hex             bool // only digits and the letters a-f, A-F
 }
 
-func maskWord(dst []byte, w string) []byte {
-	if isVariableWord(w) {
-		return appendVar(dst)
-	}
-	return append(dst, w...)
-}
-
-// isVariableWord classifies a piece with no delimiters in it.
-func isVariableWord(w string) bool {
+// isVariableWord classifies a piece with no delimiters in it, whose counts
+// are wc.
+func isVariableWord(w string, wc wordCounts) bool {
 	n := len(w)
 	if n == 0 {
 		return false
 	}
-	if allDigits(w) {
+	digits, letters, hex := wc.digits, wc.letters, wc.hex
+	if digits == n {
 		return true
 	}
 	if n > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X') {
@@ -636,21 +738,6 @@ func isVariableWord(w string) bool {
 			}
 		}
 		return true
-	}
-	digits, letters, hex := 0, 0, true
-	for i := 0; i < n; i++ {
-		c := w[i]
-		switch {
-		case isDigit(c):
-			digits++
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			letters++
-			if !isHex(c) {
-				hex = false
-			}
-		default:
-			hex = false
-		}
 	}
 	if digits == 0 {
 		return isNullWord(w)
@@ -692,10 +779,103 @@ func isNullWord(w string) bool {
 // isUnit reports the units that follow numbers in logs: durations, sizes,
 // rates and ordinals are not, "4G/4G" style names are left alone.
 func isUnit(s string) bool {
-	switch strings.ToLower(s) {
+	// Lower-case ASCII into a small buffer: strings.ToLower allocates for
+	// upper-case input, and every unit is at most five bytes.
+	if len(s) > 5 {
+		return false
+	}
+	var lower [5]byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	switch string(lower[:len(s)]) {
 	case "ns", "us", "µs", "ms", "s", "sec", "secs", "m", "min", "mins", "h", "hr", "hrs", "d",
 		"b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "k", "bytes", "khz", "mhz", "ghz", "hz", "x":
 		return true
 	}
 	return false
+}
+
+// Byte classes for the per-token pre-scan of maskLine.
+const (
+	clSpace   uint8 = 1 << iota // whitespace: ends a token
+	clDigit                     // 0-9
+	clSpecial                   // / \ = < >: paths, key=value, URLs
+	clEquals                    // =: a quoted value after it may hold spaces
+	clDelim                     // a path or piece delimiter, or /
+	clColon                     // :
+	clPiece                     // a piece delimiter (. - + @ # $ % & < >) or /
+	clLetter                    // A-Z, a-z
+
+	clAll uint8 = 0xff // every class: assume nothing about a token
+)
+
+// uuidLen is the length of a UUID; tokens at least this long may hold one
+// without a digit and take the full scanner.
+const uuidLen = 36
+
+// byteClass maps a byte to its classes. It is computed once and only read.
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		b := byte(c)
+		if isSpaceByte(b) {
+			t[c] |= clSpace
+		}
+		if isDigit(b) {
+			t[c] |= clDigit
+		}
+		switch b {
+		case '/', '\\', '<', '>':
+			t[c] |= clSpecial
+		case ':':
+			t[c] |= clColon
+		case '=':
+			t[c] |= clSpecial | clEquals
+		}
+		if isPathDelim(b) || isPieceDelim(b) || b == '/' {
+			t[c] |= clDelim
+		}
+		if isPieceDelim(b) || b == '/' {
+			t[c] |= clPiece
+		}
+		if b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' {
+			t[c] |= clLetter
+		}
+	}
+	return t
+}()
+
+// isPlain reports whether a token with byte classes cls is one that only
+// the null-word rule of the full scanner can change: no digit (no number,
+// IPv4 address or port), none of / \ = < > (paths, URLs, key=value), fewer
+// than three colons (MAC and IPv6 addresses have at least three) and shorter
+// than a UUID.
+func isPlain(tok string, cls uint8) bool {
+	if cls&(clDigit|clSpecial) != 0 || len(tok) >= uuidLen {
+		return false
+	}
+	return cls&clColon == 0 || strings.Count(tok, ":") < 3
+}
+
+// maskPlain masks a token that isPlain: of the full scanner's rules only the
+// null words (true, false, null, root) apply to it, as whole pieces between
+// delimiters.
+func maskPlain(dst []byte, tok string) []byte {
+	start, copied := 0, 0
+	for i := 0; i <= len(tok); i++ {
+		if i < len(tok) && byteClass[tok[i]]&clDelim == 0 {
+			continue
+		}
+		if n := i - start; (n == 4 || n == 5) && isNullWord(tok[start:i]) {
+			dst = append(dst, tok[copied:start]...)
+			dst = appendVar(dst)
+			copied = i
+		}
+		start = i + 1
+	}
+	return append(dst, tok[copied:]...)
 }

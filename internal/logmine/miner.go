@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Config tunes a Miner. The zero value means the defaults; there is one
@@ -17,6 +18,15 @@ type Config struct {
 	// MaxCacheLines caps the cache of masked lines already seen; it is
 	// emptied when full. Default 65536.
 	MaxCacheLines int
+	// MaxCacheBytes caps the bytes of the masked lines in that cache, which
+	// is emptied when they would exceed it. Default 16 MiB.
+	MaxCacheBytes int
+	// MaxLineBytes caps a line's masked form: the masker stops after the
+	// last whole token within the limit (a stack trace keeps its first
+	// frames), and the line is mined on that part and counted in
+	// Stats.Truncated. With MaxTemplates and MaxCacheBytes it bounds a
+	// miner's memory and time per line whatever the input. Default 16 KiB.
+	MaxLineBytes int
 	// MergeAfter is how many distinct words a position must show, in lines
 	// that are otherwise alike, before it becomes a variable. Words (tokens
 	// of letters only) are kept apart until then, because log templates
@@ -34,6 +44,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxCacheLines <= 0 {
 		c.MaxCacheLines = 1 << 16
+	}
+	if c.MaxCacheBytes <= 0 {
+		c.MaxCacheBytes = 16 << 20
+	}
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = 16 << 10
 	}
 	if c.MergeAfter <= 0 {
 		c.MergeAfter = 4
@@ -66,7 +82,11 @@ type Stats struct {
 	Merges     int64 // templates merged into another
 	Overflow   int64 // lines dropped because MaxTemplates was reached
 	CacheFlush int64 // times the masked-line cache was emptied
+	Truncated  int64 // lines whose masked form was cut to MaxLineBytes
 }
+
+// maxSampleBytes caps a template's sample line.
+const maxSampleBytes = 4096
 
 // template is one mined pattern. Fields are owned by the Miner.
 type template struct {
@@ -104,10 +124,12 @@ type Miner struct {
 	tmpls  []*template
 	byLen  map[int][]int // live (non-alias) templates by token count
 	cache  map[string]int
-	ids    map[string]int // template id → index
-	buf    []byte
-	toks   []string
-	stats  Stats
+	// cacheBytes is the length of cache's keys, for MaxCacheBytes.
+	cacheBytes int
+	ids        map[string]int // template id → index
+	buf        []byte
+	toks       []string
+	stats      Stats
 	// trackMerges makes mergeInto record merges for Set's listener.
 	trackMerges bool
 	merged      []merged
@@ -128,7 +150,14 @@ func NewMiner(source string, cfg Config) *Miner {
 // Add mines one line's content (the message without its header) seen at t.
 func (m *Miner) Add(t time.Time, content string) Match {
 	m.stats.Lines++
-	m.buf = maskLine(m.buf[:0], content)
+	if cap(m.buf) > 4*m.cfg.MaxLineBytes {
+		m.buf = nil // one huge token of the last line grew it: let it go
+	}
+	var cut bool
+	m.buf, cut = maskLimit(m.buf[:0], content, m.cfg.MaxLineBytes)
+	if cut {
+		m.stats.Truncated++
+	}
 	if idx, ok := m.cache[string(m.buf)]; ok {
 		m.stats.CacheHits++
 		idx = m.resolve(idx)
@@ -142,11 +171,13 @@ func (m *Miner) Add(t time.Time, content string) Match {
 		m.stats.Overflow++
 		return Match{Overflow: true, Index: -1}
 	}
-	if len(m.cache) >= m.cfg.MaxCacheLines {
+	if len(m.cache) >= m.cfg.MaxCacheLines || m.cacheBytes+len(masked) > m.cfg.MaxCacheBytes {
 		clear(m.cache)
+		m.cacheBytes = 0
 		m.stats.CacheFlush++
 	}
 	m.cache[masked] = idx
+	m.cacheBytes += len(masked)
 	idx = m.resolve(idx)
 	m.touch(idx, t, content)
 	return Match{ID: m.tmpls[idx].id, New: isNew, Index: idx}
@@ -162,8 +193,25 @@ func (m *Miner) touch(idx int, t time.Time, content string) {
 		tp.last = t
 	}
 	if tp.sample == "" {
-		tp.sample = strings.Clone(content)
+		tp.sample = strings.Clone(cutLine(content, maxSampleBytes))
 	}
+}
+
+// cutLine shortens s to at most n bytes: at the last whitespace within the
+// limit, or else at the last character boundary.
+func cutLine(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for i := n; i > n/2; i-- {
+		if isSpaceByte(s[i]) {
+			return s[:i]
+		}
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // appendFields splits s at single spaces (maskLine's output has no others).

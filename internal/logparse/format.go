@@ -3,6 +3,7 @@ package logparse
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // ContentField is the name of the field that holds the message in a format.
@@ -31,6 +32,10 @@ type Format struct {
 	names   []string
 	content int      // index of the Content field in names, or -1
 	alts    [][]node // alternatives: optional groups present, then absent
+	absent  [][]int  // absent[i]: the fields that alts[i] does not set
+	// memos recycles the failure memos of matches that needed one, so that
+	// a line that backtracks does not allocate.
+	memos sync.Pool // of *[]uint64
 }
 
 type nodeKind uint8
@@ -164,6 +169,20 @@ func Compile(format string) (*Format, error) {
 		return nil, fmt.Errorf("compile format: no <Field> in %q", format)
 	}
 	f.alts = expand(top)
+	f.absent = make([][]int, len(f.alts))
+	for i, alt := range f.alts {
+		set := make([]bool, len(f.names))
+		for _, n := range alt {
+			if n.kind == nodeField {
+				set[n.field] = true
+			}
+		}
+		for field, ok := range set {
+			if !ok {
+				f.absent[i] = append(f.absent[i], field)
+			}
+		}
+	}
 	return f, nil
 }
 
@@ -239,10 +258,21 @@ func (f *Format) Parse(line string, dst []string) ([]string, bool) {
 		dst = make([]string, len(f.names))
 	}
 	dst = dst[:len(f.names)]
-	for _, alt := range f.alts {
+	for i, alt := range f.alts {
+		if matchFirst(line, alt, dst) {
+			// It set every field of alt; the others are empty.
+			for _, field := range f.absent[i] {
+				dst[field] = ""
+			}
+			return dst, true
+		}
 		clear(dst)
-		m := matcher{line: line, nodes: alt, vals: dst}
-		if m.match(0, 0) {
+		m := f.matcher(line, alt, dst)
+		ok := m.match(0, 0)
+		if m.box != nil && cap(*m.box) <= maxPooledMemo {
+			f.memos.Put(m.box)
+		}
+		if ok {
 			return dst, true
 		}
 	}
@@ -259,6 +289,59 @@ func (f *Format) Content(line string, dst []string) (string, []string, bool) {
 	return vals[f.content], vals, true
 }
 
+// matchFirst follows the first choice at every node, without recursion: a
+// field ends at the first place where the next node can start, a space run
+// is taken whole. That is the path the backtracking matcher tries first, so
+// when it matches, its values are the backtracking matcher's; most lines of
+// a well-chosen format match this way. When it does not match, the caller
+// backtracks.
+func matchFirst(line string, nodes []node, vals []string) bool {
+	pos := 0
+	for i := range nodes {
+		n := &nodes[i]
+		switch n.kind {
+		case nodeLiteral:
+			if !strings.HasPrefix(line[pos:], n.lit) {
+				return false
+			}
+			pos += len(n.lit)
+		case nodeSpace:
+			end := pos
+			for end < len(line) && isSpace(line[end]) {
+				end++
+			}
+			if end == pos {
+				return false
+			}
+			pos = end
+		default: // nodeField
+			if i+1 == len(nodes) {
+				vals[n.field] = line[pos:]
+				return true
+			}
+			end := pos
+			switch next := &nodes[i+1]; next.kind {
+			case nodeLiteral:
+				k := strings.Index(line[pos:], next.lit)
+				if k < 0 {
+					return false
+				}
+				end += k
+			case nodeSpace:
+				for end < len(line) && !isSpace(line[end]) {
+					end++
+				}
+				if end == len(line) {
+					return false
+				}
+			}
+			vals[n.field] = line[pos:end]
+			pos = end
+		}
+	}
+	return pos == len(line)
+}
+
 // matcher is one backtracking match of a flat node list against a line.
 // Failed (node, position) pairs are remembered once the search has taken more
 // than a few steps, which bounds the work by nodes × line length: a line that
@@ -268,10 +351,33 @@ type matcher struct {
 	nodes []node
 	vals  []string
 	steps int
-	memo  []uint64 // bit (i*(len(line)+1)+pos): node i failed at pos
+	// work counts the bytes scanned and the candidates tried; past budget
+	// the match gives up (see workBudget).
+	work, budget int
+	memo         []uint64   // bit (i*(len(line)+1)+pos): node i failed at pos
+	pool         *sync.Pool // of *[]uint64
+	box          *[]uint64  // memo's storage, taken from pool
 }
 
 const memoAfterSteps = 64
+
+// workBudget bounds the work of one backtracking match, in bytes scanned
+// and candidates tried, to a multiple of the line's length. The memo keeps
+// the number of (node, position) states at nodes × length, but a lazy field
+// tries every later separator from each state it enters, which on a long
+// line that almost matches (a megabyte of "a: b " against "<A> <B>: <C>")
+// is quadratic. Past the budget the alternative counts as not matching and
+// the line is mined whole. Real headers match on the first path
+// (matchFirst) or after a few hundred steps, far below the budget.
+func workBudget(line string) int { return 64*len(line) + 1<<16 }
+
+func (f *Format) matcher(line string, nodes []node, vals []string) matcher {
+	return matcher{line: line, nodes: nodes, vals: vals, pool: &f.memos, budget: workBudget(line)}
+}
+
+// maxPooledMemo is the largest memo (in words, 128 KiB) kept for reuse; the
+// memo of a huge line is left to the garbage collector.
+const maxPooledMemo = 1 << 14
 
 func (m *matcher) failedBefore(i, pos int) bool {
 	if m.memo == nil {
@@ -286,7 +392,18 @@ func (m *matcher) markFailed(i, pos int) {
 		if m.steps < memoAfterSteps {
 			return
 		}
-		m.memo = make([]uint64, (len(m.nodes)*(len(m.line)+1)+63)/64)
+		n := (len(m.nodes)*(len(m.line)+1) + 63) / 64
+		box, _ := m.pool.Get().(*[]uint64)
+		if box == nil {
+			box = new([]uint64)
+		}
+		if cap(*box) < n {
+			*box = make([]uint64, n)
+		} else {
+			*box = (*box)[:n]
+			clear(*box)
+		}
+		m.box, m.memo = box, *box
 	}
 	b := i*(len(m.line)+1) + pos
 	m.memo[b>>6] |= 1 << (b & 63)
@@ -295,6 +412,9 @@ func (m *matcher) markFailed(i, pos int) {
 func (m *matcher) match(i, pos int) bool {
 	if i == len(m.nodes) {
 		return pos == len(m.line)
+	}
+	if m.work > m.budget {
+		return false // given up: see workBudget
 	}
 	if m.failedBefore(i, pos) {
 		return false
@@ -318,6 +438,7 @@ func (m *matcher) matchNode(i, pos int) bool {
 		for end < len(line) && isSpace(line[end]) {
 			end++
 		}
+		m.work += end - pos + 1
 		// Greedy like \s+, giving back one character at a time.
 		for e := end; e > pos; e-- {
 			if m.match(i+1, e) {
@@ -333,10 +454,12 @@ func (m *matcher) matchNode(i, pos int) bool {
 	}
 	next := &m.nodes[i+1]
 	for e := pos; e <= len(line); {
+		from := e
 		switch next.kind {
 		case nodeLiteral:
 			k := strings.Index(line[e:], next.lit)
 			if k < 0 {
+				m.work += len(line) - e
 				return false
 			}
 			e += k
@@ -345,9 +468,11 @@ func (m *matcher) matchNode(i, pos int) bool {
 				e++
 			}
 			if e == len(line) {
+				m.work += e - from
 				return false
 			}
 		}
+		m.work += e - from + 1
 		if m.match(i+1, e) {
 			m.vals[n.field] = line[pos:e]
 			return true
@@ -357,6 +482,10 @@ func (m *matcher) matchNode(i, pos int) bool {
 	return false
 }
 
+// isSpace reports ASCII whitespace: space, \t, \n, \v, \f, \r. Most bytes
+// are above ' ' and cost one comparison.
 func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+	return c <= ' ' && (uint64(1)<<c)&spaceBits != 0
 }
+
+const spaceBits = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\v' | 1<<'\f' | 1<<'\r'

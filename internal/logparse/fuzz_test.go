@@ -1,6 +1,7 @@
 package logparse
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,6 +27,22 @@ func FuzzFormat(f *testing.F) {
 	f.Add(`<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>`, "Jun 14 15:16:01 combo sshd[1]: x")
 	f.Add(`\[<Time>\] \[<Level>\] <Content>`, "[x] [y] z")
 	f.Add("(<A>)? (<B>)? <C>", "  ")
+	// The header formats of the Loghub systems, each with a line of its shape.
+	for _, c := range []struct{ format, line string }{
+		{"<Date> <Time> <Pid> <Level> <Component>: <Content>", "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating"},
+		{`<Date> <Time> <Level> \[<Process>\] <Component>: <Content>`, "2015-10-18 18:01:47,978 INFO [main] org.apache.App: Created"},
+		{"<Date> <Time> <Level> <Component>: <Content>", "17/06/09 20:10:40 INFO executor.Executor: Running task 0.0"},
+		{`<Date> <Time> - <Level>  \[<Node>:<Component>@<Id>\] - <Content>`, "2015-07-29 17:41:44,747 - INFO  [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:Election@774] - x"},
+		{"<Label> <Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> <Level> <Content>", "- 1117838570 2005.06.03 R02-M1-N0 2005-06-03-15.42.50.675872 R02-M1-N0 RAS KERNEL INFO cache ok"},
+		{"<LogId> <Node> <Component> <State> <Time> <Flag> <Content>", "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component State Change"},
+		{"<Date> <Time>, <Level>                  <Component>    <Content>", "2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack"},
+		{`<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>`, "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown"},
+		{"<Date> <Time>  <Pid>  <Tid> <Level> <Component>: <Content>", "03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogsopening"},
+		{`\[<Time>\] \[<Level>\] <Content>`, "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties"},
+	} {
+		f.Add(c.format, c.line)
+		f.Add(c.format, c.line+"\n\tat a.b(C.java:1)\x00\xff")
+	}
 	f.Fuzz(func(t *testing.T, format, line string) {
 		if len(format) > 256 || len(line) > 4096 {
 			return
@@ -35,6 +52,9 @@ func FuzzFormat(f *testing.F) {
 			return
 		}
 		vals, ok := fm.Parse(line, nil)
+		if bt, btOK := parseBacktracking(fm, line); btOK != ok || ok && !slices.Equal(bt, vals) {
+			t.Fatalf("Parse = %q, %v; backtracking alone gives %q, %v", vals, ok, bt, btOK)
+		}
 		if !ok {
 			return
 		}
