@@ -42,6 +42,13 @@ const (
 	JobName = "node"
 	// LabelInstance names the host.
 	LabelInstance = "instance"
+	// LogJob is the job label of the agent's log lines, unless a files
+	// entry's labels set one. The Loki receiver labels every line it takes
+	// source="loki" (keeping the line's own source as exported_source), so
+	// job, with host and instance, is what tells an agent's lines apart
+	// on the server.
+	LogJob   = "osprey-agent"
+	labelJob = "job"
 )
 
 // Defaults of Options.
@@ -304,7 +311,8 @@ type pushStream struct {
 }
 
 // encodePush encodes records as a gzip-compressed Loki push request, one
-// stream per label set, with the instance label added.
+// stream per label set, with the agent's identity added: instance always,
+// host (the instance) and job (LogJob) unless the line's labels set them.
 func encodePush(records []osprey.LogRecord, instance string) ([]byte, error) {
 	var streams []*pushStream
 	index := map[string]*pushStream{}
@@ -317,6 +325,12 @@ func encodePush(records []osprey.LogRecord, instance string) ([]byte, error) {
 				ls[k] = v
 			}
 			ls[LabelInstance] = instance
+			if ls[osprey.LabelHost] == "" {
+				ls[osprey.LabelHost] = instance
+			}
+			if ls[labelJob] == "" {
+				ls[labelJob] = LogJob
+			}
 			s = &pushStream{Stream: ls}
 			index[key] = s
 			streams = append(streams, s)

@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,6 +21,7 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
 
+	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/app"
 	"github.com/osprey-aiops/osprey/internal/config"
 )
@@ -225,6 +229,25 @@ func TestAgentToOsprey(t *testing.T) {
 		}
 		return ""
 	})
+	// On the server the lines carry the agent's identity and are in the
+	// recent-lines window.
+	eventually(t, func() string {
+		var r struct {
+			Lines []struct {
+				Labels map[string]string `json:"labels"`
+				Body   string            `json:"body"`
+			} `json:"lines"`
+			Matched int `json:"matched"`
+		}
+		srv.get(t, "/api/v1/logs?match[]="+url.QueryEscape(`{job="osprey-agent",host="web-1",instance="web-1"}`), &r)
+		if r.Matched != 25 {
+			return fmt.Sprintf("%d agent lines in GET /api/v1/logs, want 25", r.Matched)
+		}
+		if l := r.Lines[0].Labels; l["source"] != "loki" || l["exported_source"] != "file" || l["filename"] != logFile {
+			return fmt.Sprintf("labels %v", l)
+		}
+		return ""
+	})
 	if c := a.Counts(); c.Refused != 0 || c.DroppedRequests != 0 {
 		t.Errorf("counts %+v", c)
 	}
@@ -382,3 +405,38 @@ func TestSpoolCapWhileDown(t *testing.T) {
 }
 
 func decodeSnappy(b []byte) ([]byte, error) { return snappy.Decode(nil, b) }
+
+// TestPushLabels checks the identity the agent adds to each stream: instance
+// always, host and job unless the file entry's labels set them.
+func TestPushLabels(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	body, err := encodePush([]osprey.LogRecord{
+		{Time: at, Labels: osprey.Labels{"source": "file", "filename": "/var/log/a.log"}, Body: "a"},
+		{Time: at, Labels: osprey.Labels{"source": "nginx", "job": "web", "host": "lb", "instance": "x"}, Body: "b"},
+	}, "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req struct {
+		Streams []pushStream `json:"streams"`
+	}
+	if err := json.NewDecoder(zr).Decode(&req); err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]string{
+		{"source": "file", "filename": "/var/log/a.log", "instance": "web-1", "host": "web-1", "job": LogJob},
+		{"source": "nginx", "job": "web", "host": "lb", "instance": "web-1"},
+	}
+	if len(req.Streams) != len(want) {
+		t.Fatalf("streams = %+v", req.Streams)
+	}
+	for i, w := range want {
+		if !maps.Equal(req.Streams[i].Stream, w) {
+			t.Errorf("stream %d labels = %v, want %v", i, req.Streams[i].Stream, w)
+		}
+	}
+}

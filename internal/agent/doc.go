@@ -21,7 +21,11 @@
 //
 // The files are tailed with internal/ingest/filetail (globs, rotation,
 // offsets under the data directory); each line is sent with its labels
-// (filename, source, the configured ones) and instance.
+// (filename, source, the configured ones) and the agent's identity:
+// instance, and host and job (LogJob) unless the configured labels set
+// them. The server's Loki receiver overwrites source with "loki" (keeping
+// the agent's as exported_source), so job, host and instance are what tell
+// the agent's lines apart there.
 //
 // # Delivery
 //

@@ -39,7 +39,7 @@ type AnomalyFeedback interface {
 
 // anomaliesResponse is the reply to GET /api/v1/anomalies.
 type anomaliesResponse struct {
-	Anomalies []osprey.Anomaly `json:"anomalies"`
+	Anomalies []anomalyItem `json:"anomalies"`
 }
 
 // anomalyView is the reply to GET /api/v1/anomalies/{id}: the anomaly and
@@ -47,6 +47,8 @@ type anomaliesResponse struct {
 type anomalyView struct {
 	osprey.Anomaly
 	Feedback osprey.Feedback `json:"feedback,omitempty"`
+	// TemplateURL links a log anomaly's template (see anomalyItem).
+	TemplateURL string `json:"templateUrl,omitempty"`
 }
 
 // feedbackResponse is the reply to POST /api/v1/anomalies/{id}/feedback.
@@ -105,7 +107,7 @@ func (a *API) listAnomalies(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []osprey.Anomaly{}
 	}
-	writeJSON(w, http.StatusOK, anomaliesResponse{Anomalies: list})
+	writeJSON(w, http.StatusOK, anomaliesResponse{Anomalies: anomalyItems(list)})
 }
 
 // getAnomaly serves GET /api/v1/anomalies/{id}: the anomaly with the
@@ -129,7 +131,7 @@ func (a *API) anomalyView(w http.ResponseWriter, r *http.Request, id string) (an
 		a.storeError(w, "get anomaly feedback", err)
 		return anomalyView{}, false
 	}
-	return anomalyView{Anomaly: an, Feedback: fb}, true
+	return anomalyView{Anomaly: an, Feedback: fb, TemplateURL: templateURL(&an)}, true
 }
 
 // postFeedback serves POST /api/v1/anomalies/{id}/feedback with body

@@ -15,6 +15,7 @@ import (
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/auth"
 	"github.com/osprey-aiops/osprey/internal/config"
+	"github.com/osprey-aiops/osprey/internal/evidence"
 	"github.com/osprey-aiops/osprey/internal/ingest"
 	"github.com/osprey-aiops/osprey/internal/remediate"
 	"github.com/osprey-aiops/osprey/internal/store"
@@ -84,6 +85,11 @@ type Options struct {
 	// Forecast is what GET /api/v1/forecast serves: the live forecasts and
 	// ad hoc fits over the TSDB. Nil leaves the route out.
 	Forecast *ForecastSource
+	// Logs and Spans are the windows of recent log lines and spans that
+	// GET /api/v1/logs and GET /api/v1/spans read; nil leaves the route
+	// out.
+	Logs  *evidence.LogWindow
+	Spans *evidence.SpanWindow
 	// Auth authenticates and authorises requests; auth.New(nil) disables
 	// authentication. Its failure metric is registered on Registerer.
 	Auth *auth.Authenticator
@@ -192,12 +198,14 @@ func New(opts Options) (*API, error) {
 	a.mux.Handle(routeIncident, viewer(a.getIncident))
 	a.mux.Handle(routeIngestStat, viewer(a.stats.ServeHTTP))
 	a.mux.Handle(routeTemplates, viewer(a.listTemplates))
+	a.mux.Handle(routeTemplate, viewer(a.getTemplate))
 	a.mountRemediation(opts.Remediation)
 	a.mountAnomalies(opts.Feedback)
 	a.mountNotifications()
 	a.mountIncidentActions(opts.Incidents)
 	a.mountSilences(opts.Silences)
 	a.mountMaintenance(opts.Maintenance)
+	a.mountEvidence(opts.Logs, opts.Spans)
 	a.mountForecast(opts.Forecast)
 	a.mountNoise()
 	for _, rt := range opts.Routes {

@@ -12,6 +12,7 @@
 //	GET  /api/v1/incidents/{id}     viewer: one incident with its timeline
 //	GET  /api/v1/status/ingest      viewer: data-quality counts of every receiver (ingest.Stats)
 //	GET  /api/v1/log-templates      viewer: {"templates": [...]}, mined log templates, most frequent first
+//	GET  /api/v1/log-templates/{source}/{id}  viewer: one log template (the templateUrl of log anomalies)
 //	GET  /api/v1/runbook-runs       viewer: {"runs": [...]}, ?incident=&limit=, newest first
 //	GET  /api/v1/runbook-runs/{id}  viewer: one runbook run with its actions
 //	POST /api/v1/runbook-runs/{id}/approve  operator: {"reason": "..."} optional; the updated run

@@ -56,7 +56,7 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request) {
 	if a.failed(w, err, "get", "incident", id) {
 		return
 	}
-	writeJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, newIncidentView(inc))
 }
 
 // parseStatuses parses a comma-separated list of incident statuses; "" keeps

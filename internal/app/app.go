@@ -236,13 +236,25 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// hands its anomalies to the same sink as the metric detector.
 	var saver *templateSaver
 	var logDet *logdetect.Detector
+	var logModels *modelSaver
 	if cfg.Logs.Enabled {
 		saver, logDet, err = buildLogStage(cfg.Logs, b, st, sink, metrics, now, log, reg)
 		if err != nil {
 			return err
 		}
+		if logDet != nil {
+			// The log detector's rate baselines are kept like the metric
+			// detector's models (internal/app/logs.go).
+			logModels = newModelSaver(logDet, logSnapshotPath(cfg), cfg.Detect.SnapshotInterval, log.With("component", "logdetect"))
+		}
 	}
 	logsNext := logsPublisher(b)
+	// The windows of recent log lines and spans, read by GET /api/v1/logs
+	// and /api/v1/spans (internal/app/evidence.go).
+	recent, err := buildEvidence(cfg, b, reg, now)
+	if err != nil {
+		return err
+	}
 
 	// Every receiver commits through one Committer (store first, then the
 	// bus) and counts its data quality in one Stats.
@@ -357,6 +369,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		Silences:    corr,
 		Maintenance: corr,
 		Forecast:    forecastAPI(fc, metrics, cfg.Query.MaxSamples),
+		Logs:        recent.logs,
+		Spans:       recent.spans,
 		Auth:        authn,
 		Limits:      cfg.Server,
 		Now:         now,
@@ -418,6 +432,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 		if fcModels != nil {
 			if err := g.start(ctx, "forecast-models", fcModels); err != nil {
+				return err
+			}
+		}
+		if logModels != nil {
+			if err := g.start(ctx, "logdetect-models", logModels); err != nil {
 				return err
 			}
 		}

@@ -178,8 +178,8 @@ type modelSaver struct {
 var _ osprey.Component = (*modelSaver)(nil)
 
 // modelSnapshotter is a detector whose models a modelSaver keeps: the
-// metric engine, the log detector and the forecaster. Restore's errors for
-// an invalid file wrap metric.ErrSnapshot or snapfile.ErrInvalid.
+// metric engine and the log detector. Restore's errors for an invalid file
+// wrap metric.ErrSnapshot or snapfile.ErrInvalid.
 type modelSnapshotter interface {
 	Snapshot(w io.Writer) error
 	Restore(r io.Reader) error

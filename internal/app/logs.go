@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,15 @@ func buildLogStage(cfg config.LogsConfig, b bus.Bus, st store.Store, sink osprey
 		return nil, nil, err
 	}
 	return saver, det, nil
+}
+
+// logSnapshotPath returns the file the log detector's models (the rate
+// baselines of every template and error series) are snapshotted to:
+// detect/logs.snap in DataDir, beside the metric detector's. They are
+// written every detect.snapshot_interval and at shutdown, after the bus
+// drained, by the same modelSaver as the metric detector's models.
+func logSnapshotPath(cfg config.Config) string {
+	return filepath.Join(cfg.DataDir, "detect", "logs.snap")
 }
 
 // countWriter writes the log detector's count series to the TSDB, through

@@ -1,10 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -14,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/osprey-aiops/osprey"
+	logdetect "github.com/osprey-aiops/osprey/internal/detect/logs"
 	"github.com/osprey-aiops/osprey/internal/logmine"
 )
 
@@ -201,5 +205,44 @@ func TestTemplateSaverMetrics(t *testing.T) {
 	}
 	if n, err := testutil.GatherAndCount(reg, "osprey_logmine_lines_total", "osprey_logmine_templates"); err != nil || n != 2 {
 		t.Errorf("gathered %d series (%v), want 2", n, err)
+	}
+}
+
+// TestLogModelSaverCorruptSnapshot checks that a damaged log detector
+// snapshot is moved aside and the detector starts afresh, and that the
+// saver then writes a valid one.
+func TestLogModelSaverCorruptSnapshot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "detect", "logs.snap")
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("OSPRYLOG\x01\x00\x00\x00 torn"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	newDet := func() *logdetect.Detector {
+		det, err := logdetect.New(logdetect.Options{Config: logdetect.DefaultConfig(),
+			Out: osprey.AnomalyConsumerFunc(func(context.Context, []osprey.Anomaly) error { return nil })})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return det
+	}
+	ctx := context.Background()
+	s := newModelSaver(newDet(), path, time.Hour, slog.New(slog.DiscardHandler))
+	if err := s.Start(ctx); err != nil {
+		t.Fatalf("a corrupt log detector snapshot is fatal: %v", err)
+	}
+	if _, err := os.Stat(path + ".corrupt"); err != nil {
+		t.Errorf("corrupt snapshot not moved aside: %v", err)
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newDet().Restore(bytes.NewReader(raw)); err != nil {
+		t.Errorf("the snapshot written after a corrupt one does not restore: %v", err)
 	}
 }

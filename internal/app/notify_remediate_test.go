@@ -99,7 +99,14 @@ remediation:
 	}
 	wait("the run finished", func() bool {
 		getJSON("/api/v1/runbook-runs", &runs)
-		return len(runs.Runs) == 1 && runs.Runs[0].Status != "running" && runs.Runs[0].Status != "planned"
+		if len(runs.Runs) != 1 {
+			return false
+		}
+		switch runs.Runs[0].Status {
+		case "succeeded", "failed", "rejected", "escalated":
+			return true
+		}
+		return false // planned, approved, running: not finished yet
 	})
 	run := runs.Runs[0]
 	if run.Status != "succeeded" || len(run.Actions) != 1 || run.Actions[0].Type != "notify" || run.Actions[0].Status != "succeeded" {

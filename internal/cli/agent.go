@@ -31,7 +31,10 @@ instance label set to the host name; and the lines of the log files given with
 --file (globs, repeatable) or in the files: section of --config.
 
 Metrics go to the server's remote_write receiver, lines to its Loki push
-receiver. Everything is first written to a spool under --data-dir, so that
+receiver, labelled with instance, host and job="osprey-agent" (unless a files:
+entry's labels set host or job) so that the server can tell them apart from
+other Loki pushers' lines (GET /api/v1/logs?match[]={job="osprey-agent"}).
+Everything is first written to a spool under --data-dir, so that
 nothing is lost while the server is down or the agent restarts; beyond
 --spool-max-bytes the oldest requests are dropped (and counted in
 osprey_agent_spool_dropped_requests_total). Failed sends are retried with

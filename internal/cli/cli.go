@@ -74,6 +74,7 @@ Run "osprey serve" to start it with embedded storage and no configuration.`,
 		newRunbookCmd(stdout),
 		newAnomaliesCmd(stdout),
 		newReplayCmd(stdout, stderr),
+		newLogsCmd(stdout, stderr),
 	)
 	return root
 }

@@ -237,6 +237,7 @@ func TestClientCommands(t *testing.T) {
 	t.Run("maintenance", func(t *testing.T) { testMaintenance(t, s) })
 	t.Run("stats", func(t *testing.T) { testStats(t, s) })
 	t.Run("anomalies", func(t *testing.T) { testAnomalies(t, s) })
+	t.Run("logs", func(t *testing.T) { testLogTemplates(t, s) })
 	t.Run("completion", func(t *testing.T) { testCompletion(t, s, checkout) })
 }
 

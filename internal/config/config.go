@@ -277,6 +277,9 @@ type OTLPConfig struct {
 	// MaxDecodedBytes caps a request body once gunzipped, and a gRPC
 	// message.
 	MaxDecodedBytes int64 `yaml:"max_decoded_bytes"`
+	// RecentSpans bounds the window of recent spans kept per service,
+	// which GET /api/v1/spans reads (internal/evidence).
+	RecentSpans RecentSpansConfig `yaml:"recent_spans"`
 }
 
 // SyslogConfig configures the syslog listener (RFC 5424 and RFC 3164 over
@@ -332,6 +335,9 @@ type LogsConfig struct {
 	// MaxTemplateSeries caps the count series (per template, and error
 	// lines per source and service) that get an anomaly model.
 	MaxTemplateSeries int `yaml:"max_template_series"`
+	// Recent bounds the window of recent lines kept per stream, which
+	// GET /api/v1/logs reads (internal/evidence).
+	Recent RecentLogsConfig `yaml:"recent"`
 }
 
 // LogConfig configures Osprey's own logging.
@@ -390,8 +396,8 @@ func Default() Config {
 		},
 		Logs: LogsConfig{Enabled: true, MaxTemplatesPerSource: 10_000, SaveInterval: 10 * time.Second,
 			Anomalies: true, Bucket: time.Minute, NewTemplateWarmup: time.Hour, NewTemplateWarmupLines: 10_000,
-			MaxTemplateSeries: 100_000},
-		OTLP:        OTLPConfig{MaxDecodedBytes: 32 << 20},
+			MaxTemplateSeries: 100_000, Recent: DefaultRecentLogs()},
+		OTLP:        OTLPConfig{MaxDecodedBytes: 32 << 20, RecentSpans: DefaultRecentSpans()},
 		Remediation: remediate.DefaultConfig(),
 		Scrape:      DefaultScrape(),
 		Tail:        DefaultTail(),

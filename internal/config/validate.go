@@ -469,6 +469,7 @@ func (c OTLPConfig) Validate() error {
 		}
 	}
 	positive(&p, "max_decoded_bytes", c.MaxDecodedBytes)
+	p.nest("recent_spans", c.RecentSpans.Validate())
 	return p.err()
 }
 
@@ -488,6 +489,7 @@ func (c LogsConfig) Validate() error {
 		p.addf("new_template_warmup_lines", "must not be negative, got %d", c.NewTemplateWarmupLines)
 	}
 	positive(&p, "max_template_series", c.MaxTemplateSeries)
+	p.nest("recent", c.Recent.Validate())
 	return p.err()
 }
 

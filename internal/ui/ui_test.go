@@ -148,7 +148,8 @@ func TestPagesEscapeAndRender(t *testing.T) {
 	}
 	_, body, _ := get(t, http.DefaultClient, srv.URL+"/ui/incidents/"+inc.ID)
 	for _, want := range []string{"Checkout &lt;b&gt;slow&lt;/b&gt;", "checkout &lt;i&gt;alone&lt;/i&gt; fired", `data-api="/api/v1/incidents/` + inc.ID + `/ack"`,
-		"payment &lt;*&gt; order=&lt;*&gt;", "payment &lt;declined&gt; order=7", "template tpl1 was never seen", "lines of log template tpl1"} {
+		"payment &lt;*&gt; order=&lt;*&gt;", "payment &lt;declined&gt; order=7", "template tpl1 was never seen", "lines of log template tpl1",
+		"/ui/log-templates?source=loki&q=payment"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("incident page lacks %q", want)
 		}

@@ -24,6 +24,10 @@
 // are skipped rather than read as zeros: a source that stops sending is a
 // collection problem, not a drop of each of its templates. Lines older than
 // the open bucket count in the open bucket (Stats.Late).
+//
+// Snapshot and Restore keep the detector's state (each series' model, the
+// sources' warm-up and open buckets) across restarts, in a versioned,
+// checksummed file (snapshot.go).
 package logs
 
 import (

@@ -15,7 +15,7 @@ import (
 // rig is a Detector fed by a real logmine.Set, with a fake clock and
 // consumers that keep what they are handed.
 type rig struct {
-	t   *testing.T
+	t   testing.TB
 	det *Detector
 	set *logmine.Set
 
@@ -27,7 +27,7 @@ type rig struct {
 
 var t0 = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 
-func newRig(t *testing.T, cfg Config) *rig {
+func newRig(t testing.TB, cfg Config) *rig {
 	t.Helper()
 	r := &rig{t: t, now: t0}
 	var err error
