@@ -1,8 +1,10 @@
 // Package correlate is Osprey's correlate stage: it deduplicates events and
 // anomalies by fingerprint into incident members, groups members that share an
-// identity label (service by default) or a call-graph edge within a time window
-// into one incident, and resolves an incident when all of its members have
-// stayed clear for a grace period (see state for the lifecycle rules).
+// identity label (service by default) within a time window into one incident,
+// or that are at most two calls apart in the learned call graph while the
+// incident is young (state.neighbourIncident), and resolves an incident when
+// all of its members have stayed clear for a grace period (see state for the
+// lifecycle rules).
 //
 // It owns the in-memory state of unresolved incidents, so people's actions on
 // incidents (Ack, Resolve, Reopen, Assign, Comment, Merge) go through it too:
@@ -61,8 +63,9 @@ type Options struct {
 	// Out receives a snapshot of every incident the stage changed, with only
 	// the new timeline entries. May be nil.
 	Out osprey.IncidentConsumer
-	// Topology, if set, lets a signal of one service join an unresolved
-	// incident of a service it calls or is called by (within Window).
+	// Topology, if set, lets a new signal of one service join an
+	// unresolved incident of a service one call away (or two, when none is
+	// one away) that was active and opened within Window.
 	Topology Topology
 	// Causes, if set, ranks root-cause candidates whenever a member joins
 	// an incident; the result is stored in Incident.Causes with an rca

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -210,7 +211,7 @@ func (s *state) index(inc *osprey.Incident) {
 		if key == "" {
 			continue
 		}
-		if cur, ok := s.byGroup[key]; !ok || s.open[cur] == nil || s.open[cur].OpenedAt.Before(inc.OpenedAt) {
+		if cur, ok := s.byGroup[key]; !ok || s.open[cur] == nil || openedBefore(s.open[cur], inc) {
 			s.byGroup[key] = inc.ID
 		}
 	}
@@ -249,17 +250,18 @@ func (s *state) expire(at time.Time) []*change {
 	}
 	s.nextDue = time.Time{}
 	var out []*change
-	ids := make([]string, 0, len(s.clearing))
+	clearing := make([]*osprey.Incident, 0, len(s.clearing))
 	for id := range s.clearing {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
 		inc := s.open[id]
 		if inc == nil || !allResolved(inc) {
 			delete(s.clearing, id)
 			continue
 		}
+		clearing = append(clearing, inc)
+	}
+	// In opening order, not by id: ids carry random bits.
+	slices.SortFunc(clearing, compareOpened)
+	for _, inc := range clearing {
 		due := lastActivity(inc).Add(s.grace)
 		if at.Before(due) {
 			s.due(due)
@@ -361,39 +363,73 @@ func (s *state) apply(sig signal) *change {
 	return s.openIncident(sig)
 }
 
-// neighbourIncident finds the unresolved incident, active within the window,
-// of a service that the service in key calls or is called by, according to
-// the learned topology. It prefers the most recently active such incident
-// (then the lowest id, for determinism) and says why it matched.
+// neighbourIncident finds the unresolved incident that a new signal of the
+// service in key may join through the learned topology, and says why. A
+// candidate is the incident (byGroup) of a service one call away — a caller
+// or a callee — or, when no such incident qualifies, two calls away (through
+// a service with no incident of its own: an uninstrumented database, or a
+// hop whose detector saw nothing). It must
+//
+//   - have been active within the window, like any group, and
+//   - have opened within the window: a failure spreads along calls within
+//     minutes of its onset (timeouts, retries, exhausted pools), so a
+//     neighbour that starts failing long after an incident began is more
+//     likely a new problem than a late symptom. Without this bound an
+//     incident kept busy by its members' repeats would absorb every later
+//     alert of every service next to any of its members, chaining
+//     unrelated faults into one (docs/rca.md, "Noise reduction").
+//
+// Of the qualifying incidents it prefers the most recently active, then the
+// one opened first (compareOpened).
 func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, string) {
 	name, svc, ok := cut(key)
 	if s.topo == nil || !ok || name != osprey.LabelService {
 		return nil, ""
 	}
-	callers, callees := s.topo.Neighbours(svc)
 	var best *osprey.Incident
 	var why string
-	consider := func(neighbour, relation string) {
+	consider := func(neighbour string, path func() string) {
+		if neighbour == svc {
+			return
+		}
 		id, ok := s.byGroup[osprey.LabelService+"="+neighbour]
 		if !ok {
 			return
 		}
 		inc := s.open[id]
 		last := lastActivity(inc)
-		if at.Sub(last) > s.window {
+		if at.Sub(last) > s.window || at.Sub(inc.OpenedAt) > s.window {
 			return
 		}
-		if best == nil || last.After(lastActivity(best)) || last.Equal(lastActivity(best)) && inc.ID < best.ID {
+		if best == nil || last.After(lastActivity(best)) || last.Equal(lastActivity(best)) && openedBefore(inc, best) {
 			best = inc
-			why = fmt.Sprintf("service %s %s %s in the learned call graph, within %s", svc, relation, neighbour, s.window)
+			why = fmt.Sprintf("service %s in the learned call graph, an incident opened within %s", path(), s.window)
 		}
 	}
-	for _, c := range callers {
-		consider(c, "is called by")
+	callers, callees := s.topo.Neighbours(svc)
+	hop := func(list []string, relation string) {
+		for _, n := range list {
+			consider(n, func() string { return svc + " " + relation + " " + n })
+		}
 	}
-	for _, c := range callees {
-		consider(c, "calls")
+	hop(callers, "is called by")
+	hop(callees, "calls")
+	if best != nil {
+		return best, why
 	}
+	hop2 := func(list []string, relation string) {
+		for _, n := range list {
+			up, down := s.topo.Neighbours(n)
+			for _, m := range up {
+				consider(m, func() string { return svc + " " + relation + " " + n + ", which is called by " + m })
+			}
+			for _, m := range down {
+				consider(m, func() string { return svc + " " + relation + " " + n + ", which calls " + m })
+			}
+		}
+	}
+	hop2(callers, "is called by")
+	hop2(callees, "calls")
 	return best, why
 }
 
@@ -455,7 +491,13 @@ func updateMember(m *osprey.Member, sig signal) []osprey.TimelineEntry {
 	if sig.seq != 0 {
 		m.LastSeq = sig.seq
 	}
-	m.LastSeen = laterOf(m.LastSeen, sig.at)
+	if sig.firing || wasFiring {
+		// A resolution repeated for a member already clear (Prometheus
+		// sends a resolved alert again every resend delay for 15 minutes)
+		// is not activity: it must neither keep the incident's group open
+		// to new members nor push its resolution back.
+		m.LastSeen = laterOf(m.LastSeen, sig.at)
+	}
 	m.Severity = max(m.Severity, sig.severity)
 	if sig.firing {
 		m.Count++
@@ -591,6 +633,25 @@ func allResolved(inc *osprey.Incident) bool {
 	}
 	return true
 }
+
+// compareOpened orders incidents by opening: OpenedAt, then the fingerprint
+// of the member that opened them, then id. Ties between incidents are broken
+// by it rather than by id alone, because ids carry random bits: the same
+// signals must group the same way in every run and after every restart.
+func compareOpened(a, b *osprey.Incident) int {
+	if c := a.OpenedAt.Compare(b.OpenedAt); c != 0 {
+		return c
+	}
+	if len(a.Members) > 0 && len(b.Members) > 0 {
+		if c := cmp.Compare(a.Members[0].Fingerprint, b.Members[0].Fingerprint); c != 0 {
+			return c
+		}
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// openedBefore reports whether a opened before b (compareOpened).
+func openedBefore(a, b *osprey.Incident) bool { return compareOpened(a, b) < 0 }
 
 // lastActivity is the latest time any member of inc was seen.
 func lastActivity(inc *osprey.Incident) time.Time {

@@ -32,6 +32,7 @@ type rigOptions struct {
 	grace   time.Duration
 	inhibit []correlate.InhibitRule
 	st      store.Store
+	topo    correlate.Topology
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -45,6 +46,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		Window:       5 * time.Minute,
 		ResolveGrace: o.grace,
 		Inhibit:      o.inhibit,
+		Topology:     o.topo,
 		GroupBy:      []string{"service", "host"},
 		Out: osprey.IncidentConsumerFunc(func(_ context.Context, batch []osprey.Incident) error {
 			r.mu.Lock()
