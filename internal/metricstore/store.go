@@ -65,6 +65,9 @@ type Store struct {
 	mu     sync.RWMutex
 	db     *tsdb.DB
 	closed bool
+	// gen counts the databases opened, so that a cache of series refs
+	// can tell that they belong to another database.
+	gen uint64
 }
 
 var (
@@ -120,6 +123,7 @@ func (s *Store) Start(context.Context) error {
 		return fmt.Errorf("open tsdb %s: %w", s.opts.Dir, err)
 	}
 	s.db = db
+	s.gen++
 	return nil
 }
 
@@ -171,7 +175,7 @@ func (s *Store) Appender(ctx context.Context) (*Appender, error) {
 		return nil, ErrNotOpen
 	}
 	app := s.db.Appender(ctx)
-	a := &Appender{s: s, app: app, head: s.db.Head()}
+	a := &Appender{s: s, app: app, head: s.db.Head(), gen: s.gen}
 	a.getRef, _ = app.(storage.GetRef)
 	return a, nil
 }
@@ -257,9 +261,15 @@ type Appender struct {
 	app    storage.Appender
 	getRef storage.GetRef
 	head   *tsdb.Head
+	gen    uint64
 	res    Result
 	done   bool
 }
+
+// Generation identifies the database the Appender writes to. Series refs
+// (from Append) are valid only in appenders of the same generation: a
+// caller that keeps refs across batches must drop them when it changes.
+func (a *Appender) Generation() uint64 { return a.gen }
 
 // Append appends one sample of the series lset. *ref caches the series
 // between calls for the same series: start each series with a zero ref and

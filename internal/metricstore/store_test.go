@@ -137,3 +137,32 @@ func TestAppendOutcomes(t *testing.T) {
 		t.Errorf("String = %s", OutcomeTooOld)
 	}
 }
+
+// TestAppendWithUnknownRef checks what the remote_write series cache relies
+// on: a ref the head does not know (a series dropped by head compaction)
+// with the right labels stores the sample and yields the series' real ref.
+func TestAppendWithUnknownRef(t *testing.T) {
+	s := open(t, t.TempDir(), 0)
+	defer s.Shutdown(context.Background())
+	a, err := s.Appender(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Generation() == 0 {
+		t.Error("generation 0 for an open store")
+	}
+	lset := labels.FromStrings("__name__", "m", "job", "a")
+	ref := storage.SeriesRef(1 << 40)
+	if o, err := a.Append(&ref, lset, 1000, 1); err != nil || o != OutcomeAppended {
+		t.Fatalf("Append = %v, %v", o, err)
+	}
+	if ref == 1<<40 || ref == 0 {
+		t.Errorf("ref = %d, want the series' own", ref)
+	}
+	if _, err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s); n != 1 {
+		t.Errorf("stored %d samples, want 1", n)
+	}
+}

@@ -242,9 +242,12 @@ func (t *Tracker) Threshold(cfg *Config) float64 { return t.model.threshold(cfg)
 func NewAnomaly(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, res *Result) osprey.Anomaly {
 	at := time.UnixMilli(smp.TimestampMs).UTC()
 	return osprey.Anomaly{
-		ID:          osprey.NewID(at),
-		Kind:        osprey.AnomalyMetric,
-		Labels:      labels,
+		ID:   osprey.NewID(at),
+		Kind: osprey.AnomalyMetric,
+		// A copy: the receivers hand every batch of a series the same
+		// label map (promremote's series cache), and an anomaly travels
+		// on to stages that may keep or extend its labels.
+		Labels:      labels.Clone(),
 		Score:       res.Score,
 		Observed:    smp.Value,
 		Expected:    res.Expected,

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/snappy"
-	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/osprey-aiops/osprey/internal/ingest"
 )
@@ -25,28 +26,49 @@ type requestError struct {
 // parameter of the Content-Type names it.
 const protoV1 = "prometheus.WriteRequest"
 
+// maxPooledBytes is the largest buffer kept in wirePool: a rare huge
+// request should not pin its buffers for good.
+const maxPooledBytes = 8 << 20
+
+// wirePool recycles the buffers of decoded requests.
+var wirePool = sync.Pool{New: func() any { return new(wireRequest) }}
+
+// getWire returns an empty wireRequest from the pool.
+func getWire() *wireRequest { return wirePool.Get().(*wireRequest) }
+
+// putWire returns wr to the pool; nothing may use its strings afterwards.
+func putWire(wr *wireRequest) {
+	if cap(wr.raw) > maxPooledBytes || cap(wr.body) > maxPooledBytes {
+		return
+	}
+	wr.reset()
+	wirePool.Put(wr)
+}
+
 // decodeRequest checks the headers, reads the body within the limits and
-// decodes it.
-func (r *Receiver) decodeRequest(w http.ResponseWriter, req *http.Request) (*prompb.WriteRequest, *requestError) {
+// decodes it into wr.
+func (r *Receiver) decodeRequest(w http.ResponseWriter, req *http.Request, wr *wireRequest) *requestError {
 	if err := checkHeaders(req.Header); err != nil {
-		return nil, err
+		return err
 	}
 	limit := r.limits.MaxBodyBytes
 	if req.ContentLength > limit {
-		return nil, tooLarge("request body larger than %d bytes (server.max_body_bytes): lower max_samples_per_send", limit)
+		return tooLarge("request body larger than %d bytes (server.max_body_bytes): lower max_samples_per_send", limit)
 	}
 	size := int64(bytes.MinRead)
 	if req.ContentLength > 0 {
 		size = req.ContentLength + 1 // +1: ReadFrom wants room to see EOF
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, limit)); err != nil {
+	buf := bytes.NewBuffer(slices.Grow(wr.body[:0], int(size)))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, limit))
+	wr.body = buf.Bytes()
+	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, tooLarge("request body larger than %d bytes (server.max_body_bytes): lower max_samples_per_send", limit)
+			return tooLarge("request body larger than %d bytes (server.max_body_bytes): lower max_samples_per_send", limit)
 		}
-		return nil, &requestError{code: http.StatusBadRequest, reason: ingest.ReasonMalformed, msg: fmt.Sprintf("read body: %v", err)}
+		return &requestError{code: http.StatusBadRequest, reason: ingest.ReasonMalformed, msg: fmt.Sprintf("read body: %v", err)}
 	}
-	return decode(buf.Bytes(), r.limits.MaxDecodedBytes)
+	return decode(wr, r.limits.MaxDecodedBytes)
 }
 
 // checkHeaders accepts what remote-write 1.0 senders send: Content-Type
@@ -70,26 +92,26 @@ func checkHeaders(h http.Header) *requestError {
 	return nil
 }
 
-// decode decompresses a snappy block of at most maxDecoded bytes and
-// unmarshals the prometheus.WriteRequest in it. A malformed body is a 400
-// error, a too large one a 413.
-func decode(body []byte, maxDecoded int64) (*prompb.WriteRequest, *requestError) {
-	n, err := snappy.DecodedLen(body)
+// decode decompresses wr.body, a snappy block of at most maxDecoded bytes,
+// and decodes the prometheus.WriteRequest in it into wr. A malformed body is
+// a 400 error, a too large one a 413.
+func decode(wr *wireRequest, maxDecoded int64) *requestError {
+	n, err := snappy.DecodedLen(wr.body)
 	if err != nil {
-		return nil, malformed("decode snappy block: %v", err)
+		return malformed("decode snappy block: %v", err)
 	}
 	if int64(n) > maxDecoded {
-		return nil, tooLarge("body decompresses to %d bytes, more than %d (remote_write.max_decoded_bytes): lower max_samples_per_send", n, maxDecoded)
+		return tooLarge("body decompresses to %d bytes, more than %d (remote_write.max_decoded_bytes): lower max_samples_per_send", n, maxDecoded)
 	}
-	raw, err := snappy.Decode(nil, body)
+	raw, err := snappy.Decode(wr.raw[:cap(wr.raw)], wr.body)
 	if err != nil {
-		return nil, malformed("decode snappy block: %v", err)
+		return malformed("decode snappy block: %v", err)
 	}
-	var wr prompb.WriteRequest
-	if err := wr.Unmarshal(raw); err != nil {
-		return nil, malformed("decode protobuf WriteRequest: %v", err)
+	wr.raw = raw
+	if err := wr.decodeWriteRequest(); err != nil {
+		return malformed("decode protobuf WriteRequest: %v", err)
 	}
-	return &wr, nil
+	return nil
 }
 
 func malformed(format string, args ...any) *requestError {

@@ -48,6 +48,19 @@
 // whole request at the first out-of-order sample instead. Senders do not
 // retry 4xx replies, and retrying would only duplicate what was stored.
 //
+// # Cost per sample
+//
+// The body is decoded by a protobuf decoder of its own (wire.go) that
+// accepts exactly what prompb's generated Unmarshal accepts (a differential
+// test and fuzz target hold it to that) but allocates nothing per label or
+// sample: label strings point into the decompressed body, whose buffers
+// are pooled. Each series' label fields, as encoded, key a bounded cache
+// (cache.go) of the series' checked labels, its TSDB reference and the
+// labels handed to the next stage, so a series seen before skips label
+// building, validation, hashing and the TSDB's series lookup, which is
+// the common case: a sender writes the next sample of the same series in
+// request after request.
+//
 // # Data quality
 //
 // Requests, samples and rejections by reason are counted in ingest.Stats as

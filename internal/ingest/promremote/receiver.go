@@ -8,13 +8,12 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/prompb"
-	"github.com/prometheus/prometheus/storage"
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/auth"
@@ -53,9 +52,12 @@ type Options struct {
 	// Store keeps the samples.
 	Store *metricstore.Store
 	// Next receives the accepted samples of each request after they are
-	// committed, and owns them from then on. It must not block: the
-	// request waits for it. A failure is counted, not returned to the
-	// sender, whose samples are stored. May be nil.
+	// committed, and owns the batch (the slice and its Samples) from then
+	// on. The Labels maps are shared between batches (one per series, for
+	// as long as the receiver caches the series): Next must not modify
+	// them. It must not block: the request waits for it. A failure is
+	// counted, not returned to the sender, whose samples are stored. May
+	// be nil.
 	Next osprey.SeriesConsumer
 	// Stats receives the data-quality counts; nil means a private Stats.
 	Stats *ingest.Stats
@@ -69,6 +71,9 @@ type Options struct {
 	// Registerer receives the receiver's own metrics; nil leaves them
 	// unregistered.
 	Registerer prometheus.Registerer
+	// MaxCachedSeries bounds the cache of series seen before (about
+	// 0.5–1 KiB each); zero means DefaultMaxCachedSeries.
+	MaxCachedSeries int
 }
 
 // Receiver serves POST /api/v1/write. It is safe for concurrent use.
@@ -79,6 +84,7 @@ type Receiver struct {
 	limits Limits
 	now    func() time.Time
 	log    *slog.Logger
+	cache  *seriesCache
 
 	handoffFailures, handoffSamples prometheus.Counter
 }
@@ -89,6 +95,9 @@ func New(opts Options) (*Receiver, error) {
 		return nil, errors.New("promremote: no metric store")
 	}
 	l, d := opts.Limits, DefaultLimits()
+	if opts.MaxCachedSeries < 0 {
+		return nil, fmt.Errorf("promremote: negative series cache size %d", opts.MaxCachedSeries)
+	}
 	if l.MaxBodyBytes < 0 || l.MaxDecodedBytes < 0 || l.MaxLabelsPerSeries < 0 || l.MaxLabelBytes < 0 || l.MaxFuture < 0 {
 		return nil, fmt.Errorf("promremote: negative limit in %+v", l)
 	}
@@ -108,6 +117,7 @@ func New(opts Options) (*Receiver, error) {
 		limits: l,
 		now:    opts.Now,
 		log:    opts.Logger,
+		cache:  newSeriesCache(cmp.Or(opts.MaxCachedSeries, DefaultMaxCachedSeries)),
 		handoffFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "osprey_remote_write_handoff_failures_total",
 			Help: "Batches of stored remote_write samples that could not be handed to the detect stage (its queue was full); they are in the TSDB but were not scored.",
@@ -124,7 +134,15 @@ func New(opts Options) (*Receiver, error) {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{r.handoffFailures, r.handoffSamples} {
+		cacheSize := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "osprey_remote_write_series_cache_series",
+			Help: "Series the remote_write receiver remembers (labels checked, TSDB reference known).",
+		}, func() float64 { return float64(r.cache.len()) })
+		cacheResets := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "osprey_remote_write_series_cache_resets_total",
+			Help: "Times the remote_write series cache was full and emptied; frequent resets mean more active series than its bound.",
+		}, func() float64 { return float64(r.cache.resets.Load()) })
+		for _, c := range []prometheus.Collector{r.handoffFailures, r.handoffSamples, cacheSize, cacheResets} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("promremote: register metrics: %w", err)
 			}
@@ -140,15 +158,16 @@ func (r *Receiver) Routes() []ingest.Route {
 
 // serveWrite handles one remote_write request.
 func (r *Receiver) serveWrite(w http.ResponseWriter, req *http.Request) {
-	wr, rerr := r.decodeRequest(w, req)
-	if rerr != nil {
+	wr := getWire()
+	defer putWire(wr)
+	if rerr := r.decodeRequest(w, req, wr); rerr != nil {
 		r.recv.RejectRequest(rerr.reason)
 		ingest.WriteError(w, rerr.code, rerr.msg, -1)
 		return
 	}
 	res, err := r.write(req.Context(), wr)
 	if err != nil {
-		n := countSamples(wr)
+		n := wr.numSamples()
 		r.recv.Rejected(ingest.ReasonStore, n)
 		r.recv.Done(0, n)
 		r.log.Error("store remote_write samples", "samples", n, "err", err)
@@ -214,15 +233,8 @@ type result struct {
 	// handoff holds the accepted samples for the next stage.
 	handoff        []osprey.Series
 	handoffSamples int
-}
-
-// countSamples returns the number of samples (and histogram samples) in wr.
-func countSamples(wr *prompb.WriteRequest) int {
-	n := 0
-	for i := range wr.Timeseries {
-		n += len(wr.Timeseries[i].Samples) + len(wr.Timeseries[i].Histograms)
-	}
-	return n
+	// handoffBuf holds the samples of every series in handoff.
+	handoffBuf []osprey.Sample
 }
 
 // reject counts n samples rejected as why, remembering the first reason.
@@ -253,20 +265,39 @@ func (res *result) summary(rejected int) string {
 
 // write appends the samples of wr to the TSDB and commits them. An error
 // means nothing was stored.
-func (r *Receiver) write(ctx context.Context, wr *prompb.WriteRequest) (result, error) {
+func (r *Receiver) write(ctx context.Context, wr *wireRequest) (result, error) {
 	var res result
 	app, err := r.store.Appender(ctx)
 	if err != nil {
 		return res, err
 	}
 	maxT := r.now().Add(r.limits.MaxFuture).UnixMilli()
-	b := labels.NewScratchBuilder(16)
 	if r.next != nil {
-		res.handoff = make([]osprey.Series, 0, len(wr.Timeseries))
+		res.handoff = make([]osprey.Series, 0, len(wr.series))
+		res.handoffBuf = make([]osprey.Sample, 0, len(wr.samples))
 	}
-	for i := range wr.Timeseries {
-		ts := &wr.Timeseries[i]
-		if err := r.appendSeries(app, &b, ts, maxT, &res); err != nil {
+	// Known series first, under one read lock of the cache.
+	gen := app.Generation()
+	known := make([]*cachedSeries, len(wr.series))
+	r.cache.lookup(gen, wr.series, known)
+	var (
+		added []newEntry
+		b     labels.ScratchBuilder
+	)
+	for i := range wr.series {
+		ws := &wr.series[i]
+		e := known[i]
+		if e == nil {
+			if e = r.newSeries(&b, wr, ws, &res); e == nil {
+				continue
+			}
+			if ws.key != "" {
+				added = append(added, newEntry{key: ws.key, e: e})
+			}
+		} else if ws.histograms > 0 {
+			res.reject(rejInvalid, int(ws.histograms), e.lset, "native histograms are not supported yet")
+		}
+		if err := r.appendSamples(app, e, wr.seriesSamples(ws), maxT, &res); err != nil {
 			app.Rollback()
 			return result{}, err
 		}
@@ -274,40 +305,52 @@ func (r *Receiver) write(ctx context.Context, wr *prompb.WriteRequest) (result, 
 	if _, err := app.Commit(); err != nil {
 		return result{}, err
 	}
+	// Only series the TSDB holds: one refused by the cardinality cap has
+	// no ref, and is checked again next time.
+	added = slices.DeleteFunc(added, func(a newEntry) bool { return a.e.ref.Load() == 0 })
+	r.cache.add(gen, added)
 	return res, nil
 }
 
-// appendSeries checks one series and appends its samples.
-func (r *Receiver) appendSeries(app *metricstore.Appender, b *labels.ScratchBuilder, ts *prompb.TimeSeries, maxT int64, res *result) error {
-	lset, why, msg := r.seriesLabels(b, ts.Labels)
-	if len(ts.Histograms) > 0 {
-		res.reject(rejInvalid, len(ts.Histograms), lset, "native histograms are not supported yet")
+// newSeries builds and checks the labels of a series not in the cache. It
+// returns nil, having counted the rejection, when the series is refused.
+func (r *Receiver) newSeries(b *labels.ScratchBuilder, wr *wireRequest, ws *wireSeries, res *result) *cachedSeries {
+	lset, why, msg := r.seriesLabels(b, wr.seriesLabels(ws))
+	if ws.histograms > 0 {
+		res.reject(rejInvalid, int(ws.histograms), lset, "native histograms are not supported yet")
 	}
 	if msg != "" {
-		res.reject(why, len(ts.Samples), lset, "%s", msg)
+		res.reject(why, int(ws.samplesHi-ws.samplesLo), lset, "%s", msg)
 		return nil
 	}
-	var (
-		ref   storage.SeriesRef
-		prevT int64 = math.MinInt64
-		keep  []osprey.Sample
-	)
+	e := &cachedSeries{lset: lset}
 	if r.next != nil {
-		keep = make([]osprey.Sample, 0, len(ts.Samples))
+		e.handoff = make(osprey.Labels, lset.Len())
+		lset.Range(func(l labels.Label) { e.handoff[l.Name] = l.Value })
 	}
-	for k, s := range ts.Samples {
+	return e
+}
+
+// appendSamples appends the samples of the series e.
+func (r *Receiver) appendSamples(app *metricstore.Appender, e *cachedSeries, samples []wireSample, maxT int64, res *result) error {
+	var (
+		ref         = e.seriesRef()
+		prevT int64 = math.MinInt64
+		first       = len(res.handoffBuf)
+	)
+	for k, s := range samples {
 		switch {
-		case s.Timestamp > maxT:
-			res.reject(rejFuture, 1, lset, "sample at %s is more than %s after Osprey's clock", time.UnixMilli(s.Timestamp).UTC().Format(time.RFC3339), r.limits.MaxFuture)
+		case s.t > maxT:
+			res.reject(rejFuture, 1, e.lset, "sample at %s is more than %s after Osprey's clock", time.UnixMilli(s.t).UTC().Format(time.RFC3339), r.limits.MaxFuture)
 			continue
-		case s.Timestamp == prevT:
-			res.reject(rejDuplicate, 1, lset, "two samples at %d in one request", s.Timestamp)
+		case s.t == prevT:
+			res.reject(rejDuplicate, 1, e.lset, "two samples at %d in one request", s.t)
 			continue
-		case s.Timestamp < prevT:
-			res.reject(rejOutOfOrder, 1, lset, "sample at %d after one at %d in the same request", s.Timestamp, prevT)
+		case s.t < prevT:
+			res.reject(rejOutOfOrder, 1, e.lset, "sample at %d after one at %d in the same request", s.t, prevT)
 			continue
 		}
-		o, err := app.Append(&ref, lset, s.Timestamp, s.Value)
+		o, err := app.Append(&ref, e.lset, s.t, s.v)
 		if err != nil {
 			return err
 		}
@@ -316,34 +359,38 @@ func (r *Receiver) appendSeries(app *metricstore.Appender, b *labels.ScratchBuil
 			if o == metricstore.OutcomeCardinalityCap {
 				// The series cannot be created: its other samples go
 				// the same way.
-				res.reject(why, len(ts.Samples)-k, lset, "new series while tsdb.max_series series are active")
+				res.reject(why, len(samples)-k, e.lset, "new series while tsdb.max_series series are active")
 				break
 			}
-			res.reject(why, 1, lset, "sample at %d: %s", s.Timestamp, o)
+			res.reject(why, 1, e.lset, "sample at %d: %s", s.t, o)
 			continue
 		}
-		prevT = s.Timestamp
+		prevT = s.t
 		res.accepted++
-		if keep != nil {
-			keep = append(keep, osprey.Sample{TimestampMs: s.Timestamp, Value: s.Value})
+		if r.next != nil {
+			res.handoffBuf = append(res.handoffBuf, osprey.Sample{TimestampMs: s.t, Value: s.v})
 		}
 	}
-	if len(keep) > 0 {
-		m := make(osprey.Labels, lset.Len())
-		lset.Range(func(l labels.Label) { m[l.Name] = l.Value })
-		res.handoff = append(res.handoff, osprey.Series{Labels: m, Samples: keep})
-		res.handoffSamples += len(keep)
+	if uint64(ref) != e.ref.Load() {
+		e.ref.Store(uint64(ref))
+	}
+	if n := len(res.handoffBuf) - first; n > 0 {
+		// A full slice expression, so that the consumer cannot append
+		// into the next series' samples.
+		res.handoff = append(res.handoff, osprey.Series{Labels: e.handoff, Samples: res.handoffBuf[first:len(res.handoffBuf):len(res.handoffBuf)]})
+		res.handoffSamples += n
 	}
 	return nil
 }
 
 // seriesLabels builds and checks a series' labels. On a problem it returns
 // the rejection and a message (and the labels as far as they were built).
-func (r *Receiver) seriesLabels(b *labels.ScratchBuilder, in []prompb.Label) (labels.Labels, rejection, string) {
+func (r *Receiver) seriesLabels(b *labels.ScratchBuilder, in []wireLabel) (labels.Labels, rejection, string) {
 	b.Reset()
 	var problem string
 	why := rejInvalid
-	for _, l := range in {
+	for _, w := range in {
+		l := labels.Label{Name: w.name, Value: w.value}
 		if l.Value == "" {
 			continue // absent, as in Prometheus
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -335,5 +336,111 @@ func TestWriteHandoffFailureIsNotTheSendersProblem(t *testing.T) {
 	}
 	if len(e.read(t, "__name__", "a")) != 1 {
 		t.Error("sample not stored")
+	}
+}
+
+// TestWriteSeriesCache writes the same series again and again through a
+// cache smaller than the series: every sample is stored once whether its
+// series is cached, evicted or new, with label fields in any order.
+func TestWriteSeriesCache(t *testing.T) {
+	e := newEnv(t, 0, Limits{})
+	e.recv.cache = newSeriesCache(2)
+	interleaved := func(t int64) []byte {
+		// Labels after and between the samples, as prompb never writes
+		// them: the series' key is built from the scattered fields.
+		ts := pb(nil).bytes(1, label("__name__", "m")).bytes(2, sample(t, 1)).bytes(1, label("i", "x"))
+		return snappy.Encode(nil, pb(nil).bytes(1, ts))
+	}
+	for k := range 4 {
+		at := ms(time.Duration(k) * time.Second)
+		body := encode(t,
+			series([]prompb.Sample{{Timestamp: at, Value: float64(k)}}, "__name__", "m", "i", "1"),
+			series([]prompb.Sample{{Timestamp: at, Value: float64(k)}}, "__name__", "m", "i", "2"),
+			series([]prompb.Sample{{Timestamp: at, Value: float64(k)}}, "__name__", "m", "i", "3", "empty", ""),
+		)
+		if rec := e.post(t, body); rec.Code != http.StatusNoContent {
+			t.Fatalf("request %d: %d %s", k, rec.Code, rec.Body)
+		}
+		if rec := e.post(t, interleaved(at)); rec.Code != http.StatusNoContent {
+			t.Fatalf("interleaved request %d: %d %s", k, rec.Code, rec.Body)
+		}
+	}
+	got := e.read(t, "__name__", "m")
+	for _, s := range []string{`{__name__="m", i="1"}`, `{__name__="m", i="2"}`, `{__name__="m", i="3"}`, `{__name__="m", i="x"}`} {
+		if len(got[s]) != 4 {
+			t.Errorf("%s holds %v, want 4 samples", s, got[s])
+		}
+	}
+	if e.recv.cache.resets.Load() == 0 {
+		t.Error("a cache of 2 series for 4 was never reset")
+	}
+	// The hand-off shares one labels map per cached series, holds only
+	// the series' own samples, and a consumer appending to one series'
+	// samples cannot overwrite the next one's.
+	if len(e.handedOff) != 16 {
+		t.Fatalf("handed off %d series, want 16", len(e.handedOff))
+	}
+	for i, s := range e.handedOff {
+		if len(s.Samples) != 1 || s.Labels.Get("__name__") != "m" || s.Labels.Get("empty") != "" {
+			t.Errorf("hand-off %d: %+v", i, s)
+		}
+	}
+	batch := e.handedOff[:3]
+	_ = append(batch[0].Samples, osprey.Sample{TimestampMs: -1})
+	if batch[1].Samples[0].TimestampMs == -1 {
+		t.Error("appending to one series' samples overwrote the next series'")
+	}
+}
+
+// TestWriteCachedSeriesRejections checks that a cached series' samples are
+// still checked one by one (future, order, duplicates, histograms).
+func TestWriteCachedSeriesRejections(t *testing.T) {
+	e := newEnv(t, 0, Limits{})
+	s := func(samples ...prompb.Sample) prompb.TimeSeries { return series(samples, "__name__", "m", "job", "a") }
+	if rec := e.post(t, encode(t, s(prompb.Sample{Timestamp: ms(0), Value: 1}))); rec.Code != http.StatusNoContent {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if e.recv.cache.len() != 1 {
+		t.Fatalf("cache holds %d series, want 1", e.recv.cache.len())
+	}
+	withHistogram := s(prompb.Sample{Timestamp: ms(time.Second), Value: 2}, prompb.Sample{Timestamp: ms(time.Second), Value: 3},
+		prompb.Sample{Timestamp: ms(-time.Second), Value: 4}, prompb.Sample{Timestamp: ms(time.Hour), Value: 5})
+	withHistogram.Histograms = []prompb.Histogram{{Timestamp: ms(time.Second)}}
+	rec := e.post(t, encode(t, withHistogram, s(prompb.Sample{Timestamp: ms(0), Value: 9})))
+	want := "5 of 6 samples rejected (invalid 1, out_of_order 1, duplicate 2, too_far_in_future 1), 1 stored"
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("reply %d %s, want 400 %q", rec.Code, rec.Body, want)
+	}
+}
+
+// TestWriteConcurrent writes from four senders at once, each its own
+// series, through a cache too small for all of them (run with -race).
+func TestWriteConcurrent(t *testing.T) {
+	e := newEnv(t, 0, Limits{})
+	e.recv.cache = newSeriesCache(5)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for k := range 10 {
+				var ts []prompb.TimeSeries
+				for i := range 3 {
+					ts = append(ts, series([]prompb.Sample{{Timestamp: ms(time.Duration(k) * time.Second), Value: float64(k)}},
+						"__name__", "c", "g", fmt.Sprint(g), "i", fmt.Sprint(i)))
+				}
+				if rec := e.post(t, encode(t, ts...)); rec.Code != http.StatusNoContent {
+					t.Errorf("sender %d request %d: %d %s", g, k, rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := e.read(t, "__name__", "c")
+	if len(got) != 12 {
+		t.Errorf("%d series stored, want 12", len(got))
+	}
+	for s, samples := range got {
+		if len(samples) != 10 {
+			t.Errorf("%s holds %d samples, want 10", s, len(samples))
+		}
 	}
 }
