@@ -24,3 +24,25 @@ func TestNoiseHeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitButton checks that each member of an unresolved incident with
+// several members gets a split button posting its fingerprint.
+func TestSplitButton(t *testing.T) {
+	srv, inc := testServer(t, nil)
+	_, body, _ := get(t, http.DefaultClient, srv.URL+"/ui/incidents/"+inc.ID)
+	n := strings.Count(body, `data-api="/api/v1/incidents/`+inc.ID+`/split"`)
+	switch {
+	case len(inc.Members) < 2 || inc.Status == "resolved":
+		if n != 0 {
+			t.Errorf("%d split buttons on an incident with %d members (%s)", n, len(inc.Members), inc.Status)
+		}
+	case n != len(inc.Members):
+		t.Errorf("%d split buttons for %d members", n, len(inc.Members))
+	default:
+		want := `data-body='{"members":["` + inc.Members[0].Fingerprint.String() + `"]}'`
+		if !strings.Contains(body, want) {
+			t.Errorf("incident page lacks %s", want)
+		}
+	}
+	t.Logf("%d members, %d split buttons", len(inc.Members), n)
+}
