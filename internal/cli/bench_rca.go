@@ -37,6 +37,9 @@ evidence in a window around each inject_time is ranked.
 petshop: DIR is the unpacked PetShop dataset (dataset/<scenario>/...). Each
 issue's metrics go into the metric detector after the scenario's normal period.
 
+A DIR without an unpacked corpus but with corpus archives (*.tar.xz, *.tar.gz,
+...) is unpacked into a temporary folder first (needs tar).
+
 PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 [service, ...]}. The last line printed is "AC@1=.. AC@3=.. AC@5=.. Avg@5=..".`,
 		Args: exactArgs(0),
@@ -44,13 +47,19 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 			if dir == "" {
 				return usageError{fmt.Errorf("--data is required")}
 			}
-			var (
-				cases []benchrca.Case
-				err   error
-			)
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			dir, cleanup, err := benchRCAData(ctx, stderr, dataset, dir)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			var cases []benchrca.Case
 			switch dataset {
 			case "nezha":
-				cases, err = runBenchNezha(cmd.Context(), stdout, stderr, dir, explain)
+				cases, err = runBenchNezha(ctx, stdout, stderr, dir, explain)
 			case "petshop":
 				cases, err = runBenchPetShop(stdout, stderr, dir, explain)
 			default:
@@ -74,6 +83,26 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 	cmd.Flags().StringVar(&out, "out", "", "write the rankings to this JSON file")
 	cmd.Flags().IntVar(&explain, "explain", 0, "print the explanations of the first N candidates of every case")
 	return cmd
+}
+
+// benchRCAData returns the unpacked corpus folder for dir: dir itself when
+// it holds an unpacked corpus, else a temporary folder with the archives of
+// dir unpacked (the shared data folders ship tarballs), removed by cleanup.
+func benchRCAData(ctx context.Context, stderr io.Writer, dataset, dir string) (string, func(), error) {
+	var err error
+	switch dataset {
+	case "nezha":
+		_, err = benchrca.FindNezha(dir)
+	case "petshop":
+		_, err = benchrca.FindPetShop(dir)
+	default:
+		return dir, func() {}, nil // the caller rejects the dataset
+	}
+	if err == nil || len(benchrca.Archives(dir)) == 0 {
+		return dir, func() {}, nil
+	}
+	fmt.Fprintf(stderr, "unpacking %s into a temporary folder\n", strings.Join(benchrca.Archives(dir), ", "))
+	return benchrca.Unpack(ctx, dir)
 }
 
 func writePredictions(path string, cases []benchrca.Case) error {
@@ -111,6 +140,7 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 	var cases []benchrca.Case
 	var notes []string
 	var noise, noiseGraph, noiseAll []benchrca.NoiseStats
+	var alertNoise [][]benchrca.NoiseRun
 	for i := range days {
 		d := &days[i]
 		bar.SetLabel("nezha " + d.Day)
@@ -120,6 +150,7 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 		}
 		cases = append(cases, r.Cases...)
 		noise, noiseGraph, noiseAll = append(noise, r.Noise), append(noiseGraph, r.NoiseGraph), append(noiseAll, r.NoiseAll)
+		alertNoise = append(alertNoise, r.AlertNoise)
 		name := d.Day
 		if d.System != "." {
 			name = d.System + " " + d.Day
@@ -149,6 +180,9 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 	printBenchNoise(stdout, "noise (fault windows, by service)", benchrca.SumNoise(noise))
 	printBenchNoise(stdout, "noise (fault windows, by service + call graph)", benchrca.SumNoise(noiseGraph))
 	printBenchNoise(stdout, "noise (all day incl. background, by service + call graph)", benchrca.SumNoise(noiseAll))
+	for _, n := range benchrca.SumNoiseRuns(alertNoise) {
+		printBenchNoise(stdout, "noise ("+n.Name+")", n.Stats)
+	}
 	return cases, printScoreTable(stdout, cases, "fault type")
 }
 

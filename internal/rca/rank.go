@@ -164,9 +164,11 @@ func summarise(evidence []Evidence, minScore float64) map[string]*node {
 		}
 	}
 	for _, n := range nodes {
+		// Multiply in a fixed order: floating-point products depend on
+		// it, and map order is random, so ties could flip between runs.
 		miss := 1.0
-		for _, e := range n.byKind {
-			miss *= 1 - e.Score
+		for _, k := range sortedKinds(n.byKind) {
+			miss *= 1 - n.byKind[k].Score
 		}
 		n.strength = 1 - miss
 		slices.SortFunc(n.all, func(a, b Evidence) int {
@@ -299,8 +301,8 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 // edges do not outweigh a leaf's one.
 func weightShare(m map[string]float64, k string) float64 {
 	sum := 0.0
-	for _, w := range m {
-		sum += w
+	for _, key := range sortedKeys(m) { // fixed order: a deterministic sum
+		sum += m[key]
 	}
 	if sum == 0 {
 		return 0
@@ -410,6 +412,16 @@ func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg 
 	}
 	fmt.Fprintf(&b, "; strength %.2f, walk score %.3f", n.strength, n.walk)
 	return b.String()
+}
+
+// sortedKinds returns the kinds of m in order.
+func sortedKinds(m map[Kind]Evidence) []Kind {
+	out := make([]Kind, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func kindWord(k Kind) string {

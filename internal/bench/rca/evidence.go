@@ -24,17 +24,19 @@ type evidencer struct {
 	spanAt int
 
 	logSeq    *seqProfile
-	logLines  map[string]int // normal lines per service
+	logLines  map[string]int            // normal lines per service
+	logKeys   map[string]map[string]int // normal lines per service and key
+	opt       Options
 	callSeq   *seqProfile
 	lat       *latProfile
 	graph     *rca.Graph
 	graphSeen map[[2]string]bool
 }
 
-func newEvidencer(faults []Fault, logs []logUnit, spans []spanRec) *evidencer {
+func newEvidencer(faults []Fault, logs []logUnit, spans []spanRec, opt Options) *evidencer {
 	e := &evidencer{
-		logs: logs, spans: spans,
-		logSeq: newSeqProfile(), logLines: map[string]int{},
+		logs: logs, spans: spans, opt: opt,
+		logSeq: newSeqProfile(), logLines: map[string]int{}, logKeys: map[string]map[string]int{},
 		callSeq: newSeqProfile(), lat: newLatProfile(),
 		graph: rca.NewGraph(),
 	}
@@ -58,22 +60,38 @@ func (e *evidencer) inWindow(t time.Time) bool {
 	return false
 }
 
+// guarded reports whether t is in a window or in the guard band before one,
+// where nothing is learnt.
+func (e *evidencer) guarded(t time.Time) bool {
+	guard := time.Duration(0)
+	if e.opt.learnGuard {
+		guard = LearnGuard
+	}
+	for _, w := range e.windows {
+		if !t.Before(w[0].Add(-guard)) && !t.After(w[1]) {
+			return true
+		}
+	}
+	return false
+}
+
 // window learns everything before from that is normal, then returns the
 // call graph as of to and the log and trace evidence of [from, to].
 func (e *evidencer) window(from, to time.Time) (*rca.Graph, []rca.Evidence) {
+	// Units outside incident windows are normal operation (the ablations
+	// inlierOnly and learnGuard learn less of them). The reference phase
+	// is fault-free and learnt whole.
 	for ; e.logAt < len(e.logs) && (e.logs[e.logAt].ref || e.logs[e.logAt].at.Before(from)); e.logAt++ {
 		u := &e.logs[e.logAt]
-		if u.ref || !e.inWindow(u.at) {
-			e.logSeq.learn(u.unit)
-			e.logLines[u.service] += len(u.lines)
+		if u.ref || !e.guarded(u.at) && (!e.opt.inlierOnly || e.logInlier(u)) {
+			e.learnLog(u)
 		}
 	}
 	for ; e.spanAt < len(e.spans) && (e.spans[e.spanAt].ref || e.spans[e.spanAt].at.Before(from)); e.spanAt++ {
 		s := &e.spans[e.spanAt]
 		e.addCall(s)
-		if s.ref || !e.inWindow(s.at) {
-			e.callSeq.learn(s.unit)
-			e.lat.learn(s.service+" "+s.op, s.self)
+		if s.ref || !e.guarded(s.at) && (!e.opt.inlierOnly || e.spanInlier(s)) {
+			e.learnSpan(s)
 		}
 	}
 	var wl []*logUnit
@@ -93,20 +111,54 @@ func (e *evidencer) window(from, to time.Time) (*rca.Graph, []rca.Evidence) {
 	// incident window is most of what some services ever log, and a
 	// fault's broken units must not become normal for the next fault.
 	for _, u := range wl {
-		if len(e.logSeq.breaks(u.unit)) == 0 && e.allKnown(u) {
-			e.logSeq.learn(u.unit)
-			e.logLines[u.service] += len(u.lines)
+		if e.logInlier(u) {
+			e.learnLog(u)
 		}
 	}
 	for _, s := range ws {
-		q, n := e.lat.quantile(s.service+" "+s.op, 0.99)
-		slow := n >= 20 && s.self > 2*q
-		if !slow && len(e.callSeq.breaks(s.unit)) == 0 {
-			e.callSeq.learn(s.unit)
-			e.lat.learn(s.service+" "+s.op, s.self)
+		if e.spanInlier(s) {
+			e.learnSpan(s)
 		}
 	}
 	return g, ev
+}
+
+// logInlier reports whether u looks normal: no expected line missing.
+// A unit with a template not seen before is learnt if nothing is missing
+// from it (a code path not yet seen, such as a request type the short
+// reference phase lacked); otherwise ordinary templates would stay "new"
+// for ever. A fault's new lines come with the lines they replace missing.
+func (e *evidencer) logInlier(u *logUnit) bool {
+	if e.opt.learnKnownOnly {
+		return len(e.logSeq.breaks(u.unit)) == 0 && e.allKnown(u)
+	}
+	return len(e.logSeq.breaks(u.unit)) == 0
+}
+
+// spanInlier reports whether s looks normal: not slow for its operation
+// and no expected call or line missing.
+func (e *evidencer) spanInlier(s *spanRec) bool {
+	q, n := e.lat.quantile(s.service+" "+s.op, 0.99)
+	slow := n >= 20 && s.self > 2*q
+	return !slow && len(e.callSeq.breaks(s.unit)) == 0
+}
+
+func (e *evidencer) learnLog(u *logUnit) {
+	e.logSeq.learn(u.unit)
+	e.logLines[u.service] += len(u.lines)
+	keys := e.logKeys[u.service]
+	if keys == nil {
+		keys = map[string]int{}
+		e.logKeys[u.service] = keys
+	}
+	for _, l := range u.lines {
+		keys[l.key]++
+	}
+}
+
+func (e *evidencer) learnSpan(s *spanRec) {
+	e.callSeq.learn(s.unit)
+	e.lat.learn(s.service+" "+s.op, s.self)
 }
 
 // allKnown reports whether every line of u has a template known to the
@@ -192,7 +244,7 @@ func (e *evidencer) logEvidence(wl []*logUnit) []rca.Evidence {
 				Signal: fmt.Sprintf("sequence broken: %s without %s in %d of %d spans", key, miss, k, n),
 			})
 		}
-		p0 := 1 / float64(e.logLines[svc]+1)
+		p0 := e.novelRate(svc)
 		if s := surpriseScore(surprise(a.novel, a.lines, p0)); s > 0 {
 			k := topKey(a.novelKeys)
 			out = append(out, rca.Evidence{
@@ -202,6 +254,25 @@ func (e *evidencer) logEvidence(wl []*logUnit) []rca.Evidence {
 		}
 	}
 	return out
+}
+
+// novelRate is the chance that a normal line of svc has a template not
+// seen yet: Good-Turing's missing mass, the share of normal lines whose
+// template was seen exactly once (add-one smoothed). A service whose normal
+// history is short or varied keeps meeting new templates, so new ones are
+// little evidence there; one with a long, repetitive history rarely does.
+func (e *evidencer) novelRate(svc string) float64 {
+	n := e.logLines[svc]
+	if e.opt.noGoodTuring {
+		return 1 / float64(n+1)
+	}
+	once := 0
+	for _, c := range e.logKeys[svc] {
+		if c == 1 {
+			once++
+		}
+	}
+	return float64(once+1) / float64(n+1)
 }
 
 // traceEvidence finds, per service, spans much slower than normal (self

@@ -3,6 +3,8 @@ package rca
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/osprey-aiops/osprey"
@@ -16,7 +18,7 @@ import (
 // score is the surprise of k anomalies in the window under a Poisson law
 // with the rate seen outside incident windows before from (with a prior of
 // one anomaly per service per hour, so a young history is not trusted).
-func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to time.Time, start time.Time) []rca.Evidence {
+func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to time.Time, start time.Time, noExtreme bool) []rca.Evidence {
 	inAny := func(t time.Time) bool {
 		for _, w := range windows {
 			if !t.Before(w[0]) && !t.After(w[1]) {
@@ -35,38 +37,84 @@ func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to
 	histMin := max(hist.Minutes(), 0)
 	base := map[string]int{}
 	inWin := map[string][]*osprey.Anomaly{}
+	services := map[string]bool{}
+	var normalDev []float64 // deviations of the normal history's anomalies
 	for i := range anomalies {
 		a := &anomalies[i]
 		svc := a.Labels.Get(osprey.LabelService)
 		if svc == "" {
 			continue
 		}
+		services[svc] = true
 		switch {
 		case a.StartsAt.Before(from):
 			if !inAny(a.StartsAt) {
 				base[svc]++
+				if d := deviation(a); d > 0 {
+					normalDev = append(normalDev, d)
+				}
 			}
 		case !a.StartsAt.After(to):
 			inWin[svc] = append(inWin[svc], a)
 		}
 	}
+	slices.Sort(normalDev)
 	winMin := to.Sub(from).Minutes()
 	var out []rca.Evidence
 	for _, svc := range sortedKeys(inWin) {
 		as := inWin[svc]
 		lambda := float64(base[svc]+1) / (histMin + 60) * winMin
 		s := surpriseScore(poissonSurprise(len(as), lambda))
-		if s == 0 {
+		// Extremeness: an anomaly far outside its band (a CPU at 100 %
+		// where 1 % is usual) is rarer than its count says. Its rate is
+		// learnt from the normal history, pooled over services: how many
+		// anomalies per service-minute deviated at least as far.
+		var worst *osprey.Anomaly
+		sx, lx := 0.0, 0.0
+		if !noExtreme {
+			for _, a := range as {
+				d := deviation(a)
+				if d == 0 {
+					continue
+				}
+				n := len(normalDev) - sort.SearchFloat64s(normalDev, d)
+				l := float64(n+1) / (histMin*float64(len(services)) + 60) * winMin
+				if v := surpriseScore(poissonSurprise(1, l)); v > sx {
+					worst, sx, lx = a, v, l
+				}
+			}
+		}
+		if s == 0 && sx == 0 {
 			continue
 		}
 		for _, a := range as {
-			out = append(out, rca.Evidence{
-				ID: a.ID, Service: svc, Kind: rca.KindMetric, Score: s, Onset: a.StartsAt,
-				Signal: fmt.Sprintf("%s (%d metric anomalies where %.1f are usual)", a.Labels.Get(osprey.LabelMetric), len(as), lambda),
-			})
+			sig := fmt.Sprintf("%s (%d metric anomalies where %.1f are usual)", a.Labels.Get(osprey.LabelMetric), len(as), lambda)
+			sc := s
+			if a == worst && sx > s {
+				sc = sx
+				sig = fmt.Sprintf("%s %.3g against %.3g expected, %.0f band widths off (%.2g as far in this window are usual)",
+					a.Labels.Get(osprey.LabelMetric), a.Observed, a.Expected, deviation(a), lx)
+			}
+			if sc == 0 {
+				continue
+			}
+			out = append(out, rca.Evidence{ID: a.ID, Service: svc, Kind: rca.KindMetric, Score: sc, Onset: a.StartsAt, Signal: sig})
 		}
 	}
 	return out
+}
+
+// deviation is how far an anomaly's value lies from the prediction, in
+// widths of the detector's band (1 = just at the alarm threshold), or 0
+// when the band has no width (a series that was constant, such as a count
+// that is usually 0): any change is "infinitely" far off there, which says
+// nothing about how unusual it is.
+func deviation(a *osprey.Anomaly) float64 {
+	band := (a.Upper - a.Lower) / 2
+	if !(band > 0) {
+		return 0
+	}
+	return math.Abs(a.Observed-a.Expected) / band
 }
 
 // poissonSurprise is −log10 P(X ≥ k) for X ~ Poisson(λ).

@@ -2,6 +2,7 @@ package rca
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,12 @@ import (
 const (
 	WindowBefore = 60 * time.Second
 	WindowAfter  = 180 * time.Second
+	// LearnGuard is the time before a window in which the learnGuard
+	// ablation learns nothing: effects can start more than WindowBefore
+	// ahead of the inject time (up to ~80 s on Nezha's first day), but on
+	// Nezha that is also most of the normal data between windows, and
+	// skipping it cost more than it saved (docs/rca.md).
+	LearnGuard = 60 * time.Second
 )
 
 // Options select what a replay uses; the zero value uses everything.
@@ -32,6 +39,13 @@ type Options struct {
 	Ranker *rca.Config
 	// Progress is called with the number of files done.
 	Progress func(n int)
+
+	// Ablations of the evidence (TestNezhaVariants measures each).
+	inlierOnly     bool // outside windows too, learn only units that look normal
+	learnGuard     bool // learn nothing in the LearnGuard before a window
+	noGoodTuring   bool // new-template rate 1/(lines+1) instead of Good-Turing
+	learnKnownOnly bool // learn only units whose templates are all known
+	noExtreme      bool // metric evidence by anomaly counts only
 }
 
 // DayResult is the outcome of replaying one day.
@@ -49,6 +63,9 @@ type DayResult struct {
 	// NoiseAll, with the graph, of every metric anomaly of the replay
 	// (those outside fault windows labelled Background). See noise.go.
 	Noise, NoiseGraph, NoiseAll NoiseStats
+	// AlertNoise is the same for the threshold alert stream derived from
+	// the day's metric_threshold files (noise_alerts.go).
+	AlertNoise []NoiseRun
 }
 
 // Files returns how many files a replay of d reads (for a progress bar).
@@ -65,31 +82,11 @@ func (d *NezhaDay) Files() int {
 
 // ReplayNezha replays one day in virtual time and ranks every fault.
 func ReplayNezha(ctx context.Context, d *NezhaDay, opt Options) (*DayResult, error) {
-	res := &DayResult{}
-	tick := func() {
-		if opt.Progress != nil {
-			opt.Progress(1)
-		}
+	dd, err := loadDay(ctx, d, opt)
+	if err != nil {
+		return nil, err
 	}
-	var anomalies, stream []osprey.Anomaly
-	var start time.Time
-	if !opt.NoMetrics {
-		a, all, n, first, err := replayMetrics(ctx, d, tick)
-		if err != nil {
-			return nil, err
-		}
-		anomalies, stream, res.Samples, res.Anomalies, start = a, all, n, len(a), first
-	}
-	var logs []logUnit
-	if !opt.NoLogs {
-		logs, res.LogLines = loadLogs(d, tick)
-	}
-	var spans []spanRec
-	if !opt.NoTraces {
-		spans = loadSpans(d, tick)
-		res.Spans = len(spans)
-		attachLogs(spans, logs)
-	}
+	res := &DayResult{Samples: dd.samples, LogLines: dd.logLines, Spans: len(dd.spans), Anomalies: len(dd.anomalies)}
 	if res.Samples == 0 {
 		res.Missing = append(res.Missing, "metric")
 	}
@@ -99,26 +96,11 @@ func ReplayNezha(ctx context.Context, d *NezhaDay, opt Options) (*DayResult, err
 	if res.Spans == 0 {
 		res.Missing = append(res.Missing, "trace")
 	}
-	cfg := rca.DefaultConfig()
-	if opt.Ranker != nil {
-		cfg = *opt.Ranker
+	res.Cases, res.Causes, err = dd.rank(ctx, d, opt)
+	if err != nil {
+		return nil, err
 	}
-	ev := newEvidencer(d.Faults, logs, spans)
-	for _, f := range d.Faults {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		from, to := f.Time.Add(-WindowBefore), f.Time.Add(WindowAfter)
-		g, evidence := ev.window(from, to)
-		evidence = append(evidence, metricEvidence(anomalies, ev.windows, from, to, start)...)
-		causes := rca.Rank(g, evidence, cfg)
-		c := Case{ID: f.Timestamp, Truth: f.Service, Type: f.Type, Group: d.System + "/" + d.Day}
-		for _, cs := range causes {
-			c.Ranking = append(c.Ranking, cs.Name)
-		}
-		res.Cases = append(res.Cases, c)
-		res.Causes = append(res.Causes, causes)
-	}
+	stream, spans := dd.stream, dd.spans
 	if len(stream) > 0 {
 		ws := faultWindows(d.Faults)
 		var topo correlate.Topology
@@ -142,8 +124,75 @@ func ReplayNezha(ctx context.Context, d *NezhaDay, opt Options) (*DayResult, err
 			}
 			*v.into = ScoreNoise(m)
 		}
+		if res.AlertNoise, err = ThresholdNoise(ctx, d, ws, topo); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
+}
+
+// dayData is what a replay of one day produced before ranking: the metric
+// detector's anomalies and the parsed log and span units.
+type dayData struct {
+	anomalies, stream []osprey.Anomaly
+	start             time.Time // first metric sample
+	samples, logLines int
+	logs              []logUnit
+	spans             []spanRec
+}
+
+// loadDay replays the metrics of d through the detector and parses its logs
+// and spans.
+func loadDay(ctx context.Context, d *NezhaDay, opt Options) (*dayData, error) {
+	tick := func() {
+		if opt.Progress != nil {
+			opt.Progress(1)
+		}
+	}
+	dd := &dayData{}
+	if !opt.NoMetrics {
+		a, all, n, first, err := replayMetrics(ctx, d, tick)
+		if err != nil {
+			return nil, err
+		}
+		dd.anomalies, dd.stream, dd.samples, dd.start = a, all, n, first
+	}
+	if !opt.NoLogs {
+		dd.logs, dd.logLines = loadLogs(d, tick)
+	}
+	if !opt.NoTraces {
+		dd.spans = loadSpans(d, tick)
+		attachLogs(dd.spans, dd.logs)
+	}
+	return dd, nil
+}
+
+// rank walks the day's faults in time order and ranks each one's window.
+// It does not change dd, so one load can be ranked several ways.
+func (dd *dayData) rank(ctx context.Context, d *NezhaDay, opt Options) ([]Case, [][]osprey.Cause, error) {
+	cfg := rca.DefaultConfig()
+	if opt.Ranker != nil {
+		cfg = *opt.Ranker
+	}
+	var cases []Case
+	var all [][]osprey.Cause
+	ev := newEvidencer(d.Faults, dd.logs, dd.spans, opt)
+	for _, f := range d.Faults {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		from, to := f.Time.Add(-WindowBefore), f.Time.Add(WindowAfter)
+		g, evidence := ev.window(from, to)
+		evidence = append(evidence, metricEvidence(dd.anomalies, ev.windows, from, to, dd.start, opt.noExtreme)...)
+		causes := rca.Rank(g, evidence, cfg)
+		c := Case{ID: f.Timestamp, Truth: f.Service, Type: f.Type, Group: d.System + "/" + d.Day}
+		for _, cs := range causes {
+			c.Ranking = append(c.Ranking, cs.Name)
+		}
+		cases = append(cases, c)
+		all = append(all, causes)
+	}
+	return cases, all, nil
 }
 
 // replayMetrics feeds every pod metric of the day, reference phase
@@ -218,6 +267,9 @@ func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anom
 		all = append(all, batch...)
 		for _, a := range batch {
 			if a.Active() {
+				// The detector's ids carry random bits; evidence ids must
+				// not, so that a replay's explanations are reproducible.
+				a.ID = fmt.Sprintf("metric/%s/%s/%s", a.Labels.Get("pod"), a.Labels.Get(osprey.LabelMetric), a.StartsAt.UTC().Format("20060102T150405.000Z"))
 				out = append(out, a)
 			}
 		}

@@ -105,53 +105,32 @@ func truth(ws []FaultWindow, t time.Time) string {
 // if not nil, is the call graph the correlator may join neighbours by (as
 // the app's learnt topology).
 func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWindow, windowsOnly bool, topo correlate.Topology) ([]NoiseMember, error) {
-	dir, err := os.MkdirTemp("", "osprey-bench-noise-")
-	if err != nil {
-		return nil, fmt.Errorf("noise: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "osprey.db"))
-	if err != nil {
-		return nil, fmt.Errorf("noise: %w", err)
-	}
-	defer st.Close()
 	var now time.Time
 	if len(stream) > 0 {
 		now = stream[0].StartsAt
 	}
 	label := map[string]string{}  // alert id → truth
 	assign := map[string]string{} // alert id → incident id
-	cc := config.Default().Correlate
-	corr, err := correlate.New(correlate.Options{
-		Store:        st,
-		Window:       cc.Window,
-		GroupBy:      cc.GroupBy,
-		ResolveGrace: cc.ResolveGrace,
-		Flapping:     cc.FlapConfig(),
-		Topology:     topo,
-		Now:          func() time.Time { return now },
-		Out: osprey.IncidentConsumerFunc(func(_ context.Context, batch []osprey.Incident) error {
-			for _, inc := range batch {
-				for _, m := range inc.Members {
-					for _, ref := range []string{m.FirstRef, m.LastRef} {
-						if _, ok := label[ref]; ok {
-							if _, done := assign[ref]; !done {
-								assign[ref] = inc.ID
-							}
+	sink := osprey.IncidentConsumerFunc(func(_ context.Context, batch []osprey.Incident) error {
+		for _, inc := range batch {
+			for _, m := range inc.Members {
+				for _, ref := range []string{m.FirstRef, m.LastRef} {
+					if _, ok := label[ref]; ok {
+						if _, done := assign[ref]; !done {
+							assign[ref] = inc.ID
 						}
 					}
 				}
 			}
-			return nil
-		}),
-		CatchUpInterval: 24 * time.Hour,
+		}
+		return nil
 	})
+	nc, cleanup, err := startNoiseCorrelator(ctx, topo, func() time.Time { return now }, sink)
 	if err != nil {
-		return nil, fmt.Errorf("noise: %w", err)
+		return nil, err
 	}
-	if err := corr.Start(ctx); err != nil {
-		return nil, fmt.Errorf("noise: %w", err)
-	}
+	defer cleanup()
+	corr := nc.c
 	fed := map[string]bool{}
 	var order []string
 	for _, a := range stream {
@@ -193,6 +172,55 @@ func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWind
 	return out, nil
 }
 
+// noiseCorrelator is a production correlator on a fresh SQLite store.
+type noiseCorrelator struct {
+	c     *correlate.Correlator
+	store *sqlite.Store
+}
+
+// startNoiseCorrelator starts correlate.New with config.Default().Correlate
+// (window, group-by, resolve grace, flapping; no rules, silences or
+// maintenance) on a fresh SQLite store in a temporary directory, on the
+// clock now. cleanup closes the store and removes the directory.
+func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, now func() time.Time, out osprey.IncidentConsumer) (*noiseCorrelator, func(), error) {
+	dir, err := os.MkdirTemp("", "osprey-bench-noise-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("noise: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "osprey.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("noise: %w", err)
+	}
+	cleanup := func() {
+		st.Close()
+		os.RemoveAll(dir)
+	}
+	cc := config.Default().Correlate
+	corr, err := correlate.New(correlate.Options{
+		Store:           st,
+		Window:          cc.Window,
+		GroupBy:         cc.GroupBy,
+		ResolveGrace:    cc.ResolveGrace,
+		Flapping:        cc.FlapConfig(),
+		Topology:        topo,
+		Now:             now,
+		Out:             out,
+		CatchUpInterval: 24 * time.Hour,
+	})
+	if err == nil {
+		err = corr.Start(ctx)
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("noise: %w", err)
+	}
+	return &noiseCorrelator{c: corr, store: st}, func() {
+		_ = corr.Shutdown(context.WithoutCancel(ctx)) // idempotent
+		cleanup()
+	}, nil
+}
+
 // faultWindows returns the ground-truth windows of d's faults: the same
 // [inject − WindowBefore, inject + WindowAfter] the ranker's evidence uses
 // (Nezha gives no fault duration, and effects precede inject_time).
@@ -222,6 +250,32 @@ func SumNoise(days []NoiseStats) NoiseStats {
 		s.Purity = majority / float64(s.Alerts)
 	}
 	return s
+}
+
+// NoiseRun is one named noise figure of a day.
+type NoiseRun struct {
+	Name  string
+	Stats NoiseStats
+}
+
+// SumNoiseRuns pools the runs of several days by name (SumNoise), in the
+// order the names first appear.
+func SumNoiseRuns(days [][]NoiseRun) []NoiseRun {
+	var names []string
+	by := map[string][]NoiseStats{}
+	for _, runs := range days {
+		for _, r := range runs {
+			if _, ok := by[r.Name]; !ok {
+				names = append(names, r.Name)
+			}
+			by[r.Name] = append(by[r.Name], r.Stats)
+		}
+	}
+	out := make([]NoiseRun, 0, len(names))
+	for _, n := range names {
+		out = append(out, NoiseRun{Name: n, Stats: SumNoise(by[n])})
+	}
+	return out
 }
 
 // graphTopology is an rca.Graph as the correlator's Topology.

@@ -78,3 +78,100 @@ func TestScoreNoiseEmpty(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 }
+
+// TestRuleEvalFollowsPrometheus checks the alert life cycle of the
+// threshold rules against Prometheus' rules/alerting.go: pending for "for",
+// then firing and sent; sent again only once the resend delay has passed
+// (strictly: with a 1m interval and a 1m delay, every other evaluation);
+// resolved, sent at once with endsAt = the resolution, and again every
+// resend delay until 15 minutes after it resolved.
+func TestRuleEvalFollowsPrometheus(t *testing.T) {
+	t0 := time.Date(2023, 1, 29, 8, 0, 0, 0, time.UTC)
+	e := &ruleEval{r: DefaultThresholdRules(), active: map[string]*alertState{}}
+	above := func() map[string]*alertState {
+		return map[string]*alertState{"k": {labels: map[string]string{"alertname": "PodCPUUsageHigh", "pod": "p"}, value: 9, limit: 5}}
+	}
+	type sent struct {
+		minute      int
+		start, ends time.Duration
+	}
+	var got []sent
+	for i := 0; i <= 22; i++ {
+		ts := t0.Add(time.Duration(i) * time.Minute)
+		in := map[string]*alertState{}
+		if i <= 4 { // above the threshold at minutes 0..4
+			in = above()
+		}
+		for _, a := range e.eval(ts, in) {
+			got = append(got, sent{i, a.StartsAt.Sub(t0), a.EndsAt.Sub(t0)})
+		}
+	}
+	want := []sent{
+		{1, time.Minute, 5 * time.Minute}, // pending at 0, fires at 1: valid for 4·1m
+		{3, time.Minute, 7 * time.Minute}, // 1m after 1 is not "before" 2
+		{5, time.Minute, 5 * time.Minute}, // resolved at 5
+		{7, time.Minute, 5 * time.Minute}, {9, time.Minute, 5 * time.Minute}, {11, time.Minute, 5 * time.Minute},
+		{13, time.Minute, 5 * time.Minute}, {15, time.Minute, 5 * time.Minute}, {17, time.Minute, 5 * time.Minute},
+		{19, time.Minute, 5 * time.Minute}, // 14m after; at 21 (16m) it is gone
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("sent\n got %v\nwant %v", got, want)
+	}
+	if len(e.active) != 0 {
+		t.Errorf("%d alerts still held after the retention", len(e.active))
+	}
+}
+
+// TestCorrelateNotificationsTwoFaults sends a small Prometheus alert stream
+// through the production receiver and correlator and checks both counts.
+func TestCorrelateNotificationsTwoFaults(t *testing.T) {
+	t0 := time.Date(2023, 1, 29, 8, 0, 0, 0, time.UTC)
+	ws := faultWindows([]Fault{
+		{Time: t0, Timestamp: "A", Service: "svc-a"},
+		{Time: t0.Add(30 * time.Minute), Timestamp: "B", Service: "svc-b"},
+	})
+	alert := func(name, svc string, start, at time.Time, resolved bool) Notification {
+		end := at.Add(4 * time.Minute)
+		if resolved {
+			end = at
+		}
+		return Notification{At: at, Alert: PostableAlert{
+			Labels:   map[string]string{"alertname": name, "service": svc, "severity": "warning"},
+			StartsAt: start, EndsAt: end,
+		}}
+	}
+	a1, b1 := t0.Add(10*time.Second), t0.Add(30*time.Minute+20*time.Second)
+	ns := []Notification{
+		alert("CPU", "svc-a", a1, a1, false),
+		alert("Memory", "svc-a", t0.Add(time.Minute), t0.Add(time.Minute), false),
+		alert("CPU", "svc-a", a1, t0.Add(2*time.Minute), false), // repeat
+		alert("CPU", "svc-a", a1, t0.Add(3*time.Minute), true),  // resolved
+		alert("CPU", "svc-a", a1, t0.Add(5*time.Minute), true),  // resolved, re-sent
+		// Background, between the windows.
+		alert("Disk", "svc-c", t0.Add(15*time.Minute), t0.Add(15*time.Minute), false),
+		alert("CPU", "svc-b", b1, b1, false),
+		alert("CPU", "svc-b", b1, t0.Add(32*time.Minute), false),
+	}
+	ctx := context.Background()
+	notes, distinct, err := CorrelateNotifications(ctx, ns, ws, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reduction := func(incidents, alerts int) float64 { return 1 - float64(incidents)/float64(alerts) }
+	if got, want := ScoreNoise(notes), (NoiseStats{Alerts: 7, Incidents: 2, Faults: 2, Reduction: reduction(2, 7), Purity: 1}); got != want {
+		t.Errorf("notifications: got %+v, want %+v", got, want)
+	}
+	if got, want := ScoreNoise(distinct), (NoiseStats{Alerts: 3, Incidents: 2, Faults: 2, Reduction: reduction(2, 3), Purity: 1}); got != want {
+		t.Errorf("distinct: got %+v, want %+v", got, want)
+	}
+	notes, distinct, err = CorrelateNotifications(ctx, ns, ws, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ScoreNoise(notes); got.Alerts != 8 || got.Incidents != 3 || got.Background != 1 || got.Purity != 1 {
+		t.Errorf("all notifications: %+v", got)
+	}
+	if got := ScoreNoise(distinct); got.Alerts != 4 || got.Incidents != 3 {
+		t.Errorf("all distinct: %+v", got)
+	}
+}

@@ -2,6 +2,8 @@ package rca
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -160,5 +162,59 @@ func TestPetShop(t *testing.T) {
 	t.Logf("low_traffic latency: top-1 %.3f top-3 %.3f over %d issues", lat.AC[0], lat.AC[2], lat.N)
 	if lat.AC[2] < 0.5 {
 		t.Errorf("low_traffic latency top-3 = %.3f, measured 0.714", lat.AC[2])
+	}
+}
+
+// TestReplayDeterministic replays the fixture day twice: the rankings,
+// scores, explanations and evidence ids must be identical (the metric
+// detector's anomaly ids carry random bits; the evidence's must not).
+func TestReplayDeterministic(t *testing.T) {
+	days, err := FindNezha("testdata/nezha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs [2]string
+	for i := range runs {
+		r, err := ReplayNezha(context.Background(), &days[0], Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(r.Causes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs[i] = string(b)
+	}
+	if runs[0] != runs[1] {
+		t.Fatalf("two replays differ:\n%s\n%s", runs[0], runs[1])
+	}
+}
+
+func TestUnpack(t *testing.T) {
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Skip("skipping: tar not found")
+	}
+	src := t.TempDir()
+	// A tarball of the fixture, as the shared data folders ship corpora.
+	if out, err := exec.Command("tar", "-czf", filepath.Join(src, "sys-day.tar.gz"), "-C", "testdata/nezha", "sys").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	if got := Archives(src); len(got) != 1 {
+		t.Fatalf("Archives = %v", got)
+	}
+	dir, cleanup, err := Unpack(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	days, err := FindNezha(dir)
+	if err != nil || len(days) != 1 || days[0].System != filepath.Join("sys-day", "sys") {
+		t.Fatalf("FindNezha(unpacked) = %+v, %v", days, err)
+	}
+	cleanup()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("cleanup left %s: %v", dir, err)
+	}
+	if _, _, err := Unpack(context.Background(), t.TempDir()); err == nil {
+		t.Fatal("Unpack of a folder without archives succeeded")
 	}
 }
