@@ -17,6 +17,7 @@ import (
 	"github.com/osprey-aiops/osprey/internal/config"
 	logdetect "github.com/osprey-aiops/osprey/internal/detect/logs"
 	"github.com/osprey-aiops/osprey/internal/logmine"
+	"github.com/osprey-aiops/osprey/internal/logparse"
 	"github.com/osprey-aiops/osprey/internal/metricstore"
 	"github.com/osprey-aiops/osprey/internal/store"
 )
@@ -43,6 +44,7 @@ func buildLogStage(cfg config.LogsConfig, b bus.Bus, st store.Store, sink osprey
 	saver := newTemplateSaver(st, cfg.SaveInterval, log.With("component", "logmine"))
 	opts := logmine.SetOptions{
 		Config:   logmine.Config{MaxTemplates: cfg.MaxTemplatesPerSource},
+		Content:  mineContent,
 		OnUpdate: saver.onUpdate,
 	}
 	var det *logdetect.Detector
@@ -389,4 +391,19 @@ func (c setCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(logTemplatesDesc, prometheus.GaugeValue, float64(st.Templates), src)
 		ch <- prometheus.MustNewConstMetric(logOverflowDesc, prometheus.CounterValue, float64(st.Overflow), src)
 	}
+}
+
+// mineContent is the text the miner mines of a record: the line without
+// the header logparse.Detect recognises (an ISO-8601 or epoch time stamp,
+// a level word, a syslog header, the message field of a JSON or logfmt
+// line), so that the same message at another time or level is the same
+// template, and a JSON line's template is its message rather than its keys.
+// A line without a recognised header is mined as it is. Lines that arrive
+// by syslog and OTLP were parsed by their receiver; Detect finds nothing
+// more to strip in most of them.
+func mineContent(r *osprey.LogRecord) string {
+	if m := logparse.Detect(r.Body).Message; m != "" {
+		return m
+	}
+	return r.Body
 }

@@ -26,8 +26,8 @@ import (
 // Defaults of osprey logs parse.
 const (
 	// defaultLogSource is the source the lines are mined as: the file
-	// tailer's default source, so that a file parsed with --raw gets the
-	// template ids the same lines get when serve tails the file.
+	// tailer's default source, so that a file parsed without --format
+	// gets the template ids the same lines get when serve tails the file.
 	defaultLogSource = "file"
 	// defaultMaxLineBytes bounds one input line.
 	defaultMaxLineBytes = 1 << 20
@@ -69,13 +69,14 @@ is its final one: templates that generalise or merge later in the file are
 written in their last form.
 
 Without --format the header of each line (JSON, logfmt, syslog, a leading
-timestamp and level) is recognised and stripped automatically. With --format,
+timestamp and level) is recognised and stripped automatically, as "osprey
+serve" does before mining the lines of Loki push and tailed files (with
+--source file, the default, the ids are those serve gives the lines of a
+tailed file with no source of its own). With --format,
 the header is given in logparser notation, for example
 "<Date> <Time> <Level> <Component>: <Content>"; only <Content> is mined, and a
 line that does not match is mined whole (and named on stderr). With --raw each
-line is mined whole, as "osprey serve" mines the lines of Loki push and tailed
-files (with --source file, the default, the ids are those serve gives the
-lines of a tailed file with no source of its own).
+line is mined whole, header included.
 
 FILE "-" reads standard input; --out "-" (the default) writes to standard output.
 --templates writes the templates too (EventId,EventTemplate,Occurrences).`,
@@ -89,7 +90,7 @@ FILE "-" reads standard input; --out "-" (the default) writes to standard output
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.format, "format", "", "header format in logparser notation (default: detect JSON, logfmt, syslog, timestamps)")
-	fl.BoolVar(&f.raw, "raw", false, "mine each line whole, without header parsing (as serve mines Loki and file lines)")
+	fl.BoolVar(&f.raw, "raw", false, "mine each line whole, without header parsing")
 	fl.StringVar(&f.source, "source", defaultLogSource, "source name the lines are mined as (it enters the template ids)")
 	fl.StringVar(&f.out, "out", "-", `CSV file of one row per line ("-" for standard output)`)
 	fl.StringVar(&f.templates, "templates", "", "also write the templates to this CSV file")

@@ -33,6 +33,10 @@ type SetOptions struct {
 	// Source names the stream of a record; templates are mined per source.
 	// Default: the "source" label, else "service", else "".
 	Source func(*osprey.LogRecord) string
+	// Content returns the text of a record to mine, e.g. its body without
+	// the line's own header (time stamp, level, logger). Default: the body
+	// as it is.
+	Content func(*osprey.LogRecord) string
 	// OnUpdate, if set, is called (with the source's lock held, so it must
 	// be quick and must not call back into the Set) for each new or merged
 	// template.
@@ -111,7 +115,11 @@ func (s *Set) Mine(r *osprey.LogRecord) Match {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	before := sm.m.stats.Merges
-	match := sm.m.Add(r.Time, r.Body)
+	content := r.Body
+	if s.opts.Content != nil {
+		content = s.opts.Content(r)
+	}
+	match := sm.m.Add(r.Time, content)
 	if s.opts.OnUpdate != nil && !match.Overflow {
 		if match.New {
 			s.opts.OnUpdate(Update{Source: name, Template: sm.m.export(match.Index), New: true, Record: r})
