@@ -61,6 +61,21 @@ func (e *Encoder) String(s string) {
 // Raw appends the bytes of s (a magic number).
 func (e *Encoder) Raw(s string) { e.B = append(e.B, s...) }
 
+// Blob appends a uint32 length and the bytes fill appends after it (fill
+// gets B and returns it extended), so that a record can be encoded in place
+// without knowing its length first.
+func (e *Encoder) Blob(fill func([]byte) ([]byte, error)) error {
+	at := len(e.B)
+	e.U32(0)
+	b, err := fill(e.B)
+	if err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	e.B = b
+	return nil
+}
+
 // Writer writes a snapshot file: the bytes handed to Write, buffered, then
 // on Close the CRC-32C of all of them.
 type Writer struct {
@@ -195,6 +210,27 @@ func (d *Decoder) String(max int) string {
 		return ""
 	}
 	return string(b)
+}
+
+// Bytes reads what Encoder.Blob (or String) wrote, failing on a length
+// above max; it returns nil for an empty one.
+func (d *Decoder) Bytes(max int) []byte {
+	n := d.U32()
+	if d.Err != nil {
+		return nil
+	}
+	if int64(n) > int64(max) {
+		d.Fail("field of %d bytes, at most %d allowed", n, max)
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	if !d.read(b) {
+		return nil
+	}
+	return b
 }
 
 // Raw reads n bytes (a magic number).
