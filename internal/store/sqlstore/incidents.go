@@ -207,23 +207,16 @@ func upsertMembers(ctx context.Context, tx Querier, vals []any) error {
 		}
 		vals = kept
 	}
-	step := maxParams / width * width
-	for start := 0; start < len(vals); start += step {
-		end := min(start+step, len(vals))
+	return inChunks(vals, width, func(part []any, rows int) error {
 		var b strings.Builder
 		b.WriteString("INSERT INTO incident_members (incident_id, pos, fingerprint, member) VALUES ")
-		for i := range (end - start) / width {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(placeholders(i*width+1, width))
-		}
+		writeValues(&b, rows, width)
 		b.WriteString(" ON CONFLICT (incident_id, pos) DO UPDATE SET fingerprint = excluded.fingerprint, member = excluded.member")
-		if _, err := tx.Exec(ctx, b.String(), vals[start:end]...); err != nil {
+		if _, err := tx.Exec(ctx, b.String(), part...); err != nil {
 			return fmt.Errorf("members: %w", err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // timelineInsertCols are the columns insertTimeline writes.
@@ -236,20 +229,13 @@ var timelineInsertCols = []string{"incident_id", "at", "kind", "actor", "message
 func insertTimeline(ctx context.Context, tx Querier, vals []any) ([]int64, error) {
 	width := len(timelineInsertCols)
 	seqs := make([]int64, 0, len(vals)/width)
-	step := maxParams / width * width
-	for start := 0; start < len(vals); start += step {
-		end := min(start+step, len(vals))
+	err := inChunks(vals, width, func(part []any, rows int) error {
 		var b strings.Builder
 		b.WriteString("INSERT INTO timeline (incident_id, at, kind, actor, message, ref) VALUES ")
-		for i := range (end - start) / width {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(placeholders(i*width+1, width))
-		}
+		writeValues(&b, rows, width)
 		b.WriteString(" RETURNING seq")
 		from := len(seqs)
-		err := collect(ctx, tx, b.String(), vals[start:end], func(r Rows) error {
+		err := collect(ctx, tx, b.String(), part, func(r Rows) error {
 			var seq int64
 			if err := r.Scan(&seq); err != nil {
 				return err
@@ -258,12 +244,16 @@ func insertTimeline(ctx context.Context, tx Querier, vals []any) ([]int64, error
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("timeline: %w", err)
+			return err
 		}
-		if got, want := len(seqs)-from, (end-start)/width; got != want {
-			return nil, fmt.Errorf("timeline: %d Seqs returned for %d entries", got, want)
+		if got := len(seqs) - from; got != rows {
+			return fmt.Errorf("%d Seqs returned for %d entries", got, rows)
 		}
 		slices.Sort(seqs[from:])
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
 	}
 	return seqs, nil
 }

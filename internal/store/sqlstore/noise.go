@@ -11,24 +11,16 @@ import (
 
 // addNoise adds encoded noise rows (see noiseRows) to the stored counters.
 func addNoise(ctx context.Context, tx Querier, vals []any) error {
-	width := len(noiseCols)
-	step := maxParams / width * width
-	for start := 0; start < len(vals); start += step {
-		end := min(start+step, len(vals))
+	return inChunks(vals, len(noiseCols), func(part []any, rows int) error {
 		var b strings.Builder
 		b.WriteString("INSERT INTO noise_counts (minute, source, rule, outcome, n) VALUES ")
-		for i := range (end - start) / width {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(placeholders(i*width+1, width))
-		}
+		writeValues(&b, rows, len(noiseCols))
 		b.WriteString(" ON CONFLICT (minute, source, rule, outcome) DO UPDATE SET n = noise_counts.n + excluded.n")
-		if _, err := tx.Exec(ctx, b.String(), vals[start:end]...); err != nil {
+		if _, err := tx.Exec(ctx, b.String(), part...); err != nil {
 			return fmt.Errorf("noise counts: %w", err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // NoiseCounts returns the noise counters summed over the minutes starting at

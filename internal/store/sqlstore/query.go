@@ -107,17 +107,37 @@ func placeholders(from, n int) string {
 	return b.String()
 }
 
+// writeValues writes the placeholders of rows rows of width values each:
+// "($1, $2), ($3, $4)".
+func writeValues(b *strings.Builder, rows, width int) {
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(placeholders(i*width+1, width))
+	}
+}
+
+// inChunks calls fn with consecutive parts of vals (rows of width values
+// each), each part as many whole rows as fit in one statement's
+// parameters, and the number of rows in it.
+func inChunks(vals []any, width int, fn func(part []any, rows int) error) error {
+	step := maxParams / width * width
+	for start := 0; start < len(vals); start += step {
+		end := min(start+step, len(vals))
+		if err := fn(vals[start:end], (end-start)/width); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // upsertSQL returns an INSERT of n rows into table that replaces rows with
 // the same key. The first of cols is the key.
 func upsertSQL(table string, cols []string, n int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(placeholders(i*len(cols)+1, len(cols)))
-	}
+	writeValues(&b, n, len(cols))
 	b.WriteString(" ON CONFLICT (" + cols[0] + ") DO UPDATE SET ")
 	for i, c := range cols[1:] {
 		if i > 0 {
@@ -148,14 +168,10 @@ func upsertRows(ctx context.Context, tx Querier, table string, cols []string, va
 		}
 		vals = kept
 	}
-	step := maxParams / width * width
-	for start := 0; start < len(vals); start += step {
-		end := min(start+step, len(vals))
-		if _, err := tx.Exec(ctx, upsertSQL(table, cols, (end-start)/width), vals[start:end]...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return inChunks(vals, width, func(part []any, rows int) error {
+		_, err := tx.Exec(ctx, upsertSQL(table, cols, rows), part...)
+		return err
+	})
 }
 
 // notBefore adds the condition col >= t, unless t is zero.

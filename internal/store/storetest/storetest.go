@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Checkpoints", func(t *testing.T) { testCheckpoints(t, open) })
 	t.Run("Notifications", func(t *testing.T) { testNotifications(t, open) })
 	t.Run("Prune", func(t *testing.T) { testPrune(t, open) })
+	t.Run("LargeIncident", func(t *testing.T) { testLargeIncident(t, open) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, open) })
 }
 
