@@ -78,8 +78,10 @@ func Detect(line string) Header {
 	}
 	if t, rest, ok := parseTimestampPrefix(s); ok {
 		h := Header{Layout: LayoutTimestamp, Time: t}
-		h.Level, rest = levelPrefix(rest, false)
-		h.Message = rest
+		h.Level, h.Message = levelPrefix(rest, false)
+		if h.Level == "" {
+			h.Level, h.Message = levelAfterIDs(rest)
+		}
 		return h
 	}
 	h := Header{Layout: LayoutPlain}
@@ -411,7 +413,10 @@ func parseTimestampPrefix(s string) (time.Time, string, bool) {
 		ms, _ := strconv.ParseInt(s[:13], 10, 64)
 		t, end = time.UnixMilli(ms).UTC(), 13
 	default:
-		return time.Time{}, "", false
+		var ok bool
+		if t, end, ok = compactTimestamp(s); !ok {
+			return time.Time{}, "", false
+		}
 	}
 	rest := s[end:]
 	if bracket {
@@ -424,6 +429,71 @@ func parseTimestampPrefix(s string) (time.Time, string, bool) {
 		return time.Time{}, "", false
 	}
 	return t, strings.TrimLeft(rest, " \t,|"), true
+}
+
+// compactTimestamp recognises the shorter date-times that Java, Hadoop
+// and mobile loggers write at the start of a line and returns the time and
+// the length of the prefix:
+//
+//	"081109 203615"            yyMMdd HHmmss (Hadoop HDFS)
+//	"17/06/09 20:10:40"        yy/MM/dd HH:mm:ss (log4j's %d{yy/MM/dd})
+//	"20171223-22:15:29:606"    yyyyMMdd-HH:mm:ss with :SSS or .SSS
+//	"03-17 16:13:38.811"       MM-dd HH:mm:ss.SSS (Android logcat; year 0)
+//	"Sun Dec 04 04:47:44 2005" ctime (Apache error log, in brackets)
+//
+// Every field is range-checked, so a line that merely starts with digits
+// stays plain. Two-digit years are 20yy; a missing year is year 0, as for
+// RFC 3164, for callers that know the receive time to fix.
+func compactTimestamp(s string) (time.Time, int, bool) {
+	num := func(a, b int) int {
+		n, _ := strconv.Atoi(s[a:b])
+		return n
+	}
+	var year, month, day, hh, mm, ss, end int
+	switch {
+	case len(s) >= 13 && isDigits(s[:6]) && s[6] == ' ' && isDigits(s[7:13]) && (len(s) == 13 || !isDigit(s[13])):
+		year, month, day, hh, mm, ss, end = 2000+num(0, 2), num(2, 4), num(4, 6), num(7, 9), num(9, 11), num(11, 13), 13
+	case len(s) >= 17 && isDigits(s[:2]) && s[2] == '/' && isDigits(s[3:5]) && s[5] == '/' && isDigits(s[6:8]) && s[8] == ' ' &&
+		isClock(s[9:17]):
+		year, month, day, hh, mm, ss, end = 2000+num(0, 2), num(3, 5), num(6, 8), num(9, 11), num(12, 14), num(15, 17), 17
+	case len(s) >= 17 && isDigits(s[:8]) && s[8] == '-' && isClock(s[9:17]):
+		year, month, day, hh, mm, ss, end = num(0, 4), num(4, 6), num(6, 8), num(9, 11), num(12, 14), num(15, 17), 17
+	case len(s) >= 14 && isDigits(s[:2]) && s[2] == '-' && isDigits(s[3:5]) && s[5] == ' ' && isClock(s[6:14]):
+		month, day, hh, mm, ss, end = num(0, 2), num(3, 5), num(6, 8), num(9, 11), num(12, 14), 14
+	case len(s) >= 24 && isWeekday(s[:3]) && s[3] == ' ' && isMonth(s[4:7]):
+		t, err := time.Parse(time.ANSIC, s[:24])
+		return t, 24, err == nil
+	default:
+		return time.Time{}, 0, false
+	}
+	if month < 1 || month > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 {
+		return time.Time{}, 0, false
+	}
+	nanos := 0
+	if end+1 < len(s) && (s[end] == '.' || s[end] == ',' || s[end] == ':') && isDigit(s[end+1]) {
+		digits := 0
+		for end++; end < len(s) && isDigit(s[end]); end++ {
+			if digits < 9 {
+				nanos = nanos*10 + int(s[end]-'0')
+				digits++
+			}
+		}
+		for ; digits < 9; digits++ {
+			nanos *= 10
+		}
+	}
+	return time.Date(year, time.Month(month), day, hh, mm, ss, nanos, time.UTC), end, true
+}
+
+// isClock reports whether s is "HH:mm:ss".
+func isClock(s string) bool {
+	return len(s) == 8 && isDigits(s[:2]) && s[2] == ':' && isDigits(s[3:5]) && s[5] == ':' && isDigits(s[6:8])
+}
+
+func isWeekday(s string) bool {
+	const days = "MonTueWedThuFriSatSun"
+	i := strings.Index(days, s)
+	return len(s) == 3 && i >= 0 && i%3 == 0
 }
 
 // parseTimeValue reads a time from a structured field: RFC 3339, or epoch
@@ -499,10 +569,35 @@ func levelPrefix(s string, strict bool) (string, string) {
 	return level, strings.TrimLeft(rest, " :-\t|")
 }
 
+// levelAfterIDs recognises a level that follows one or two numeric process
+// or thread ids after the time stamp ("148 INFO dfs.DataNode: ...",
+// "1702  2395 D WindowManager: ..."); there a one-letter level counts too.
+// It returns "" and s when there is none.
+func levelAfterIDs(s string) (string, string) {
+	r := s
+	for ids := 0; ids < 2; ids++ {
+		k := 0
+		for k < len(r) && isDigit(r[k]) {
+			k++
+		}
+		if k == 0 || k == len(r) || r[k] != ' ' {
+			break
+		}
+		r = strings.TrimLeft(r[k:], " ")
+		if level, msg := levelPrefix(r, false); level != "" {
+			return level, msg
+		}
+		if len(r) > 2 && r[1] == ' ' && strings.IndexByte("VDIWEF", r[0]) >= 0 {
+			return normaliseLevel(r[:1]), strings.TrimLeft(r[2:], " ")
+		}
+	}
+	return "", s
+}
+
 // normaliseLevel maps level words to lowercase canonical names, or "".
 func normaliseLevel(w string) string {
 	switch strings.ToLower(w) {
-	case "trace", "finest", "finer":
+	case "trace", "finest", "finer", "verbose", "v":
 		return "trace"
 	case "debug", "dbug", "fine", "d":
 		return "debug"

@@ -10,7 +10,8 @@ func FuzzDetect(f *testing.F) {
 	for _, s := range []string{
 		`{"msg":"x","level":"info"}`, `level=info msg="a b"`, `<34>1 2003-10-11T22:14:15.003Z h a - - [x y="]"] m`,
 		`<13>Oct 11 22:14:15 host tag: m`, `2024-05-01T10:00:00Z [WARN] m`, `1714557600123 m`, "E0102 x", "[", "<", "{",
-		"\xff\xfe", "Jan 1 00:00:00", `a="unterminated`,
+		"\xff\xfe", "Jan 1 00:00:00", `a="unterminated`, "081109 203615 148 INFO a: b", "17/06/09 20:10:40 INFO x",
+		"20171223-22:15:29:606|a", "03-17 16:13:38.811  1702  2395 D W: x", "[Sun Dec 04 04:47:44 2005] [error] x",
 	} {
 		f.Add(s)
 	}
