@@ -20,6 +20,7 @@ func newBenchLoghubCmd(stdout, stderr io.Writer) *cobra.Command {
 		dir        string
 		original   bool
 		throughput int
+		detect     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "loghub --data DIR",
@@ -30,7 +31,9 @@ DIR, and scores the templates against the corrected ground truth
 (<Sys>_2k.log_structured_corrected.csv, or the original one with --original) with
 the Loghub-2.0 measures: grouping accuracy GA, its F1 FGA, parsing accuracy PA and
 template-level F1 FTA. Then it measures throughput on one goroutine by running the
-concatenated corpus repeatedly. The last line is "GA=.. FGA=.. PA=.. FTA=..".`,
+concatenated corpus repeatedly. With --detect-headers the formats are not used:
+headers are found by the built-in layout detection, as osprey serve does when no
+format is configured. The last line is "GA=.. FGA=.. PA=.. FTA=..".`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -40,11 +43,17 @@ concatenated corpus repeatedly. The last line is "GA=.. FGA=.. PA=.. FTA=..".`,
 			if err != nil {
 				return err
 			}
+			if detect {
+				for i := range systems {
+					systems[i].Format = nil
+				}
+			}
 			return runBenchLoghub(stdout, stderr, systems, original, throughput)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "data", "", "Loghub-2k folder (with formats.json)")
 	cmd.Flags().BoolVar(&original, "original", false, "score against the original ground truth instead of the corrected one")
+	cmd.Flags().BoolVar(&detect, "detect-headers", false, "find headers with the built-in layout detection instead of DIR/formats.json")
 	cmd.Flags().IntVar(&throughput, "throughput-lines", loghub.ThroughputLines, "lines to mine for the throughput figure (0 skips it)")
 	return cmd
 }

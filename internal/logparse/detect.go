@@ -81,6 +81,8 @@ func Detect(line string) Header {
 		h.Level, h.Message = levelPrefix(rest, false)
 		if h.Level == "" {
 			h.Level, h.Message = levelAfterIDs(rest)
+		} else {
+			h.Message = stripThread(h.Message)
 		}
 		return h
 	}
@@ -375,7 +377,7 @@ func parseTimestampPrefix(s string) (time.Time, string, bool) {
 	case len(s) >= 19 && isDigits(s[:4]) && (s[4] == '-' || s[4] == '/') && isDigits(s[5:7]) && s[7] == s[4] &&
 		isDigits(s[8:10]) && (s[10] == 'T' || s[10] == ' ') && isDigits(s[11:13]) && s[13] == ':' && isDigits(s[14:16]) && s[16] == ':' && isDigits(s[17:19]):
 		end = 19
-		if end < len(s) && (s[end] == '.' || s[end] == ',') {
+		if end+1 < len(s) && (s[end] == '.' || s[end] == ',') && isDigit(s[end+1]) {
 			end++
 			for end < len(s) && isDigit(s[end]) {
 				end++
@@ -592,6 +594,30 @@ func levelAfterIDs(s string) (string, string) {
 		}
 	}
 	return "", s
+}
+
+// stripThread drops the thread name log4j-style layouts ("%d %p [%t] %c: %m",
+// Hadoop's and many Java servers') put between the level and the logger:
+// "[IPC Server handler 5 on 62270] org.apache.hadoop.ipc.Server: ..." is
+// mined as "org.apache.hadoop.ipc.Server: ...". It strips only when a dotted
+// logger name ending in ':' follows, so "[DB] connection lost" keeps its tag.
+func stripThread(s string) string {
+	if len(s) < 4 || s[0] != '[' {
+		return s
+	}
+	j := strings.Index(s, "] ")
+	if j < 0 {
+		return s
+	}
+	next := s[j+2:]
+	tok := next
+	if k := strings.IndexByte(next, ' '); k >= 0 {
+		tok = next[:k]
+	}
+	if len(tok) < 4 || tok[len(tok)-1] != ':' || !strings.Contains(tok, ".") {
+		return s
+	}
+	return next
 }
 
 // normaliseLevel maps level words to lowercase canonical names, or "".

@@ -160,7 +160,9 @@ type Result struct {
 
 // Run parses and mines one system with a fresh miner of configuration cfg and
 // scores the template each line ends up with (after all merges, as Drain's
-// benchmark does). progress, when not nil, is called every 256 lines.
+// benchmark does). A system without a Format has its headers found by
+// logparse.Detect, as osprey serve does when no format is configured; its
+// Unmatched then counts the lines Detect saw no header in. progress, when not nil, is called every 256 lines.
 func Run(sys System, cfg logmine.Config, progress func(n int)) Result {
 	start := time.Now()
 	m := logmine.NewMiner(sys.Name, cfg)
@@ -171,7 +173,12 @@ func Run(sys System, cfg logmine.Config, progress func(n int)) Result {
 	for i, line := range sys.Lines {
 		var content string
 		var ok bool
-		content, fields, ok = sys.Format.Content(line, fields)
+		if sys.Format != nil {
+			content, fields, ok = sys.Format.Content(line, fields)
+		} else {
+			h := logparse.Detect(line)
+			content, ok = h.Message, h.Layout != logparse.LayoutPlain
+		}
 		if !ok {
 			unmatched++
 		}

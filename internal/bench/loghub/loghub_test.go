@@ -136,3 +136,27 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("tiny system: %+v", r)
 	}
 }
+
+// TestRunDetectHeaders runs a system without a format, as --detect-headers
+// does: the time stamps and levels Detect strips do not split a template,
+// and lines without a header count as unmatched.
+func TestRunDetectHeaders(t *testing.T) {
+	sys := System{
+		Name: "gen",
+		Lines: []string{
+			"081109 203615 148 INFO dfs.DataNode: served block blk_1 to /10.0.0.1",
+			"081109 203742 2211 WARN dfs.DataNode: served block blk_2 to /10.0.0.2",
+			"[Sun Dec 04 04:47:44 2005] [notice] worker 7 started",
+			"[Mon Dec 05 11:02:13 2005] [notice] worker 12 started",
+			"a line without any header",
+		},
+		Truth: []string{"A", "A", "B", "B", "C"},
+	}
+	r := Run(sys, logmine.Config{}, nil)
+	if r.Scores.GA != 1 {
+		t.Errorf("GA = %.3f, want 1; templates %q", r.Scores.GA, r.Pred)
+	}
+	if r.Unmatched != 1 {
+		t.Errorf("unmatched = %d, want 1", r.Unmatched)
+	}
+}

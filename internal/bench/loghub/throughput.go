@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/osprey-aiops/osprey/internal/logmine"
+	"github.com/osprey-aiops/osprey/internal/logparse"
 )
 
 // ThroughputLines is the default length of a throughput run: the corpus
@@ -63,7 +64,11 @@ func MeasureThroughput(systems []System, cfg logmine.Config, n int, progress fun
 			m := miners[i]
 			for _, line := range s.Lines {
 				var content string
-				content, fields, _ = s.Format.Content(line, fields)
+				if s.Format != nil {
+					content, fields, _ = s.Format.Content(line, fields)
+				} else {
+					content = logparse.Detect(line).Message
+				}
 				m.Add(zero, content)
 			}
 			lines += len(s.Lines)
