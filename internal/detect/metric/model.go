@@ -186,7 +186,6 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		scale = floor
 	}
 	r := v - pred[k]
-	defer func() { m.pred = k }()
 
 	// Component surprises, all from the state before this sample.
 	var z [numComponents]float64
@@ -232,6 +231,14 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	res.Lower, res.Upper = pred[k]-band, pred[k]+band
 
 	best := 0.0
+	grow, recording := m.grow(cfg), int(m.n) > cfg.Warmup/2
+	// A surprise of at most zeroBelow (2^−ScoreOctaves) times its record
+	// scores 0 (clamped), so its logarithm is skipped; zeroBelow is 0,
+	// skipping nothing, when the cache in cfg does not apply.
+	half, zeroBelow := 0.5/cfg.ScoreOctaves, 0.0
+	if cfg.band.octaves == cfg.ScoreOctaves {
+		zeroBelow = cfg.band.zero
+	}
 	for c := range numComponents {
 		rec := max(m.record[c], 1)
 		if c == CompBurst {
@@ -242,10 +249,9 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		}
 		if warm && !cfg.disabled[c] {
 			sc := 0.0
-			if z[c] > 0 {
-				sc = 0.5 + 0.5*math.Log2(z[c]/rec)/cfg.ScoreOctaves
+			if q := z[c] / rec; q > zeroBelow {
+				sc = min(1, max(0, 0.5+half*math.Log2(q)))
 			}
-			sc = min(1, max(0, sc))
 			res.Components[c] = sc
 			best = max(best, sc)
 		}
@@ -253,15 +259,15 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		// 1, and grows at most RecordGrow-fold per sample. The first
 		// half of the warm-up does not count: the errors are not yet
 		// meaningful.
-		if int(m.n) > cfg.Warmup/2 {
-			m.record[c] = max(min(z[c], rec*m.grow(cfg)), rec*cfg.RecordDecay)
+		if recording {
+			m.record[c] = max(min(z[c], rec*grow), rec*cfg.RecordDecay)
 		}
 	}
-	if int(m.n) > cfg.Warmup/2 {
+	if recording {
 		for j := range numPredict {
 			rec := max(m.pointRec[j], 1)
 			zj := math.Abs(v-pred[j]) / max(m.err[j], floor)
-			m.pointRec[j] = max(min(zj, rec*m.grow(cfg)), rec*cfg.RecordDecay)
+			m.pointRec[j] = max(min(zj, rec*grow), rec*cfg.RecordDecay)
 		}
 	}
 	if warm {
@@ -272,6 +278,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	// Learn from the sample.
 	m.learn(cfg, v, dOff, wOff, db, wb, pred, scale, short, spread)
 	m.lastMs = tsMs
+	m.pred = k
 	return res
 }
 
@@ -387,8 +394,18 @@ func (m *Model) debounce(cfg *Config, s float64) float64 {
 // bandWidth is the distance from the prediction at which the point
 // component would reach the threshold.
 func (m *Model) bandWidth(cfg *Config, k Predictor, scale float64) float64 {
-	ratio := math.Exp2((m.threshold(cfg) - 0.5) * 2 * cfg.ScoreOctaves)
+	var ratio float64
+	if m.desens == 0 && cfg.band.threshold == cfg.Threshold && cfg.band.octaves == cfg.ScoreOctaves {
+		ratio = cfg.band.ratio
+	} else {
+		ratio = bandRatio(m.threshold(cfg), cfg.ScoreOctaves)
+	}
 	return max(m.pointRec[k], 1) * ratio * scale
+}
+
+// bandRatio is the surprise, relative to the record, that scores threshold.
+func bandRatio(threshold, octaves float64) float64 {
+	return math.Exp2((threshold - 0.5) * 2 * octaves)
 }
 
 // threshold is the alarm threshold in effect for this series:

@@ -533,3 +533,79 @@ func TestMaterialGate(t *testing.T) {
 		t.Errorf("Validate() = %v", err)
 	}
 }
+
+// TestAR1AlarmRate measures the false alarm rate of the default threshold
+// on AR(1) noise (φ = 0.9): autocorrelated noise wanders, so it alarms
+// more often than white noise, but a healthy series must stay rare.
+func TestAR1AlarmRate(t *testing.T) {
+	cfg := DefaultConfig()
+	const n = 100_000
+	x := 0.0
+	vals := signal(n, 9, func(_ int, e float64) float64 {
+		x = 0.9*x + e
+		return 100 + x
+	})
+	got := len(alarms(cfg, run(cfg, vals)))
+	if got > n/2000 {
+		t.Errorf("%d alarms in %d samples of AR(1) noise, want at most %d", got, n, n/2000)
+	}
+	t.Logf("%d alarms in %d samples of AR(1) noise (φ = 0.9)", got, n)
+}
+
+// TestBandCache checks that the cached band ratio (Config.band) is used
+// only while it matches the parameters: a Config whose Threshold or
+// ScoreOctaves changed after DefaultConfig, validated or not, and one
+// whose cache is empty (as a Config literal's) score and band every sample
+// alike; the validated one takes the cached path (and skips the logarithm
+// of surprises that clamp to 0), the others compute as before.
+func TestBandCache(t *testing.T) {
+	vals := signal(3000, 11, func(i int, e float64) float64 {
+		if i%700 == 650 {
+			return 130 + e
+		}
+		return 100 + float64(i%288)/20 + e
+	})
+	stale := DefaultConfig()
+	stale.Threshold, stale.ScoreOctaves = 0.6, 3
+	fresh := stale
+	if err := fresh.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bare := stale
+	bare.band = fresh.band
+	bare.band.threshold, bare.band.octaves = 0, 0
+	if fresh.band.threshold != 0.6 || fresh.band.octaves != 3 || fresh.band.ratio != bandRatio(0.6, 3) || fresh.band.zero != 0.125 {
+		t.Fatalf("Validate did not refresh the band cache: %+v", fresh.band)
+	}
+	a, b, c := run(stale, vals), run(fresh, vals), run(bare, vals)
+	for i := range a {
+		if a[i] != b[i] || a[i] != c[i] {
+			t.Fatalf("sample %d: stale cache %+v, fresh cache %+v, no cache %+v", i, a[i], b[i], c[i])
+		}
+	}
+	if len(alarms(fresh, b)) == 0 || b[len(b)-1].Upper <= b[len(b)-1].Expected {
+		t.Fatalf("the signal neither alarms nor has a band: %+v", b[len(b)-1])
+	}
+}
+
+// TestNoveltyRateFloor checks that the novelty rates of a series that has
+// long seen every sequence it makes (here a constant) stop at
+// novelRateFloor instead of decaying into the subnormal range, where every
+// update of them would be slow on CPUs that handle subnormals in microcode.
+// Without the floor they fall below the smallest normal float32 after about
+// 44,000 samples and stay there.
+func TestNoveltyRateFloor(t *testing.T) {
+	cfg := DefaultConfig()
+	var m Model
+	for i := range 100_000 {
+		m.Update(&cfg, int64(i)*step, 42)
+	}
+	for k, r := range m.nov.rate {
+		if r != novelRateFloor {
+			t.Errorf("rate of order %d is %g after 100,000 identical samples, want the floor %g", k, r, float32(novelRateFloor))
+		}
+	}
+	if novelRateFloor >= novelMinRate || novelRateFloor < math.SmallestNonzeroFloat32*(1<<23) {
+		t.Errorf("novelRateFloor %g must lie between the smallest normal float32 and novelMinRate", novelRateFloor)
+	}
+}
