@@ -105,6 +105,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		MaxSeries:  cfg.TSDB.MaxSeries,
 		Logger:     log.With("component", "tsdb"),
 		Registerer: reg,
+		// Series per metric name: the head refuses more (series_per_metric).
+		MaxSeriesPerMetric: cfg.TSDB.MaxSeriesPerMetric,
 	})
 	if err != nil {
 		return err
@@ -289,9 +291,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 			MaxLabelBytes:      cfg.RemoteWrite.MaxLabelBytes,
 			MaxFuture:          cfg.RemoteWrite.MaxFuture,
 		},
-		Now:        now,
-		Logger:     log.With("component", "remote_write"),
-		Registerer: reg,
+		Now:             now,
+		Logger:          log.With("component", "remote_write"),
+		Registerer:      reg,
+		MaxCachedSeries: cfg.RemoteWrite.MaxCachedSeries,
 	})
 	if err != nil {
 		return err

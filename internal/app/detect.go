@@ -127,6 +127,15 @@ func ScoreLabels(l osprey.Labels) osprey.Labels {
 // enqueues the batch when the detect queue has room and fails at once when it
 // is full. Ingest is never slowed by the detector; the receiver counts what
 // was not handed over (the samples are stored either way).
+//
+// The in-process bus hands the published batch itself to the first consumer
+// group of a topic and deep copies to the others; "detect" is the only group
+// on bus.Series, so the remote_write receiver's label maps (one per series,
+// shared by its batches) reach metric.Engine.ConsumeSeries as they are, and
+// the engine finds those series by their map instead of hashing their labels
+// every batch. A group subscribed to bus.Series before "detect" would hand it
+// copies and cost it that (about a fifth of the server's CPU under
+// remote_write load: docs/receivers.md, "Measured").
 func seriesPublisher(b bus.Bus) osprey.SeriesConsumer {
 	return osprey.SeriesConsumerFunc(func(ctx context.Context, batch []osprey.Series) error {
 		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

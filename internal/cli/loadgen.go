@@ -34,21 +34,23 @@ func newLoadgenRemoteWriteCmd(stdout, stderr io.Writer) *cobra.Command {
 	var tf targetFlags
 	rw := loadgen.RemoteWrite{Series: 100_000, SamplesPerSeries: 10, Batch: 2000, Concurrency: 4, Interval: 15 * time.Second}
 	cmd := &cobra.Command{
-		Use:   "remote-write --url URL [--token-file F] [--series N] [--samples-per-series M] [--batch B] [--concurrency C] [--duration D]",
-		Short: "Send Prometheus remote_write 1.0 requests and report samples/s",
+		Use:   "remote-write --url URL [--token-file F] [--protocol 1.0|2.0] [--series N] [--samples-per-series M] [--batch B] [--concurrency C] [--duration D]",
+		Short: "Send Prometheus remote_write 1.0 or 2.0 requests and report samples/s",
 		Long: `Encodes every request first (prompb WriteRequest, snappy, labels sorted with
 __name__ first, as Prometheus' remote-write client does), then starts the
 clock and sends them with C concurrent keep-alive HTTP clients until all are
 sent or D has passed. Series are split among the clients like Prometheus'
 shards, and each request holds one sample of each of B series, so every
 series' samples arrive in order, ending now and spaced --interval apart.
+With --protocol 2.0 the same requests are remote-write 2.0 messages
+(io.prometheus.write.v2.Request, one symbols table per request).
 
 Prints samples/s and requests/s (accepted by a 2xx reply), the failed
 requests by HTTP status (0: no reply), and the p50/p99 request latency.
 Exits non-zero when any request failed.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return tf.run(cmd, stdout, stderr, "remote-write", "samples", loadgen.RemoteWriteHeaders, rw.Validate,
+			return tf.run(cmd, stdout, stderr, "remote-write", "samples", rw.Headers(), rw.Validate,
 				func(end time.Time) ([][]loadgen.Request, error) { rw.End = end; return rw.Encode() })
 		},
 	}
@@ -59,6 +61,7 @@ Exits non-zero when any request failed.`,
 	f.IntVar(&rw.Batch, "batch", rw.Batch, "samples per request (max_samples_per_send)")
 	f.IntVar(&rw.Concurrency, "concurrency", rw.Concurrency, "concurrent senders (shards)")
 	f.DurationVar(&rw.Interval, "interval", rw.Interval, "spacing of a series' samples")
+	f.StringVar(&rw.Protocol, "protocol", loadgen.ProtocolV1, "remote-write version: 1.0 (prometheus.WriteRequest) or 2.0 (io.prometheus.write.v2.Request)")
 	return cmd
 }
 

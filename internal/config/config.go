@@ -218,6 +218,11 @@ type TSDBConfig struct {
 	// hours, in the TSDB's head block); samples of further new series are
 	// rejected and counted as cardinality_cap.
 	MaxSeries int `yaml:"max_series"`
+	// MaxSeriesPerMetric caps the active series of one metric name;
+	// samples of further new series of that name are rejected and
+	// counted as series_per_metric, so that one exploding metric cannot
+	// take the whole of MaxSeries.
+	MaxSeriesPerMetric int `yaml:"max_series_per_metric"`
 }
 
 // RemoteWriteConfig limits what the Prometheus remote_write receiver
@@ -231,6 +236,9 @@ type RemoteWriteConfig struct {
 	MaxLabelBytes int `yaml:"max_label_bytes"`
 	// MaxFuture is how far ahead of Osprey's clock a sample may be.
 	MaxFuture time.Duration `yaml:"max_future"`
+	// MaxCachedSeries bounds the receiver's cache of series seen before
+	// (about 1 KiB each with ten labels; see docs/configuration.md).
+	MaxCachedSeries int `yaml:"max_cached_series"`
 }
 
 // DetectConfig configures the metric anomaly detect stage.
@@ -376,12 +384,13 @@ func Default() Config {
 		Bus:       BusConfig{QueueSize: 1024, PublishTimeout: 5 * time.Second},
 		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service"}, ResolveGrace: 5 * time.Minute, Flapping: defaultFlapping},
 		Log:       LogConfig{Level: "info", Format: "text"},
-		TSDB:      TSDBConfig{Path: "tsdb", Retention: 15 * 24 * time.Hour, MaxSeries: 1_000_000},
+		TSDB:      TSDBConfig{Path: "tsdb", Retention: 15 * 24 * time.Hour, MaxSeries: 1_000_000, MaxSeriesPerMetric: 50_000},
 		RemoteWrite: RemoteWriteConfig{
 			MaxDecodedBytes:    32 << 20,
 			MaxLabelsPerSeries: 64,
 			MaxLabelBytes:      4096,
 			MaxFuture:          10 * time.Minute,
+			MaxCachedSeries:    1_000_000,
 		},
 		Detect: DetectConfig{Enabled: true, MaxSeries: 100_000, SnapshotInterval: 5 * time.Minute},
 		Query:  QueryConfig{Timeout: 20 * time.Second, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute, MaxConcurrent: 20},

@@ -372,7 +372,8 @@ func (c LogConfig) Validate() error {
 	return p.err()
 }
 
-// Validate checks the path and that retention and max_series are positive.
+// Validate checks the path and that retention, max_series and
+// max_series_per_metric are positive.
 func (c TSDBConfig) Validate() error {
 	var p problems
 	if strings.TrimSpace(c.Path) == "" {
@@ -383,6 +384,7 @@ func (c TSDBConfig) Validate() error {
 		p.addf("retention", "%s is shorter than the TSDB's 2h head block; use at least 2h", c.Retention)
 	}
 	positive(&p, "max_series", c.MaxSeries)
+	positive(&p, "max_series_per_metric", c.MaxSeriesPerMetric)
 	return p.err()
 }
 
@@ -393,6 +395,7 @@ func (c RemoteWriteConfig) Validate() error {
 	positive(&p, "max_labels_per_series", c.MaxLabelsPerSeries)
 	positive(&p, "max_label_bytes", c.MaxLabelBytes)
 	positive(&p, "max_future", c.MaxFuture)
+	positive(&p, "max_cached_series", c.MaxCachedSeries)
 	return p.err()
 }
 

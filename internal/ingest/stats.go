@@ -31,6 +31,8 @@ const (
 	ReasonTooOld         Reason = "too_old"           // older than the time range the TSDB still appends to
 	ReasonTooFarInFuture Reason = "too_far_in_future" // later than now plus the allowed clock skew
 	ReasonCardinalityCap Reason = "cardinality_cap"   // a new series while the active-series cap is reached
+	// A new series while its metric name has the most series allowed.
+	ReasonSeriesPerMetric Reason = "series_per_metric"
 
 	ReasonEmpty        Reason = "empty"                  // a request with nothing in it, where the format forbids that
 	ReasonTooLarge     Reason = "too_large"              // body over server.max_body_bytes
@@ -44,7 +46,7 @@ const (
 // from the start and rates work from the first rejection.
 var reasons = []Reason{
 	ReasonMalformed, ReasonInvalid, ReasonLabelLimit, ReasonStore,
-	ReasonOutOfOrder, ReasonDuplicate, ReasonTooOld, ReasonTooFarInFuture, ReasonCardinalityCap,
+	ReasonOutOfOrder, ReasonDuplicate, ReasonTooOld, ReasonTooFarInFuture, ReasonCardinalityCap, ReasonSeriesPerMetric,
 	ReasonEmpty, ReasonTooLarge, ReasonTooMany, ReasonMediaType, ReasonUnauthorized, ReasonForbidden,
 }
 
@@ -60,9 +62,13 @@ const (
 	// (Alertmanager's and Grafana's max_alerts): lost before they reached
 	// Osprey.
 	WarnTruncated Warning = "truncated_by_sender"
+	// WarnNonFinite counts metric samples stored with the value NaN or
+	// ±Inf, which Prometheus stores too (the staleness marker, a NaN, is
+	// not counted): the anomaly detector skips them.
+	WarnNonFinite Warning = "non_finite_value"
 )
 
-var warnings = []Warning{WarnUnknownSeverity, WarnTruncated}
+var warnings = []Warning{WarnUnknownSeverity, WarnTruncated, WarnNonFinite}
 
 // Stats holds the data-quality counters of every receiver. It is safe for
 // concurrent use, a prometheus.Collector (register it once) exporting

@@ -41,6 +41,9 @@ type RemoteWrite struct {
 	Interval time.Duration
 	// End is the timestamp of every series' last sample.
 	End time.Time
+	// Protocol is the remote-write version, ProtocolV1 (the default, when
+	// empty) or ProtocolV2 (remotewrite_v2.go).
+	Protocol string
 }
 
 // Validate reports a configuration that cannot generate load.
@@ -56,6 +59,9 @@ func (rw RemoteWrite) Validate() error {
 	}
 	if rw.Interval <= 0 {
 		errs = append(errs, fmt.Errorf("interval must be positive, not %s", rw.Interval))
+	}
+	if err := validProtocol(rw.Protocol); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -98,6 +104,9 @@ func (rw RemoteWrite) Encode() ([][]Request, error) {
 	end := rw.End
 	if end.IsZero() {
 		end = time.Now()
+	}
+	if rw.Protocol == ProtocolV2 {
+		return rw.encodeV2(end)
 	}
 	first := end.Add(-time.Duration(rw.SamplesPerSeries-1) * rw.Interval).UnixMilli()
 	step := rw.Interval.Milliseconds()

@@ -11,7 +11,8 @@
 // Prometheus TSDB, samples that cannot be stored are rejected one by one and
 // classified (Outcome): out of order, a duplicate timestamp with another
 // value, older than the head block accepts, or a new series beyond the
-// active-series cap. The other samples of the batch are committed.
+// active-series cap or the cap on series of one metric name. The other
+// samples of the batch are committed.
 package metricstore
 
 import (
@@ -24,6 +25,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 
@@ -44,6 +46,10 @@ type Options struct {
 	// block); samples of new series beyond it are rejected with
 	// OutcomeCardinalityCap. Zero means no cap.
 	MaxSeries int
+	// MaxSeriesPerMetric caps the active series of one metric name
+	// (__name__); samples of a new series beyond it are rejected with
+	// OutcomeSeriesPerMetric. Zero means no cap.
+	MaxSeriesPerMetric int
 	// Logger receives the TSDB's own log lines; default discards.
 	Logger *slog.Logger
 	// Registerer receives the TSDB's metrics (prometheus_tsdb_*) and the
@@ -60,10 +66,11 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 
-	capHits prometheus.Counter
+	capHits, perMetricHits prometheus.Counter
 
 	mu     sync.RWMutex
 	db     *tsdb.DB
+	limits *seriesLimits // the caps of db
 	closed bool
 	// gen counts the databases opened, so that a cache of series refs
 	// can tell that they belong to another database.
@@ -80,8 +87,9 @@ func New(opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("metricstore: no directory")
 	}
-	if opts.Retention < 0 || opts.MaxSeries < 0 {
-		return nil, fmt.Errorf("metricstore: negative retention %s or max series %d", opts.Retention, opts.MaxSeries)
+	if opts.Retention < 0 || opts.MaxSeries < 0 || opts.MaxSeriesPerMetric < 0 {
+		return nil, fmt.Errorf("metricstore: negative retention %s, max series %d or max series per metric %d",
+			opts.Retention, opts.MaxSeries, opts.MaxSeriesPerMetric)
 	}
 	if opts.Retention == 0 {
 		opts.Retention = DefaultRetention
@@ -93,13 +101,23 @@ func New(opts Options) (*Store, error) {
 			Name: "osprey_tsdb_cardinality_cap_rejected_samples_total",
 			Help: "Samples of new series rejected because the active-series cap (tsdb.max_series) was reached.",
 		}),
+		perMetricHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "osprey_tsdb_series_per_metric_rejected_samples_total",
+			Help: "Samples of new series rejected because their metric name had tsdb.max_series_per_metric active series.",
+		}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(s.capHits); err != nil {
-			return nil, fmt.Errorf("metricstore: register metrics: %w", err)
+		highest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "osprey_tsdb_series_per_metric_highest",
+			Help: "The most active series any one metric name has, to compare with tsdb.max_series_per_metric (0 when that cap is off).",
+		}, func() float64 { return float64(s.highestSeriesPerMetric()) })
+		for _, c := range []prometheus.Collector{s.capHits, s.perMetricHits, highest} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("metricstore: register metrics: %w", err)
+			}
 		}
 	}
 	return s, nil
@@ -118,11 +136,17 @@ func (s *Store) Start(context.Context) error {
 	// As Prometheus does: blocks grow to a tenth of the retention, at most
 	// 31 days, so that retention deletes whole blocks in small steps.
 	o.MaxBlockDuration = max(o.MinBlockDuration, min(o.RetentionDuration/10, (31*24*time.Hour).Milliseconds()))
+	// The head asks limits before it creates a series, and tells it which
+	// it created and dropped: the caps cost nothing on the samples of
+	// series it holds. Replay is not held to them (enforce is still off).
+	limits := newSeriesLimits(s.opts.MaxSeries, s.opts.MaxSeriesPerMetric)
+	o.SeriesLifecycleCallback = limits
 	db, err := tsdb.Open(s.opts.Dir, s.log, s.opts.Registerer, o, nil)
 	if err != nil {
 		return fmt.Errorf("open tsdb %s: %w", s.opts.Dir, err)
 	}
-	s.db = db
+	limits.enforce.Store(true)
+	s.db, s.limits = db, limits
 	s.gen++
 	return nil
 }
@@ -166,6 +190,27 @@ func (s *Store) NumSeries() uint64 {
 	return s.db.Head().NumSeries()
 }
 
+// SeriesOfMetric returns the number of active series of metric name, as the
+// per-metric cap counts them; 0 when that cap is off.
+func (s *Store) SeriesOfMetric(name string) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.limits == nil {
+		return 0
+	}
+	return s.limits.seriesOf(name)
+}
+
+// highestSeriesPerMetric returns the most active series of one metric name.
+func (s *Store) highestSeriesPerMetric() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.limits == nil {
+		return 0
+	}
+	return s.limits.highest()
+}
+
 // Appender returns an Appender for one batch. It holds a read lock on the
 // store until Commit or Rollback, so Shutdown waits for batches in flight.
 func (s *Store) Appender(ctx context.Context) (*Appender, error) {
@@ -175,7 +220,7 @@ func (s *Store) Appender(ctx context.Context) (*Appender, error) {
 		return nil, ErrNotOpen
 	}
 	app := s.db.Appender(ctx)
-	a := &Appender{s: s, app: app, head: s.db.Head(), gen: s.gen}
+	a := &Appender{s: s, app: app, gen: s.gen}
 	a.getRef, _ = app.(storage.GetRef)
 	return a, nil
 }
@@ -219,17 +264,20 @@ func LabelsFrom(b *labels.ScratchBuilder, l osprey.Labels) labels.Labels {
 type Outcome uint8
 
 // Outcomes. Everything but OutcomeAppended is a rejection of that sample
-// alone.
+// alone. Their values are not stored anywhere; OutcomeSeriesPerMetric comes
+// before OutcomeCardinalityCap, the last one before it was added, so that a
+// caller's table indexed up to OutcomeCardinalityCap has a slot for it too.
 const (
-	OutcomeAppended       Outcome = iota
-	OutcomeOutOfOrder             // older than the series' latest sample
-	OutcomeDuplicate              // the series' latest timestamp with another value
-	OutcomeTooOld                 // before the time range the head block appends to
-	OutcomeCardinalityCap         // a new series while MaxSeries series are active
+	OutcomeAppended        Outcome = iota
+	OutcomeOutOfOrder              // older than the series' latest sample
+	OutcomeDuplicate               // the series' latest timestamp with another value
+	OutcomeTooOld                  // before the time range the head block appends to
+	OutcomeSeriesPerMetric         // a new series while its metric name has MaxSeriesPerMetric series
+	OutcomeCardinalityCap          // a new series while MaxSeries series are active
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"appended", "out_of_order", "duplicate", "too_old", "cardinality_cap"}
+var outcomeNames = [numOutcomes]string{"appended", "out_of_order", "duplicate", "too_old", "series_per_metric", "cardinality_cap"}
 
 // String returns the outcome's name, as used for ingest rejection reasons.
 func (o Outcome) String() string {
@@ -260,10 +308,12 @@ type Appender struct {
 	s      *Store
 	app    storage.Appender
 	getRef storage.GetRef
-	head   *tsdb.Head
 	gen    uint64
 	res    Result
 	done   bool
+	// nonFinite counts the appended samples whose value is NaN (but not
+	// the staleness marker) or ±Inf.
+	nonFinite int
 }
 
 // Generation identifies the database the Appender writes to. Series refs
@@ -273,17 +323,17 @@ func (a *Appender) Generation() uint64 { return a.gen }
 
 // Append appends one sample of the series lset. *ref caches the series
 // between calls for the same series: start each series with a zero ref and
-// pass the same pointer for its samples. The sample is rejected (and counted)
-// when its Outcome is not OutcomeAppended; an error is a storage failure that
-// fails the whole batch (call Rollback).
+// pass the same pointer for its samples. A ref the head no longer knows (its
+// series was dropped by a head compaction) is harmless: the series is created
+// again from lset, held to the caps like any new series. The sample is
+// rejected (and counted) when its Outcome is not OutcomeAppended; an error is
+// a storage failure that fails the whole batch (call Rollback).
 func (a *Appender) Append(ref *storage.SeriesRef, lset labels.Labels, t int64, v float64) (Outcome, error) {
 	if *ref == 0 && a.getRef != nil {
+		// The head's own lookup by labels is cheaper than what its
+		// Append does for a zero ref (it checks the labels first).
 		if r, _ := a.getRef.GetRef(lset, lset.Hash()); r != 0 {
 			*ref = r
-		} else if max := a.s.opts.MaxSeries; max > 0 && a.head.NumSeries() >= uint64(max) {
-			a.s.capHits.Inc()
-			a.res[OutcomeCardinalityCap]++
-			return OutcomeCardinalityCap, nil
 		}
 	}
 	r, err := a.app.Append(*ref, lset, t, v)
@@ -291,18 +341,33 @@ func (a *Appender) Append(ref *storage.SeriesRef, lset labels.Labels, t int64, v
 	switch {
 	case err == nil:
 		*ref = r
+		// v-v is 0 for every finite v, NaN for NaN and ±Inf.
+		if v-v != 0 && !value.IsStaleNaN(v) {
+			a.nonFinite++
+		}
 	case errors.Is(err, storage.ErrOutOfOrderSample):
 		o = OutcomeOutOfOrder
 	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
 		o = OutcomeDuplicate
 	case errors.Is(err, storage.ErrOutOfBounds), errors.Is(err, storage.ErrTooOldSample):
 		o = OutcomeTooOld
+	case errors.Is(err, errSeriesPerMetricCap):
+		o = OutcomeSeriesPerMetric
+		a.s.perMetricHits.Inc()
+	case errors.Is(err, errSeriesCap):
+		o = OutcomeCardinalityCap
+		a.s.capHits.Inc()
 	default:
 		return 0, fmt.Errorf("append sample: %w", err)
 	}
 	a.res[o]++
 	return o, nil
 }
+
+// NonFinite returns the number of samples appended so far whose value is
+// NaN or ±Inf, leaving out the staleness marker. They are stored, as
+// Prometheus stores them; receivers count them as a data-quality warning.
+func (a *Appender) NonFinite() int { return a.nonFinite }
 
 // Reject counts n samples that the caller rejected itself as outcome o
 // (for example out-of-order samples within one request), so that Result

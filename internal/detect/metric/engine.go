@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/osprey-aiops/osprey"
 )
@@ -39,6 +41,31 @@ type Engine struct {
 
 	mu     sync.Mutex
 	series map[osprey.Fingerprint]*Tracker
+	// byLabels finds a series by the identity of the label map its
+	// batches carry (see ConsumeSeries); labelMaps holds, per series, the
+	// key it has in byLabels (one at most) and the map it came with last.
+	// byLabelsOf is the identity of the series map both were built for:
+	// Restore replaces that map, and the next ConsumeSeries then empties
+	// both.
+	byLabels   map[unsafe.Pointer]byLabel
+	labelMaps  map[osprey.Fingerprint]labelMaps
+	byLabelsOf unsafe.Pointer
+}
+
+// byLabel is a series found by its label map.
+type byLabel struct {
+	tr *Tracker
+	fp osprey.Fingerprint
+}
+
+// labelMaps is what the Engine knows of a series' label maps: key is its
+// key in Engine.byLabels (nil if none); last is the identity of the map of
+// the last batch that had to be fingerprinted, so that a map is
+// remembered the second time it comes, not the first (a producer that
+// builds new maps for every batch never fills byLabels).
+type labelMaps struct {
+	key  unsafe.Pointer
+	last uintptr
 }
 
 var _ osprey.SeriesConsumer = (*Engine)(nil)
@@ -68,7 +95,8 @@ func NewEngine(cfg Config, out osprey.AnomalyConsumer, maxSeries int) (*Engine, 
 	if maxSeries <= 0 {
 		maxSeries = DefaultMaxSeries
 	}
-	return &Engine{cfg: cfg, out: out, maxSeries: maxSeries, series: make(map[osprey.Fingerprint]*Tracker)}, nil
+	return &Engine{cfg: cfg, out: out, maxSeries: maxSeries, series: make(map[osprey.Fingerprint]*Tracker),
+		byLabels: make(map[unsafe.Pointer]byLabel), labelMaps: make(map[osprey.Fingerprint]labelMaps)}, nil
 }
 
 // Feedback applies an operator's verdict on a metric anomaly to the model of
@@ -121,15 +149,45 @@ func (e *Engine) Series() int {
 
 // ConsumeSeries scores every sample of batch, in order, and passes the
 // anomalies opened or closed to the consumer given to NewEngine. An error is
-// the consumer's; the models have learned from the batch either way. It is
-// ConsumeFingerprinted with each series' label fingerprint computed here.
+// the consumer's; the models have learned from the batch either way.
+//
+// A series is keyed by its label fingerprint. When a producer hands the
+// same label map with every batch of a series (the remote_write receiver's
+// series cache does), the series is fingerprinted twice: the Engine then
+// remembers the map itself (by identity, keeping it alive for as long as
+// it is the series' latest) and finds the series by it with one lookup
+// from then on. This relies on a label map not changing once handed over:
+// the receivers never change a map they handed on, and the stages between
+// them and the Engine must not. A producer that builds new maps for every
+// batch pays a fingerprint per series and batch, as before; callers of
+// ConsumeFingerprinted pay none.
 func (e *Engine) ConsumeSeries(ctx context.Context, batch []osprey.Series) error {
-	var buf [64]osprey.Fingerprint // no allocation for most batches
-	fps := buf[:0]
-	for i := range batch {
-		fps = append(fps, batch[i].Labels.Fingerprint())
+	var emit []osprey.Anomaly
+	e.mu.Lock()
+	if id := mapID(e.series); id != e.byLabelsOf {
+		// Restore replaced the series: forget the old Trackers.
+		e.byLabels = make(map[unsafe.Pointer]byLabel)
+		e.labelMaps = make(map[osprey.Fingerprint]labelMaps)
+		e.byLabelsOf = id
 	}
-	return e.ConsumeFingerprinted(ctx, batch, fps)
+	for i := range batch {
+		s := &batch[i]
+		id := mapID(s.Labels)
+		bl, ok := e.byLabels[id]
+		if !ok {
+			bl.fp = s.Labels.Fingerprint()
+			if bl.tr = e.tracker(bl.fp, len(s.Samples)); bl.tr == nil {
+				continue
+			}
+			e.remember(bl, id)
+		}
+		emit = e.observe(bl.tr, s, bl.fp, emit)
+	}
+	e.mu.Unlock()
+	if len(emit) == 0 {
+		return nil
+	}
+	return e.out.ConsumeAnomalies(ctx, emit)
 }
 
 // ConsumeFingerprinted is ConsumeSeries for a caller that already has each
@@ -145,21 +203,8 @@ func (e *Engine) ConsumeFingerprinted(ctx context.Context, batch []osprey.Series
 	var emit []osprey.Anomaly
 	e.mu.Lock()
 	for i := range batch {
-		s := &batch[i]
-		fp := fps[i]
-		tr := e.series[fp]
-		if tr == nil {
-			if len(e.series) >= e.maxSeries {
-				e.dropped.Add(uint64(len(s.Samples)))
-				continue
-			}
-			tr = &Tracker{}
-			e.series[fp] = tr
-		}
-		for _, smp := range s.Samples {
-			if _, a, ok := tr.Observe(&e.cfg, s.Labels, fp, smp); ok {
-				emit = append(emit, a)
-			}
+		if tr := e.tracker(fps[i], len(batch[i].Samples)); tr != nil {
+			emit = e.observe(tr, &batch[i], fps[i], emit)
 		}
 	}
 	e.mu.Unlock()
@@ -167,6 +212,60 @@ func (e *Engine) ConsumeFingerprinted(ctx context.Context, batch []osprey.Series
 		return nil
 	}
 	return e.out.ConsumeAnomalies(ctx, emit)
+}
+
+// tracker returns the Tracker of the series fp, creating it, or nil
+// (counting its n samples as dropped) when the series bound is reached.
+// e.mu must be held.
+func (e *Engine) tracker(fp osprey.Fingerprint, n int) *Tracker {
+	tr := e.series[fp]
+	if tr == nil {
+		if len(e.series) >= e.maxSeries {
+			e.dropped.Add(uint64(n))
+			return nil
+		}
+		tr = &Tracker{}
+		e.series[fp] = tr
+	}
+	return tr
+}
+
+// remember notes that the series bl came with the label map id (not in
+// byLabels), and makes id the key bl is found by in byLabels if the
+// series came with that map the time before too. e.mu must be held.
+func (e *Engine) remember(bl byLabel, id unsafe.Pointer) {
+	lm := e.labelMaps[bl.fp]
+	if id != nil && uintptr(id) == lm.last {
+		if lm.key != nil {
+			delete(e.byLabels, lm.key)
+		}
+		e.byLabels[id] = bl
+		lm.key = id
+	}
+	lm.last = uintptr(id)
+	e.labelMaps[bl.fp] = lm
+}
+
+// observe scores the samples of s, whose series is tracked by tr, and
+// appends the anomalies opened or closed to emit. e.mu must be held.
+func (e *Engine) observe(tr *Tracker, s *osprey.Series, fp osprey.Fingerprint, emit []osprey.Anomaly) []osprey.Anomaly {
+	for _, smp := range s.Samples {
+		if _, a, ok := tr.Observe(&e.cfg, s.Labels, fp, smp); ok {
+			emit = append(emit, a)
+		}
+	}
+	return emit
+}
+
+// mapID returns the identity of the map m: the address of its runtime
+// header, nil for a nil map. A map's header does not move while the map
+// lives, and no other map is allocated there while something (a key of
+// Engine.byLabels) refers to it.
+func mapID[M ~map[K]V, K comparable, V any](m M) unsafe.Pointer {
+	if m == nil {
+		return nil
+	}
+	return reflect.ValueOf(m).UnsafePointer()
 }
 
 // Observe scores smp (labelled labels, with fingerprint fp) and applies

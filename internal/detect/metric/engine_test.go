@@ -1,6 +1,7 @@
 package metric
 
 import (
+	"bytes"
 	"context"
 	"reflect"
 	"strconv"
@@ -193,6 +194,178 @@ func TestConsumeFingerprintedRejectsMismatchedLengths(t *testing.T) {
 	}
 }
 
+// shareLabels makes every batch carry the label maps of the first, as the
+// remote_write receiver hands them on.
+func shareLabels(batches [][]osprey.Series) {
+	for _, batch := range batches[1:] {
+		for i := range batch {
+			batch[i].Labels = batches[0][i].Labels
+		}
+	}
+}
+
+// stripIDs clears the anomalies' random IDs, for comparison.
+func stripIDs(as []osprey.Anomaly) []osprey.Anomaly {
+	for i := range as {
+		as[i].ID = ""
+	}
+	return as
+}
+
+// TestConsumeSeriesSharedLabels: with every batch of a series carrying the
+// same label map (found by the map after the second batch), an engine
+// finds the same anomalies and drops the same samples as one given the
+// fingerprints; its lookup by map holds one entry per series (none for
+// series beyond the bound).
+func TestConsumeSeriesSharedLabels(t *testing.T) {
+	batches := engineBatches(12, 1200, 100)
+	shareLabels(batches)
+	for _, maxSeries := range []int{0, 7} {
+		a, b := &collector{}, &collector{}
+		ea, err := NewEngine(DefaultConfig(), a, maxSeries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eb, err := NewEngine(DefaultConfig(), b, maxSeries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range batches {
+			fps := make([]osprey.Fingerprint, len(batch))
+			for i := range batch {
+				fps[i] = batch[i].Labels.Fingerprint()
+			}
+			if err := ea.ConsumeSeries(context.Background(), batch); err != nil {
+				t.Fatal(err)
+			}
+			if err := eb.ConsumeFingerprinted(context.Background(), batch, fps); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(a.got) == 0 {
+			t.Fatal("no anomalies")
+		}
+		if !reflect.DeepEqual(stripIDs(a.got), stripIDs(b.got)) {
+			t.Errorf("maxSeries %d: shared maps %d anomalies, fingerprinted %d; they differ", maxSeries, len(a.got), len(b.got))
+		}
+		for _, an := range a.got {
+			if an.Fingerprint != an.Labels.Fingerprint() {
+				t.Fatalf("anomaly fingerprint %v, its labels' %v", an.Fingerprint, an.Labels.Fingerprint())
+			}
+		}
+		if ea.Dropped() != eb.Dropped() || ea.Series() != eb.Series() {
+			t.Errorf("maxSeries %d: dropped %d and %d, series %d and %d", maxSeries, ea.Dropped(), eb.Dropped(), ea.Series(), eb.Series())
+		}
+		if n := len(ea.byLabels); n != ea.Series() {
+			t.Errorf("maxSeries %d: %d label maps remembered for %d series", maxSeries, n, ea.Series())
+		}
+	}
+}
+
+// TestConsumeSeriesLabelMapChanges: a series whose label map changes (the
+// receiver's cache was emptied and built a new one) or alternates between
+// two equal maps is still one series, found by its newest map once it came
+// twice; the old map is forgotten. Maps that are new in every batch are
+// never remembered.
+func TestConsumeSeriesLabelMapChanges(t *testing.T) {
+	eng, err := NewEngine(DefaultConfig(), &collector{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	labels := osprey.Labels{osprey.LabelMetric: "cpu", "host": "a"}
+	ts := int64(0)
+	feed := func(l osprey.Labels) {
+		t.Helper()
+		ts += step
+		if err := eng.ConsumeSeries(ctx, []osprey.Series{{Labels: l, Samples: []osprey.Sample{{TimestampMs: ts, Value: 1}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		feed(labels.Clone())
+	}
+	if len(eng.byLabels) != 0 {
+		t.Fatalf("%d maps remembered after five new maps, want 0", len(eng.byLabels))
+	}
+	first, second := labels.Clone(), labels.Clone()
+	feed(first)
+	feed(first)
+	if bl := eng.byLabels[mapID(first)]; bl.tr == nil || bl.fp != labels.Fingerprint() {
+		t.Fatalf("map given twice not remembered: %+v", bl)
+	}
+	feed(second)
+	feed(first) // alternating: still found by first
+	feed(second)
+	feed(second)
+	if _, ok := eng.byLabels[mapID(first)]; ok || len(eng.byLabels) != 1 || eng.byLabels[mapID(second)].tr == nil {
+		t.Fatalf("after the series' map changed: %d maps remembered, first %v", len(eng.byLabels), ok)
+	}
+	if eng.Series() != 1 {
+		t.Fatalf("%d series, want 1", eng.Series())
+	}
+	if eng.byLabels[mapID(second)].tr != eng.series[labels.Fingerprint()] {
+		t.Error("the remembered map leads to another Tracker than the series'")
+	}
+}
+
+// TestConsumeSeriesAfterRestore: a Restore replaces the series, and the
+// label maps remembered before it lead to the restored models, not the
+// discarded ones.
+func TestConsumeSeriesAfterRestore(t *testing.T) {
+	batches := engineBatches(4, 800, 100)
+	shareLabels(batches)
+	ctx := context.Background()
+	// src learns the first half; its snapshot is restored into a (which
+	// had learnt the other half with the same maps) and into b (fresh).
+	src, err := NewEngine(DefaultConfig(), &collector{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := &collector{}, &collector{}
+	ea, err := NewEngine(DefaultConfig(), a, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := NewEngine(DefaultConfig(), b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range batches[:4] {
+		if err := src.ConsumeSeries(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, batch := range batches[4:] {
+		if err := ea.ConsumeSeries(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.got = nil
+	var snap bytes.Buffer
+	if err := src.Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*Engine{ea, eb} {
+		if err := e.Restore(bytes.NewReader(snap.Bytes())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, batch := range batches[4:] {
+		for _, e := range []*Engine{ea, eb} {
+			if err := e.ConsumeSeries(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(b.got) == 0 {
+		t.Fatal("no anomalies after the restore")
+	}
+	if !reflect.DeepEqual(stripIDs(a.got), stripIDs(b.got)) {
+		t.Errorf("engine with maps remembered before the restore: %d anomalies, fresh engine %d; they differ", len(a.got), len(b.got))
+	}
+}
+
 // BenchmarkConsumeSeries and BenchmarkConsumeFingerprinted score batches
 // of 1,000 series of one sample each (a remote_write batch); the
 // difference is the cost of the label fingerprints.
@@ -236,4 +409,72 @@ func benchConsume(b *testing.B, withFps bool) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/sample")
+}
+
+// BenchmarkConsumeSharedLabels scores 20,000 series of ten labels in
+// batches of 1,000 series of one sample each, every batch of a series
+// carrying the same label map: what the remote_write receiver hands on (its
+// series cache shares one map per series). The engine finds such a series
+// by its map, without fingerprinting its labels again. fresh=true
+// gives every batch new maps (as a producer without a cache does): the
+// labels are fingerprinted each time.
+func BenchmarkConsumeSharedLabels(b *testing.B) {
+	for _, fresh := range []bool{false, true} {
+		b.Run("fresh="+strconv.FormatBool(fresh), func(b *testing.B) {
+			const nSeries, per = 20_000, 1000
+			labelsOf := func(i int) osprey.Labels {
+				return osprey.Labels{
+					osprey.LabelMetric: "node_metric_" + strconv.Itoa(i%50),
+					"cluster":          "eu-west-1",
+					"device":           "dev" + strconv.Itoa(i%7),
+					"env":              "prod",
+					"instance":         "10.0." + strconv.Itoa(i/250) + "." + strconv.Itoa(i%250) + ":9100",
+					"job":              "node",
+					"region":           "eu",
+					"service":          "infra",
+					"team":             "sre",
+				}
+			}
+			shared := make([]osprey.Labels, nSeries)
+			for i := range shared {
+				shared[i] = labelsOf(i)
+			}
+			eng, err := NewEngine(DefaultConfig(), osprey.AnomalyConsumerFunc(func(context.Context, []osprey.Anomaly) error { return nil }), 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			batch := make([]osprey.Series, per)
+			samples := make([]osprey.Sample, per)
+			next := func(i int) {
+				pass, first := i/(nSeries/per), i%(nSeries/per)*per
+				for k := range batch {
+					l := shared[first+k]
+					if fresh {
+						l = labelsOf(first + k)
+					}
+					samples[k] = osprey.Sample{TimestampMs: int64(pass) * step, Value: float64(50 + (first+k+pass)%7)}
+					batch[k] = osprey.Series{Labels: l, Samples: samples[k : k+1 : k+1]}
+				}
+			}
+			// One pass to create the models.
+			for i := range nSeries / per {
+				next(i)
+				if err := eng.ConsumeSeries(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := nSeries / per; b.Loop(); i++ {
+				b.StopTimer()
+				next(i)
+				b.StartTimer()
+				if err := eng.ConsumeSeries(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/sample")
+		})
+	}
 }

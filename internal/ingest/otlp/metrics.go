@@ -83,6 +83,7 @@ func (r *Receiver) appendSeries(ctx context.Context, series []osprey.Series, t *
 	if _, err := app.Commit(); err != nil {
 		return nil, err
 	}
+	r.recvMetrics.Warned(ingest.WarnNonFinite, app.NonFinite())
 	return kept, nil
 }
 
@@ -92,6 +93,8 @@ var outcomeReason = map[metricstore.Outcome]ingest.Reason{
 	metricstore.OutcomeDuplicate:      ingest.ReasonDuplicate,
 	metricstore.OutcomeTooOld:         ingest.ReasonTooOld,
 	metricstore.OutcomeCardinalityCap: ingest.ReasonCardinalityCap,
+	// A new series of a metric name at tsdb.max_series_per_metric.
+	metricstore.OutcomeSeriesPerMetric: ingest.ReasonSeriesPerMetric,
 }
 
 // metricConv converts the data points of one request.

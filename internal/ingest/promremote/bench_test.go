@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/osprey-aiops/osprey"
@@ -164,4 +166,65 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSeriesCacheMemory fills a series cache with 100,000 series of
+// ten labels (benchPayload's shape, about 190 bytes of label fields each)
+// the way the receiver does (newSeries, then add) and reports the heap
+// bytes per entry: the key (the series' encoded label fields), the entry
+// with its checked labels, the hand-off map given to the detector (only
+// with handoff=true: there is none without a Next), and the cache map's
+// slot. It is the figure behind remote_write.max_cached_series'
+// documentation.
+func BenchmarkSeriesCacheMemory(b *testing.B) {
+	const requests, perRequest = 100, 1000
+	bodies := encodedPayloads(b, requests, perRequest, testNow.UnixMilli(), true)
+	for _, handoff := range []bool{false, true} {
+		b.Run(fmt.Sprintf("handoff=%v", handoff), func(b *testing.B) {
+			for b.Loop() {
+				r := &Receiver{limits: DefaultLimits(), cache: newSeriesCache(DefaultMaxCachedSeries)}
+				if handoff {
+					r.next = osprey.SeriesConsumerFunc(func(context.Context, []osprey.Series) error { return nil })
+				}
+				var (
+					wr            wireRequest
+					sb            labels.ScratchBuilder
+					res           result
+					keyBytes      int
+					before, after runtime.MemStats
+				)
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				for _, body := range bodies {
+					wr.reset()
+					wr.body = body
+					if err := decode(&wr, 32<<20); err != nil {
+						b.Fatal(err)
+					}
+					added := make([]newEntry, 0, len(wr.series))
+					for i := range wr.series {
+						ws := &wr.series[i]
+						e := r.newSeries(&sb, &wr, ws, &res)
+						if e == nil {
+							b.Fatalf("series %d refused: %s", i, res.first)
+						}
+						e.ref.Store(uint64(i + 1))
+						added = append(added, newEntry{key: ws.key, e: e})
+						keyBytes += len(ws.key)
+					}
+					r.cache.add(1, added)
+				}
+				wr = wireRequest{} // its buffers are not the cache's
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				if n := r.cache.len(); n != requests*perRequest {
+					b.Fatalf("cache holds %d series, want %d", n, requests*perRequest)
+				}
+				n := float64(r.cache.len())
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/entry")
+				b.ReportMetric(float64(keyBytes)/n, "keyB/entry")
+				runtime.KeepAlive(r)
+			}
+		})
+	}
 }

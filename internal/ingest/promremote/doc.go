@@ -1,6 +1,7 @@
-// Package promremote is the Prometheus remote_write 1.0 receiver:
+// Package promremote is the Prometheus remote_write 1.0 and 2.0 receiver:
 //
 //	POST /api/v1/write    snappy-compressed protobuf prometheus.WriteRequest (prompb)
+//	                      or io.prometheus.write.v2.Request (remote-write 2.0, v2.go)
 //
 // so that a Prometheus server, Grafana Alloy, the OpenTelemetry Collector's
 // prometheusremotewrite exporter or vmagent can point a remote_write block at
@@ -9,11 +10,13 @@
 // # What happens to a request
 //
 //  1. The body is read within server.max_body_bytes (413), its
-//     Content-Type must be application/x-protobuf (a remote-write 2.0
-//     message is refused with 415), its Content-Encoding snappy or absent;
-//     the snappy block may decode to at most remote_write.max_decoded_bytes
-//     (413). A body that is not a valid snappy block or WriteRequest is 400,
-//     malformed, and nothing of it is kept.
+//     Content-Type must be application/x-protobuf (remote-write 2.0's
+//     proto=io.prometheus.write.v2.Request goes to v2.go, which turns it
+//     into the request below; any other proto is refused with 415), its
+//     Content-Encoding snappy or absent; the snappy block may decode to at
+//     most remote_write.max_decoded_bytes (413). A body that is not a valid
+//     snappy block or WriteRequest is 400, malformed, and nothing of it is
+//     kept.
 //  2. Each series is checked: it needs a valid __name__, label names of
 //     Prometheus' classic syntax, no name twice, at most
 //     remote_write.max_labels_per_series labels and no name or value longer
@@ -27,8 +30,11 @@
 //     another value), too_old (before the range the TSDB's head block
 //     appends to), too_far_in_future (beyond Osprey's clock plus
 //     remote_write.max_future), cardinality_cap (a new series while
-//     tsdb.max_series series are active). NaN values are stored: NaN is
-//     Prometheus' staleness marker. Native histograms are not supported yet
+//     tsdb.max_series series are active), series_per_metric (a new series
+//     while its metric name has tsdb.max_series_per_metric series). NaN and
+//     ±Inf values are stored, as Prometheus does (NaN is its staleness
+//     marker), and counted as the warning non_finite_value, the staleness
+//     marker excepted. Native histograms are not supported yet
 //     and are rejected as invalid; exemplars and metadata are ignored.
 //  4. The accepted samples are committed in one TSDB transaction. If the
 //     commit fails the reply is 503 and nothing was kept (Prometheus

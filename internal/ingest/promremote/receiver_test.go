@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -181,7 +182,7 @@ func TestWriteRefusesRequests(t *testing.T) {
 		msg    string
 	}{
 		{"json", ok, []string{"Content-Type", "application/json"}, 415, ingest.ReasonMediaType, "application/x-protobuf"},
-		{"remote write 2.0", ok, []string{"Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request"}, 415, ingest.ReasonMediaType, "remote-write 1.0"},
+		{"unknown proto", ok, []string{"Content-Type", "application/x-protobuf;proto=io.prometheus.write.v3.Request"}, 415, ingest.ReasonMediaType, "remote-write 1.0"},
 		{"gzip", ok, []string{"Content-Encoding", "gzip"}, 415, ingest.ReasonMediaType, "snappy"},
 		{"body too large", bytes.Repeat([]byte{0}, 2000), nil, 413, ingest.ReasonTooLarge, "server.max_body_bytes"},
 		{"decodes too large", snappy.Encode(nil, raw), nil, 413, ingest.ReasonTooLarge, "remote_write.max_decoded_bytes"},
@@ -336,6 +337,35 @@ func TestWriteHandoffFailureIsNotTheSendersProblem(t *testing.T) {
 	}
 	if len(e.read(t, "__name__", "a")) != 1 {
 		t.Error("sample not stored")
+	}
+}
+
+// TestNewSeriesCacheSize: Options.MaxCachedSeries (remote_write.max_cached_series)
+// bounds the cache, zero takes the default, a negative size is refused; the
+// bound is what the cache resets at.
+func TestNewSeriesCacheSize(t *testing.T) {
+	st, err := metricstore.New(metricstore.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ opt, want int }{{0, DefaultMaxCachedSeries}, {3, 3}} {
+		r, err := New(Options{Store: st, MaxCachedSeries: tc.opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.cache.max != tc.want {
+			t.Errorf("MaxCachedSeries %d: cache bound %d, want %d", tc.opt, r.cache.max, tc.want)
+		}
+	}
+	if _, err := New(Options{Store: st, MaxCachedSeries: -1}); err == nil {
+		t.Error("negative MaxCachedSeries accepted")
+	}
+	c := newSeriesCache(3)
+	for i := range 7 {
+		c.add(1, []newEntry{{key: strconv.Itoa(i), e: &cachedSeries{}}})
+	}
+	if c.len() != 1 || c.resets.Load() != 2 {
+		t.Errorf("a cache of 3 after 7 adds holds %d entries after %d resets, want 1 after 2", c.len(), c.resets.Load())
 	}
 }
 

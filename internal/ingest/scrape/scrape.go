@@ -478,6 +478,8 @@ var reasonOf = map[metricstore.Outcome]ingest.Reason{
 	metricstore.OutcomeDuplicate:      ingest.ReasonDuplicate,
 	metricstore.OutcomeTooOld:         ingest.ReasonTooOld,
 	metricstore.OutcomeCardinalityCap: ingest.ReasonCardinalityCap,
+	// A new series of a metric name at tsdb.max_series_per_metric.
+	metricstore.OutcomeSeriesPerMetric: ingest.ReasonSeriesPerMetric,
 }
 
 // store appends the scrape's samples (none for a failed scrape), the
@@ -590,6 +592,7 @@ func (l *loop) store(ctx context.Context, ts int64, samples []sample, rep *Repor
 	}
 	l.prev, l.cur = l.cur, l.prev
 	if rep.Up {
+		l.s.recv.Warned(ingest.WarnNonFinite, app.NonFinite())
 		for why, n := range rejected {
 			l.s.recv.Rejected(why, n)
 			rep.Rejected += n
