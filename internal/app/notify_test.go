@@ -109,13 +109,20 @@ notifications:
 			Message string `json:"message"`
 		} `json:"timeline"`
 	}
-	getJSON("/api/v1/incidents/"+id, &inc)
+	// The timeline entry is written after the notification log marks the
+	// delivery sent, so it may trail it by a moment.
 	var notes []string
-	for _, e := range inc.Timeline {
-		if e.Kind == "notification" {
-			notes = append(notes, e.Message)
+	timeline := func() bool {
+		getJSON("/api/v1/incidents/"+id, &inc)
+		notes = notes[:0]
+		for _, e := range inc.Timeline {
+			if e.Kind == "notification" {
+				notes = append(notes, e.Message)
+			}
 		}
+		return len(notes) >= 2
 	}
+	wait("both on the timeline", timeline)
 	if strings.Join(notes, "|") != "notified hook (webhook): opened|notified hook (webhook): resolved" {
 		t.Errorf("timeline notifications: %q", notes)
 	}
