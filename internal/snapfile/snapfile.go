@@ -108,29 +108,51 @@ func (w *Writer) Close() error {
 	return err
 }
 
-// ErrInvalid is wrapped by the errors Decoder.Fail records.
+// ErrInvalid is wrapped by the errors Decoder.Fail records, unless the
+// Decoder has an Invalid error of its own.
 var ErrInvalid = errors.New("invalid snapshot")
+
+// byteReader is what a Decoder reads from.
+type byteReader interface {
+	io.Reader
+	io.ByteReader
+}
 
 // Decoder reads little-endian values, feeding the checksum, and keeps the
 // first error in Err; once Err is set every read returns zero.
 type Decoder struct {
-	r   *bufio.Reader
+	r   byteReader
 	crc hash.Hash32
 	buf [8]byte
 	// Err is the first error: a read error, io.ErrUnexpectedEOF for a
-	// truncated file, or one wrapping ErrInvalid from Fail.
+	// truncated file, or one wrapping Invalid from Fail.
 	Err error
+	// Invalid is the error Fail's errors wrap: ErrInvalid when nil. A
+	// format with a sentinel error of its own sets it, so that its
+	// decoding errors need no rewrapping.
+	Invalid error
 }
 
-// NewDecoder returns a Decoder reading r.
+// NewDecoder returns a Decoder reading r. Like compress/flate, it reads an
+// r that is also an io.ByteReader (a bytes.Reader over a record in memory,
+// a bufio.Reader) directly, and any other through a 64 KiB buffer, so it
+// may read beyond the end of what it decodes.
 func NewDecoder(r io.Reader) *Decoder {
-	return &Decoder{r: bufio.NewReaderSize(r, 1<<16), crc: crc32.New(table)}
+	br, ok := r.(byteReader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 1<<16)
+	}
+	return &Decoder{r: br, crc: crc32.New(table)}
 }
 
-// Fail records an ErrInvalid error unless one is already recorded.
+// Fail records an error wrapping Invalid unless one is already recorded.
 func (d *Decoder) Fail(format string, args ...any) {
 	if d.Err == nil {
-		d.Err = fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+		invalid := d.Invalid
+		if invalid == nil {
+			invalid = ErrInvalid
+		}
+		d.Err = fmt.Errorf("%w: %s", invalid, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -242,6 +264,24 @@ func (d *Decoder) Raw(n int) string {
 	return string(b)
 }
 
+// ReadFull reads len(p) bytes into p: a fixed-size record the caller
+// decodes itself, in one read rather than one per field. It reports
+// whether it did; p's content is unspecified when it did not.
+func (d *Decoder) ReadFull(p []byte) bool { return d.read(p) }
+
+// End checks that nothing follows what was read, for a record that has no
+// checksum of its own (one embedded in another file). It returns d.Err or
+// the error it found.
+func (d *Decoder) End() error {
+	if d.Err != nil {
+		return d.Err
+	}
+	if _, err := d.r.ReadByte(); err != io.EOF {
+		d.Fail("trailing data")
+	}
+	return d.Err
+}
+
 // Finish reads the checksum that must follow, and checks it and that
 // nothing follows it. It returns d.Err or the error it found.
 func (d *Decoder) Finish() error {
@@ -258,12 +298,8 @@ func (d *Decoder) Finish() error {
 		return err
 	}
 	if got := binary.LittleEndian.Uint32(sum[:]); got != want {
-		d.Fail("checksum %08x, content sums to %08x", got, want)
+		d.Fail("checksum mismatch (stored %08x, computed %08x)", got, want)
 		return d.Err
 	}
-	if _, err := d.r.ReadByte(); err != io.EOF {
-		d.Fail("data after the checksum")
-		return d.Err
-	}
-	return nil
+	return d.End()
 }

@@ -1,21 +1,20 @@
 package metric
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
 	"io"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/snapfile"
 )
 
-// The snapshot format (all integers little-endian):
+// The snapshot format (all integers little-endian, strings with a uint32
+// length in front; framed by internal/snapfile):
 //
 //	header:  magic "OSPRYMET" | version uint32 | model record size uint32
 //	series:  tag 1 | fingerprint uint64 | quiet uint32 | model record |
@@ -53,8 +52,6 @@ const (
 // sizes, without padding.
 var modelRecordSize = binary.Size(Model{})
 
-var snapTable = crc32.MakeTable(crc32.Castagnoli)
-
 // ErrSnapshot is wrapped by every error Restore returns for a file that is
 // not a complete snapshot of this format and version (foreign, truncated,
 // torn or corrupted), as opposed to a read error.
@@ -77,12 +74,11 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	// Sorted, so that the same state gives the same bytes.
 	slices.Sort(fps)
 
-	crc := crc32.New(snapTable)
-	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<16)
-	var enc encoder
-	enc.raw(snapMagic)
-	enc.u32(snapVersion)
-	enc.u32(uint32(modelRecordSize))
+	sw := snapfile.NewWriter(w)
+	var enc snapfile.Encoder
+	enc.Raw(snapMagic)
+	enc.U32(snapVersion)
+	enc.U32(uint32(modelRecordSize))
 	var count uint64
 	for start := 0; start < len(fps); start += snapChunk {
 		e.mu.Lock()
@@ -91,35 +87,23 @@ func (e *Engine) Snapshot(w io.Writer) error {
 			if tr == nil {
 				continue
 			}
-			enc.u8(tagSeries)
-			enc.u64(uint64(fp))
-			enc.u32(uint32(tr.quiet))
-			enc.model(&tr.model)
-			if tr.open == nil {
-				enc.u8(0)
-			} else {
-				enc.u8(1)
-				enc.anomaly(tr.open)
-			}
+			enc.U8(tagSeries)
+			enc.U64(uint64(fp))
+			encodeTracker(&enc, tr)
 			count++
 		}
 		e.mu.Unlock()
-		if _, err := bw.Write(enc.b); err != nil {
+		if err := sw.Write(enc.B); err != nil {
 			return fmt.Errorf("write detector snapshot: %w", err)
 		}
-		enc.b = enc.b[:0]
+		enc.B = enc.B[:0]
 	}
-	enc.u8(tagEnd)
-	enc.u64(count)
-	if _, err := bw.Write(enc.b); err != nil {
+	enc.U8(tagEnd)
+	enc.U64(count)
+	if err := sw.Write(enc.B); err != nil {
 		return fmt.Errorf("write detector snapshot: %w", err)
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write detector snapshot: %w", err)
-	}
-	var sum [4]byte
-	binary.LittleEndian.PutUint32(sum[:], crc.Sum32())
-	if _, err := w.Write(sum[:]); err != nil {
+	if err := sw.Close(); err != nil {
 		return fmt.Errorf("write detector snapshot: %w", err)
 	}
 	return nil
@@ -145,43 +129,34 @@ func (e *Engine) Restore(r io.Reader) error {
 
 // decodeSnapshot reads a snapshot, keeping at most maxSeries series.
 func decodeSnapshot(r io.Reader, maxSeries int) (map[osprey.Fingerprint]*Tracker, error) {
-	d := decoder{r: bufio.NewReaderSize(r, 1<<16), crc: crc32.New(snapTable)}
-	if magic := d.bytes(len(snapMagic)); d.err == nil && string(magic) != snapMagic {
+	d := newSnapDecoder(r)
+	if magic := d.Raw(len(snapMagic)); d.Err == nil && magic != snapMagic {
 		return nil, fmt.Errorf("%w: not a detector snapshot (bad magic)", ErrSnapshot)
 	}
-	if v := d.u32(); d.err == nil && v != snapVersion {
+	if v := d.U32(); d.Err == nil && v != snapVersion {
 		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrSnapshot, v, snapVersion)
 	}
-	if size := d.u32(); d.err == nil && int(size) != modelRecordSize {
+	if size := d.U32(); d.Err == nil && int(size) != modelRecordSize {
 		return nil, fmt.Errorf("%w: model record of %d bytes, this build's is %d", ErrSnapshot, size, modelRecordSize)
 	}
 	series := make(map[osprey.Fingerprint]*Tracker)
 	var count uint64
-	for d.err == nil {
-		tag := d.u8()
-		if d.err != nil || tag == tagEnd {
+	for d.Err == nil {
+		tag := d.U8()
+		if d.Err != nil || tag == tagEnd {
 			break
 		}
 		if tag != tagSeries {
-			d.fail("bad record tag %d", tag)
+			d.Fail("bad record tag %d", tag)
 			break
 		}
-		fp := osprey.Fingerprint(d.u64())
-		tr := &Tracker{quiet: int(d.u32())}
-		d.model(&tr.model)
-		switch open := d.u8(); open {
-		case 0:
-		case 1:
-			a := d.anomaly()
-			tr.open = &a
-		default:
-			d.fail("bad open flag %d", open)
-		}
-		if d.err != nil {
+		fp := osprey.Fingerprint(d.U64())
+		tr := d.tracker()
+		if d.Err != nil {
 			break
 		}
 		if _, dup := series[fp]; dup {
-			d.fail("series %016x twice", uint64(fp))
+			d.Fail("series %016x twice", uint64(fp))
 			break
 		}
 		count++
@@ -189,200 +164,156 @@ func decodeSnapshot(r io.Reader, maxSeries int) (map[osprey.Fingerprint]*Tracker
 			series[fp] = tr
 		}
 	}
-	if n := d.u64(); d.err == nil && n != count {
-		d.fail("trailer counts %d series, file holds %d", n, count)
+	if n := d.U64(); d.Err == nil && n != count {
+		d.Fail("trailer counts %d series, file holds %d", n, count)
 	}
-	sum := d.crc.Sum32()
-	var tail [4]byte
-	if d.err == nil {
-		if _, err := io.ReadFull(d.r, tail[:]); err != nil {
-			d.err = err
-		}
-	}
-	if d.err != nil {
-		if errors.Is(d.err, io.EOF) || errors.Is(d.err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: truncated", ErrSnapshot)
-		}
-		if errors.Is(d.err, ErrSnapshot) {
-			return nil, d.err
-		}
-		return nil, fmt.Errorf("read detector snapshot: %w", d.err)
-	}
-	if got := binary.LittleEndian.Uint32(tail[:]); got != sum {
-		return nil, fmt.Errorf("%w: checksum mismatch (stored %08x, computed %08x)", ErrSnapshot, got, sum)
-	}
-	if _, err := d.r.ReadByte(); err != io.EOF {
-		return nil, fmt.Errorf("%w: trailing data after checksum", ErrSnapshot)
+	if err := snapError(d.Finish(), "truncated"); err != nil {
+		return nil, err
 	}
 	return series, nil
 }
 
-// encoder appends little-endian fixed-size values to b.
-type encoder struct{ b []byte }
-
-func (e *encoder) u8(v uint8)    { e.b = append(e.b, v) }
-func (e *encoder) u32(v uint32)  { e.b = binary.LittleEndian.AppendUint32(e.b, v) }
-func (e *encoder) u64(v uint64)  { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
-func (e *encoder) f32(v float32) { e.u32(math.Float32bits(v)) }
-func (e *encoder) f64(v float64) { e.u64(math.Float64bits(v)) }
-
-// raw writes s as it is; the reader knows its length.
-func (e *encoder) raw(s string) { e.b = append(e.b, s...) }
-
-// str writes s with its length in front.
-func (e *encoder) str(s string) {
-	e.u32(uint32(len(s)))
-	e.raw(s)
+// snapError returns err, an error of a snapDecoder, as Restore and
+// UnmarshalBinary return it: one wrapping ErrSnapshot for a truncated or
+// invalid record, the read error otherwise.
+func snapError(err error, truncated string) error {
+	switch {
+	case err == nil, errors.Is(err, ErrSnapshot):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: %s", ErrSnapshot, truncated)
+	default:
+		return fmt.Errorf("read detector snapshot: %w", err)
+	}
 }
 
-// model writes every field of m in declaration order. A field added to
-// Model must be added here and in decoder.model (TestModelRecordCoversModel
-// fails otherwise).
-func (e *encoder) model(m *Model) {
-	e.u32(m.n)
-	e.u32(m.peakAge)
-	e.u8(uint8(m.pred))
-	e.f32(m.desens)
-	e.u64(uint64(m.firstMs))
-	e.u64(uint64(m.lastMs))
+// encodeTracker appends a Tracker's record: its quiet count, its model and
+// the anomaly it has open.
+func encodeTracker(e *snapfile.Encoder, tr *Tracker) {
+	e.U32(uint32(tr.quiet))
+	encodeModel(e, &tr.model)
+	if tr.open == nil {
+		e.U8(0)
+	} else {
+		e.U8(1)
+		encodeAnomaly(e, tr.open)
+	}
+}
+
+// encodeModel appends every field of m in declaration order. A field added
+// to Model must be added here and in snapDecoder.model
+// (TestModelRecordCoversModel fails otherwise).
+func encodeModel(e *snapfile.Encoder, m *Model) {
+	e.U32(m.n)
+	e.U32(m.peakAge)
+	e.U8(uint8(m.pred))
+	e.F32(m.desens)
+	e.I64(m.firstMs)
+	e.I64(m.lastMs)
 	for _, v := range [...]float64{m.level, m.ref, m.base, m.dLevel, m.wLevel} {
-		e.f64(v)
+		e.F64(v)
 	}
 	for _, v := range m.err {
-		e.f64(v)
+		e.F64(v)
 	}
-	e.f64(m.shortMean)
-	e.f64(m.shiftDev)
-	e.f64(m.spread)
-	e.f64(m.swing)
+	e.F64(m.shortMean)
+	e.F64(m.shiftDev)
+	e.F64(m.spread)
+	e.F64(m.swing)
 	for _, v := range m.record {
-		e.f64(v)
+		e.F64(v)
 	}
 	for _, v := range m.pointRec {
-		e.f64(v)
+		e.F64(v)
 	}
-	e.f64(m.peak)
-	e.f64(m.nov.lo)
-	e.f64(m.nov.hi)
-	e.u32(m.nov.hist)
-	e.u8(m.nov.have)
+	e.F64(m.peak)
+	e.F64(m.nov.lo)
+	e.F64(m.nov.hi)
+	e.U32(m.nov.hist)
+	e.U8(m.nov.have)
 	for _, v := range m.nov.rate {
-		e.f32(v)
+		e.F32(v)
 	}
 	for _, v := range m.nov.seen {
-		e.u64(v)
+		e.U64(v)
 	}
-	e.f64(m.burstUp)
-	e.f64(m.burstDown)
-	e.f64(m.novRecent)
+	e.F64(m.burstUp)
+	e.F64(m.burstDown)
+	e.F64(m.novRecent)
 	for _, v := range m.day {
-		e.f32(v)
+		e.F32(v)
 	}
 	for _, v := range m.week {
-		e.f32(v)
+		e.F32(v)
 	}
 }
 
-// anomaly writes the fields of an open anomaly; EndsAt, zero while it is
-// open, is not stored.
-func (e *encoder) anomaly(a *osprey.Anomaly) {
-	e.str(a.ID)
-	e.str(string(a.Kind))
-	e.str(a.TemplateID)
-	e.u32(uint32(len(a.Labels)))
+// encodeAnomaly appends the fields of an open anomaly; EndsAt, zero while
+// it is open, is not stored.
+func encodeAnomaly(e *snapfile.Encoder, a *osprey.Anomaly) {
+	e.String(a.ID)
+	e.String(string(a.Kind))
+	e.String(a.TemplateID)
+	e.U32(uint32(len(a.Labels)))
 	names := make([]string, 0, len(a.Labels))
 	for k := range a.Labels {
 		names = append(names, k)
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		e.str(k)
-		e.str(a.Labels[k])
+		e.String(k)
+		e.String(a.Labels[k])
 	}
 	for _, v := range [...]float64{a.Score, a.Observed, a.Expected, a.Lower, a.Upper} {
-		e.f64(v)
+		e.F64(v)
 	}
-	e.u8(uint8(a.Severity))
-	e.u64(uint64(a.StartsAt.UnixNano()))
-	e.u64(uint64(a.Fingerprint))
-	e.u32(uint32(len(a.Evidence)))
+	e.U8(uint8(a.Severity))
+	e.I64(a.StartsAt.UnixNano())
+	e.U64(uint64(a.Fingerprint))
+	e.U32(uint32(len(a.Evidence)))
 	for _, ev := range a.Evidence {
-		e.str(ev.Detector)
-		e.f64(ev.Score)
-		e.str(ev.Reason)
+		e.String(ev.Detector)
+		e.F64(ev.Score)
+		e.String(ev.Reason)
 	}
 }
 
-// decoder reads little-endian fixed-size values, hashing what it reads.
-// The first error sticks; later reads return zero values.
-type decoder struct {
-	r   *bufio.Reader
-	crc hash.Hash32
-	err error
-	buf [8]byte
+// snapDecoder reads the records encodeTracker writes. Its errors for
+// invalid content wrap ErrSnapshot.
+type snapDecoder struct {
+	*snapfile.Decoder
 	rec []byte // one model record, reused
 }
 
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrSnapshot, fmt.Sprintf(format, args...))
+func newSnapDecoder(r io.Reader) snapDecoder {
+	d := snapDecoder{Decoder: snapfile.NewDecoder(r)}
+	d.Invalid = ErrSnapshot
+	return d
+}
+
+// tracker reads what encodeTracker wrote.
+func (d *snapDecoder) tracker() *Tracker {
+	tr := &Tracker{quiet: int(d.U32())}
+	d.model(&tr.model)
+	switch open := d.U8(); open {
+	case 0:
+	case 1:
+		a := d.anomaly()
+		tr.open = &a
+	default:
+		d.Fail("bad open flag %d", open)
 	}
-}
-
-func (d *decoder) read(p []byte) bool {
-	if d.err != nil {
-		clear(p)
-		return false
-	}
-	if _, err := io.ReadFull(d.r, p); err != nil {
-		d.err = err
-		clear(p)
-		return false
-	}
-	d.crc.Write(p)
-	return true
-}
-
-func (d *decoder) bytes(n int) []byte {
-	p := make([]byte, n)
-	d.read(p)
-	return p
-}
-
-func (d *decoder) u8() uint8 {
-	d.read(d.buf[:1])
-	return d.buf[0]
-}
-
-func (d *decoder) u32() uint32 {
-	d.read(d.buf[:4])
-	return binary.LittleEndian.Uint32(d.buf[:4])
-}
-
-func (d *decoder) u64() uint64 {
-	d.read(d.buf[:8])
-	return binary.LittleEndian.Uint64(d.buf[:8])
-}
-
-func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
-
-func (d *decoder) str() string {
-	n := d.u32()
-	if n > maxSnapString {
-		d.fail("string of %d bytes", n)
-		return ""
-	}
-	return string(d.bytes(int(n)))
+	return tr
 }
 
 // model reads a model record in one read and decodes it field by field, in
-// encoder.model's order.
-func (d *decoder) model(m *Model) {
+// encodeModel's order.
+func (d *snapDecoder) model(m *Model) {
 	if d.rec == nil {
 		d.rec = make([]byte, modelRecordSize)
 	}
 	rec := d.rec
-	if !d.read(rec) {
+	if !d.ReadFull(rec) {
 		return
 	}
 	le := binary.LittleEndian
@@ -428,40 +359,40 @@ func (d *decoder) model(m *Model) {
 	}
 	// Values no Update produces would index out of range or misreport.
 	if m.pred >= numPredict || m.nov.have > novelOrders+1 {
-		d.fail("model out of range (predictor %d, novelty depth %d)", m.pred, m.nov.have)
+		d.Fail("model out of range (predictor %d, novelty depth %d)", m.pred, m.nov.have)
 	}
 }
 
-// anomaly reads what encoder.anomaly wrote.
-func (d *decoder) anomaly() osprey.Anomaly {
+// anomaly reads what encodeAnomaly wrote.
+func (d *snapDecoder) anomaly() osprey.Anomaly {
 	var a osprey.Anomaly
-	a.ID = d.str()
-	a.Kind = osprey.AnomalyKind(d.str())
-	a.TemplateID = d.str()
-	n := d.u32()
+	a.ID = d.String(maxSnapString)
+	a.Kind = osprey.AnomalyKind(d.String(maxSnapString))
+	a.TemplateID = d.String(maxSnapString)
+	n := d.U32()
 	if n > maxSnapLabels {
-		d.fail("%d labels", n)
+		d.Fail("%d labels", n)
 		return a
 	}
 	a.Labels = make(osprey.Labels, n)
 	for range n {
-		k := d.str()
-		a.Labels[k] = d.str()
+		k := d.String(maxSnapString)
+		a.Labels[k] = d.String(maxSnapString)
 	}
-	a.Score, a.Observed, a.Expected, a.Lower, a.Upper = d.f64(), d.f64(), d.f64(), d.f64(), d.f64()
-	a.Severity = osprey.Severity(d.u8())
-	a.StartsAt = time.Unix(0, int64(d.u64())).UTC()
-	a.Fingerprint = osprey.Fingerprint(d.u64())
-	n = d.u32()
+	a.Score, a.Observed, a.Expected, a.Lower, a.Upper = d.F64(), d.F64(), d.F64(), d.F64(), d.F64()
+	a.Severity = osprey.Severity(d.U8())
+	a.StartsAt = time.Unix(0, d.I64()).UTC()
+	a.Fingerprint = osprey.Fingerprint(d.U64())
+	n = d.U32()
 	if n > maxSnapEvidence {
-		d.fail("%d evidence entries", n)
+		d.Fail("%d evidence entries", n)
 		return a
 	}
 	if n > 0 {
 		a.Evidence = make([]osprey.Evidence, n)
 	}
 	for i := range a.Evidence {
-		a.Evidence[i] = osprey.Evidence{Detector: d.str(), Score: d.f64(), Reason: d.str()}
+		a.Evidence[i] = osprey.Evidence{Detector: d.String(maxSnapString), Score: d.F64(), Reason: d.String(maxSnapString)}
 	}
 	return a
 }

@@ -1,17 +1,20 @@
 package metric
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/snapfile"
 )
 
 // snapLabels are the series fed by learnedEngine.
@@ -90,21 +93,87 @@ func snapshotBytes(t testing.TB, eng *Engine) []byte {
 	return buf.Bytes()
 }
 
+var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current format")
+
+// TestSnapshotGolden holds the format to files an earlier build wrote
+// (testdata/snapshot-v2.golden: the learnedEngine state, with an open
+// anomaly and feedback; testdata/tracker-v2.golden: the Tracker of its
+// first series, as the log detector embeds it). Restore and
+// UnmarshalBinary read them, and Snapshot and AppendBinary of what they
+// read write them again byte for byte, so that a snapshot written before a
+// change loads after it and the other way round. A change of the format
+// fails here: it needs a new snapVersion and `go test -run Golden -update`.
+func TestSnapshotGolden(t *testing.T) {
+	snapPath := filepath.Join("testdata", "snapshot-v2.golden")
+	trackerPath := filepath.Join("testdata", "tracker-v2.golden")
+	if *update {
+		eng, _ := learnedEngine(t)
+		rec, err := eng.series[snapLabels[0].Fingerprint()].AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for path, b := range map[string][]byte{snapPath: snapshotBytes(t, eng), trackerPath: rec} {
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	golden, err := os.ReadFile(snapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := NewEngine(DefaultConfig(), &collector{}, 0)
+	if err := eng.Restore(bytes.NewReader(golden)); err != nil {
+		t.Fatalf("restore %s: %v", snapPath, err)
+	}
+	if eng.Series() != len(snapLabels) {
+		t.Fatalf("restored %d series, the file holds %d", eng.Series(), len(snapLabels))
+	}
+	first := eng.series[snapLabels[0].Fingerprint()]
+	if first == nil || first.open == nil || first.model.n == 0 {
+		t.Fatalf("first series restored as %+v, want a learnt model with an open anomaly", first)
+	}
+	if thr, ok := eng.Threshold(snapLabels[2]); !ok || thr <= DefaultConfig().Threshold {
+		t.Errorf("feedback lost: threshold %v, %v", thr, ok)
+	}
+	if again := snapshotBytes(t, eng); !bytes.Equal(again, golden) {
+		t.Errorf("snapshot of the restored engine (%d bytes) differs from %s (%d bytes)", len(again), snapPath, len(golden))
+	}
+
+	rec, err := os.ReadFile(trackerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr Tracker
+	if err := tr.UnmarshalBinary(rec); err != nil {
+		t.Fatalf("unmarshal %s: %v", trackerPath, err)
+	}
+	if !reflect.DeepEqual(&tr, first) {
+		t.Errorf("%s decodes to another tracker than the snapshot's first series", trackerPath)
+	}
+	if again, err := tr.AppendBinary(nil); err != nil || !bytes.Equal(again, rec) {
+		t.Errorf("AppendBinary of %s differs from it (err %v)", trackerPath, err)
+	}
+}
+
 func TestModelRecordCoversModel(t *testing.T) {
 	// Every field of Model is encoded: a field added to Model and not to
 	// the codec changes binary.Size but not the encoded length.
 	eng, _ := learnedEngine(t)
 	for fp, tr := range eng.series {
-		var enc encoder
-		enc.model(&tr.model)
-		if len(enc.b) != modelRecordSize {
-			t.Fatalf("encoded model is %d bytes, Model's fields take %d", len(enc.b), modelRecordSize)
+		var enc snapfile.Encoder
+		encodeModel(&enc, &tr.model)
+		if len(enc.B) != modelRecordSize {
+			t.Fatalf("encoded model is %d bytes, Model's fields take %d", len(enc.B), modelRecordSize)
 		}
-		d := decoder{r: bufio.NewReader(bytes.NewReader(enc.b)), crc: crc32.New(snapTable)}
+		d := newSnapDecoder(bytes.NewReader(enc.B))
 		var m Model
 		d.model(&m)
-		if d.err != nil || m != tr.model {
-			t.Errorf("series %x: model does not round-trip (err %v)", fp, d.err)
+		if err := d.End(); err != nil || m != tr.model {
+			t.Errorf("series %x: model does not round-trip (err %v)", fp, err)
 		}
 	}
 	if modelRecordSize > 2048 {
@@ -199,7 +268,7 @@ func TestRestoreKeepsSeriesBound(t *testing.T) {
 func resum(b []byte) []byte {
 	b = bytes.Clone(b)
 	n := len(b) - 4
-	binary.LittleEndian.PutUint32(b[n:], crc32.Checksum(b[:n], snapTable))
+	binary.LittleEndian.PutUint32(b[n:], crc32.Checksum(b[:n], crc32.MakeTable(crc32.Castagnoli)))
 	return b
 }
 

@@ -1,12 +1,9 @@
 package metric
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
-	"fmt"
-	"hash/crc32"
-	"io"
+
+	"github.com/osprey-aiops/osprey/internal/snapfile"
 )
 
 // AppendBinary appends the Tracker's state (its model, feedback included,
@@ -15,17 +12,10 @@ import (
 // detect stages that keep Trackers of their own (the log detector) and
 // snapshot them in their own files. UnmarshalBinary reads it back.
 func (t *Tracker) AppendBinary(b []byte) ([]byte, error) {
-	enc := encoder{b: b}
-	enc.u32(uint32(modelRecordSize))
-	enc.u32(uint32(t.quiet))
-	enc.model(&t.model)
-	if t.open == nil {
-		enc.u8(0)
-	} else {
-		enc.u8(1)
-		enc.anomaly(t.open)
-	}
-	return enc.b, nil
+	enc := snapfile.Encoder{B: b}
+	enc.U32(uint32(modelRecordSize))
+	encodeTracker(&enc, t)
+	return enc.B, nil
 }
 
 // UnmarshalBinary replaces the Tracker's state with one AppendBinary
@@ -33,35 +23,14 @@ func (t *Tracker) AppendBinary(b []byte) ([]byte, error) {
 // another model layout, truncated, with trailing bytes or values out of
 // range); the Tracker is then unchanged.
 func (t *Tracker) UnmarshalBinary(data []byte) error {
-	d := decoder{r: bufio.NewReaderSize(bytes.NewReader(data), 512), crc: crc32.New(snapTable)}
-	if size := d.u32(); d.err == nil && int(size) != modelRecordSize {
-		return fmt.Errorf("%w: model record of %d bytes, this build's is %d", ErrSnapshot, size, modelRecordSize)
+	d := newSnapDecoder(bytes.NewReader(data))
+	if size := d.U32(); d.Err == nil && int(size) != modelRecordSize {
+		d.Fail("model record of %d bytes, this build's is %d", size, modelRecordSize)
 	}
-	var tr Tracker
-	tr.quiet = int(d.u32())
-	d.model(&tr.model)
-	switch open := d.u8(); open {
-	case 0:
-	case 1:
-		a := d.anomaly()
-		tr.open = &a
-	default:
-		d.fail("bad open flag %d", open)
+	tr := d.tracker()
+	if err := snapError(d.End(), "tracker record truncated"); err != nil {
+		return err
 	}
-	if d.err == nil {
-		if _, err := d.r.ReadByte(); err != io.EOF {
-			d.fail("trailing data after the tracker record")
-		}
-	}
-	if d.err != nil {
-		if errors.Is(d.err, io.EOF) || errors.Is(d.err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%w: tracker record truncated", ErrSnapshot)
-		}
-		if errors.Is(d.err, ErrSnapshot) {
-			return d.err
-		}
-		return fmt.Errorf("%w: %v", ErrSnapshot, d.err)
-	}
-	*t = tr
+	*t = *tr
 	return nil
 }
