@@ -135,6 +135,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		Window:       cfg.Correlate.Window,
 		GroupBy:      cfg.Correlate.GroupBy,
 		ResolveGrace: cfg.Correlate.ResolveGrace,
+		Burst:        cfg.Correlate.Burst,
 		Rules:        cfg.Correlate.CorrelateRules(),
 		Flapping:     cfg.Correlate.FlapConfig(),
 		Maintenance:  windows,

@@ -181,6 +181,13 @@ type CorrelateConfig struct {
 	// before the incident resolves; a member firing again within it keeps
 	// the incident open. Zero resolves as soon as the last member clears.
 	ResolveGrace time.Duration `yaml:"resolve_grace"`
+	// Burst lets an alert that neither its group nor the call graph places
+	// join an unresolved incident opened at most this long before it
+	// (one burst of onsets), unless the call graph knows both and they are
+	// more than two calls apart. Zero, the default, disables it: on a
+	// fleet where unrelated alerts start every minute it glues them
+	// together (docs/noise.md).
+	Burst time.Duration `yaml:"burst"`
 	// Inhibit lists inhibition rules: a firing signal that matches a
 	// rule's target is suppressed while one that matches its source fires
 	// with the same values of its equal labels.

@@ -297,14 +297,17 @@ func (c BusConfig) Validate() error {
 }
 
 // Validate checks that the window is positive, that group_by lists at
-// least one label name, each valid and listed once, that resolve_grace is
-// not negative, and that every inhibition rule has valid source and target
+// least one label name, each valid and listed once, that resolve_grace and
+// burst are not negative, and that every inhibition rule has valid source and target
 // matchers and equal label names.
 func (c CorrelateConfig) Validate() error {
 	var p problems
 	positive(&p, "window", c.Window)
 	if c.ResolveGrace < 0 {
 		p.addf("resolve_grace", "must not be negative, got %s", c.ResolveGrace)
+	}
+	if c.Burst < 0 {
+		p.addf("burst", "must not be negative, got %s", c.Burst)
 	}
 	for i, r := range c.Inhibit {
 		path := indexPath("inhibit", i)

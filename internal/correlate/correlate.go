@@ -1,10 +1,12 @@
 // Package correlate is Osprey's correlate stage: it deduplicates events and
 // anomalies by fingerprint into incident members, groups members that share an
-// identity label (service by default) within a time window into one incident,
-// or that are at most two calls apart in the learned call graph while the
-// incident is young (state.neighbourIncident), and resolves an incident when
-// all of its members have stayed clear for a grace period (see state for the
-// lifecycle rules).
+// identity label (service by default) while that group's members are active
+// within a time window into one incident, or that are at most two calls apart
+// in the learned call graph while the incident is young
+// (state.neighbourIncident), or that started within a short burst of an
+// incident's opening where the call graph has no say (state.burstIncident),
+// and resolves an incident when all of its members have stayed clear for a
+// grace period (see state for the lifecycle rules).
 //
 // It owns the in-memory state of unresolved incidents, so people's actions on
 // incidents (Ack, Resolve, Reopen, Assign, Comment, Merge) go through it too:
@@ -55,8 +57,8 @@ const replayPage = 1000
 // Options configures a Correlator.
 type Options struct {
 	Store store.Store
-	// Window is how close to an incident's last activity a new member of the
-	// same group must arrive to join it.
+	// Window is how close to the last activity of its group's members in an
+	// incident a new member of the same group must arrive to join it.
 	Window time.Duration
 	// GroupBy lists identity labels; the first one a signal carries groups it.
 	GroupBy []string
@@ -67,6 +69,11 @@ type Options struct {
 	// unresolved incident of a service one call away (or two, when none is
 	// one away) that was active and opened within Window.
 	Topology Topology
+	// Burst, if positive, lets a new signal that neither its group nor the
+	// call graph places join an unresolved incident opened at most Burst
+	// before it, unless the call graph knows both and they are more than
+	// two calls apart (state.burstIncident). Zero disables it.
+	Burst time.Duration
 	// Causes, if set, ranks root-cause candidates whenever a member joins
 	// an incident; the result is stored in Incident.Causes with an rca
 	// timeline entry when it changes.
@@ -140,6 +147,7 @@ type Correlator struct {
 	stored     storedMembers // members as last stored (persist.go)
 	noise      *noiseCounter // the batch's noise counts (noise.go)
 	window     time.Duration
+	burst      time.Duration
 	groupBy    []string
 	checkpoint int64
 
@@ -178,6 +186,9 @@ func New(opts Options) (*Correlator, error) {
 	if opts.ResolveGrace < 0 {
 		return nil, errors.New("correlate: resolve grace must not be negative")
 	}
+	if opts.Burst < 0 {
+		return nil, errors.New("correlate: burst must not be negative")
+	}
 	inhib, err := newInhibitor(opts.Inhibit)
 	if err != nil {
 		return nil, err
@@ -198,6 +209,7 @@ func New(opts Options) (*Correlator, error) {
 		log:      opts.Logger,
 		m:        m,
 		window:   opts.Window,
+		burst:    opts.Burst,
 		groupBy:  slices.Clone(opts.GroupBy),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -504,7 +516,7 @@ func (c *Correlator) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load correlate checkpoint: %w", err)
 	}
-	st := newState(c.window, c.grace, c.groupBy, c.topo, osprey.NewID)
+	st := newState(c.window, c.grace, c.burst, c.groupBy, c.topo, osprey.NewID)
 	c.attach(st)
 	since := c.now().Add(-c.window)
 	recent, err := c.store.ListIncidents(ctx, store.IncidentQuery{

@@ -114,6 +114,12 @@ type state struct {
 	// topo, if set, lets a signal of one service join an incident of a
 	// service it calls or is called by.
 	topo Topology
+	// burst, if positive, lets a new signal join an incident opened at
+	// most burst before it (burstIncident); recent holds the unresolved
+	// incidents opened within burst of the latest signal (a superset:
+	// burstIncident drops the stale ones).
+	burst  time.Duration
+	recent []*burstCandidate
 	// rules are the user grouping rules (with their held signals) and
 	// flaps the flip tracker; both may be nil (rules_ext.go).
 	rules *ruleSet
@@ -149,9 +155,10 @@ type state struct {
 // timeline entry per suppressed alert).
 const maxNoted = 100_000
 
-func newState(window, grace time.Duration, groupBy []string, topo Topology, newID func(time.Time) string) *state {
+func newState(window, grace, burst time.Duration, groupBy []string, topo Topology, newID func(time.Time) string) *state {
 	return &state{
 		window:        window,
+		burst:         burst,
 		grace:         grace,
 		groupBy:       groupBy,
 		topo:          topo,
@@ -173,6 +180,9 @@ func (s *state) load(inc osprey.Incident, held bool) {
 	p := &inc
 	s.open[inc.ID] = p
 	s.index(p)
+	if s.burst > 0 {
+		s.recent = append(s.recent, &burstCandidate{inc: p})
+	}
 	switch {
 	case held:
 		s.held[inc.ID] = struct{}{}
@@ -350,7 +360,7 @@ func (s *state) apply(sig signal) *change {
 	if key := s.groupKey(sig.labels); key != "" {
 		if id, ok := s.byGroup[key]; ok {
 			inc := s.open[id]
-			if sig.at.Sub(lastActivity(inc)) <= s.window {
+			if s.groupActiveSince(inc, key, sig.at.Add(-s.window)) {
 				return s.join(inc, sig, fmt.Sprintf("same %s within %s", key, s.window))
 			}
 		}
@@ -360,7 +370,95 @@ func (s *state) apply(sig signal) *change {
 			return ch
 		}
 	}
+	if inc, why := s.burstIncident(&sig); inc != nil {
+		ch := s.join(inc, sig, why)
+		if key := s.groupKey(sig.labels); key != "" {
+			s.byGroup[key] = inc.ID
+		}
+		return ch
+	}
 	return s.openIncident(sig)
+}
+
+// burstIncident finds the incident a new signal joins because it started
+// failing together with it: an unresolved incident opened at most burst
+// before the signal (its opening burst, so that joins do not chain), where
+// the call graph has no say — it does not know the signal's service, or
+// knows none of the incident's services. Where it knows both, they are more
+// than two calls apart or neighbourIncident would have joined them, and
+// that is evidence they are unrelated. Of several, the one opened first, so
+// that a burst collapses into one incident.
+func (s *state) burstIncident(sig *signal) (*osprey.Incident, string) {
+	if s.burst <= 0 {
+		return nil, ""
+	}
+	keep := s.recent[:0]
+	for _, c := range s.recent {
+		if s.open[c.inc.ID] == c.inc && sig.at.Sub(c.inc.OpenedAt) <= s.burst {
+			keep = append(keep, c)
+		}
+	}
+	clear(s.recent[len(keep):])
+	s.recent = keep
+	if len(keep) == 0 {
+		return nil, ""
+	}
+	svc := sig.labels.Get(osprey.LabelService)
+	sigKnown := svc != "" && s.known(svc)
+	var best *osprey.Incident
+	for _, c := range s.recent {
+		inc := c.inc
+		if sig.at.Before(inc.OpenedAt) || best != nil && !openedBefore(inc, best) {
+			continue
+		}
+		if sigKnown && s.anyKnown(c) {
+			continue
+		}
+		best = inc
+	}
+	if best == nil {
+		return nil, ""
+	}
+	return best, fmt.Sprintf("started within %s of the incident's opening, and the learned call graph does not relate them", s.burst)
+}
+
+// known reports whether the call graph knows service.
+func (s *state) known(service string) bool {
+	if s.topo == nil {
+		return false
+	}
+	up, down := s.topo.Neighbours(service)
+	return len(up)+len(down) > 0
+}
+
+// burstCandidate is an incident opened within the burst, with what
+// anyKnown learnt of it.
+type burstCandidate struct {
+	inc *osprey.Incident
+	// checked members are on services the call graph did not know; known
+	// is set once one was.
+	checked int
+	known   bool
+}
+
+// anyKnown reports whether the call graph knows a service of c's incident.
+// It looks only at the members added since it last looked, so an alert
+// storm costs one look per member, not one per member and alert.
+func (s *state) anyKnown(c *burstCandidate) bool {
+	ms := c.inc.Members
+	if c.known {
+		return true
+	}
+	if c.checked > len(ms) { // split off
+		c.checked = 0
+	}
+	for ; c.checked < len(ms); c.checked++ {
+		if svc := ms[c.checked].Labels.Get(osprey.LabelService); svc != "" && s.known(svc) {
+			c.known = true
+			return true
+		}
+	}
+	return false
 }
 
 // neighbourIncident finds the unresolved incident that a new signal of the
@@ -551,6 +649,9 @@ func (s *state) openIncident(sig signal) *change {
 	if key != "" {
 		s.byGroup[key] = inc.ID
 	}
+	if s.burst > 0 {
+		s.recent = append(s.recent, &burstCandidate{inc: inc})
+	}
 	return &change{inc: inc, opened: true, entries: []osprey.TimelineEntry{
 		entry(sig.at, osprey.TimelineOpened, sig.ref, fmt.Sprintf("opened by %s", describe(&inc.Members[0]))),
 	}}
@@ -652,6 +753,31 @@ func compareOpened(a, b *osprey.Incident) int {
 
 // openedBefore reports whether a opened before b (compareOpened).
 func openedBefore(a, b *osprey.Incident) bool { return compareOpened(a, b) < 0 }
+
+// groupActiveSince reports whether a member of inc in the group key was
+// seen at or after since: a group stays open to new members while its own
+// members are active, not while other members of the incident (joined
+// through the call graph or a burst) are. It looks from the newest member
+// back and stops at the first active one of the group.
+func (s *state) groupActiveSince(inc *osprey.Incident, key string, since time.Time) bool {
+	name, value, _ := cut(key)
+	for i := len(inc.Members) - 1; i >= 0; i-- {
+		if m := &inc.Members[i]; !m.LastSeen.Before(since) && s.inGroup(m.Labels, name, value) {
+			return true
+		}
+	}
+	return false
+}
+
+// inGroup reports whether groupKey(l) is name=value, without building it.
+func (s *state) inGroup(l osprey.Labels, name, value string) bool {
+	for _, n := range s.groupBy {
+		if v := l.Get(n); v != "" {
+			return n == name && v == value
+		}
+	}
+	return false
+}
 
 // lastActivity is the latest time any member of inc was seen.
 func lastActivity(inc *osprey.Incident) time.Time {

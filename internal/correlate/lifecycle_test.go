@@ -33,6 +33,7 @@ type rigOptions struct {
 	inhibit []correlate.InhibitRule
 	st      store.Store
 	topo    correlate.Topology
+	burst   time.Duration
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -47,6 +48,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		ResolveGrace: o.grace,
 		Inhibit:      o.inhibit,
 		Topology:     o.topo,
+		Burst:        o.burst,
 		GroupBy:      []string{"service", "host"},
 		Out: osprey.IncidentConsumerFunc(func(_ context.Context, batch []osprey.Incident) error {
 			r.mu.Lock()

@@ -204,6 +204,7 @@ func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, now func
 		ResolveGrace:    cc.ResolveGrace,
 		Flapping:        cc.FlapConfig(),
 		Topology:        topo,
+		Burst:           cc.Burst,
 		Now:             now,
 		Out:             out,
 		CatchUpInterval: 24 * time.Hour,
