@@ -6,7 +6,8 @@
 // The method (docs/rca.md) has three deterministic steps:
 //
 //  1. Strength: each service's evidence is summarised per kind (metric, log,
-//     trace latency, trace error, change) by its strongest score, and the
+//     trace latency, trace error, broken flow, change) by its strongest
+//     score, and the
 //     kinds are combined with a noisy-or, so two independent modalities
 //     agreeing count for more than many series of one modality. The onset of
 //     a service is its earliest evidence at or above Config.MinScore.
@@ -15,9 +16,10 @@
 //     walk moves to its callees in proportion to call weight times the
 //     callee's strength (a failure propagates from callee to caller, so the
 //     cause sits downstream of its symptoms), back to callers with a small
-//     weight, and stays put in proportion to how much of its own anomaly its
-//     callees do not explain. A callee whose onset is later than the caller's
-//     is followed at a discount: a cause precedes its symptoms.
+//     weight, and stays put in proportion to its own strength (Config.StayOwn;
+//     an anomalous callee explains part of a caller's anomaly, not all of
+//     it). A callee whose onset is later than the caller's is followed at a
+//     discount: a cause precedes its symptoms.
 //  3. Rank: by walk score; ties by strength, then onset, then name, so the
 //     ranking is a pure function of its input.
 //

@@ -22,6 +22,13 @@ const (
 	KindError   Kind = "trace_error"
 	// KindChange is a change event such as a deploy.
 	KindChange Kind = "change"
+	// KindFlow is a broken request flow: log lines or calls that always
+	// came together in one request and did not (an exception or an early
+	// return). Logs and traces often see the same break (the line a span
+	// used to write is missing from the span and from the log sequence),
+	// so it is one modality whichever source saw it: only the strongest
+	// counts, not a noisy-or of the two views of one event.
+	KindFlow Kind = "flow"
 )
 
 // Evidence is one anomaly attributed to a service in the incident's window.
@@ -76,11 +83,18 @@ type Config struct {
 	OnsetSlack time.Duration
 	// Iterations bounds the power iteration.
 	Iterations int
+	// StayOwn makes a service keep walk mass in proportion to its own
+	// strength (the default); without it, only in proportion to the part
+	// of its strength that its strongest anomalous callee does not reach,
+	// so a caller drained into any callee about as anomalous as itself,
+	// and callees called by many anomalous services collected their mass
+	// (docs/rca.md measures both).
+	StayOwn bool
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100}
+	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100, StayOwn: true}
 }
 
 // node is the ranker's summary of one service.
@@ -258,9 +272,13 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 			out = append(out, step{j, w})
 			sum += w
 		}
-		// Stay in proportion to the part of the anomaly that no callee
-		// explains; a service with no anomalous callee keeps all of it.
+		// Stay in proportion to the service's own strength (StayOwn), or
+		// to the part of it that no anomalous callee reaches; a service
+		// with no anomalous callee keeps all of it either way.
 		self := max(n.strength-explained, 0)
+		if cfg.StayOwn {
+			self = n.strength
+		}
 		if len(out) == 0 || sum == 0 {
 			self = 1
 		}
@@ -430,6 +448,8 @@ func kindWord(k Kind) string {
 		return "trace latency"
 	case KindError:
 		return "trace errors"
+	case KindFlow:
+		return "broken flow:"
 	}
 	return string(k)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,14 +71,32 @@ func rankCases() []rankCase {
 			want: []string{"shared"},
 		},
 		{
-			// one caller of three callees, only one of them anomalous.
+			// one caller of three callees, only one of them anomalous,
+			// and more so than the caller.
 			name:  "fan-out",
 			graph: graph("gw>x", "gw>y", "gw>z"),
 			evidence: []Evidence{
-				ev("gw", KindMetric, "success rate", 0.9, 5),
-				ev("y", KindLatency, "GET /y", 0.7, 0),
+				ev("gw", KindMetric, "success rate", 0.6, 5),
+				ev("y", KindLatency, "GET /y", 0.8, 0),
 			},
 			want: []string{"y", "gw"},
+		},
+		{
+			// a strongly anomalous service whose callee is weaker, later,
+			// and also called by other weakly anomalous services: the
+			// callee's anomaly does not explain the caller's, so the
+			// caller keeps its mass (Config.StayOwn) rather than draining
+			// into the shared callee.
+			name:  "strong caller weak shared callee",
+			graph: graph("a>b", "c>b", "d>b", "a>e"),
+			evidence: []Evidence{
+				ev("a", KindFlow, "sequence broken", 0.8, 0),
+				ev("b", KindMetric, "cpu", 0.4, 150),
+				ev("c", KindFlow, "sequence broken", 0.4, 100),
+				ev("d", KindFlow, "sequence broken", 0.4, 100),
+				ev("e", KindMetric, "memory", 0.25, 150),
+			},
+			want: []string{"a"},
 		},
 		{
 			// a strongly anomalous service with no relation to the
@@ -135,6 +154,24 @@ func TestRank(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStayOwnMatters checks that the "strong caller weak shared callee"
+// case is one the older rule (stay only in proportion to the strength no
+// callee reaches) gets wrong, so that the table case tests StayOwn.
+func TestStayOwnMatters(t *testing.T) {
+	for _, tc := range rankCases() {
+		if tc.name != "strong caller weak shared callee" {
+			continue
+		}
+		cfg := DefaultConfig()
+		cfg.StayOwn = false
+		if got := names(Rank(tc.graph, tc.evidence, cfg)); got[0] == "a" {
+			t.Fatalf("without StayOwn the ranking %v also starts with a", got)
+		}
+		return
+	}
+	t.Fatal("case not found")
 }
 
 func TestRankEmpty(t *testing.T) {
@@ -272,5 +309,26 @@ func TestGraph(t *testing.T) {
 	}
 	if g.Weight("a", "b") != 3 || g.Edges() != 3 || g.Weight("c", "c") != 0 {
 		t.Fatalf("weights: a>b %v, edges %d", g.Weight("a", "b"), g.Edges())
+	}
+}
+
+// TestFlowIsOneModality checks that a break seen by logs and by traces
+// counts once (the strongest), while two different kinds combine by
+// noisy-or.
+func TestFlowIsOneModality(t *testing.T) {
+	cs := Rank(nil, []Evidence{
+		ev("a", KindFlow, "log sequence broken", 0.6, 0),
+		ev("a", KindFlow, "span pattern broken", 0.6, 0),
+		ev("b", KindFlow, "log sequence broken", 0.6, 0),
+		ev("b", KindLatency, "GET /b", 0.6, 0),
+	}, DefaultConfig())
+	want := map[string]string{"a": "strength 0.60", "b": "strength 0.84"}
+	for _, c := range cs {
+		if !strings.Contains(c.Explanation, want[c.Name]) {
+			t.Errorf("%s: %q lacks %q", c.Name, c.Explanation, want[c.Name])
+		}
+	}
+	if !strings.Contains(cs[1].Explanation, "broken flow: log sequence broken") {
+		t.Errorf("explanation %q does not name the flow kind", cs[1].Explanation)
 	}
 }

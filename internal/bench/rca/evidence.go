@@ -220,7 +220,7 @@ func (e *evidencer) logEvidence(wl []*logUnit) []rca.Evidence {
 		a := get(u.service)
 		a.lines += len(u.lines)
 		for _, l := range u.lines {
-			if !e.logSeq.known(u.service, l.key) {
+			if !e.logSeq.known(u.service, l.key) && (e.opt.novelAllLevels || !routineLevel(l.level)) {
 				a.novel++
 				a.novelKeys[l.key]++
 				if _, ok := a.novelText[l.key]; !ok {
@@ -240,8 +240,8 @@ func (e *evidencer) logEvidence(wl []*logUnit) []rca.Evidence {
 		a := per[svc]
 		if key, miss, k, n, sp := a.tally.worst(1 - e.logSeq.minConf); surpriseScore(sp) > 0 {
 			out = append(out, rca.Evidence{
-				ID: evidenceID("log-seq", svc, a.tally.first), Service: svc, Kind: rca.KindLog, Score: surpriseScore(sp), Onset: a.tally.first,
-				Signal: fmt.Sprintf("sequence broken: %s without %s in %d of %d spans", key, miss, k, n),
+				ID: evidenceID("log-seq", svc, a.tally.first), Service: svc, Kind: e.flowKind(rca.KindLog), Score: surpriseScore(sp), Onset: a.tally.first,
+				Signal: fmt.Sprintf("log sequence broken: %s without %s in %d of %d spans", key, miss, k, n),
 			})
 		}
 		p0 := e.novelRate(svc)
@@ -254,6 +254,20 @@ func (e *evidencer) logEvidence(wl []*logUnit) []rca.Evidence {
 		}
 	}
 	return out
+}
+
+// routineLevel reports whether a line's level says it is routine (info,
+// debug, trace). A new template at such a level is a code path the short
+// normal history had not shown yet (a request type, a new order) more
+// often than a fault; a fault's new lines are what the code writes when
+// something goes wrong, at warning level or above. Lines without a level
+// (stack-trace continuations, unstructured output) are not routine.
+func routineLevel(level string) bool {
+	switch level {
+	case "info", "debug", "trace":
+		return true
+	}
+	return false
 }
 
 // novelRate is the chance that a normal line of svc has a template not
@@ -298,8 +312,13 @@ func (e *evidencer) traceEvidence(ws []*spanRec) []rca.Evidence {
 			a = &acc{slowOp: map[string]int{}, tally: newBreakTally()}
 			per[s.service] = a
 		}
+		// A span that lacks a child it always had is no evidence of
+		// slowness: its self time (duration minus children) then
+		// includes the missing child's time. The break itself is
+		// counted below, once.
+		br := e.callSeq.breaks(s.unit)
 		key := s.service + " " + s.op
-		if q, n := e.lat.quantile(key, 0.99); n >= 20 {
+		if q, n := e.lat.quantile(key, 0.99); n >= 20 && (len(br) == 0 || e.opt.latencyOnBroken) {
 			a.timed++
 			if s.self > 2*q && s.self > 0.005 {
 				a.slow++
@@ -312,7 +331,7 @@ func (e *evidencer) traceEvidence(ws []*spanRec) []rca.Evidence {
 		// A span still running when the data ends may lack children that
 		// were never recorded: check only spans that ended before.
 		if !s.end.After(last) {
-			a.tally.add(e.callSeq, s.unit)
+			a.tally.addBreaks(e.callSeq, s.unit, br)
 		}
 	}
 	var out []rca.Evidence
@@ -326,12 +345,23 @@ func (e *evidencer) traceEvidence(ws []*spanRec) []rca.Evidence {
 		}
 		if key, miss, k, n, sp := a.tally.worst(1 - e.callSeq.minConf); surpriseScore(sp) > 0 {
 			out = append(out, rca.Evidence{
-				ID: evidenceID("trace-seq", svc, a.tally.first), Service: svc, Kind: rca.KindError, Score: surpriseScore(sp), Onset: a.tally.first,
+				ID: evidenceID("trace-seq", svc, a.tally.first), Service: svc, Kind: e.flowKind(rca.KindError), Score: surpriseScore(sp), Onset: a.tally.first,
 				Signal: fmt.Sprintf("span pattern broken: %s without %s in %d of %d spans", key, miss, k, n),
 			})
 		}
 	}
 	return out
+}
+
+// flowKind is the kind of a broken-sequence finding: rca.KindFlow, one
+// modality for the log and the span view of a break (the separateFlow
+// ablation keeps the old kinds, log and trace_error, which the ranker
+// combined by noisy-or as if independent).
+func (e *evidencer) flowKind(old rca.Kind) rca.Kind {
+	if e.opt.separateFlow {
+		return old
+	}
+	return rca.KindFlow
 }
 
 func evidenceID(kind, svc string, at time.Time) string {

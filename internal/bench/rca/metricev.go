@@ -18,7 +18,7 @@ import (
 // score is the surprise of k anomalies in the window under a Poisson law
 // with the rate seen outside incident windows before from (with a prior of
 // one anomaly per service per hour, so a young history is not trusted).
-func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to time.Time, start time.Time, noExtreme bool) []rca.Evidence {
+func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to time.Time, start time.Time, opt Options) []rca.Evidence {
 	inAny := func(t time.Time) bool {
 		for _, w := range windows {
 			if !t.Before(w[0]) && !t.After(w[1]) {
@@ -38,7 +38,8 @@ func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to
 	base := map[string]int{}
 	inWin := map[string][]*osprey.Anomaly{}
 	services := map[string]bool{}
-	var normalDev []float64 // deviations of the normal history's anomalies
+	var normalDev []float64            // deviations of the normal history's anomalies
+	byMetric := map[string][]float64{} // the same per metric name
 	for i := range anomalies {
 		a := &anomalies[i]
 		svc := a.Labels.Get(osprey.LabelService)
@@ -52,6 +53,8 @@ func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to
 				base[svc]++
 				if d := deviation(a); d > 0 {
 					normalDev = append(normalDev, d)
+					m := a.Labels.Get(osprey.LabelMetric)
+					byMetric[m] = append(byMetric[m], d)
 				}
 			}
 		case !a.StartsAt.After(to):
@@ -59,6 +62,9 @@ func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to
 		}
 	}
 	slices.Sort(normalDev)
+	for _, d := range byMetric {
+		slices.Sort(d)
+	}
 	winMin := to.Sub(from).Minutes()
 	var out []rca.Evidence
 	for _, svc := range sortedKeys(inWin) {
@@ -71,14 +77,23 @@ func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to
 		// anomalies per service-minute deviated at least as far.
 		var worst *osprey.Anomaly
 		sx, lx := 0.0, 0.0
-		if !noExtreme {
+		if !opt.noExtreme {
 			for _, a := range as {
 				d := deviation(a)
 				if d == 0 {
 					continue
 				}
-				n := len(normalDev) - sort.SearchFloat64s(normalDev, d)
-				l := float64(n+1) / (histMin*float64(len(services)) + 60) * winMin
+				var n float64
+				if opt.pooledExtreme {
+					n = float64(len(normalDev)-sort.SearchFloat64s(normalDev, d)) + 1
+				} else {
+					pool := byMetric[a.Labels.Get(osprey.LabelMetric)]
+					if len(pool) < tailK {
+						pool = normalDev
+					}
+					n = tailCount(pool, d)
+				}
+				l := n / (histMin*float64(len(services)) + 60) * winMin
 				if v := surpriseScore(poissonSurprise(1, l)); v > sx {
 					worst, sx, lx = a, v, l
 				}
@@ -102,6 +117,39 @@ func metricEvidence(anomalies []osprey.Anomaly, windows [][2]time.Time, from, to
 		}
 	}
 	return out
+}
+
+// tailK is how many of the largest normal deviations the exponential tail
+// is fitted to.
+const tailK = 10
+
+// tailCount estimates how many of the normal anomalies in sorted (ascending)
+// deviate at least d. Within the observed range it is the count plus one
+// (a prior: never seen is not impossible); beyond the tailK-th largest it is
+// the exponential tail fitted to the tailK largest (peaks over a threshold,
+// as SPOT does with a shape of 0): tailK·exp(−(d − t)/μ), t the tailK-th
+// largest and μ their mean excess over it, never less than the count. So a
+// CPU 40 band widths off, where normal anomalies of CPU reach 3, counts as
+// far rarer than "not seen in five hours", and one just beyond the largest
+// seen does not.
+func tailCount(sorted []float64, d float64) float64 {
+	n := float64(len(sorted) - sort.SearchFloat64s(sorted, d))
+	if len(sorted) < tailK {
+		return n + 1
+	}
+	t := sorted[len(sorted)-tailK]
+	if d <= t {
+		return n + 1
+	}
+	mu := 0.0
+	for _, v := range sorted[len(sorted)-tailK:] {
+		mu += v - t
+	}
+	mu /= tailK
+	if !(mu > 0) {
+		return n + 1
+	}
+	return max(n, tailK*math.Exp(-(d-t)/mu), 1e-9)
 }
 
 // deviation is how far an anomaly's value lies from the prediction, in

@@ -41,11 +41,16 @@ type Options struct {
 	Progress func(n int)
 
 	// Ablations of the evidence (TestNezhaVariants measures each).
-	inlierOnly     bool // outside windows too, learn only units that look normal
-	learnGuard     bool // learn nothing in the LearnGuard before a window
-	noGoodTuring   bool // new-template rate 1/(lines+1) instead of Good-Turing
-	learnKnownOnly bool // learn only units whose templates are all known
-	noExtreme      bool // metric evidence by anomaly counts only
+	inlierOnly      bool // outside windows too, learn only units that look normal
+	learnGuard      bool // learn nothing in the LearnGuard before a window
+	noGoodTuring    bool // new-template rate 1/(lines+1) instead of Good-Turing
+	learnKnownOnly  bool // learn only units whose templates are all known
+	noExtreme       bool // metric evidence by anomaly counts only
+	separateFlow    bool // log and span breaks as two kinds (noisy-or), not one
+	pooledExtreme   bool // extremeness against all metrics, empirical rate only
+	novelAllLevels  bool // new templates at any level count, not only warning and above
+	latencyOnBroken bool // self-time latency counted on spans missing a child too
+	keepDuplicates  bool // keep spans and log lines repeated by overlapping files
 }
 
 // DayResult is the outcome of replaying one day.
@@ -158,10 +163,10 @@ func loadDay(ctx context.Context, d *NezhaDay, opt Options) (*dayData, error) {
 		dd.anomalies, dd.stream, dd.samples, dd.start = a, all, n, first
 	}
 	if !opt.NoLogs {
-		dd.logs, dd.logLines = loadLogs(d, tick)
+		dd.logs, dd.logLines = readLogs(d, opt.keepDuplicates, tick)
 	}
 	if !opt.NoTraces {
-		dd.spans = loadSpans(d, tick)
+		dd.spans = readSpans(d, opt.keepDuplicates, tick)
 		attachLogs(dd.spans, dd.logs)
 	}
 	return dd, nil
@@ -183,7 +188,9 @@ func (dd *dayData) rank(ctx context.Context, d *NezhaDay, opt Options) ([]Case, 
 		}
 		from, to := f.Time.Add(-WindowBefore), f.Time.Add(WindowAfter)
 		g, evidence := ev.window(from, to)
-		evidence = append(evidence, metricEvidence(dd.anomalies, ev.windows, from, to, dd.start, opt.noExtreme)...)
+		if !opt.NoMetrics {
+			evidence = append(evidence, metricEvidence(dd.anomalies, ev.windows, from, to, dd.start, opt)...)
+		}
 		causes := rca.Rank(g, evidence, cfg)
 		c := Case{ID: f.Timestamp, Truth: f.Service, Type: f.Type, Group: d.System + "/" + d.Day}
 		for _, cs := range causes {
@@ -321,9 +328,15 @@ type logUnit struct {
 
 // loadLogs parses every log line of the day through the header parser and
 // one template miner per service, and groups the lines into units by span.
-func loadLogs(d *NezhaDay, tick func()) ([]logUnit, int) {
+func loadLogs(d *NezhaDay, tick func()) ([]logUnit, int) { return readLogs(d, false, tick) }
+
+// readLogs is loadLogs; keepDuplicates (an ablation) keeps every copy of a
+// line that overlapping files repeat (same pod, time and text).
+func readLogs(d *NezhaDay, keepDuplicates bool, tick func()) ([]logUnit, int) {
 	miners := map[string]*logmine.Miner{}
 	var lines []*logLine
+	type lineID struct{ pod, nanos, text string }
+	seen := map[lineID]bool{}
 	for _, dir := range []string{d.RefDir, d.RCADir} {
 		if dir == "" {
 			continue
@@ -339,6 +352,11 @@ func loadLogs(d *NezhaDay, tick func()) ([]logUnit, int) {
 				if !ok {
 					return
 				}
+				id := lineID{rec[pi], rec[ti], rec[li]}
+				if seen[id] && !keepDuplicates {
+					return
+				}
+				seen[id] = true
 				svc := Deployment(rec[pi])
 				h := logparse.Detect(rec[li])
 				level, loc, body := javaHeader(h.Message)
@@ -435,10 +453,19 @@ type spanRec struct {
 	ref                     bool
 }
 
-// loadSpans reads every span of the day, links parents and children, and
-// computes each span's self time and its calls to other services.
-func loadSpans(d *NezhaDay, tick func()) []spanRec {
+// loadSpans reads every span of the day once, links parents and children,
+// and computes each span's self time and its calls to other services.
+func loadSpans(d *NezhaDay, tick func()) []spanRec { return readSpans(d, false, tick) }
+
+// readSpans is loadSpans; keepDuplicates (an ablation) keeps every copy of
+// a span that overlapping files repeat.
+func readSpans(d *NezhaDay, keepDuplicates bool, tick func()) []spanRec {
 	var spans []spanRec
+	// Nezha's chunk files overlap (a minute's file can repeat the end of
+	// the previous one): a span recorded twice is kept once, or the copy
+	// that did not get the children looks like a span that made none of
+	// its calls, with its whole duration as self time.
+	seen := map[[2]string]bool{}
 	for _, dir := range []string{d.RefDir, d.RCADir} {
 		if dir == "" {
 			continue
@@ -457,6 +484,11 @@ func loadSpans(d *NezhaDay, tick func()) []spanRec {
 				if !ok1 || !ok2 {
 					return
 				}
+				id := [2]string{rec[col["TraceID"]], rec[col["SpanID"]]}
+				if seen[id] && !keepDuplicates {
+					return
+				}
+				seen[id] = true
 				svc := Deployment(rec[col["PodName"]])
 				spans = append(spans, spanRec{
 					unit:    unit{service: svc, at: st},

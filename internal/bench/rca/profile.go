@@ -115,9 +115,13 @@ func (p *seqProfile) known(service, key string) bool {
 type latProfile struct {
 	max int
 	d   map[string][]float64
+	// sorted caches a sorted copy of d[key] until key learns again.
+	sorted map[string][]float64
 }
 
-func newLatProfile() *latProfile { return &latProfile{max: 4096, d: map[string][]float64{}} }
+func newLatProfile() *latProfile {
+	return &latProfile{max: 4096, d: map[string][]float64{}, sorted: map[string][]float64{}}
+}
 
 func (p *latProfile) learn(key string, v float64) {
 	s := p.d[key]
@@ -126,6 +130,7 @@ func (p *latProfile) learn(key string, v float64) {
 		s = append(s[:0], s[len(s)/2:]...)
 	}
 	p.d[key] = append(s, v)
+	delete(p.sorted, key)
 }
 
 // quantile returns the q-quantile of key's sample and its size.
@@ -134,8 +139,12 @@ func (p *latProfile) quantile(key string, q float64) (float64, int) {
 	if len(s) == 0 {
 		return 0, 0
 	}
-	c := slices.Clone(s)
-	slices.Sort(c)
+	c, ok := p.sorted[key]
+	if !ok {
+		c = slices.Clone(s)
+		slices.Sort(c)
+		p.sorted[key] = c
+	}
 	i := min(int(q*float64(len(c))), len(c)-1)
 	return c[i], len(c)
 }
@@ -216,10 +225,14 @@ func newBreakTally() *breakTally {
 }
 
 func (t *breakTally) add(p *seqProfile, u unit) bool {
+	return t.addBreaks(p, u, p.breaks(u))
+}
+
+// addBreaks is add with u's breaks already computed.
+func (t *breakTally) addBreaks(p *seqProfile, u unit, br [][2]string) bool {
 	for _, a := range p.checkable(u) {
 		t.checked[a]++
 	}
-	br := p.breaks(u)
 	for _, pr := range br {
 		t.broken[pr[0]]++
 		t.pairs[pr]++

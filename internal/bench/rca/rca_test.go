@@ -3,6 +3,7 @@ package rca
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,11 +91,21 @@ func TestNezhaFixture(t *testing.T) {
 	if len(r.Cases) != 1 || r.Cases[0].Rank() != 1 {
 		t.Fatalf("cases = %+v", r.Cases)
 	}
+	// The logs and the spans both see the break: one modality (broken
+	// flow), so the explanation names the stronger view and the evidence
+	// ids list both.
 	exp := r.Causes[0][0].Explanation
-	for _, want := range []string{"ts-db-service: ", "without call ts-db-service SELECT orders", "log sequence broken: d.c.DbController#10 without d.s.DbServiceImpl#20"} {
+	for _, want := range []string{"ts-db-service: ", "broken flow: log sequence broken: d.c.DbController#10 without d.s.DbServiceImpl#20"} {
 		if !strings.Contains(exp, want) {
 			t.Errorf("explanation %q lacks %q", exp, want)
 		}
+	}
+	var ids []string
+	for _, id := range r.Causes[0][0].EvidenceIDs {
+		ids = append(ids, strings.SplitN(id, "/", 2)[0])
+	}
+	if !slices.Contains(ids, "log-seq") || !slices.Contains(ids, "trace-seq") {
+		t.Errorf("evidence ids %v lack the log or the span view of the break", r.Causes[0][0].EvidenceIDs)
 	}
 	if len(r.Missing) != 0 {
 		t.Errorf("missing = %v", r.Missing)
@@ -216,5 +227,110 @@ func TestUnpack(t *testing.T) {
 	}
 	if _, _, err := Unpack(context.Background(), t.TempDir()); err == nil {
 		t.Fatal("Unpack of a folder without archives succeeded")
+	}
+}
+
+// TestTailCount checks the exponential tail of the metric extremeness:
+// inside the observed range it is the count plus one, beyond it it falls
+// off exponentially, and it never drops below the count.
+func TestTailCount(t *testing.T) {
+	var devs []float64
+	for i := 1; i <= 20; i++ {
+		devs = append(devs, float64(i)) // 1..20: top ten 11..20, t = 11, μ = 4.5
+	}
+	if n := tailCount(devs, 5); n != 17 {
+		t.Fatalf("tailCount(5) = %v, want 16 + 1", n)
+	}
+	if n := tailCount(devs, 11); n != 11 {
+		t.Fatalf("tailCount(11) = %v, want 10 + 1", n)
+	}
+	want := 10 * math.Exp(-(29.5-11)/4.5)
+	if n := tailCount(devs, 29.5); math.Abs(n-want) > 1e-12 {
+		t.Fatalf("tailCount(29.5) = %v, want %v", n, want)
+	}
+	if a, b := tailCount(devs, 40), tailCount(devs, 80); !(b < a && a < 0.02) {
+		t.Fatalf("tail not falling: %v, %v", a, b)
+	}
+	if n := tailCount(devs, 19.5); n < 1 {
+		t.Fatalf("tailCount(19.5) = %v, below the one anomaly seen that far", n)
+	}
+	if n := tailCount(devs[:5], 100); n != 1 {
+		t.Fatalf("a short pool = %v, want the prior 1", n)
+	}
+}
+
+func TestRoutineLevel(t *testing.T) {
+	for lv, want := range map[string]bool{"info": true, "debug": true, "trace": true, "warning": false, "error": false, "critical": false, "": false} {
+		if routineLevel(lv) != want {
+			t.Errorf("routineLevel(%q) = %v", lv, !want)
+		}
+	}
+}
+
+// TestOverlappingFilesDeduplicated copies the fixture day with its trace
+// and log files written twice (Nezha's minute files overlap): every span
+// and line must be read once, and the copy must not look like a span that
+// made none of its calls.
+func TestOverlappingFilesDeduplicated(t *testing.T) {
+	src := "testdata/nezha/sys/rca_data/2023-01-01"
+	dir := t.TempDir()
+	day := filepath.Join(dir, "sys", "rca_data", "2023-01-01")
+	for _, sub := range []string{"log", "trace", "metric"} {
+		if err := os.MkdirAll(filepath.Join(day, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp := func(from, to string) {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp(src+"/2023-01-01-fault_list.json", day+"/2023-01-01-fault_list.json")
+	cp(src+"/trace/10_05_trace.csv", day+"/trace/10_05_trace.csv")
+	cp(src+"/trace/10_05_trace.csv", day+"/trace/10_06_trace.csv")
+	cp(src+"/log/10_05_log.csv", day+"/log/10_05_log.csv")
+	cp(src+"/log/10_05_log.csv", day+"/log/10_06_log.csv")
+	days, err := FindNezha(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &days[0]
+	once, twice := readSpans(d, false, func() {}), readSpans(d, true, func() {})
+	if len(once) == 0 || len(twice) != 2*len(once) {
+		t.Fatalf("spans: %d read once, %d with duplicates", len(once), len(twice))
+	}
+	_, lines := readLogs(d, false, func() {})
+	_, all := readLogs(d, true, func() {})
+	if lines == 0 || all != 2*lines {
+		t.Fatalf("log lines: %d read once, %d with duplicates", lines, all)
+	}
+	// With the copies kept, some copy of a span that has children lacks
+	// them; read once, every parent has its children.
+	childless := func(spans []spanRec) int {
+		parents := map[[2]string]bool{}
+		for _, s := range spans {
+			parents[[2]string{s.traceID, s.parent}] = true
+		}
+		n := 0
+		for _, s := range spans {
+			hasCall := false
+			for _, k := range s.keys {
+				hasCall = hasCall || strings.HasPrefix(k, "call ")
+			}
+			if parents[[2]string{s.traceID, s.spanID}] && !hasCall {
+				n++
+			}
+		}
+		return n
+	}
+	if n := childless(once); n != 0 {
+		t.Errorf("%d spans read once lack their children", n)
+	}
+	if n := childless(twice); n == 0 {
+		t.Errorf("the duplicated copy did not show the artefact; the test tests nothing")
 	}
 }
