@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	inhibit, err := inhibitRules(cfg.Correlate.Inhibit)
+	inhibit, err := cfg.Correlate.InhibitRules()
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,25 @@ func (c CorrelateConfig) CorrelateRules() []correlate.Rule {
 			Within: r.Within, MaxDuration: r.MaxDuration, Title: r.Title})
 	}
 	return out
+}
+
+// InhibitRules returns the inhibition rules as the correlate stage takes
+// them (matchers parsed; Validate has checked them already, so an error
+// here names a rule that was not validated).
+func (c CorrelateConfig) InhibitRules() ([]correlate.InhibitRule, error) {
+	out := make([]correlate.InhibitRule, 0, len(c.Inhibit))
+	for i, r := range c.Inhibit {
+		src, err := match.ParseAll(r.Source)
+		if err != nil {
+			return nil, fmt.Errorf("correlate.inhibit[%d].source%w", i, err)
+		}
+		tgt, err := match.ParseAll(r.Target)
+		if err != nil {
+			return nil, fmt.Errorf("correlate.inhibit[%d].target%w", i, err)
+		}
+		out = append(out, correlate.InhibitRule{Source: src, Target: tgt, Equal: r.Equal})
+	}
+	return out, nil
 }
 
 // FlapConfig returns the flapping settings as the correlate stage takes

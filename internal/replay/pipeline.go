@@ -158,7 +158,11 @@ type pipeline struct {
 // dry-run; anomaly scores and log count series are not written to a TSDB;
 // the detector's models start empty (no snapshot is restored); log
 // templates are saved to the store once, at the end; there is no call graph
-// (no spans are replayed), so causes are ranked without one.
+// (no spans are replayed), so causes are ranked without one. The
+// correlator takes serve's correlate settings (window, group_by, burst,
+// rules, flapping, inhibition, maintenance windows) except resolve_grace:
+// an incident resolves as soon as its members have cleared, since replay
+// never runs the correlator's catch-up timer that ends a grace period.
 //
 // Unless sequential, startBack must be called (and drain after the last
 // job) to run the second half on its own goroutine.
@@ -194,11 +198,24 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential
 		return nil, err
 	}
 
+	inhibit, err := cfg.Correlate.InhibitRules()
+	if err != nil {
+		return nil, err
+	}
+	windows, err := cfg.Correlate.MaintenanceWindows()
+	if err != nil {
+		return nil, fmt.Errorf("correlate.maintenance: %w", err)
+	}
 	corr, err := correlate.New(correlate.Options{
-		Store:   p.st,
-		Window:  cfg.Correlate.Window,
-		GroupBy: cfg.Correlate.GroupBy,
-		Causes:  rca.IncidentRanker{Config: rca.DefaultConfig()},
+		Store:       p.st,
+		Window:      cfg.Correlate.Window,
+		GroupBy:     cfg.Correlate.GroupBy,
+		Burst:       cfg.Correlate.Burst,
+		Rules:       cfg.Correlate.CorrelateRules(),
+		Flapping:    cfg.Correlate.FlapConfig(),
+		Maintenance: windows,
+		Inhibit:     inhibit,
+		Causes:      rca.IncidentRanker{Config: rca.DefaultConfig()},
 		Out: osprey.IncidentConsumerFunc(func(ctx context.Context, batch []osprey.Incident) error {
 			p.rec.incidents(batch)
 			p.backTimes.enter(StageRemediate)

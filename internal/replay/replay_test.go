@@ -488,3 +488,30 @@ func TestDataDirKeepsStore(t *testing.T) {
 		t.Errorf("second replay into the same data dir: %v", err)
 	}
 }
+
+// TestCorrelateSettingsApply checks that replay's correlator takes serve's
+// correlate settings beyond the window: an inhibition rule whose source is
+// any payments signal keeps HighLatency of instance p-1 out of the incident.
+func TestCorrelateSettingsApply(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alerts.jsonl")
+	if err := os.WriteFile(path, []byte(eventLines()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Correlate.Inhibit = []config.InhibitRuleConfig{{
+		Source: []string{`service="payments"`},
+		Target: []string{`instance="p-1"`},
+		Equal:  []string{"service"},
+	}}
+	rep := run(t, []Source{EventsSource{Path: path}}, NamedConfig{Name: "inhibit", Config: cfg})
+	res := &rep.Results[0]
+	if res.Incidents.Total != 1 {
+		t.Fatalf("%d incidents, want 1: %+v", res.Incidents.Total, res.Incidents.List)
+	}
+	for _, m := range res.Incidents.List[0].Members {
+		if m.Name == "HighLatency" {
+			t.Errorf("inhibited HighLatency is a member: %+v", res.Incidents.List[0].Members)
+		}
+	}
+}
