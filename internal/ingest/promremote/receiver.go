@@ -185,6 +185,18 @@ func (r *Receiver) serveWrite(w http.ResponseWriter, req *http.Request) {
 		ingest.WriteError(w, http.StatusServiceUnavailable, "store samples: the TSDB is unavailable, nothing was stored; retry", -1)
 		return
 	}
+	if rejected := r.account(req.Context(), &res); rejected > 0 {
+		ingest.WriteError(w, http.StatusBadRequest, res.summary(rejected), -1)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// account counts a stored request's accepted and rejected samples by
+// reason, hands the accepted ones to the next stage (a failed hand-off is
+// counted; the samples are stored either way) and returns how many were
+// rejected.
+func (r *Receiver) account(ctx context.Context, res *result) int {
 	rejected := 0
 	for i, n := range res.rejected {
 		if n > 0 {
@@ -195,16 +207,12 @@ func (r *Receiver) serveWrite(w http.ResponseWriter, req *http.Request) {
 	r.recv.Done(res.accepted, rejected)
 	if len(res.handoff) > 0 && r.next != nil {
 		n := res.handoffSamples
-		if err := r.next.ConsumeSeries(req.Context(), res.handoff); err != nil {
+		if err := r.next.ConsumeSeries(ctx, res.handoff); err != nil {
 			r.handoffFailures.Inc()
 			r.handoffSamples.Add(float64(n))
 		}
 	}
-	if rejected > 0 {
-		ingest.WriteError(w, http.StatusBadRequest, res.summary(rejected), -1)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return rejected
 }
 
 // rejection indexes the per-request rejection counts.

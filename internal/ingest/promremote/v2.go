@@ -215,21 +215,7 @@ func (r *Receiver) serveWriteV2(w http.ResponseWriter, req *http.Request) {
 		}
 		res.first = v.refErrs[0].msg
 	}
-	rejected := 0
-	for i, n := range res.rejected {
-		if n > 0 {
-			r.recv.Rejected(reasons[i], n)
-			rejected += n
-		}
-	}
-	r.recv.Done(res.accepted, rejected)
-	if len(res.handoff) > 0 && r.next != nil {
-		n := res.handoffSamples
-		if err := r.next.ConsumeSeries(req.Context(), res.handoff); err != nil {
-			r.handoffFailures.Inc()
-			r.handoffSamples.Add(float64(n))
-		}
-	}
+	rejected := r.account(req.Context(), &res)
 	// Native histograms are never written (see write), nor exemplars.
 	setWritten(w.Header(), res.accepted, 0, 0)
 	if rejected > 0 || len(v.refErrs) > 0 {
