@@ -439,3 +439,47 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestReusedLabelMaps: a producer handing the same label map with every
+// batch (the remote_write receiver) gets the series a rule names forecast
+// every time, its capacity series read every time, and the others skipped
+// by the map's identity from their second batch on.
+func TestReusedLabelMaps(t *testing.T) {
+	f, err := New(DefaultConfig(), osprey.AnomalyConsumerFunc(func(context.Context, []osprey.Anomaly) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := osprey.Labels{osprey.LabelMetric: "node_cpu_seconds_total", "instance": "db-1:9100"}
+	size := sizeLabels.Clone()
+	for i := range 5 {
+		ts := t0.Add(time.Duration(i) * time.Minute).UnixMilli()
+		batch := []osprey.Series{
+			{Labels: other, Samples: []osprey.Sample{{TimestampMs: ts, Value: 1}}},
+			{Labels: size, Samples: []osprey.Sample{{TimestampMs: ts, Value: float64(100 + i)}}},
+			{Labels: availLabels, Samples: []osprey.Sample{{TimestampMs: ts, Value: float64(50 - i)}}},
+		}
+		if err := f.ConsumeSeries(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		_, skipped := f.skip[mapID(other)]
+		if want := i >= 1; skipped != want {
+			t.Errorf("batch %d: other metric skipped by identity %v, want %v", i, skipped, want)
+		}
+		for _, l := range []osprey.Labels{size, availLabels} {
+			if _, ok := f.skip[mapID(l)]; ok {
+				t.Errorf("batch %d: %v skipped", i, l)
+			}
+		}
+		fs := f.Forecasts(true)
+		if len(fs) != 1 || fs[0].Current != float64(50-i) || fs[0].Labels.String() != availLabels.String() {
+			t.Fatalf("batch %d: forecasts %+v, want the avail series at %d", i, fs, 50-i)
+		}
+		if c := f.caps[capKey(size, size[osprey.LabelMetric])]; c != float64(100+i) {
+			t.Errorf("batch %d: capacity %g, want %d", i, c, 100+i)
+		}
+	}
+	// A new map of the same labels is looked up by name again.
+	if _, ok := f.skip[mapID(other.Clone())]; ok {
+		t.Error("a new map is skipped")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/osprey-aiops/osprey"
 )
@@ -29,9 +30,15 @@ import (
 //     back away from the threshold (a log rotation) or goes stale (a
 //     staleness marker: its target is gone).
 //
-// Series of other metrics cost one map lookup of their name. The samples
-// of the capacity metrics named by rules are remembered (the last value per
-// series) to resolve percentage thresholds.
+// Series of other metrics cost one map lookup of their name, or less: when
+// a producer hands the same label map with every batch of a series (the
+// remote_write receiver's series cache does), the Forecaster remembers,
+// the second time a map comes, that it names no rule's metric (by the
+// map's identity, see skip) and from then on skips the series with one
+// lookup by that identity, without reading its labels. This relies on a
+// label map not changing once handed over, as the metric engine does. The
+// samples of the capacity metrics named by rules are remembered (the last
+// value per series) to resolve percentage thresholds.
 //
 // Forecaster is safe for concurrent use.
 type Forecaster struct {
@@ -47,7 +54,21 @@ type Forecaster struct {
 	series map[osprey.Fingerprint]*tracker
 	// caps holds the last value of each capacity series, by capKey.
 	caps map[uint64]float64
+	// skip holds label maps, by identity, whose __name__ neither a rule
+	// nor a rule's capacity names; a key keeps its map alive. seen holds
+	// the addresses of maps that were looked up by name once (not keeping
+	// them alive), so that a map goes into skip the second time it comes:
+	// a producer that builds a new map for every batch fills neither
+	// map with maps it never hands again, beyond address reuse. Each is
+	// emptied when it reaches maxSkipMaps entries.
+	skip map[unsafe.Pointer]struct{}
+	seen map[uintptr]struct{}
 }
+
+// maxSkipMaps bounds Forecaster.skip and .seen: as many series as the
+// remote_write receiver caches by default (promremote.DefaultMaxCachedSeries),
+// so that every series it hands on fits.
+const maxSkipMaps = 1_000_000
 
 var _ osprey.SeriesConsumer = (*Forecaster)(nil)
 
@@ -84,6 +105,8 @@ func New(cfg Config, out osprey.AnomalyConsumer) (*Forecaster, error) {
 		capName: make(map[string]struct{}),
 		series:  make(map[osprey.Fingerprint]*tracker),
 		caps:    make(map[uint64]float64),
+		skip:    make(map[unsafe.Pointer]struct{}),
+		seen:    make(map[uintptr]struct{}),
 	}
 	f.cfg.Rules = slices.Clone(cfg.Rules)
 	for i, r := range f.cfg.Rules {
@@ -135,11 +158,19 @@ func (f *Forecaster) ConsumeSeries(ctx context.Context, batch []osprey.Series) e
 	f.mu.Lock()
 	for i := range batch {
 		s := &batch[i]
+		id := mapID(s.Labels)
+		if _, ok := f.skip[id]; ok {
+			continue
+		}
 		name := s.Labels[osprey.LabelMetric]
 		ri, ok := f.byName[name]
 		if !ok {
-			if _, isCap := f.capName[name]; isCap && len(s.Samples) > 0 {
-				f.setCapacity(s.Labels, name, s.Samples)
+			if _, isCap := f.capName[name]; isCap {
+				if len(s.Samples) > 0 {
+					f.setCapacity(s.Labels, name, s.Samples)
+				}
+			} else {
+				f.rememberSkip(id)
 			}
 			continue
 		}
@@ -196,6 +227,38 @@ func (f *Forecaster) Adopt(open []osprey.Anomaly) int {
 		n++
 	}
 	return n
+}
+
+// rememberSkip notes that the label map id names no rule's metric: in skip
+// if it came before (its address is in seen), else in seen. f.mu must be
+// held.
+func (f *Forecaster) rememberSkip(id unsafe.Pointer) {
+	if id == nil {
+		return
+	}
+	if _, ok := f.seen[uintptr(id)]; !ok {
+		if len(f.seen) >= maxSkipMaps {
+			clear(f.seen)
+		}
+		f.seen[uintptr(id)] = struct{}{}
+		return
+	}
+	delete(f.seen, uintptr(id))
+	if len(f.skip) >= maxSkipMaps {
+		clear(f.skip)
+	}
+	f.skip[id] = struct{}{}
+}
+
+// mapID returns the identity of the map m: the address of its runtime
+// header, nil for a nil map. A map's header does not move while the map
+// lives, and no other map is allocated there while a key of
+// Forecaster.skip refers to it.
+func mapID(m osprey.Labels) unsafe.Pointer {
+	if m == nil {
+		return nil
+	}
+	return *(*unsafe.Pointer)(unsafe.Pointer(&m))
 }
 
 // setCapacity remembers the last finite value of a capacity series.

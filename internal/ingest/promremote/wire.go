@@ -297,9 +297,17 @@ func (r *wireRequest) decodeWriteRequest() error {
 func (r *wireRequest) decodeTimeSeries(lo, hi int) error {
 	b := r.raw[:hi]
 	s := wireSeries{labelsLo: int32(len(r.labels)), samplesLo: int32(len(r.samples))}
-	// The label fields' bytes, while they are contiguous.
-	keyLo, keyHi, split := -1, -1, false
+	key := keySpan{lo: -1, hi: -1}
 	for i := lo; i < hi; {
+		// The label field every sender writes, decoded inline; anything
+		// else takes the general path below, which decodes these bytes
+		// the same way.
+		if l, end, ok := fastLabelField(b, i); ok {
+			r.labels = append(r.labels, l)
+			r.noteKey(b, &key, i, end)
+			i = end
+			continue
+		}
 		field, wt, j, err := tag(b, i, "TimeSeries")
 		if err != nil {
 			return err
@@ -324,18 +332,7 @@ func (r *wireRequest) decodeTimeSeries(lo, hi int) error {
 				return err
 			}
 			r.labels = append(r.labels, l)
-			switch {
-			case keyLo < 0:
-				keyLo, keyHi = i, end
-			case keyHi == i && !split:
-				keyHi = end
-			default:
-				if !split {
-					split = true
-					r.keyBuf = append(r.keyBuf[:0], b[keyLo:keyHi]...)
-				}
-				r.keyBuf = append(r.keyBuf, b[i:end]...)
-			}
+			r.noteKey(b, &key, i, end)
 		case 2:
 			smp, err := decodeSample(b[start:end])
 			if err != nil {
@@ -357,15 +354,61 @@ func (r *wireRequest) decodeTimeSeries(lo, hi int) error {
 		i = end
 	}
 	switch {
-	case split:
+	case key.split:
 		// keyBuf is reused by the next series: keep a copy.
 		s.key = string(r.keyBuf)
-	case keyLo >= 0:
-		s.key = yoloString(b[keyLo:keyHi])
+	case key.lo >= 0:
+		s.key = yoloString(b[key.lo:key.hi])
 	}
 	s.labelsHi, s.samplesHi = int32(len(r.labels)), int32(len(r.samples))
 	r.series = append(r.series, s)
 	return nil
+}
+
+// keySpan is where a series' label fields are in raw while they are
+// contiguous (lo is -1 before the first); split is set once they were not,
+// and wireRequest.keyBuf then holds them.
+type keySpan struct {
+	lo, hi int
+	split  bool
+}
+
+// noteKey adds the label field b[i:end] to the key of the series being
+// decoded.
+func (r *wireRequest) noteKey(b []byte, k *keySpan, i, end int) {
+	switch {
+	case k.lo < 0:
+		k.lo, k.hi = i, end
+	case k.hi == i && !k.split:
+		k.hi = end
+	default:
+		if !k.split {
+			k.split = true
+			r.keyBuf = append(r.keyBuf[:0], b[k.lo:k.hi]...)
+		}
+		r.keyBuf = append(r.keyBuf, b[i:end]...)
+	}
+}
+
+// fastLabelField decodes the TimeSeries label field at b[i:] (b ends where
+// the TimeSeries does) if it has the encoding every sender writes: tag
+// 0x0a and a one-byte length, then a Label message in the encoding
+// decodeLabel's fast path takes. ok is false for anything else, which the
+// general path decodes.
+func fastLabelField(b []byte, i int) (l wireLabel, end int, ok bool) {
+	if b[i] != 0x0a || i+1 >= len(b) || b[i+1] >= 0x80 {
+		return l, 0, false
+	}
+	start := i + 2
+	end = start + int(b[i+1])
+	if end > len(b) || end-start < 4 || b[start] != 0x0a || b[start+1] >= 0x80 {
+		return l, 0, false
+	}
+	p := start + 2 + int(b[start+1])
+	if p+2 > end || b[p] != 0x12 || b[p+1] >= 0x80 || p+2+int(b[p+1]) != end {
+		return l, 0, false
+	}
+	return wireLabel{name: yoloString(b[start+2 : p]), value: yoloString(b[p+2 : end])}, end, true
 }
 
 // decodeLabel decodes a Label message.

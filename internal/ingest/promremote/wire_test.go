@@ -247,6 +247,13 @@ func TestWireDecodeMatchesPrompb(t *testing.T) {
 		"ten-byte timestamp":      pb(nil).bytes(1, pb(nil).bytes(2, pb(nil).varint(2<<3).varint(math.MaxUint64))),
 		"eleven-byte timestamp":   pb(nil).bytes(1, pb(nil).bytes(2, append(pb(nil).varint(2<<3), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01))),
 		"length past the message": pb(nil).bytes(1, []byte{0x0a, 0x10, 0x0a}),
+		// Label fields close to the one fastLabelField decodes inline.
+		"label value before name":     pb(nil).bytes(1, pb(nil).bytes(1, pb(nil).str(2, "v").str(1, "n"))),
+		"label name past its field":   pb(nil).bytes(1, pb(nil).bytes(1, []byte{0x0a, 0x05, 'a', 0x12, 0x00})),
+		"label value past its field":  pb(nil).bytes(1, pb(nil).bytes(1, []byte{0x0a, 0x01, 'a', 0x12, 0x05, 'b'})),
+		"label with a trailing byte":  pb(nil).bytes(1, pb(nil).bytes(1, append(label("a", "b"), 0x00))),
+		"label field past the series": pb(nil).bytes(1, []byte{0x0a, 0x07, 0x0a, 0x01, 'a', 0x12, 0x01, 'b'}),
+		"label of three bytes":        pb(nil).bytes(1, pb(nil).bytes(1, []byte{0x0a, 0x01, 'a'})),
 	}
 	for name, raw := range handMade {
 		t.Run(name, func(t *testing.T) { checkAgainstPrompb(t, raw) })
