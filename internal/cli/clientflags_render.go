@@ -113,11 +113,13 @@ func relTime(now, t time.Time) string {
 		return "-"
 	}
 	d := now.Sub(t)
+	// Within a second either way is now: a time the server stamped a few
+	// milliseconds ahead of this machine's clock is not "in 0s".
+	if d > -time.Second && d < time.Second {
+		return "just now"
+	}
 	if d < 0 {
 		return "in " + shortDuration(-d)
-	}
-	if d < time.Second {
-		return "just now"
 	}
 	return shortDuration(d) + " ago"
 }

@@ -13,6 +13,7 @@ func TestRelTime(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		0:                                "just now",
 		500 * time.Millisecond:           "just now",
+		-3 * time.Millisecond:            "just now", // a server clock a little ahead
 		45 * time.Second:                 "45s ago",
 		5*time.Minute + 59*time.Second:   "5m ago",
 		3 * time.Hour:                    "3h ago",
