@@ -1,6 +1,7 @@
 package rca
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -202,21 +203,23 @@ func (dd *dayData) rank(ctx context.Context, d *NezhaDay, opt Options) ([]Case, 
 	return cases, all, nil
 }
 
-// replayMetrics feeds every pod metric of the day, reference phase
-// included (deduplicated by series and time), into the production metric
-// detector in time order, one batch per timestamp, and returns the anomalies
-// it opened, and every anomaly it emitted (opens and resolves, in order).
-func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anomaly, []osprey.Anomaly, int, time.Time, error) {
-	type point struct {
-		ts     int64
-		series int
-		v      float64
-	}
+// metricPoint is one sample of a pod metric series (an index into the
+// labels loadMetricPoints returns).
+type metricPoint struct {
+	ts     int64
+	series int
+	v      float64
+}
+
+// loadMetricPoints reads every pod metric of the day, reference phase
+// included, deduplicated by series and time and sorted by time then
+// series; tick is called once per file.
+func loadMetricPoints(d *NezhaDay, tick func()) ([]osprey.Labels, []metricPoint, error) {
 	var (
 		labels []osprey.Labels
 		ids    = map[string]int{}
 		seen   = map[[2]int64]bool{}
-		points []point
+		points []metricPoint
 	)
 	for _, dir := range []string{d.RefDir, d.RCADir} {
 		if dir == "" {
@@ -255,20 +258,51 @@ func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anom
 						continue
 					}
 					seen[[2]int64{int64(id), ts}] = true
-					points = append(points, point{ts, id, v})
+					points = append(points, metricPoint{ts, id, v})
 				}
 			})
 			if err != nil {
-				return nil, nil, 0, time.Time{}, err
+				return nil, nil, err
 			}
 		}
 	}
-	slices.SortFunc(points, func(a, b point) int {
+	slices.SortFunc(points, func(a, b metricPoint) int {
 		if a.ts != b.ts {
-			return int(a.ts - b.ts)
+			return cmp.Compare(a.ts, b.ts)
 		}
 		return a.series - b.series
 	})
+	return labels, points, nil
+}
+
+// feedMetricPoints hands time-sorted points to eng, one batch per
+// timestamp.
+func feedMetricPoints(ctx context.Context, eng *metric.Engine, labels []osprey.Labels, points []metricPoint) error {
+	for i := 0; i < len(points); {
+		j := i
+		var batch []osprey.Series
+		for j < len(points) && points[j].ts == points[i].ts {
+			p := points[j]
+			batch = append(batch, osprey.Series{Labels: labels[p.series], Samples: []osprey.Sample{{TimestampMs: p.ts, Value: p.v}}})
+			j++
+		}
+		if err := eng.ConsumeSeries(ctx, batch); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// replayMetrics feeds every pod metric of the day, reference phase
+// included (deduplicated by series and time), into the production metric
+// detector in time order, one batch per timestamp, and returns the anomalies
+// it opened, and every anomaly it emitted (opens and resolves, in order).
+func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anomaly, []osprey.Anomaly, int, time.Time, error) {
+	labels, points, err := loadMetricPoints(d, tick)
+	if err != nil {
+		return nil, nil, 0, time.Time{}, err
+	}
 	var out, all []osprey.Anomaly
 	sink := osprey.AnomalyConsumerFunc(func(_ context.Context, batch []osprey.Anomaly) error {
 		all = append(all, batch...)
@@ -286,18 +320,8 @@ func replayMetrics(ctx context.Context, d *NezhaDay, tick func()) ([]osprey.Anom
 	if err != nil {
 		return nil, nil, 0, time.Time{}, err
 	}
-	for i := 0; i < len(points); {
-		j := i
-		var batch []osprey.Series
-		for j < len(points) && points[j].ts == points[i].ts {
-			p := points[j]
-			batch = append(batch, osprey.Series{Labels: labels[p.series], Samples: []osprey.Sample{{TimestampMs: p.ts, Value: p.v}}})
-			j++
-		}
-		if err := eng.ConsumeSeries(ctx, batch); err != nil {
-			return nil, nil, 0, time.Time{}, err
-		}
-		i = j
+	if err := feedMetricPoints(ctx, eng, labels, points); err != nil {
+		return nil, nil, 0, time.Time{}, err
 	}
 	var first time.Time
 	if len(points) > 0 {

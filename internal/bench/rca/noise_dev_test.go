@@ -1,14 +1,11 @@
 package rca
 
 import (
-	"cmp"
 	"context"
 	"encoding/gob"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -199,79 +196,23 @@ func TestNoiseGraphDump(t *testing.T) {
 // first sample, and their resolutions). A measuring tool for the warm-up
 // the bench's replay lacks (docs/rca.md "Noise reduction").
 func warmStream(ctx context.Context, d *NezhaDay) ([]osprey.Anomaly, error) {
-	type point struct {
-		ts     int64
-		series int
-		v      float64
-	}
-	var (
-		labels []osprey.Labels
-		ids    = map[string]int{}
-		seen   = map[[2]int64]bool{}
-		points []point
-	)
-	for _, dir := range []string{d.RefDir, d.RCADir} {
-		if dir == "" {
-			continue
-		}
-		for _, path := range csvFiles(dir+"/metric", ".csv") {
-			_, err := readCSV(path, func(col map[string]int, rec []string) {
-				pi, ok := col["PodName"]
-				ti, ok2 := col["TimeStamp"]
-				if !ok || !ok2 {
-					return
-				}
-				sec, err := strconv.ParseFloat(rec[ti], 64)
-				if err != nil {
-					return
-				}
-				ts := int64(sec * 1000)
-				for name, i := range col {
-					if name == "Time" || name == "TimeStamp" || name == "PodName" || strings.HasPrefix(name, "Node") {
-						continue
-					}
-					v, err := strconv.ParseFloat(rec[i], 64)
-					if err != nil {
-						continue
-					}
-					key := rec[pi] + "\x00" + name
-					id, ok := ids[key]
-					if !ok {
-						id = len(labels)
-						ids[key] = id
-						labels = append(labels, osprey.Labels{osprey.LabelMetric: name, osprey.LabelService: Deployment(rec[pi]), "pod": rec[pi]})
-					}
-					if seen[[2]int64{int64(id), ts}] {
-						continue
-					}
-					seen[[2]int64{int64(id), ts}] = true
-					points = append(points, point{ts, id, v})
-				}
-			})
-			if err != nil {
-				return nil, err
-			}
-		}
+	labels, points, err := loadMetricPoints(d, func() {})
+	if err != nil {
+		return nil, err
 	}
 	if len(points) == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(points, func(a, b point) int {
-		if a.ts != b.ts {
-			return cmp.Compare(a.ts, b.ts)
-		}
-		return a.series - b.series
-	})
 	first, last := points[0].ts, points[len(points)-1].ts
 	var quiet int64
 	for _, f := range d.Faults {
 		quiet = max(quiet, f.Time.Add(WindowAfter+15*time.Minute).UnixMilli())
 	}
 	shift := first - time.Minute.Milliseconds() - last
-	var warm []point
+	var warm []metricPoint
 	for _, p := range points {
 		if p.ts > quiet {
-			warm = append(warm, point{p.ts + shift, p.series, p.v})
+			warm = append(warm, metricPoint{p.ts + shift, p.series, p.v})
 		}
 	}
 	var all []osprey.Anomaly
@@ -291,22 +232,7 @@ func warmStream(ctx context.Context, d *NezhaDay) ([]osprey.Anomaly, error) {
 	if err != nil {
 		return nil, err
 	}
-	feed := func(ps []point) error {
-		for i := 0; i < len(ps); {
-			j := i
-			var batch []osprey.Series
-			for j < len(ps) && ps[j].ts == ps[i].ts {
-				p := ps[j]
-				batch = append(batch, osprey.Series{Labels: labels[p.series], Samples: []osprey.Sample{{TimestampMs: p.ts, Value: p.v}}})
-				j++
-			}
-			if err := eng.ConsumeSeries(ctx, batch); err != nil {
-				return err
-			}
-			i = j
-		}
-		return nil
-	}
+	feed := func(ps []metricPoint) error { return feedMetricPoints(ctx, eng, labels, ps) }
 	if err := feed(warm); err != nil {
 		return nil, err
 	}
