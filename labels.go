@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Labels is a set of name/value pairs that identifies a series, an event or a
@@ -26,6 +27,21 @@ const (
 
 // Get returns the value of name, or "" when it is absent.
 func (l Labels) Get(name string) string { return l[name] }
+
+// Identity returns the identity of the map l itself (the address of its
+// runtime header; nil for a nil map), not of its contents: two Labels have
+// the same identity only when they are the same map, for as long as
+// something refers to it. A stage that is handed the same map with every
+// batch of a series (the remote_write receiver hands on one per series from
+// its series cache) can find its state for the series by it instead of
+// hashing the labels. That relies on a label map handed on never being
+// changed: producers do not change a map they handed on, and no stage may.
+func (l Labels) Identity() unsafe.Pointer {
+	if l == nil {
+		return nil
+	}
+	return *(*unsafe.Pointer)(unsafe.Pointer(&l))
+}
 
 // Names returns the label names with a non-empty value, sorted.
 func (l Labels) Names() []string {

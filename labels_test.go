@@ -96,3 +96,17 @@ func BenchmarkFingerprint(b *testing.B) {
 		})
 	}
 }
+
+func TestLabelsIdentity(t *testing.T) {
+	l := osprey.Labels{"job": "api"}
+	alias := l
+	if l.Identity() == nil || l.Identity() != alias.Identity() {
+		t.Errorf("the same map has identities %p and %p", l.Identity(), alias.Identity())
+	}
+	if l.Clone().Identity() == l.Identity() {
+		t.Error("a clone has its original's identity")
+	}
+	if osprey.Labels(nil).Identity() != nil {
+		t.Error("a nil map has an identity")
+	}
+}

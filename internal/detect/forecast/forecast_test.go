@@ -461,12 +461,12 @@ func TestReusedLabelMaps(t *testing.T) {
 		if err := f.ConsumeSeries(context.Background(), batch); err != nil {
 			t.Fatal(err)
 		}
-		_, skipped := f.skip[mapID(other)]
+		_, skipped := f.skip[other.Identity()]
 		if want := i >= 1; skipped != want {
 			t.Errorf("batch %d: other metric skipped by identity %v, want %v", i, skipped, want)
 		}
 		for _, l := range []osprey.Labels{size, availLabels} {
-			if _, ok := f.skip[mapID(l)]; ok {
+			if _, ok := f.skip[l.Identity()]; ok {
 				t.Errorf("batch %d: %v skipped", i, l)
 			}
 		}
@@ -479,7 +479,7 @@ func TestReusedLabelMaps(t *testing.T) {
 		}
 	}
 	// A new map of the same labels is looked up by name again.
-	if _, ok := f.skip[mapID(other.Clone())]; ok {
+	if _, ok := f.skip[other.Clone().Identity()]; ok {
 		t.Error("a new map is skipped")
 	}
 }

@@ -158,7 +158,7 @@ func (f *Forecaster) ConsumeSeries(ctx context.Context, batch []osprey.Series) e
 	f.mu.Lock()
 	for i := range batch {
 		s := &batch[i]
-		id := mapID(s.Labels)
+		id := s.Labels.Identity()
 		if _, ok := f.skip[id]; ok {
 			continue
 		}
@@ -248,17 +248,6 @@ func (f *Forecaster) rememberSkip(id unsafe.Pointer) {
 		clear(f.skip)
 	}
 	f.skip[id] = struct{}{}
-}
-
-// mapID returns the identity of the map m: the address of its runtime
-// header, nil for a nil map. A map's header does not move while the map
-// lives, and no other map is allocated there while a key of
-// Forecaster.skip refers to it.
-func mapID(m osprey.Labels) unsafe.Pointer {
-	if m == nil {
-		return nil
-	}
-	return *(*unsafe.Pointer)(unsafe.Pointer(&m))
 }
 
 // setCapacity remembers the last finite value of a capacity series.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,12 +43,9 @@ type Engine struct {
 	// byLabels finds a series by the identity of the label map its
 	// batches carry (see ConsumeSeries); labelMaps holds, per series, the
 	// key it has in byLabels (one at most) and the map it came with last.
-	// byLabelsOf is the identity of the series map both were built for:
-	// Restore replaces that map, and the next ConsumeSeries then empties
-	// both.
-	byLabels   map[unsafe.Pointer]byLabel
-	labelMaps  map[osprey.Fingerprint]labelMaps
-	byLabelsOf unsafe.Pointer
+	// Restore, which replaces series, empties both.
+	byLabels  map[unsafe.Pointer]byLabel
+	labelMaps map[osprey.Fingerprint]labelMaps
 }
 
 // byLabel is a series found by its label map.
@@ -164,15 +160,9 @@ func (e *Engine) Series() int {
 func (e *Engine) ConsumeSeries(ctx context.Context, batch []osprey.Series) error {
 	var emit []osprey.Anomaly
 	e.mu.Lock()
-	if id := mapID(e.series); id != e.byLabelsOf {
-		// Restore replaced the series: forget the old Trackers.
-		e.byLabels = make(map[unsafe.Pointer]byLabel)
-		e.labelMaps = make(map[osprey.Fingerprint]labelMaps)
-		e.byLabelsOf = id
-	}
 	for i := range batch {
 		s := &batch[i]
-		id := mapID(s.Labels)
+		id := s.Labels.Identity()
 		bl, ok := e.byLabels[id]
 		if !ok {
 			bl.fp = s.Labels.Fingerprint()
@@ -255,17 +245,6 @@ func (e *Engine) observe(tr *Tracker, s *osprey.Series, fp osprey.Fingerprint, e
 		}
 	}
 	return emit
-}
-
-// mapID returns the identity of the map m: the address of its runtime
-// header, nil for a nil map. A map's header does not move while the map
-// lives, and no other map is allocated there while something (a key of
-// Engine.byLabels) refers to it.
-func mapID[M ~map[K]V, K comparable, V any](m M) unsafe.Pointer {
-	if m == nil {
-		return nil
-	}
-	return reflect.ValueOf(m).UnsafePointer()
 }
 
 // Observe scores smp (labelled labels, with fingerprint fp) and applies

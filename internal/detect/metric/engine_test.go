@@ -291,20 +291,20 @@ func TestConsumeSeriesLabelMapChanges(t *testing.T) {
 	first, second := labels.Clone(), labels.Clone()
 	feed(first)
 	feed(first)
-	if bl := eng.byLabels[mapID(first)]; bl.tr == nil || bl.fp != labels.Fingerprint() {
+	if bl := eng.byLabels[first.Identity()]; bl.tr == nil || bl.fp != labels.Fingerprint() {
 		t.Fatalf("map given twice not remembered: %+v", bl)
 	}
 	feed(second)
 	feed(first) // alternating: still found by first
 	feed(second)
 	feed(second)
-	if _, ok := eng.byLabels[mapID(first)]; ok || len(eng.byLabels) != 1 || eng.byLabels[mapID(second)].tr == nil {
+	if _, ok := eng.byLabels[first.Identity()]; ok || len(eng.byLabels) != 1 || eng.byLabels[second.Identity()].tr == nil {
 		t.Fatalf("after the series' map changed: %d maps remembered, first %v", len(eng.byLabels), ok)
 	}
 	if eng.Series() != 1 {
 		t.Fatalf("%d series, want 1", eng.Series())
 	}
-	if eng.byLabels[mapID(second)].tr != eng.series[labels.Fingerprint()] {
+	if eng.byLabels[second.Identity()].tr != eng.series[labels.Fingerprint()] {
 		t.Error("the remembered map leads to another Tracker than the series'")
 	}
 }

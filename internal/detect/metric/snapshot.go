@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/snapfile"
@@ -123,6 +124,9 @@ func (e *Engine) Restore(r io.Reader) error {
 	}
 	e.mu.Lock()
 	e.series = series
+	// The series found by label map are the old Trackers: forget them.
+	e.byLabels = make(map[unsafe.Pointer]byLabel)
+	e.labelMaps = make(map[osprey.Fingerprint]labelMaps)
 	e.mu.Unlock()
 	return nil
 }

@@ -76,16 +76,18 @@ func (r *Receiver) decodeRequest(w http.ResponseWriter, req *http.Request, wr *w
 // and Content-Encoding snappy. A missing Content-Encoding is taken as snappy,
 // as Prometheus' own receiver does for early 1.0 clients.
 func checkHeaders(h http.Header) *requestError {
+	// serveNegotiated has answered every proto parameter but 1.0's.
 	if ct := h.Get("Content-Type"); ct != "" {
-		mt, params, err := mime.ParseMediaType(ct)
-		switch {
-		case err != nil || mt != "application/x-protobuf":
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-protobuf" {
 			return unsupported("Content-Type %q is not supported: send application/x-protobuf (Prometheus remote_write)", ingest.Truncate(ct, 64))
-		case params["proto"] != "" && params["proto"] != protoV1:
-			return unsupported("remote-write message %q is not supported: Osprey takes remote-write 1.0 (%s); "+
-				"set protobuf_message: %s in the remote_write block", ingest.Truncate(params["proto"], 64), protoV1, protoV1)
 		}
 	}
+	return checkEncoding(h)
+}
+
+// checkEncoding refuses a Content-Encoding other than snappy (both
+// versions' bodies are snappy blocks).
+func checkEncoding(h http.Header) *requestError {
 	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "snappy") {
 		return unsupported("Content-Encoding %q is not supported: remote_write bodies are snappy-compressed", ingest.Truncate(ce, 32))
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/snappy"
@@ -228,8 +227,8 @@ func (r *Receiver) serveWriteV2(w http.ResponseWriter, req *http.Request) {
 // decodeRequestV2 checks the Content-Encoding, reads the body within the
 // limits and decodes it into v.
 func (r *Receiver) decodeRequestV2(w http.ResponseWriter, req *http.Request, v *v2Request) *requestError {
-	if ce := req.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "snappy") {
-		return unsupported("Content-Encoding %q is not supported: remote_write bodies are snappy-compressed", ingest.Truncate(ce, 32))
+	if e := checkEncoding(req.Header); e != nil {
+		return e
 	}
 	limit := r.limits.MaxBodyBytes
 	if req.ContentLength > limit {
