@@ -146,6 +146,7 @@ func (f *Forecaster) Restore(r io.Reader) error {
 
 func decodeSnapshot(r io.Reader) ([]savedSeries, map[uint64]float64, error) {
 	d := snapfile.NewDecoder(r)
+	d.Invalid = ErrSnapshot
 	if m := d.Raw(len(snapMagic)); d.Err == nil && m != snapMagic {
 		return nil, nil, fmt.Errorf("%w: not a forecaster snapshot (bad magic)", ErrSnapshot)
 	}
@@ -191,8 +192,11 @@ func decodeSnapshot(r io.Reader) ([]savedSeries, map[uint64]float64, error) {
 		d.Fail("trailer counts %d series, file holds %d", n, len(series))
 	}
 	if err := d.Finish(); err != nil {
-		if errors.Is(err, snapfile.ErrInvalid) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
+		if errors.Is(err, ErrSnapshot) {
+			return nil, nil, err
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, nil, fmt.Errorf("%w: truncated", ErrSnapshot)
 		}
 		return nil, nil, fmt.Errorf("read forecaster snapshot: %w", err)
 	}

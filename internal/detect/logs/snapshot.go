@@ -263,6 +263,7 @@ func (d *snapDecoder) tracker() *metric.Tracker {
 // decodeSnapshot reads a whole snapshot and checks its trailer.
 func decodeSnapshot(r io.Reader) (map[string]*source, error) {
 	d := snapDecoder{snapfile.NewDecoder(r)}
+	d.Invalid = fmt.Errorf("%w: log detector", ErrSnapshot)
 	if m := d.Raw(len(snapMagic)); d.Err == nil && m != snapMagic {
 		return nil, fmt.Errorf("%w: not a log detector snapshot (bad magic)", ErrSnapshot)
 	}
@@ -301,8 +302,6 @@ func decodeSnapshot(r io.Reader) (map[string]*source, error) {
 		return nil, err
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, fmt.Errorf("%w: log detector snapshot truncated", ErrSnapshot)
-	case errors.Is(err, snapfile.ErrInvalid):
-		return nil, fmt.Errorf("%w: log detector: %v", ErrSnapshot, err)
 	default:
 		return nil, fmt.Errorf("read log detector snapshot: %w", err)
 	}
