@@ -357,27 +357,27 @@ func (s *state) apply(sig signal) *change {
 	if r, key := s.rules.match(&sig); r != nil {
 		return s.applyRule(sig, r, key)
 	}
-	if key := s.groupKey(sig.labels); key != "" {
+	key := s.groupKey(sig.labels)
+	if key != "" {
 		if id, ok := s.byGroup[key]; ok {
 			inc := s.open[id]
 			if s.groupActiveSince(inc, key, sig.at.Add(-s.window)) {
 				return s.join(inc, sig, fmt.Sprintf("same %s within %s", key, s.window))
 			}
 		}
-		if inc, why := s.neighbourIncident(key, sig.at); inc != nil {
-			ch := s.join(inc, sig, why)
-			s.byGroup[key] = inc.ID
-			return ch
-		}
 	}
-	if inc, why := s.burstIncident(&sig); inc != nil {
-		ch := s.join(inc, sig, why)
-		if key := s.groupKey(sig.labels); key != "" {
-			s.byGroup[key] = inc.ID
-		}
-		return ch
+	inc, why := s.neighbourIncident(key, sig.at)
+	if inc == nil {
+		inc, why = s.burstIncident(&sig)
 	}
-	return s.openIncident(sig)
+	if inc == nil {
+		return s.openIncident(sig)
+	}
+	ch := s.join(inc, sig, why)
+	if key != "" {
+		s.byGroup[key] = inc.ID
+	}
+	return ch
 }
 
 // burstIncident finds the incident a new signal joins because it started
