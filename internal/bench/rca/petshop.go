@@ -38,6 +38,9 @@ type PetShopIssue struct {
 	// RootCause is the injected component; Target the observed symptom's
 	// metric (latency or availability).
 	RootCause, Target string
+	// Onset is the target's timestamp: when the symptom was observed, the
+	// incident's start (zero if absent).
+	Onset time.Time
 }
 
 // Table is a PetShop metrics.csv: one column per (component, metric,
@@ -105,13 +108,20 @@ func loadScenario(dir string) (PetShopScenario, error) {
 				continue
 			}
 			var tg struct {
-				Target    struct{ Metric string } `json:"target"`
-				RootCause struct{ Node string }   `json:"root_cause"`
+				Target struct {
+					Metric    string
+					Timestamp float64
+				} `json:"target"`
+				RootCause struct{ Node string } `json:"root_cause"`
 			}
 			if err := json.Unmarshal(b, &tg); err != nil {
 				return sc, fmt.Errorf("%s: %w", idir, err)
 			}
-			sc.Issues = append(sc.Issues, PetShopIssue{ID: split + "/" + e.Name(), Metrics: t, RootCause: tg.RootCause.Node, Target: tg.Target.Metric})
+			is := PetShopIssue{ID: split + "/" + e.Name(), Metrics: t, RootCause: tg.RootCause.Node, Target: tg.Target.Metric}
+			if tg.Target.Timestamp > 0 {
+				is.Onset = time.Unix(int64(tg.Target.Timestamp), 0).UTC()
+			}
+			sc.Issues = append(sc.Issues, is)
 		}
 	}
 	slices.SortFunc(sc.Issues, func(a, b PetShopIssue) int { return naturalCompare(a.ID, b.ID) })
@@ -216,12 +226,22 @@ type ScenarioResult struct {
 	Warm bool
 }
 
-// ReplayPetShop ranks every issue of a scenario. Each series
-// (component, metric, statistic) of the normal period is fed point by
-// point into a production metric Model; each issue then continues from a
-// copy of those models (a Model is a plain value), and the alarms its rows
-// raise are the evidence, ranked with the scenario's call graph.
+// ReplayPetShop ranks every issue of a scenario with the default method
+// (see replayPetShop).
 func ReplayPetShop(sc *PetShopScenario, cfg rca.Config) *ScenarioResult {
+	return replayPetShop(sc, cfg, petshopOptions{})
+}
+
+// replayPetShop ranks every issue of a scenario. A series whose normal
+// period runs up to the issue (no gap longer than a few steps, at least
+// the detector's warm-up) is judged by the production streaming detector:
+// each issue continues from a copy of the model fed the normal period (a
+// Model is a plain value), and the alarms its rows raise are the evidence.
+// Any other series is compared with its normal period directly
+// (refEvidence): the detector, cold or fed a period that does not reach
+// the issue, would see the issue's few rows as its first. The evidence is
+// ranked with the scenario's call graph.
+func replayPetShop(sc *PetShopScenario, cfg rca.Config, opt petshopOptions) *ScenarioResult {
 	mcfg := metric.DefaultConfig()
 	res := &ScenarioResult{Warm: sc.Normal != nil && len(sc.Normal.Times) > mcfg.Warmup}
 	warm := map[Column]*metric.Model{}
@@ -234,12 +254,24 @@ func ReplayPetShop(sc *PetShopScenario, cfg rca.Config) *ScenarioResult {
 			warm[c] = m
 		}
 	}
-	for _, is := range sc.Issues {
+	refs := newRefSet(sc.Normal)
+	for k, is := range sc.Issues {
 		var ev []rca.Evidence
 		t := is.Metrics
+		contiguous := opt.stream || sc.Normal != nil && reaches(sc.Normal.Times, t.Times, mcfg.Warmup)
+		useRef := res.Warm && !contiguous
+		if !res.Warm && opt.issueRef != "" {
+			refs, useRef = newIssueRefSet(sc, k, opt.issueRef == "earlier"), true
+		}
+		if useRef {
+			ev = refs.evidence(&is, opt)
+		}
 		for j, c := range t.Cols {
+			if useRef {
+				break
+			}
 			m0, ok := warm[c]
-			if res.Warm && !ok {
+			if res.Warm && !ok || !opt.allMetrics && is.Target != "" && c.Metric != is.Target {
 				continue
 			}
 			labels := osprey.Labels{osprey.LabelService: c.Component, osprey.LabelMetric: c.Metric + "_" + c.Statistic}
