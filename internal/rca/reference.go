@@ -210,11 +210,13 @@ func (r *Reference) logTail(asc, negAsc []float64, v float64) float64 {
 }
 
 // logCountAtLeast estimates the log of how many of asc (ascending) are at
-// least d: the count plus one within the range; beyond the refTail-th
-// largest, refTail·exp(−(d − t)/μ) with t that value and μ the mean
-// excess of the refTail largest over it, never more than the count plus
-// one. A reference whose largest values are all equal has no tail to fit:
-// anything beyond them counts as one.
+// least d: the count plus one within the range (a prior: never seen is not
+// impossible); beyond the refTail-th largest, refTail·exp(−(d − t)/μ) with
+// t that value and μ the mean excess of the refTail largest over it, never
+// less than the count nor more than the count plus one (as the metric
+// evidence's tailCount in the bench does). A reference whose largest
+// values are all equal has no tail to fit: anything beyond them counts as
+// one.
 func logCountAtLeast(asc []float64, d float64) float64 {
 	cnt := float64(len(asc) - sort.SearchFloat64s(asc, d))
 	if len(asc) < refTail {
@@ -232,7 +234,7 @@ func logCountAtLeast(asc []float64, d float64) float64 {
 	if !(mu > 0) {
 		return math.Log(cnt + 1)
 	}
-	return min(math.Log(refTail)-(d-t)/mu, math.Log(cnt+1))
+	return min(max(math.Log(refTail)-(d-t)/mu, math.Log(max(cnt, 1e-300))), math.Log(cnt+1))
 }
 
 // logBinomTail is the log of P(X ≥ k) for X ~ Bin(n, p), p = exp(logp).

@@ -191,6 +191,7 @@ func TestPetShopVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	normals := PetShopNormals(scs)
 	only := os.Getenv("OSPREY_RCA_VARIANTS")
 	for _, v := range []struct {
 		name string
@@ -198,14 +199,15 @@ func TestPetShopVariants(t *testing.T) {
 		opt  petshopOptions
 	}{
 		{"full", cfgWith(func(*rca.Config) {}), petshopOptions{}},
+		{"own-normal", cfgWith(func(*rca.Config) {}), petshopOptions{ownNormal: true}},
+		{"no-others", cfgWith(func(*rca.Config) {}), petshopOptions{noOthers: true}},
 		{"all-metrics", cfgWith(func(*rca.Config) {}), petshopOptions{allMetrics: true}},
+		{"no-others-all-metrics", cfgWith(func(*rca.Config) {}), petshopOptions{noOthers: true, allMetrics: true}},
 		{"stream", cfgWith(func(*rca.Config) {}), petshopOptions{stream: true}},
 		{"stream-all-metrics", cfgWith(func(*rca.Config) {}), petshopOptions{stream: true, allMetrics: true}},
 		{"level", cfgWith(func(*rca.Config) {}), petshopOptions{mode: rca.CompareLevel}},
 		{"change", cfgWith(func(*rca.Config) {}), petshopOptions{mode: rca.CompareChange}},
 		{"level-no-base", cfgWith(func(*rca.Config) {}), petshopOptions{levelNoBase: true}},
-		{"issue-ref", cfgWith(func(*rca.Config) {}), petshopOptions{issueRef: "all"}},
-		{"issue-ref-earlier", cfgWith(func(*rca.Config) {}), petshopOptions{issueRef: "earlier"}},
 		{"min2", cfgWith(func(*rca.Config) {}), petshopOptions{minSurprise: 2}},
 		{"min5", cfgWith(func(*rca.Config) {}), petshopOptions{minSurprise: 5}},
 		{"stay-excess", cfgWith(func(c *rca.Config) { c.StayOwn = false }), petshopOptions{}},
@@ -216,7 +218,7 @@ func TestPetShopVariants(t *testing.T) {
 		}
 		var cases []Case
 		for i := range scs {
-			r := replayPetShop(&scs[i], *v.cfg, v.opt)
+			r := replayPetShop(&scs[i], normals, *v.cfg, v.opt)
 			cases = append(cases, r.Cases...)
 			if os.Getenv("OSPREY_RCA_MISSES") != v.name {
 				continue

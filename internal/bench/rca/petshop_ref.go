@@ -10,24 +10,22 @@ import (
 )
 
 // petshopOptions are the PetShop replay's ablation switches; the zero
-// value is the default method.
+// value is the default method (docs/rca.md measures each).
 type petshopOptions struct {
 	// stream judges every series with the streaming detector carried
-	// over from the normal period, as before 2026-11-26 (session 5).
+	// over from the scenario's own normal period, as before session 5
+	// (2026-11-26).
 	stream bool
-	// noReference is stream's twin for the decision rule's test: the
-	// reference comparison is off even where it would apply.
-	noReference bool
+	// ownNormal takes a scenario's references from its own normal period
+	// only, when it has one (by default from every normal period of the
+	// corpus); noOthers never from another scenario's.
+	ownNormal, noOthers bool
 	// mode is what an incident sample is compared with (rca.CompareMode).
 	mode rca.CompareMode
 	// levelNoBase compares a series without a sample before the onset as
 	// values only (by default it gives no evidence: what began at the
 	// onset cannot be told from what was there before).
 	levelNoBase bool
-	// issueRef: a scenario without a normal period takes its reference
-	// from the other issues' rows ("all") or the rows of the issues that
-	// ended before this one began ("earlier"); "" degrades to relChange.
-	issueRef string
 	// allMetrics takes evidence from every metric, not only from the
 	// metric of the issue's symptom.
 	allMetrics bool
@@ -36,9 +34,14 @@ type petshopOptions struct {
 }
 
 // refMinSurprise is the least surprise (−log10 p) of a series' comparison
-// with its normal period that counts as evidence, as for the other
-// evidence of the harness (p < 10⁻³).
+// with its references that counts as evidence, as for the other evidence
+// of the harness (p < 10⁻³).
 const refMinSurprise = 3.0
+
+// refMaxLag bounds the lags (in steps) whose changes a reference keeps:
+// an incident's samples further from its last sample before the onset
+// are not judged (PetShop's issues have five rows).
+const refMaxLag = 12
 
 // reaches reports whether the normal period's times run up to the
 // issue's first row with no gap longer than a few steps and hold at least
@@ -67,31 +70,28 @@ func medianStep(ts []time.Time) time.Duration {
 	return d[len(d)/2]
 }
 
-// refSet holds the normal period's references per column.
+// refSet holds the references per column, built from one or more normal
+// periods (each a segment: no change is taken across two of them).
 type refSet struct {
 	step time.Duration
 	refs map[Column]*rca.Reference
 }
 
-// refMaxLag bounds the lags (in steps) whose changes a reference keeps:
-// an incident's samples this many steps after its last sample before the
-// onset are compared as values only.
-const refMaxLag = 12
-
-// newIssueRefSet builds the references of a scenario without a normal
-// period from the rows of its issues other than skip (each issue a
-// segment); with earlierOnly, only from issues that ended before skip began.
-func newIssueRefSet(sc *PetShopScenario, skip int, earlierOnly bool) *refSet {
+// newRefSet builds the references of every column from the normal
+// periods ts that share the first one's step (nil tables are skipped).
+func newRefSet(ts ...*Table) *refSet {
 	rs := &refSet{refs: map[Column]*rca.Reference{}}
 	segs := map[Column][][]float64{}
-	start := sc.Issues[skip].Metrics.Times[0]
-	for k := range sc.Issues {
-		t := sc.Issues[k].Metrics
-		if k == skip || len(t.Times) == 0 || earlierOnly && !t.Times[len(t.Times)-1].Before(start) {
+	for _, t := range ts {
+		if t == nil {
 			continue
 		}
+		step := medianStep(t.Times)
 		if rs.step == 0 {
-			rs.step = medianStep(t.Times)
+			rs.step = step
+		}
+		if step != rs.step {
+			continue
 		}
 		for j, c := range t.Cols {
 			col := make([]float64, len(t.Times))
@@ -109,34 +109,19 @@ func newIssueRefSet(sc *PetShopScenario, skip int, earlierOnly bool) *refSet {
 	return rs
 }
 
-func newRefSet(t *Table) *refSet {
-	rs := &refSet{refs: map[Column]*rca.Reference{}}
-	if t == nil {
-		return rs
-	}
-	rs.step = medianStep(t.Times)
-	col := make([]float64, len(t.Times))
-	for j, c := range t.Cols {
-		for i := range t.Times {
-			col[i] = t.Values[i][j]
-		}
-		if r := rca.NewReference([][]float64{col}, refMaxLag); r != nil {
-			rs.refs[c] = r
-		}
-	}
-	return rs
-}
-
-// evidence compares each series of the issue with its normal period: the
-// rows from the one holding the onset on, each as a value and as a change
-// from the last row that ended before the onset (see rca.Reference.Compare).
-// A series counts when the surprise reaches refMinSurprise; its score is
-// surprise/(surprise+10) as for the other evidence, its onset the first
-// row of the set of rows that made the surprise.
+// evidence compares each series of the issue's symptom metric (every
+// metric with allMetrics, or when the issue names none) with its
+// reference: the rows from the one holding the onset on, each as a value
+// and as a change from the last row that ended before the onset (see
+// rca.Reference.Compare). A series counts when its surprise reaches
+// refMinSurprise; its score is surprise/(surprise+10) as for the other
+// evidence of the harness, its onset the first row of the set of rows that
+// made the surprise.
 func (rs *refSet) evidence(is *PetShopIssue, opt petshopOptions) []rca.Evidence {
 	t := is.Metrics
 	step := medianStep(t.Times)
-	// base: the last row that ended before the onset.
+	// b: the last row that ended before the onset (rows are labelled
+	// with their start).
 	b := -1
 	if !is.Onset.IsZero() {
 		for i, ts := range t.Times {
@@ -146,7 +131,7 @@ func (rs *refSet) evidence(is *PetShopIssue, opt petshopOptions) []rca.Evidence 
 		}
 	}
 	if step != rs.step {
-		b = -1 // changes over a lag need the reference's step
+		b = -1 // changes over a lag need the references' step
 	}
 	minS := float64(refMinSurprise)
 	if opt.minSurprise > 0 {
@@ -156,7 +141,7 @@ func (rs *refSet) evidence(is *PetShopIssue, opt petshopOptions) []rca.Evidence 
 	post := make([]float64, len(t.Times)-(b+1))
 	for j, c := range t.Cols {
 		r := rs.refs[c]
-		if r == nil || !opt.allMetrics && is.Target != "" && c.Metric != is.Target {
+		if r == nil || !symptomMetric(is, c, opt) {
 			continue
 		}
 		base := math.NaN()
@@ -184,7 +169,7 @@ func (rs *refSet) evidence(is *PetShopIssue, opt petshopOptions) []rca.Evidence 
 			ID:      fmt.Sprintf("%s/%s/%d", c.Component, name, at.Unix()),
 			Service: c.Component,
 			Kind:    rca.KindMetric,
-			Signal:  fmt.Sprintf("%s %.3g, %s the normal period's median %.3g (p = 10^-%.1f)", name, cmp.Value, dir, r.Median(), cmp.Surprise),
+			Signal:  fmt.Sprintf("%s %.3g, %s the normal median %.3g (p = 10^-%.1f)", name, cmp.Value, dir, r.Median(), cmp.Surprise),
 			Score:   cmp.Surprise / (cmp.Surprise + 10),
 			Onset:   at,
 		})
