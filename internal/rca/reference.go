@@ -126,18 +126,20 @@ const (
 // Compare scores the incident samples post (from the onset on, at the
 // reference's step; NaN where missing) against the reference. base is the
 // incident's last sample before the onset and baseLag the steps from it to
-// post[0] (NaN or 0 when there is none: then only the values are
-// compared). Each sample's probability is its one-sided tail probability
-// (the side it lies on) under the reference's values, with the tail beyond
-// the refTail-th most extreme value extrapolated exponentially; with a
-// base, also under the reference's changes over the same lag, and the
-// larger of the two counts (see CompareMode). The samples are combined by
-// their order statistics: with q₁ ≤ … ≤ q_m the sorted probabilities, the
-// probability that at least j of m normal samples reach q_j is a binomial
-// tail, the smallest over j is kept and multiplied by m for having looked
-// at m of them. A constant reference (availability that was always 1)
-// gives any other value a probability of 1/(n+1), so one odd sample of
-// five says little and three say a lot.
+// post[0]. Each sample's probability is its one-sided tail probability
+// (the side it lies on) under the reference's values (CompareLevel), under
+// the reference's changes over the same lag from base (CompareChange), or
+// the larger of the two (CompareBoth); the tail beyond the refTail-th most
+// extreme value is extrapolated exponentially. Without a base (NaN, or
+// baseLag ≤ 0) or beyond the kept lags, a change cannot be judged and
+// only CompareLevel scores. The samples are combined by their order
+// statistics: with q₁ ≤ … ≤ q_m the sorted probabilities, the probability
+// that at least j of m normal samples reach q_j is a binomial tail; the
+// smallest over j is kept and multiplied by m for having looked at m of
+// them. A constant reference (availability that was always 100 %) gives
+// any other value a probability of 1/(n+1), so one odd sample of four
+// says little and three say a lot. A zero Comparison means nothing could
+// be judged or nothing is unusual.
 func (r *Reference) Compare(base float64, baseLag int, post []float64, mode CompareMode) Comparison {
 	type sp struct {
 		logp float64 // natural log of the probability
