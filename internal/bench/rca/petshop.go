@@ -273,8 +273,12 @@ func replayPetShop(sc *PetShopScenario, normals []*Table, cfg rca.Config, opt pe
 	}
 	res := &ScenarioResult{Warm: len(refs.refs) > 0}
 	res.Borrowed = res.Warm && own == nil
+	// The streaming models are built only if some issue can use them.
+	stream := func(is *PetShopIssue) bool {
+		return own != nil && len(own.Times) > mcfg.Warmup && (opt.stream || reaches(own.Times, is.Metrics.Times, mcfg.Warmup))
+	}
 	warm := map[Column]*metric.Model{}
-	if own != nil && len(own.Times) > mcfg.Warmup {
+	if slices.ContainsFunc(sc.Issues, func(is PetShopIssue) bool { return stream(&is) }) {
 		for j, c := range own.Cols {
 			m := &metric.Model{}
 			for i, ts := range own.Times {
@@ -284,10 +288,9 @@ func replayPetShop(sc *PetShopScenario, normals []*Table, cfg rca.Config, opt pe
 		}
 	}
 	for _, is := range sc.Issues {
-		t := is.Metrics
 		var ev []rca.Evidence
 		switch {
-		case len(warm) > 0 && (opt.stream || reaches(own.Times, t.Times, mcfg.Warmup)):
+		case stream(&is):
 			ev = streamEvidence(&is, warm, &mcfg, opt)
 		case res.Warm:
 			ev = refs.evidence(&is, opt)

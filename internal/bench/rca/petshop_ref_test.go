@@ -3,6 +3,7 @@ package rca
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,9 @@ func TestReaches(t *testing.T) {
 // the front end's with it, while the database sat at an unusual level
 // from the issue's first row on. The backend must rank first, the database
 // must give no evidence (its level did not change at the onset), and the
-// request counts, not the symptom's metric, must not count.
+// request counts, not the symptom's metric, must not count. Moved to end
+// just before the issue, the normal period warms the streaming detector,
+// which then judges the issue instead.
 func TestReplayPetShopReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	cols := []Column{
@@ -97,9 +100,29 @@ func TestReplayPetShopReference(t *testing.T) {
 	if slices.Contains(rank, "db") {
 		t.Fatalf("ranking %v: db's level was there before the onset", rank)
 	}
+	for _, c := range res.Causes[0] {
+		if !strings.Contains(c.Explanation, "normal median") {
+			t.Fatalf("not the reference comparison: %s", c.Explanation)
+		}
+	}
 	// With every metric, the request count's jump makes db a candidate.
 	all := replayPetShop(sc, []*Table{normal}, rca.DefaultConfig(), petshopOptions{allMetrics: true})
 	if !slices.Contains(all.Cases[0].Ranking, "db") {
 		t.Fatalf("all metrics: ranking %v, want db in it", all.Cases[0].Ranking)
+	}
+	// A normal period that runs up to the issue warms the streaming
+	// detector, whose alarms are then the evidence.
+	shift := i0.Sub(normal.Times[len(normal.Times)-1]) - 5*time.Minute
+	for i := range normal.Times {
+		normal.Times[i] = normal.Times[i].Add(shift)
+	}
+	res = ReplayPetShop(sc, []*Table{normal}, rca.DefaultConfig())
+	if len(res.Causes[0]) == 0 {
+		t.Fatal("streaming detector: no cause")
+	}
+	for _, c := range res.Causes[0] {
+		if strings.Contains(c.Explanation, "normal median") {
+			t.Fatalf("contiguous normal period: reference comparison used: %s", c.Explanation)
+		}
 	}
 }
