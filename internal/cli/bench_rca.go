@@ -34,8 +34,11 @@ construct_data/<day>). Metrics go point by point into the streaming metric
 detector, logs through the template miner, traces into the call graph; the
 evidence in a window around each inject_time is ranked.
 
-petshop: DIR is the unpacked PetShop dataset (dataset/<scenario>/...). Each
-issue's metrics go into the metric detector after the scenario's normal period.
+petshop: DIR is the unpacked PetShop dataset (dataset/<scenario>/...). The
+series of each issue's symptom metric are compared with every normal period of
+the corpus (rca.Reference: the normal periods do not reach the issues, so the
+streaming detector would not be warm for them); without any normal period,
+with the issue's first row.
 
 A DIR without an unpacked corpus but with corpus archives (*.tar.xz, *.tar.gz,
 ...) is unpacked into a temporary folder first (needs tar).
@@ -224,13 +227,17 @@ func runBenchPetShop(stdout, stderr io.Writer, dir string, explain int) ([]bench
 	}
 	bar := progress.New(stderr, "petshop", int64(total))
 	var cases []benchrca.Case
-	var cold []string
+	var cold, borrowed []string
+	normals := benchrca.PetShopNormals(scs)
 	for i := range scs {
 		sc := &scs[i]
-		r := benchrca.ReplayPetShop(sc, rca.DefaultConfig())
+		r := benchrca.ReplayPetShop(sc, normals, rca.DefaultConfig())
 		bar.Add(int64(len(sc.Issues)))
-		if !r.Warm {
+		switch {
+		case !r.Warm:
 			cold = append(cold, sc.Name)
+		case r.Borrowed:
+			borrowed = append(borrowed, sc.Name)
 		}
 		cases = append(cases, r.Cases...)
 		for j, c := range r.Cases {
@@ -268,6 +275,9 @@ func runBenchPetShop(stdout, stderr io.Writer, dir string, explain int) ([]bench
 	}
 	if err := tw.Flush(); err != nil {
 		return nil, err
+	}
+	if len(borrowed) > 0 {
+		fmt.Fprintf(stdout, "no normal period of its own (compared with the other scenarios'): %s\n", strings.Join(borrowed, ", "))
 	}
 	if len(cold) > 0 {
 		fmt.Fprintf(stdout, "no normal period (degraded to change against each issue's first row): %s\n", strings.Join(cold, ", "))

@@ -177,8 +177,11 @@ func TestNezhaDump(t *testing.T) {
 }
 
 // TestPetShopVariants scores the unpacked PetShop folder named by
-// OSPREY_RCA_PETSHOP with the default ranker and with each ranker ablation
-// (pooled over all issues), for docs/rca.md; it skips without the variable.
+// OSPREY_RCA_PETSHOP with the default method and with each ablation
+// (pooled over all issues, and per scenario and target), for docs/rca.md;
+// OSPREY_RCA_VARIANTS=a,b picks some, OSPREY_RCA_MISSES=name prints the
+// explanations of that variant's misses at rank 1. It skips without the
+// variable.
 func TestPetShopVariants(t *testing.T) {
 	dir := os.Getenv("OSPREY_RCA_PETSHOP")
 	if dir == "" {
@@ -188,19 +191,67 @@ func TestPetShopVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	normals := PetShopNormals(scs)
+	only := os.Getenv("OSPREY_RCA_VARIANTS")
 	for _, v := range []struct {
 		name string
 		cfg  *rca.Config
+		opt  petshopOptions
 	}{
-		{"full", cfgWith(func(*rca.Config) {})},
-		{"stay-excess", cfgWith(func(c *rca.Config) { c.StayOwn = false })},
-		{"no-walk", cfgWith(func(c *rca.Config) { c.Damping = 0 })},
+		{"full", cfgWith(func(*rca.Config) {}), petshopOptions{}},
+		{"own-normal", cfgWith(func(*rca.Config) {}), petshopOptions{ownNormal: true}},
+		{"no-others", cfgWith(func(*rca.Config) {}), petshopOptions{noOthers: true}},
+		{"all-metrics", cfgWith(func(*rca.Config) {}), petshopOptions{allMetrics: true}},
+		{"stream", cfgWith(func(*rca.Config) {}), petshopOptions{stream: true}},
+		// The method before session 5 and each change alone on it.
+		{"before", cfgWith(func(*rca.Config) {}), petshopOptions{stream: true, noOthers: true, allMetrics: true}},
+		{"only-reference", cfgWith(func(*rca.Config) {}), petshopOptions{noOthers: true, allMetrics: true}},
+		{"only-symptom", cfgWith(func(*rca.Config) {}), petshopOptions{stream: true, noOthers: true}},
+		{"only-others", cfgWith(func(*rca.Config) {}), petshopOptions{stream: true, allMetrics: true}},
+		{"level", cfgWith(func(*rca.Config) {}), petshopOptions{mode: rca.CompareLevel}},
+		{"change", cfgWith(func(*rca.Config) {}), petshopOptions{mode: rca.CompareChange}},
+		{"level-no-base", cfgWith(func(*rca.Config) {}), petshopOptions{levelNoBase: true}},
+		{"min2", cfgWith(func(*rca.Config) {}), petshopOptions{minSurprise: 2}},
+		{"min5", cfgWith(func(*rca.Config) {}), petshopOptions{minSurprise: 5}},
+		{"stay-excess", cfgWith(func(c *rca.Config) { c.StayOwn = false }), petshopOptions{}},
+		{"no-walk", cfgWith(func(c *rca.Config) { c.Damping = 0 }), petshopOptions{}},
 	} {
+		if only != "" && !strings.Contains(","+only+",", ","+v.name+",") {
+			continue
+		}
 		var cases []Case
 		for i := range scs {
-			cases = append(cases, ReplayPetShop(&scs[i], *v.cfg).Cases...)
+			r := replayPetShop(&scs[i], normals, *v.cfg, v.opt)
+			cases = append(cases, r.Cases...)
+			if os.Getenv("OSPREY_RCA_MISSES") != v.name {
+				continue
+			}
+			for j, c := range r.Cases {
+				if c.Rank() == 1 {
+					continue
+				}
+				var b strings.Builder
+				fmt.Fprintf(&b, "MISS %s truth=%s rank=%d\n", c.ID, c.Truth, c.Rank())
+				for k, cs := range r.Causes[j] {
+					if k < 4 || cs.Name == c.Truth {
+						fmt.Fprintf(&b, "  %d. %s\n", k+1, cs.Explanation)
+					}
+				}
+				t.Log(b.String())
+			}
 		}
 		s := Score(cases)
-		t.Logf("petshop %-12s n=%d AC@1=%.3f AC@3=%.3f AC@5=%.3f Avg@5=%.3f", v.name, s.N, s.AC[0], s.AC[2], s.AC[4], s.Avg5)
+		t.Logf("petshop %-14s n=%d AC@1=%.3f AC@3=%.3f AC@5=%.3f Avg@5=%.3f", v.name, s.N, s.AC[0], s.AC[2], s.AC[4], s.Avg5)
+		keys, per := ScoreBy(cases, func(c *Case) string { return c.Type })
+		var b strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&b, "  %-32s %2d  %.3f / %.3f\n", k, per[k].N, per[k].AC[0], per[k].AC[2])
+		}
+		ranks := make([]string, len(cases))
+		for j := range cases {
+			ranks[j] = fmt.Sprint(cases[j].Rank())
+		}
+		fmt.Fprintf(&b, "  ranks %s", strings.Join(ranks, " "))
+		t.Log(b.String())
 	}
 }

@@ -38,6 +38,9 @@ type PetShopIssue struct {
 	// RootCause is the injected component; Target the observed symptom's
 	// metric (latency or availability).
 	RootCause, Target string
+	// Onset is the target's timestamp: when the symptom was observed, the
+	// incident's start (zero if absent).
+	Onset time.Time
 }
 
 // Table is a PetShop metrics.csv: one column per (component, metric,
@@ -105,13 +108,20 @@ func loadScenario(dir string) (PetShopScenario, error) {
 				continue
 			}
 			var tg struct {
-				Target    struct{ Metric string } `json:"target"`
-				RootCause struct{ Node string }   `json:"root_cause"`
+				Target struct {
+					Metric    string
+					Timestamp float64
+				} `json:"target"`
+				RootCause struct{ Node string } `json:"root_cause"`
 			}
 			if err := json.Unmarshal(b, &tg); err != nil {
 				return sc, fmt.Errorf("%s: %w", idir, err)
 			}
-			sc.Issues = append(sc.Issues, PetShopIssue{ID: split + "/" + e.Name(), Metrics: t, RootCause: tg.RootCause.Node, Target: tg.Target.Metric})
+			is := PetShopIssue{ID: split + "/" + e.Name(), Metrics: t, RootCause: tg.RootCause.Node, Target: tg.Target.Metric}
+			if tg.Target.Timestamp > 0 {
+				is.Onset = time.Unix(int64(tg.Target.Timestamp), 0).UTC()
+			}
+			sc.Issues = append(sc.Issues, is)
 		}
 	}
 	slices.SortFunc(sc.Issues, func(a, b PetShopIssue) int { return naturalCompare(a.ID, b.ID) })
@@ -210,62 +220,82 @@ func at(row []string, j int) string {
 type ScenarioResult struct {
 	Cases  []Case
 	Causes [][]osprey.Cause
-	// Warm says whether the detector was warmed on a normal period; without
-	// one the harness falls back to the change against the issue's first
-	// row.
-	Warm bool
+	// Warm says whether the issues were compared with a normal period;
+	// without one the harness falls back to the change against the
+	// issue's first row. Borrowed says the normal periods were other
+	// scenarios' (the scenario has none of its own).
+	Warm, Borrowed bool
 }
 
-// ReplayPetShop ranks every issue of a scenario. Each series
-// (component, metric, statistic) of the normal period is fed point by
-// point into a production metric Model; each issue then continues from a
-// copy of those models (a Model is a plain value), and the alarms its rows
-// raise are the evidence, ranked with the scenario's call graph.
-func ReplayPetShop(sc *PetShopScenario, cfg rca.Config) *ScenarioResult {
+// PetShopNormals returns the normal periods of the scenarios that have
+// one: the fault-free recordings of the system, under each scenario's
+// traffic.
+func PetShopNormals(scs []PetShopScenario) []*Table {
+	var out []*Table
+	for i := range scs {
+		if scs[i].Normal != nil {
+			out = append(out, scs[i].Normal)
+		}
+	}
+	return out
+}
+
+// ReplayPetShop ranks every issue of a scenario; normals are the
+// corpus's normal periods (PetShopNormals). See replayPetShop.
+func ReplayPetShop(sc *PetShopScenario, normals []*Table, cfg rca.Config) *ScenarioResult {
+	return replayPetShop(sc, normals, cfg, petshopOptions{})
+}
+
+// replayPetShop ranks every issue of a scenario with the scenario's call
+// graph. A series whose own normal period runs up to the issue (no gap
+// longer than a few steps, at least the detector's warm-up) would be
+// judged by the production streaming detector: the issue continues from a
+// copy of the model fed the normal period (a Model is a plain value), and
+// the alarms its rows raise are the evidence. Every other series, and all
+// of PetShop's (its normal periods were recorded months after the
+// issues), is compared with its references directly (refSet.evidence):
+// the detector, cold or fed a period that does not reach the issue, would
+// see the issue's few 5-minute rows as its first. The references of a
+// series are all of the corpus's normal periods of it (normals: the same
+// system recorded fault-free under each scenario's traffic), so a
+// scenario without a normal period of its own is still compared; with no
+// normal period at all, the harness degrades to the change against the
+// issue's first row.
+func replayPetShop(sc *PetShopScenario, normals []*Table, cfg rca.Config, opt petshopOptions) *ScenarioResult {
 	mcfg := metric.DefaultConfig()
-	res := &ScenarioResult{Warm: sc.Normal != nil && len(sc.Normal.Times) > mcfg.Warmup}
+	own := sc.Normal
+	var refs *refSet
+	switch {
+	case opt.noOthers, opt.ownNormal && own != nil:
+		refs = newRefSet(own)
+	default:
+		refs = newRefSet(normals...)
+	}
+	res := &ScenarioResult{Warm: len(refs.refs) > 0}
+	res.Borrowed = res.Warm && own == nil
+	// The streaming models are built only if some issue can use them.
+	stream := func(is *PetShopIssue) bool {
+		return own != nil && len(own.Times) > mcfg.Warmup && (opt.stream || reaches(own.Times, is.Metrics.Times, mcfg.Warmup))
+	}
 	warm := map[Column]*metric.Model{}
-	if res.Warm {
-		for j, c := range sc.Normal.Cols {
+	if slices.ContainsFunc(sc.Issues, func(is PetShopIssue) bool { return stream(&is) }) {
+		for j, c := range own.Cols {
 			m := &metric.Model{}
-			for i, ts := range sc.Normal.Times {
-				m.Update(&mcfg, ts.UnixMilli(), sc.Normal.Values[i][j])
+			for i, ts := range own.Times {
+				m.Update(&mcfg, ts.UnixMilli(), own.Values[i][j])
 			}
 			warm[c] = m
 		}
 	}
 	for _, is := range sc.Issues {
 		var ev []rca.Evidence
-		t := is.Metrics
-		for j, c := range t.Cols {
-			m0, ok := warm[c]
-			if res.Warm && !ok {
-				continue
-			}
-			labels := osprey.Labels{osprey.LabelService: c.Component, osprey.LabelMetric: c.Metric + "_" + c.Statistic}
-			var m metric.Model
-			if ok {
-				m = *m0
-			}
-			for i, ts := range t.Times {
-				v := t.Values[i][j]
-				if !res.Warm {
-					// Degraded: no normal period to learn from.
-					if s := relChange(t.Values[0][j], v); s > 0 && i > 0 {
-						ev = append(ev, rca.Evidence{ID: fmt.Sprintf("%s/%s/%d", c.Component, labels[osprey.LabelMetric], ts.Unix()), Service: c.Component, Kind: rca.KindMetric,
-							Signal: labels[osprey.LabelMetric] + " changed against the issue's first row", Score: s, Onset: ts})
-					}
-					continue
-				}
-				r := m.Update(&mcfg, ts.UnixMilli(), v)
-				if r.Warm && r.Score >= mcfg.Threshold {
-					a := metric.NewAnomaly(&mcfg, labels, labels.Fingerprint(), osprey.Sample{TimestampMs: ts.UnixMilli(), Value: v}, &r)
-					a.ID = fmt.Sprintf("%s/%s/%d", c.Component, labels[osprey.LabelMetric], ts.Unix())
-					if e, ok := rca.FromAnomaly(&a, osprey.LabelService); ok {
-						ev = append(ev, e)
-					}
-				}
-			}
+		switch {
+		case stream(&is):
+			ev = streamEvidence(&is, warm, &mcfg, opt)
+		case res.Warm:
+			ev = refs.evidence(&is, opt)
+		default:
+			ev = changeEvidence(&is, opt)
 		}
 		causes := rca.Rank(sc.Graph, ev, cfg)
 		c := Case{ID: sc.Name + "/" + is.ID, Truth: is.RootCause, Type: sc.Name + " " + is.Target, Group: sc.Name}
@@ -276,6 +306,60 @@ func ReplayPetShop(sc *PetShopScenario, cfg rca.Config) *ScenarioResult {
 		res.Causes = append(res.Causes, causes)
 	}
 	return res
+}
+
+// symptomMetric reports whether column c counts for the issue: a series
+// of the metric of the issue's symptom (every metric when the issue names
+// none, or with allMetrics).
+func symptomMetric(is *PetShopIssue, c Column, opt petshopOptions) bool {
+	return opt.allMetrics || is.Target == "" || c.Metric == is.Target
+}
+
+// streamEvidence feeds the issue's rows into copies of the streaming
+// models fed the normal period; the alarms are the evidence.
+func streamEvidence(is *PetShopIssue, warm map[Column]*metric.Model, mcfg *metric.Config, opt petshopOptions) []rca.Evidence {
+	var ev []rca.Evidence
+	t := is.Metrics
+	for j, c := range t.Cols {
+		m0, ok := warm[c]
+		if !ok || !symptomMetric(is, c, opt) {
+			continue
+		}
+		labels := osprey.Labels{osprey.LabelService: c.Component, osprey.LabelMetric: c.Metric + "_" + c.Statistic}
+		m := *m0
+		for i, ts := range t.Times {
+			v := t.Values[i][j]
+			r := m.Update(mcfg, ts.UnixMilli(), v)
+			if r.Warm && r.Score >= mcfg.Threshold {
+				a := metric.NewAnomaly(mcfg, labels, labels.Fingerprint(), osprey.Sample{TimestampMs: ts.UnixMilli(), Value: v}, &r)
+				a.ID = fmt.Sprintf("%s/%s/%d", c.Component, labels[osprey.LabelMetric], ts.Unix())
+				if e, ok := rca.FromAnomaly(&a, osprey.LabelService); ok {
+					ev = append(ev, e)
+				}
+			}
+		}
+	}
+	return ev
+}
+
+// changeEvidence is the degraded evidence without any normal period: each
+// row's relative change against the issue's first row.
+func changeEvidence(is *PetShopIssue, opt petshopOptions) []rca.Evidence {
+	var ev []rca.Evidence
+	t := is.Metrics
+	for j, c := range t.Cols {
+		if !symptomMetric(is, c, opt) {
+			continue
+		}
+		name := c.Metric + "_" + c.Statistic
+		for i := 1; i < len(t.Times); i++ {
+			if s := relChange(t.Values[0][j], t.Values[i][j]); s > 0 {
+				ev = append(ev, rca.Evidence{ID: fmt.Sprintf("%s/%s/%d", c.Component, name, t.Times[i].Unix()), Service: c.Component, Kind: rca.KindMetric,
+					Signal: name + " changed against the issue's first row", Score: s, Onset: t.Times[i]})
+			}
+		}
+	}
+	return ev
 }
 
 // relChange scores the relative change of v against ref: 0 below a 50 %
