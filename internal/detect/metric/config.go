@@ -104,6 +104,10 @@ type Config struct {
 	// novelIsolated counts an isolated novelty in full (see
 	// novelPersistFloor), the rule before novelty persistence.
 	novelIsolated bool
+	// burstGrowing scores the burst sum against its record throughout,
+	// also while the excursion raises it (the rule before
+	// Model.burstExcursion).
+	burstGrowing bool
 }
 
 // DefaultConfig returns the defaults used by serve and by the NAB bench.

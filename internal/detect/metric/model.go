@@ -135,6 +135,12 @@ type Model struct {
 	// novRecent is the strongest novelty surprise of the last few
 	// samples, decaying by novelPersistDecay per sample.
 	novRecent float64
+	// burstBar is what the burst component is judged against during an
+	// excursion of the burst sum above its record: the record before the
+	// excursion (> 0), not the record the excursion itself keeps raising.
+	// 0 means no excursion; burstReleased (< 0) an excursion that has
+	// alarmed, judged against the record again (see burstExcursion).
+	burstBar float64
 
 	day  [dayBins]float32
 	week [weekBins]float32
@@ -196,7 +202,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		// mean: restart the short-term trackers rather than read the
 		// switch itself as a shift.
 		m.shortMean, m.ref, m.spread = ds, ds, scale
-		m.burstUp, m.burstDown = 0, 0
+		m.burstUp, m.burstDown, m.burstBar = 0, 0, 0
 	}
 	short := m.shortMean + cfg.ShortAlpha*(ds-m.shortMean)
 	sdev := max(m.shiftDev, floor)
@@ -241,16 +247,27 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	}
 	for c := range numComponents {
 		rec := max(m.record[c], 1)
-		if c == CompBurst {
+		// bar is what the surprise is judged against: the record, except
+		// during an excursion of the burst sum (burstExcursion).
+		bar := rec
+		switch c {
+		case CompBurst:
 			rec = max(m.record[c], burstRecordFloor)
-		}
-		if c == CompPoint {
+			bar = rec
+			if m.burstBar > 0 && !cfg.burstGrowing {
+				bar = m.burstBar
+			}
+		case CompPoint:
 			rec = max(m.pointRec[k], 1)
+			bar = rec
 		}
 		if warm && !cfg.disabled[c] {
 			sc := 0.0
-			if q := z[c] / rec; q > zeroBelow {
+			if q := z[c] / bar; q > zeroBelow {
 				sc = min(1, max(0, 0.5+half*math.Log2(q)))
+			}
+			if c == CompBurst {
+				m.burstExcursion(m.threshold(cfg), z[c], rec, sc)
 			}
 			res.Components[c] = sc
 			best = max(best, sc)
@@ -290,6 +307,44 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 // record. With 2, a run must exceed the allowance by two typical errors in
 // all before it can score above 0.5.
 const burstRecordFloor = 2
+
+// burstReleased marks, in Model.burstBar, an excursion of the burst sum
+// that has alarmed.
+const burstReleased = -1
+
+// burstExcursion updates burstBar after the burst component scored sc for
+// the sum z against its record rec (threshold is the series' alarm
+// threshold).
+//
+// The burst sum grows over a run, so a run that outlasts the runs before
+// it passes its record gradually, and the record, which follows a surprise
+// up by at most AlarmGrow per sample, follows the sum: scored against a
+// record it keeps raising itself, the run scores only its growth per
+// sample (0.52 for a sum growing by 12 % a sample) and never alarms
+// however far it goes. So once the sum passes its record without alarming,
+// it is judged against the record before the excursion, until it falls
+// back below that or alarms. After the alarm the record governs again (it
+// has followed the run), so the rest of the run does not alarm again after
+// the refractory span. The point component needs no such rule (a spike is
+// one sample, scored before the record moves); for shift and spread,
+// averages that settle within about ten samples, the rule raised more
+// false alarms than it found windows (docs/detection.md).
+func (m *Model) burstExcursion(threshold, z, rec, sc float64) {
+	switch {
+	case m.burstBar == 0:
+		if z > rec && sc < threshold {
+			m.burstBar = rec
+		}
+	case m.burstBar < 0:
+		if z < rec {
+			m.burstBar = 0
+		}
+	case sc >= threshold:
+		m.burstBar = burstReleased
+	case z < m.burstBar:
+		m.burstBar = 0
+	}
+}
 
 // persist applies novelty persistence (see novelPersistDecay) to zn, this
 // sample's novelty surprise: a new shape makes new sequences at several

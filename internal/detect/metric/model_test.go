@@ -457,6 +457,55 @@ func TestBurst(t *testing.T) {
 	}
 }
 
+// TestBurstExcursion checks that a run longer than the runs before it
+// fires the burst component: runs of 4 samples 10 errors above the level
+// recur every 400 samples of noise and set the burst record; a run of 12
+// fills the sum past that record gradually. Judged against the record before its
+// excursion (Model.burstExcursion) the long run alarms; judged against the
+// record it keeps raising itself (burstGrowing, the rule before) its burst
+// score stays near 0.5, its growth per sample, and never alarms.
+func TestBurstExcursion(t *testing.T) {
+	for _, growing := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.burstGrowing = growing
+		var m Model
+		noise := signal(6000, 3, func(_ int, e float64) float64 { return e })
+		at := 0
+		feed := func(v float64) Result {
+			r := m.Update(&cfg, int64(at)*step, v)
+			at++
+			return r
+		}
+		run := func(n int) (fired int) {
+			off := 10 * max(m.err[m.pred], cfg.Floor*m.swing)
+			base := m.level
+			fired = -1
+			for k := range n {
+				if r := feed(base + off + noise[at%len(noise)]); fired < 0 && r.Fired(CompBurst, cfg.Threshold) {
+					fired = k
+				}
+			}
+			return fired
+		}
+		for range 8 {
+			for range 400 {
+				feed(100 + noise[at%len(noise)])
+			}
+			run(4)
+		}
+		for range 400 {
+			feed(100 + noise[at%len(noise)])
+		}
+		fired := run(12)
+		switch {
+		case !growing && (fired < 4 || fired > 8):
+			t.Errorf("the long run fired the burst component at its sample %d, want soon after it outlasts the short runs (4..8)", fired)
+		case growing && fired >= 0:
+			t.Errorf("burstGrowing: the long run fired the burst component at its sample %d; the test no longer shows the difference", fired)
+		}
+	}
+}
+
 // TestModelSize keeps the per-series state within its budget.
 func TestModelSize(t *testing.T) {
 	if sz := unsafe.Sizeof(Model{}); sz > 2048 {
