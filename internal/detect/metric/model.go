@@ -135,11 +135,10 @@ type Model struct {
 	// novRecent is the strongest novelty surprise of the last few
 	// samples, decaying by novelPersistDecay per sample.
 	novRecent float64
-	// burstBar is what the burst component is judged against during an
-	// excursion of the burst sum above its record: the record before the
-	// excursion (> 0), not the record the excursion itself keeps raising.
-	// 0 means no excursion; burstReleased (< 0) an excursion that has
-	// alarmed, judged against the record again (see burstExcursion).
+	// burstBar follows an excursion of the burst sum above its record
+	// (see burstExcursion): while it has not alarmed, burstBar is the
+	// record before it (> 0), which the burst is judged against; once it
+	// has alarmed, minus that record (< 0); 0 when there is none.
 	burstBar float64
 
 	day  [dayBins]float32
@@ -261,13 +260,11 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 			rec = max(m.pointRec[k], 1)
 			bar = rec
 		}
-		if warm && !cfg.disabled[c] {
-			sc := 0.0
+		scored := warm && !cfg.disabled[c]
+		sc := 0.0
+		if scored {
 			if q := z[c] / bar; q > zeroBelow {
 				sc = min(1, max(0, 0.5+half*math.Log2(q)))
-			}
-			if c == CompBurst {
-				m.burstExcursion(m.threshold(cfg), z[c], rec, sc)
 			}
 			res.Components[c] = sc
 			best = max(best, sc)
@@ -278,6 +275,9 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		// meaningful.
 		if recording {
 			m.record[c] = max(min(z[c], rec*grow), rec*cfg.RecordDecay)
+		}
+		if c == CompBurst && scored && !cfg.burstGrowing {
+			m.burstExcursion(cfg, z[c], rec, sc)
 		}
 	}
 	if recording {
@@ -308,13 +308,9 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 // all before it can score above 0.5.
 const burstRecordFloor = 2
 
-// burstReleased marks, in Model.burstBar, an excursion of the burst sum
-// that has alarmed.
-const burstReleased = -1
-
-// burstExcursion updates burstBar after the burst component scored sc for
-// the sum z against its record rec (threshold is the series' alarm
-// threshold).
+// burstExcursion follows an excursion of the burst sum above its record,
+// after the burst component scored sc for the sum z against its record
+// rec (the record before this sample) and the record was updated.
 //
 // The burst sum grows over a run, so a run that outlasts the runs before
 // it passes its record gradually, and the record, which follows a surprise
@@ -322,26 +318,42 @@ const burstReleased = -1
 // record it keeps raising itself, the run scores only its growth per
 // sample (0.52 for a sum growing by 12 % a sample) and never alarms
 // however far it goes. So once the sum passes its record without alarming,
-// it is judged against the record before the excursion, until it falls
-// back below that or alarms. After the alarm the record governs again (it
-// has followed the run), so the rest of the run does not alarm again after
-// the refractory span. The point component needs no such rule (a spike is
-// one sample, scored before the record moves); for shift and spread,
-// averages that settle within about ten samples, the rule raised more
-// false alarms than it found windows (docs/detection.md).
-func (m *Model) burstExcursion(threshold, z, rec, sc float64) {
-	switch {
-	case m.burstBar == 0:
-		if z > rec && sc < threshold {
+// it is judged against the record before the excursion (burstBar), until
+// it falls back below that or alarms. After the alarm the record governs
+// again (it has followed the run), so the rest of the run does not alarm
+// again after the refractory span.
+//
+// When a run that alarmed is over (its sum has drained to 0), its record
+// is brought back to at most AlarmGrow times the record before it: an
+// alarmed run raises the bar for the next one as much as an alarmed spike
+// raises the point record (a spike is one sample, so AlarmGrow bounds
+// that already), and a moderate run after a long incident is judged
+// against the runs of ordinary times, not against the incident.
+//
+// The point component needs neither rule; for shift and spread, averages
+// that settle within about ten samples, the first rule raised more false
+// alarms than it found windows (docs/detection.md).
+func (m *Model) burstExcursion(cfg *Config, z, rec, sc float64) {
+	alarmed := sc >= m.threshold(cfg)
+	switch b := m.burstBar; {
+	case b == 0:
+		if z > rec {
 			m.burstBar = rec
+			if alarmed {
+				m.burstBar = -rec
+			}
 		}
-	case m.burstBar < 0:
-		if z < rec {
+	case b > 0:
+		if alarmed {
+			m.burstBar = -b
+		} else if z < b {
 			m.burstBar = 0
 		}
-	case sc >= threshold:
-		m.burstBar = burstReleased
-	case z < m.burstBar:
+	case z == 0:
+		// The alarmed run is over.
+		if !cfg.burstNoReturn {
+			m.record[CompBurst] = min(m.record[CompBurst], -b*cfg.AlarmGrow)
+		}
 		m.burstBar = 0
 	}
 }
