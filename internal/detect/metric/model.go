@@ -330,9 +330,11 @@ const burstRecordFloor = 2
 // that already), and a moderate run after a long incident is judged
 // against the runs of ordinary times, not against the incident.
 //
-// The point component needs neither rule; for shift and spread, averages
-// that settle within about ten samples, the first rule raised more false
-// alarms than it found windows (docs/detection.md).
+// The point component needs no first rule (a spike is one sample, scored
+// before the record moves); for shift and spread, averages that settle
+// within about ten samples, the first rule raised more false alarms than
+// it found windows, and the second rule did not pay for any other
+// component (docs/detection.md, Session 5).
 func (m *Model) burstExcursion(cfg *Config, z, rec, sc float64) {
 	alarmed := sc >= m.threshold(cfg)
 	switch b := m.burstBar; {
