@@ -86,6 +86,8 @@ func TestAblation(t *testing.T) {
 		{"without spread", func(c *Config) { c.disabled[CompSpread] = true }},
 		{"without novel", func(c *Config) { c.disabled[CompNovel] = true }},
 		{"without burst", func(c *Config) { c.disabled[CompBurst] = true }},
+		{"burst judged against the record its run raises (before session 5)", func(c *Config) { c.burstGrowing = true }},
+		{"burst record kept after an alarmed run", func(c *Config) { c.burstNoReturn = true }},
 		{"novelty near misses count in full", func(c *Config) { c.novelExact = true }},
 		{"isolated novelty in full", func(c *Config) { c.novelIsolated = true }},
 		{"without burst, near misses and isolated novelty in full (the previous detector)", func(c *Config) {

@@ -104,6 +104,13 @@ type Config struct {
 	// novelIsolated counts an isolated novelty in full (see
 	// novelPersistFloor), the rule before novelty persistence.
 	novelIsolated bool
+	// burstGrowing scores the burst sum against its record throughout,
+	// also while the excursion raises it, and keeps the record an
+	// alarmed run raised (the rules before Model.burstExcursion).
+	burstGrowing bool
+	// burstNoReturn keeps the record an alarmed run raised (the second
+	// rule of Model.burstExcursion off).
+	burstNoReturn bool
 }
 
 // DefaultConfig returns the defaults used by serve and by the NAB bench.

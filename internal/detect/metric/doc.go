@@ -23,7 +23,11 @@
 //   - burst: a two-sided CUSUM of the residual in units of the running
 //     error, each sample clipped to Config.BurstClip and less
 //     Config.BurstAllowance, for a run of large residuals on one side
-//     that no single sample makes a record of;
+//     that no single sample makes a record of; while the sum is above
+//     its record it is judged against the record from before (the run
+//     would otherwise raise the record it is judged against), and once
+//     a run that alarmed is over its record falls back to at most
+//     Config.AlarmGrow times that;
 //   - novel: context novelty after CAD OSE: the value quantised into four
 //     levels of its running range, and each sequence of the last 2..7
 //     levels looked up in a 4,096-bit set of sequences seen before; a

@@ -135,6 +135,11 @@ type Model struct {
 	// novRecent is the strongest novelty surprise of the last few
 	// samples, decaying by novelPersistDecay per sample.
 	novRecent float64
+	// burstBar follows an excursion of the burst sum above its record
+	// (see burstExcursion): while it has not alarmed, burstBar is the
+	// record before it (> 0), which the burst is judged against; once it
+	// has alarmed, minus that record (< 0); 0 when there is none.
+	burstBar float64
 
 	day  [dayBins]float32
 	week [weekBins]float32
@@ -196,7 +201,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		// mean: restart the short-term trackers rather than read the
 		// switch itself as a shift.
 		m.shortMean, m.ref, m.spread = ds, ds, scale
-		m.burstUp, m.burstDown = 0, 0
+		m.burstUp, m.burstDown, m.burstBar = 0, 0, 0
 	}
 	short := m.shortMean + cfg.ShortAlpha*(ds-m.shortMean)
 	sdev := max(m.shiftDev, floor)
@@ -241,15 +246,24 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	}
 	for c := range numComponents {
 		rec := max(m.record[c], 1)
-		if c == CompBurst {
+		// bar is what the surprise is judged against: the record, except
+		// during an excursion of the burst sum (burstExcursion).
+		bar := rec
+		switch c {
+		case CompBurst:
 			rec = max(m.record[c], burstRecordFloor)
-		}
-		if c == CompPoint {
+			bar = rec
+			if m.burstBar > 0 && !cfg.burstGrowing {
+				bar = m.burstBar
+			}
+		case CompPoint:
 			rec = max(m.pointRec[k], 1)
+			bar = rec
 		}
-		if warm && !cfg.disabled[c] {
-			sc := 0.0
-			if q := z[c] / rec; q > zeroBelow {
+		scored := warm && !cfg.disabled[c]
+		sc := 0.0
+		if scored {
+			if q := z[c] / bar; q > zeroBelow {
 				sc = min(1, max(0, 0.5+half*math.Log2(q)))
 			}
 			res.Components[c] = sc
@@ -261,6 +275,9 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		// meaningful.
 		if recording {
 			m.record[c] = max(min(z[c], rec*grow), rec*cfg.RecordDecay)
+		}
+		if c == CompBurst && scored && !cfg.burstGrowing {
+			m.burstExcursion(cfg, z[c], rec, sc)
 		}
 	}
 	if recording {
@@ -290,6 +307,58 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 // record. With 2, a run must exceed the allowance by two typical errors in
 // all before it can score above 0.5.
 const burstRecordFloor = 2
+
+// burstExcursion follows an excursion of the burst sum above its record,
+// after the burst component scored sc for the sum z against its record
+// rec (the record before this sample) and the record was updated.
+//
+// The burst sum grows over a run, so a run that outlasts the runs before
+// it passes its record gradually, and the record, which follows a surprise
+// up by at most AlarmGrow per sample, follows the sum: scored against a
+// record it keeps raising itself, the run scores only its growth per
+// sample (0.52 for a sum growing by 12 % a sample) and never alarms
+// however far it goes. So once the sum passes its record without alarming,
+// it is judged against the record before the excursion (burstBar), until
+// it falls back below that or alarms. After the alarm the record governs
+// again (it has followed the run), so the rest of the run does not alarm
+// again after the refractory span.
+//
+// When a run that alarmed is over (its sum has drained to 0), its record
+// is brought back to at most AlarmGrow times the record before it: an
+// alarmed run raises the bar for the next one as much as an alarmed spike
+// raises the point record (a spike is one sample, so AlarmGrow bounds
+// that already), and a moderate run after a long incident is judged
+// against the runs of ordinary times, not against the incident.
+//
+// The point component needs no first rule (a spike is one sample, scored
+// before the record moves); for shift and spread, averages that settle
+// within about ten samples, the first rule raised more false alarms than
+// it found windows, and the second rule did not pay for any other
+// component (docs/detection.md, Session 5).
+func (m *Model) burstExcursion(cfg *Config, z, rec, sc float64) {
+	alarmed := sc >= m.threshold(cfg)
+	switch b := m.burstBar; {
+	case b == 0:
+		if z > rec {
+			m.burstBar = rec
+			if alarmed {
+				m.burstBar = -rec
+			}
+		}
+	case b > 0:
+		if alarmed {
+			m.burstBar = -b
+		} else if z < b {
+			m.burstBar = 0
+		}
+	case z == 0:
+		// The alarmed run is over.
+		if !cfg.burstNoReturn {
+			m.record[CompBurst] = min(m.record[CompBurst], -b*cfg.AlarmGrow)
+		}
+		m.burstBar = 0
+	}
+}
 
 // persist applies novelty persistence (see novelPersistDecay) to zn, this
 // sample's novelty surprise: a new shape makes new sequences at several

@@ -457,6 +457,78 @@ func TestBurst(t *testing.T) {
 	}
 }
 
+// TestBurstExcursion checks both rules of Model.burstExcursion. Runs of 4
+// samples 10 errors above the level recur every 400 samples of noise and
+// set the burst record; a run of 12 then fills the sum past that record
+// gradually. Judged against the record before its excursion it alarms;
+// judged against the record it keeps raising itself (burstGrowing, the
+// rule before) its burst score stays near 0.5, its growth per sample, and
+// never alarms. Once the alarmed run is over, its record falls back to at
+// most AlarmGrow times the record before it, so the same run 400 samples
+// later alarms again; with the raised record kept (burstNoReturn) it does
+// not.
+func TestBurstExcursion(t *testing.T) {
+	tests := []struct {
+		name                  string
+		growing, noReturn     bool
+		wantFirst, wantSecond bool
+	}{
+		{"defaults", false, false, true, true},
+		{"record kept after an alarmed run", false, true, true, false},
+		{"judged against the record the run raises", true, false, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.burstGrowing, cfg.burstNoReturn = tc.growing, tc.noReturn
+			var m Model
+			noise := signal(6000, 3, func(_ int, e float64) float64 { return e })
+			at := 0
+			feed := func(v float64) Result {
+				r := m.Update(&cfg, int64(at)*step, v)
+				at++
+				return r
+			}
+			quiet := func() {
+				for range 400 {
+					feed(100 + noise[at%len(noise)])
+				}
+			}
+			// run feeds n samples 10 errors above the level and returns
+			// the first at which the burst component fired, or -1.
+			run := func(n int) int {
+				off := 10 * max(m.err[m.pred], cfg.Floor*m.swing)
+				base := m.level
+				fired := -1
+				for k := range n {
+					if r := feed(base + off + noise[at%len(noise)]); fired < 0 && r.Fired(CompBurst, cfg.Threshold) {
+						fired = k
+					}
+				}
+				return fired
+			}
+			for range 8 {
+				quiet()
+				run(4)
+			}
+			quiet()
+			before := m.record[CompBurst]
+			first := run(12)
+			quiet()
+			if !tc.growing && !tc.noReturn && m.record[CompBurst] > cfg.AlarmGrow*before {
+				t.Errorf("burst record %v after the alarmed run, want at most %v × %v", m.record[CompBurst], cfg.AlarmGrow, before)
+			}
+			second := run(12)
+			if got := first >= 0; got != tc.wantFirst || (got && (first < 4 || first > 8)) {
+				t.Errorf("first long run fired the burst component at its sample %d, want %v (at 4..8)", first, tc.wantFirst)
+			}
+			if got := second >= 0; got != tc.wantSecond {
+				t.Errorf("second long run fired the burst component at its sample %d, want %v", second, tc.wantSecond)
+			}
+		})
+	}
+}
+
 // TestModelSize keeps the per-series state within its budget.
 func TestModelSize(t *testing.T) {
 	if sz := unsafe.Sizeof(Model{}); sz > 2048 {

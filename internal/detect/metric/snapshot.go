@@ -36,7 +36,8 @@ const (
 	snapMagic = "OSPRYMET"
 	// snapVersion 2: the burst component (two CUSUMs and a fifth
 	// record) and novelty persistence (novRecent) were added to Model.
-	snapVersion = 2
+	// 3: the burst excursion's bar (burstBar).
+	snapVersion = 3
 	tagSeries   = 1
 	tagEnd      = 0
 
@@ -244,6 +245,7 @@ func encodeModel(e *snapfile.Encoder, m *Model) {
 	e.F64(m.burstUp)
 	e.F64(m.burstDown)
 	e.F64(m.novRecent)
+	e.F64(m.burstBar)
 	for _, v := range m.day {
 		e.F32(v)
 	}
@@ -354,7 +356,7 @@ func (d *snapDecoder) model(m *Model) {
 	for i := range m.nov.seen {
 		m.nov.seen[i] = u64()
 	}
-	m.burstUp, m.burstDown, m.novRecent = f64(), f64(), f64()
+	m.burstUp, m.burstDown, m.novRecent, m.burstBar = f64(), f64(), f64(), f64()
 	for i := range m.day {
 		m.day[i] = f32()
 	}
