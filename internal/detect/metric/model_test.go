@@ -103,14 +103,15 @@ func TestSyntheticSignals(t *testing.T) {
 		{"short run beyond the usual error", func(i int, e float64) float64 {
 			// Ten samples 4.5σ high, below the point component's
 			// record in this noise: the shift component finds them
-			// within three samples. (The burst sum, judged against a
-			// record of at least burstRecordFloor, does not fire on a
-			// run this short.)
+			// at the fifth sample, when its sum (at most half an
+			// error per sample) first beats cusumRecordFloor by the
+			// threshold's margin. (The burst sum, judged against
+			// the same floor, does not fire on a run this short.)
 			if i >= at && i < at+10 {
 				return 104.5 + e
 			}
 			return 100 + e
-		}, 3, CompShift, 0},
+		}, 4, CompShift, 0},
 		{"slow drift", func(i int, e float64) float64 {
 			return 100 + 10*float64(i)/n + e
 		}, -1, 0, 0},

@@ -96,16 +96,16 @@ func snapshotBytes(t testing.TB, eng *Engine) []byte {
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current format")
 
 // TestSnapshotGolden holds the format to files an earlier build wrote
-// (testdata/snapshot-v2.golden: the learnedEngine state, with an open
-// anomaly and feedback; testdata/tracker-v2.golden: the Tracker of its
+// (testdata/snapshot-v3.golden: the learnedEngine state, with an open
+// anomaly and feedback; testdata/tracker-v3.golden: the Tracker of its
 // first series, as the log detector embeds it). Restore and
 // UnmarshalBinary read them, and Snapshot and AppendBinary of what they
 // read write them again byte for byte, so that a snapshot written before a
 // change loads after it and the other way round. A change of the format
 // fails here: it needs a new snapVersion and `go test -run Golden -update`.
 func TestSnapshotGolden(t *testing.T) {
-	snapPath := filepath.Join("testdata", "snapshot-v2.golden")
-	trackerPath := filepath.Join("testdata", "tracker-v2.golden")
+	snapPath := filepath.Join("testdata", "snapshot-v3.golden")
+	trackerPath := filepath.Join("testdata", "tracker-v3.golden")
 	if *update {
 		eng, _ := learnedEngine(t)
 		rec, err := eng.series[snapLabels[0].Fingerprint()].AppendBinary(nil)
@@ -288,7 +288,7 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 	}{
 		{"empty", nil, "truncated"},
 		{"foreign", []byte("SQLite format 3\x00 and more bytes"), "bad magic"},
-		{"old version (before the burst component)", set(8, 1), "version 1, this build reads version 2"},
+		{"old version (before the shift CUSUM)", set(8, 2), "version 2, this build reads version 3"},
 		{"other model layout", set(12, uint32(modelRecordSize-8)), "model record of"},
 		{"truncated in the header", snap[:10], "truncated"},
 		{"truncated in a model", snap[:200], "truncated"},
