@@ -59,13 +59,15 @@ type Config struct {
 	// filling it alone.
 	BurstAllowance, BurstClip float64
 	// ShiftAllowance and ShiftClip shape the shift component, a second,
-	// narrow CUSUM of the same standardised residual: at 2 and 3 a
-	// sample adds at most one typical error, a residual below about
+	// narrow CUSUM of the same standardised residual: at 2 and 2.5 a
+	// sample adds at most half a typical error, a residual below about
 	// 1.6σ of Gaussian noise drains the sum, and the sum measures how
-	// many samples in a row the series has stayed off its prediction by
-	// more than that. It finds level shifts too small for the point and
-	// burst components (3σ) before the level predictor has adapted to
-	// them.
+	// long the series has stayed off its prediction by more than that.
+	// It finds level shifts too small for the point and burst components
+	// (4σ) before the level predictor has adapted to them. With a step of
+	// a whole error (clip 3) the runs of a smoothed series (a rate over a
+	// minute sampled every second) alarmed in a healthy history
+	// (docs/detection.md, session 5).
 	ShiftAllowance, ShiftClip float64
 	// NovelAlpha is the smoothing of the context-novelty rates (the share
 	// of never-seen value sequences; see CompNovel).

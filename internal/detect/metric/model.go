@@ -197,7 +197,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	}
 	// Two CUSUMs of the standardised residual: burst sums large
 	// residuals (a burst of activity), shift moderate ones, each adding at
-	// most ShiftClip − ShiftAllowance = one typical error, so its sum
+	// most ShiftClip − ShiftAllowance (half a typical error), so its sum
 	// measures how long a level has stayed off the prediction.
 	xs := r / scale
 	z[CompBurst] = cusum(&m.burstUp, &m.burstDown, xs, cfg.BurstAllowance, cfg.BurstClip)
@@ -270,7 +270,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 // decay to the floor and a run barely past the allowance would score as a
 // new record. With 2, a run must exceed the allowance by two typical
 // errors in all before it can score above 0.5 (for the shift component,
-// whose samples add at most one error each, three samples in a row).
+// whose samples add at most half an error each, five samples in a row).
 const cusumRecordFloor = 2
 
 // cusum adds the standardised residual x, clipped to ±clip, less allow, to
