@@ -114,6 +114,10 @@ func TestAblation(t *testing.T) {
 		{"BurstAllowance 5", func(c *Config) { c.BurstAllowance = 5 }},
 		{"BurstClip 6", func(c *Config) { c.BurstClip = 6 }},
 		{"BurstClip 15", func(c *Config) { c.BurstClip = 15 }},
+		{"ShiftAllowance 1.75, ShiftClip 2.25", func(c *Config) { c.ShiftAllowance, c.ShiftClip = 1.75, 2.25 }},
+		{"ShiftAllowance 2.25, ShiftClip 2.75", func(c *Config) { c.ShiftAllowance, c.ShiftClip = 2.25, 2.75 }},
+		{"ShiftClip 2.75", func(c *Config) { c.ShiftClip = 2.75 }},
+		{"ShiftClip 3", func(c *Config) { c.ShiftClip = 3 }},
 	} {
 		cfg := base
 		x.f(&cfg)

@@ -14,10 +14,7 @@ type Config struct {
 	Warmup int
 	// LevelAlpha is the smoothing of the fast level predictors.
 	LevelAlpha float64
-	// RefAlpha is the smoothing of the slower reference level that the
-	// shift component compares the short-term mean with.
-	RefAlpha float64
-	// ShortAlpha is the smoothing of the short-term mean and spread.
+	// ShortAlpha is the smoothing of the short-term spread.
 	ShortAlpha float64
 	// ErrAlpha is the smoothing of the predictors' running errors.
 	ErrAlpha float64
@@ -61,6 +58,17 @@ type Config struct {
 	// and the clip keeps one spike, the point component's business, from
 	// filling it alone.
 	BurstAllowance, BurstClip float64
+	// ShiftAllowance and ShiftClip shape the shift component, a second,
+	// narrow CUSUM of the same standardised residual: at 2 and 2.5 a
+	// sample adds at most half a typical error, a residual below about
+	// 1.6σ of Gaussian noise drains the sum, and the sum measures how
+	// long the series has stayed off its prediction by more than that.
+	// It finds level shifts too small for the point and burst components
+	// (4σ) before the level predictor has adapted to them. With a step of
+	// a whole error (clip 3) the runs of a smoothed series (a rate over a
+	// minute sampled every second) alarmed in a healthy history
+	// (docs/detection.md, session 5).
+	ShiftAllowance, ShiftClip float64
 	// NovelAlpha is the smoothing of the context-novelty rates (the share
 	// of never-seen value sequences; see CompNovel).
 	NovelAlpha float64
@@ -118,7 +126,6 @@ func DefaultConfig() Config {
 	c := Config{
 		Warmup:         100,
 		LevelAlpha:     0.03,
-		RefAlpha:       0.005,
 		ShortAlpha:     0.1,
 		ErrAlpha:       0.01,
 		BaseAlpha:      0.002,
@@ -132,6 +139,8 @@ func DefaultConfig() Config {
 		ScoreOctaves:   4,
 		BurstAllowance: 4,
 		BurstClip:      10,
+		ShiftAllowance: 2,
+		ShiftClip:      2.5,
 		NovelAlpha:     0.002,
 		Threshold:      0.54, // a new record by 25 %: 0.5 + 0.5·log2(1.25)/4
 		Refractory:     60,
@@ -161,7 +170,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	unit("level_alpha", c.LevelAlpha)
-	unit("ref_alpha", c.RefAlpha)
 	unit("short_alpha", c.ShortAlpha)
 	unit("err_alpha", c.ErrAlpha)
 	unit("base_alpha", c.BaseAlpha)
@@ -206,6 +214,12 @@ func (c *Config) Validate() error {
 	}
 	if !(c.BurstClip > c.BurstAllowance) {
 		errs = append(errs, fmt.Errorf("burst_clip: %v must be above burst_allowance %v", c.BurstClip, c.BurstAllowance))
+	}
+	if !(c.ShiftAllowance > 0) {
+		errs = append(errs, fmt.Errorf("shift_allowance: %v must be positive", c.ShiftAllowance))
+	}
+	if !(c.ShiftClip > c.ShiftAllowance) {
+		errs = append(errs, fmt.Errorf("shift_clip: %v must be above shift_allowance %v", c.ShiftClip, c.ShiftAllowance))
 	}
 	if !(c.ScoreOctaves > 0) {
 		errs = append(errs, fmt.Errorf("score_octaves: %v must be positive", c.ScoreOctaves))

@@ -15,9 +15,11 @@
 //     timestamps); a season is used only when its predictor has beaten the
 //     plain level's running error for long enough, so seasonality is found
 //     in the data, not configured;
-//   - shift: a short EWMA of the deseasonalised value against a slower
-//     reference level, in units of its own running deviation, for sustained
-//     level shifts that no single point reveals;
+//   - shift: a second, narrow CUSUM of the same standardised residual
+//     (Config.ShiftAllowance 2, Config.ShiftClip 2.5: a sample adds at most
+//     half a typical error), whose sum measures how long the series has
+//     stayed off its prediction on one side: sustained level shifts that
+//     no single point reveals, found before the level predictor adapts;
 //   - spread: the short-term mean absolute residual against the long-term
 //     one, for variance changes;
 //   - burst: a two-sided CUSUM of the residual in units of the running

@@ -352,7 +352,7 @@ func Evidence(cfg *Config, observed float64, res *Result) []osprey.Evidence {
 		case CompPoint:
 			why = fmt.Sprintf("observed %s, %s predicted %s (band %s..%s)", num(observed), res.Predictor, num(res.Expected), num(res.Lower), num(res.Upper))
 		case CompShift:
-			why = fmt.Sprintf("short-term mean moved away from the slower reference level (%s model)", res.Predictor)
+			why = fmt.Sprintf("the series has stayed on one side of the %s prediction, beyond twice the usual error, for longer than usual: a shift of its level", res.Predictor)
 		case CompSpread:
 			why = "short-term spread of the residuals grew beyond its usual range"
 		case CompNovel:

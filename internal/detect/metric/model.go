@@ -11,13 +11,14 @@ type Component uint8
 const (
 	// CompPoint is the surprise of the value against the predictor.
 	CompPoint Component = iota
-	// CompShift is a sustained shift of the short-term mean.
+	// CompShift is a sustained shift: a long run of moderate residuals on
+	// one side (a narrow CUSUM).
 	CompShift
 	// CompSpread is a change of the short-term spread.
 	CompSpread
 	// CompNovel is a never-seen sequence of quantised values.
 	CompNovel
-	// CompBurst is a run of residuals on one side (CUSUM).
+	// CompBurst is a run of large residuals on one side (a wide CUSUM).
 	CompBurst
 	numComponents
 )
@@ -103,8 +104,6 @@ type Model struct {
 
 	// level predictor: fast robust EWMA and its error.
 	level float64
-	// ref is a slower robust level for the shift component.
-	ref float64
 	// base is a baseline over about a day, the origin of the seasonal
 	// offsets.
 	base float64
@@ -112,9 +111,6 @@ type Model struct {
 	dLevel, wLevel float64
 	// err holds each predictor's running mean absolute error.
 	err [numPredict]float64
-	// shortMean is a short EWMA of the deseasonalised value; shiftDev the
-	// running mean of |shortMean − ref|.
-	shortMean, shiftDev float64
 	// spread is the short-term mean absolute residual.
 	spread float64
 	// swing is the long-run mean absolute deviation of the value from base:
@@ -130,8 +126,10 @@ type Model struct {
 
 	nov novelty
 	// burstUp and burstDown are the one-sided CUSUMs of the clipped
-	// standardised residual (the burst component).
+	// standardised residual (the burst component), shiftUp and shiftDown
+	// the narrow ones of the shift component.
 	burstUp, burstDown float64
+	shiftUp, shiftDown float64
 	// novRecent is the strongest novelty surprise of the last few
 	// samples, decaying by novelPersistDecay per sample.
 	novRecent float64
@@ -156,7 +154,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	}
 	if m.n == 0 {
 		m.firstMs = tsMs
-		m.level, m.ref, m.base, m.dLevel, m.wLevel, m.shortMean = v, v, v, v, v, v
+		m.level, m.base, m.dLevel, m.wLevel = v, v, v, v
 		m.n = 1
 		m.lastMs = tsMs
 		res.Expected, res.Lower, res.Upper = v, v, v
@@ -178,13 +176,6 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	if !cfg.noSeason && age >= 2*weekMs && m.err[PredWeekly] < cfg.SeasonGain*m.err[k] {
 		k = PredWeekly
 	}
-	off := 0.0
-	switch k {
-	case PredDaily:
-		off = dOff
-	case PredWeekly:
-		off = wOff
-	}
 	scale := m.err[k]
 	floor := cfg.Floor*m.swing + 1e-9*math.Abs(m.level) + 1e-12
 	if scale < floor {
@@ -195,37 +186,27 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	// Component surprises, all from the state before this sample.
 	var z [numComponents]float64
 	z[CompPoint] = math.Abs(r) / scale
-	ds := v - off // deseasonalised
 	if k != m.pred {
-		// A new predictor changes what "deseasonalised" and "residual"
-		// mean: restart the short-term trackers rather than read the
-		// switch itself as a shift.
-		m.shortMean, m.ref, m.spread = ds, ds, scale
+		// A new predictor changes what "residual" means: restart the
+		// short-term trackers rather than read the switch itself as a
+		// shift.
+		m.spread = scale
 		m.burstUp, m.burstDown, m.burstBar = 0, 0, 0
+		m.shiftUp, m.shiftDown = 0, 0
 	}
-	short := m.shortMean + cfg.ShortAlpha*(ds-m.shortMean)
-	sdev := max(m.shiftDev, floor)
-	z[CompShift] = math.Abs(short-m.ref) / sdev
 	spread := m.spread + cfg.ShortAlpha*(math.Abs(r)-m.spread)
 	z[CompSpread] = spread / scale
 	z[CompNovel] = m.nov.update(cfg, m.n, v)
 	if !cfg.novelIsolated {
 		z[CompNovel] = m.persist(z[CompNovel])
 	}
-	// A burst is a run: a sum that starts with this sample is one large
-	// residual, which is the point component's to judge (its record knows
-	// how large single residuals get; the burst record, mostly at rest,
-	// does not), so only a sum carried over from the sample before counts.
-	xs := max(-cfg.BurstClip, min(cfg.BurstClip, r/scale))
-	up, down := m.burstUp, m.burstDown
-	m.burstUp = max(0, up+xs-cfg.BurstAllowance)
-	m.burstDown = max(0, down-xs-cfg.BurstAllowance)
-	if up > 0 {
-		z[CompBurst] = m.burstUp
-	}
-	if down > 0 {
-		z[CompBurst] = max(z[CompBurst], m.burstDown)
-	}
+	// Two CUSUMs of the standardised residual: burst sums large
+	// residuals (a burst of activity), shift moderate ones, each adding at
+	// most ShiftClip − ShiftAllowance (half a typical error), so its sum
+	// measures how long a level has stayed off the prediction.
+	xs := r / scale
+	z[CompBurst] = cusum(&m.burstUp, &m.burstDown, xs, cfg.BurstAllowance, cfg.BurstClip)
+	z[CompShift] = cusum(&m.shiftUp, &m.shiftDown, xs, cfg.ShiftAllowance, cfg.ShiftClip)
 
 	warm := int(m.n) > cfg.Warmup
 	res.Warm = warm
@@ -251,11 +232,14 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 		bar := rec
 		switch c {
 		case CompBurst:
-			rec = max(m.record[c], burstRecordFloor)
+			rec = max(m.record[c], cusumRecordFloor)
 			bar = rec
 			if m.burstBar > 0 && !cfg.burstGrowing {
 				bar = m.burstBar
 			}
+		case CompShift:
+			rec = max(m.record[c], cusumRecordFloor)
+			bar = rec
 		case CompPoint:
 			rec = max(m.pointRec[k], 1)
 			bar = rec
@@ -293,20 +277,42 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	}
 
 	// Learn from the sample.
-	m.learn(cfg, v, dOff, wOff, db, wb, pred, scale, short, spread)
+	m.learn(cfg, v, dOff, wOff, db, wb, pred, scale, spread)
 	m.lastMs = tsMs
 	m.pred = k
 	return res
 }
 
-// burstRecordFloor is the lowest record the burst component is judged
-// against. The other components' surprises are ratios to a typical error,
-// so their records rest at 1 (a typical sample); the burst sum is an
-// excess over BurstAllowance and rests at 0, so its record would decay to
-// the floor and a run barely past the allowance would score as a new
-// record. With 2, a run must exceed the allowance by two typical errors in
-// all before it can score above 0.5.
-const burstRecordFloor = 2
+// cusumRecordFloor is the lowest record the burst and shift components
+// are judged against. The other components' surprises are ratios to a
+// typical error, so their records rest at 1 (a typical sample); a CUSUM
+// is an excess over its allowance and rests at 0, so its record would
+// decay to the floor and a run barely past the allowance would score as a
+// new record. With 2, a run must exceed the allowance by two typical
+// errors in all before it can score above 0.5 (for the shift component,
+// whose samples add at most half an error each, five samples in a row).
+const cusumRecordFloor = 2
+
+// cusum adds the standardised residual x, clipped to ±clip, less allow, to
+// the one-sided sums *up and *down (each restarts at 0 when it would go
+// negative) and returns the surprise: the larger sum carried over from the
+// sample before. A sum that starts with this sample is one residual, which
+// is the point component's to judge (its record knows how large single
+// residuals get; a CUSUM's record, mostly at rest, does not).
+func cusum(up, down *float64, x, allow, clip float64) float64 {
+	x = max(-clip, min(clip, x))
+	u, d := *up, *down
+	*up = max(0, u+x-allow)
+	*down = max(0, d-x-allow)
+	z := 0.0
+	if u > 0 {
+		z = *up
+	}
+	if d > 0 {
+		z = max(z, *down)
+	}
+	return z
+}
 
 // burstExcursion follows an excursion of the burst sum above its record,
 // after the burst component scored sc for the sum z against its record
@@ -373,7 +379,7 @@ func (m *Model) persist(zn float64) float64 {
 }
 
 // learn updates the predictors and trackers with v.
-func (m *Model) learn(cfg *Config, v, dOff, wOff float64, db, wb int, pred [numPredict]float64, scale, short, spread float64) {
+func (m *Model) learn(cfg *Config, v, dOff, wOff float64, db, wb int, pred [numPredict]float64, scale, spread float64) {
 	clip := func(x, s float64) float64 {
 		lim := cfg.Clip * s
 		return max(-lim, min(lim, x))
@@ -396,13 +402,6 @@ func (m *Model) learn(cfg *Config, v, dOff, wOff float64, db, wb int, pred [numP
 	m.level += cfg.LevelAlpha * clip(v-m.level, scale)
 	m.dLevel += cfg.LevelAlpha * clip(v-dOff-m.dLevel, scale)
 	m.wLevel += cfg.LevelAlpha * clip(v-wOff-m.wLevel, scale)
-	m.ref += cfg.RefAlpha * clip(short-m.ref, max(m.shiftDev, scale))
-	sd := math.Abs(short - m.ref)
-	if m.shiftDev > 0 {
-		sd = min(sd, cfg.Clip*m.shiftDev)
-	}
-	m.shiftDev += ea * (sd - m.shiftDev)
-	m.shortMean = short
 	m.spread = spread
 
 	// Seasonal offsets: deviation from a baseline over about a day.

@@ -103,14 +103,15 @@ func TestSyntheticSignals(t *testing.T) {
 		{"short run beyond the usual error", func(i int, e float64) float64 {
 			// Ten samples 4.5σ high, below the point component's
 			// record in this noise: the shift component finds them
-			// within three samples. (The burst sum, judged against a
-			// record of at least burstRecordFloor, does not fire on a
-			// run this short.)
+			// at the fifth sample, when its sum (at most half an
+			// error per sample) first beats cusumRecordFloor by the
+			// threshold's margin. (The burst sum, judged against
+			// the same floor, does not fire on a run this short.)
 			if i >= at && i < at+10 {
 				return 104.5 + e
 			}
 			return 100 + e
-		}, 3, CompShift, 0},
+		}, 4, CompShift, 0},
 		{"slow drift", func(i int, e float64) float64 {
 			return 100 + 10*float64(i)/n + e
 		}, -1, 0, 0},
@@ -679,5 +680,59 @@ func TestNoveltyRateFloor(t *testing.T) {
 	}
 	if novelRateFloor >= novelMinRate || novelRateFloor < math.SmallestNonzeroFloat32*(1<<23) {
 		t.Errorf("novelRateFloor %g must lie between the smallest normal float32 and novelMinRate", novelRateFloor)
+	}
+}
+
+// TestShiftCUSUM checks the shift component's arithmetic: a spike adds at
+// most ShiftClip − ShiftAllowance to its sum (half a typical error), a run
+// of residuals beyond ShiftClip adds that much per sample, so the sum
+// counts the run's length, and the component fires only once the run has
+// lasted long enough for the sum to beat cusumRecordFloor by the
+// threshold's margin.
+func TestShiftCUSUM(t *testing.T) {
+	cfg := DefaultConfig()
+	var m Model
+	vals := signal(2000, 3, func(_ int, e float64) float64 { return 100 + e })
+	at := int64(0)
+	feed := func(v float64) Result {
+		r := m.Update(&cfg, at*step, v)
+		at++
+		return r
+	}
+	for _, v := range vals {
+		feed(v)
+	}
+	for range 20 {
+		feed(m.level)
+	}
+	if m.shiftUp != 0 || m.shiftDown != 0 {
+		t.Fatalf("sums not drained: up %v down %v", m.shiftUp, m.shiftDown)
+	}
+	step := cfg.ShiftClip - cfg.ShiftAllowance
+	feed(m.level + 1000*m.err[m.pred])
+	if got := m.shiftUp; got <= 0 || got > step+1e-9 {
+		t.Errorf("one spike: shiftUp %v, want in (0, %v]", got, step)
+	}
+	for range 20 {
+		feed(m.level)
+	}
+	// A run 6 errors below the prediction: each sample adds step to the
+	// downward sum; the component fires once the sum exceeds the floor
+	// by the threshold's factor (1.25), i.e. after 2·1.25/step samples.
+	need := int(math.Ceil(cusumRecordFloor * bandRatio(cfg.Threshold, cfg.ScoreOctaves) / step))
+	first := -1
+	for k := 1; k <= 2*need; k++ {
+		scale := max(m.err[m.pred], cfg.Floor*m.swing)
+		before := m.shiftDown
+		r := feed(m.level - 6*scale)
+		if d := m.shiftDown - before; math.Abs(d-step) > 1e-6 {
+			t.Errorf("run sample %d added %v to the downward sum, want %v", k, d, step)
+		}
+		if first < 0 && r.Fired(CompShift, cfg.Threshold) {
+			first = k
+		}
+	}
+	if first < need || first > need+1 {
+		t.Errorf("shift fired at run sample %d, want %d or %d", first, need, need+1)
 	}
 }

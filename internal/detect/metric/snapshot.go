@@ -36,7 +36,9 @@ const (
 	snapMagic = "OSPRYMET"
 	// snapVersion 2: the burst component (two CUSUMs and a fifth
 	// record) and novelty persistence (novRecent) were added to Model.
-	// 3: the burst excursion's bar (burstBar).
+	// snapVersion 3: the shift component became a CUSUM (shiftUp,
+	// shiftDown replace ref, shortMean and shiftDev), and the burst
+	// excursion's bar (burstBar) was added.
 	snapVersion = 3
 	tagSeries   = 1
 	tagEnd      = 0
@@ -215,14 +217,12 @@ func encodeModel(e *snapfile.Encoder, m *Model) {
 	e.F32(m.desens)
 	e.I64(m.firstMs)
 	e.I64(m.lastMs)
-	for _, v := range [...]float64{m.level, m.ref, m.base, m.dLevel, m.wLevel} {
+	for _, v := range [...]float64{m.level, m.base, m.dLevel, m.wLevel} {
 		e.F64(v)
 	}
 	for _, v := range m.err {
 		e.F64(v)
 	}
-	e.F64(m.shortMean)
-	e.F64(m.shiftDev)
 	e.F64(m.spread)
 	e.F64(m.swing)
 	for _, v := range m.record {
@@ -244,6 +244,8 @@ func encodeModel(e *snapfile.Encoder, m *Model) {
 	}
 	e.F64(m.burstUp)
 	e.F64(m.burstDown)
+	e.F64(m.shiftUp)
+	e.F64(m.shiftDown)
 	e.F64(m.novRecent)
 	e.F64(m.burstBar)
 	for _, v := range m.day {
@@ -335,11 +337,11 @@ func (d *snapDecoder) model(m *Model) {
 	m.desens = f32()
 	m.firstMs = int64(u64())
 	m.lastMs = int64(u64())
-	m.level, m.ref, m.base, m.dLevel, m.wLevel = f64(), f64(), f64(), f64(), f64()
+	m.level, m.base, m.dLevel, m.wLevel = f64(), f64(), f64(), f64()
 	for i := range m.err {
 		m.err[i] = f64()
 	}
-	m.shortMean, m.shiftDev, m.spread, m.swing = f64(), f64(), f64(), f64()
+	m.spread, m.swing = f64(), f64()
 	for i := range m.record {
 		m.record[i] = f64()
 	}
@@ -356,7 +358,7 @@ func (d *snapDecoder) model(m *Model) {
 	for i := range m.nov.seen {
 		m.nov.seen[i] = u64()
 	}
-	m.burstUp, m.burstDown, m.novRecent, m.burstBar = f64(), f64(), f64(), f64()
+	m.burstUp, m.burstDown, m.shiftUp, m.shiftDown, m.novRecent, m.burstBar = f64(), f64(), f64(), f64(), f64(), f64()
 	for i := range m.day {
 		m.day[i] = f32()
 	}

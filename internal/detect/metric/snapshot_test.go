@@ -289,7 +289,7 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 		{"empty", nil, "truncated"},
 		{"foreign", []byte("SQLite format 3\x00 and more bytes"), "bad magic"},
 		{"old version (before the burst component)", set(8, 1), "version 1, this build reads version 3"},
-		{"old version (before the burst excursion)", set(8, 2), "version 2, this build reads version 3"},
+		{"old version (before the shift CUSUM and the burst excursion)", set(8, 2), "version 2, this build reads version 3"},
 		{"other model layout", set(12, uint32(modelRecordSize-8)), "model record of"},
 		{"truncated in the header", snap[:10], "truncated"},
 		{"truncated in a model", snap[:200], "truncated"},
