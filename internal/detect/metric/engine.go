@@ -250,10 +250,6 @@ func (e *Engine) observe(tr *Tracker, s *osprey.Series, fp osprey.Fingerprint, e
 	return emit
 }
 
-// EvidenceEscalation is the Evidence.Detector of the entries that link an
-// escalated anomaly and the one that replaced it.
-const EvidenceEscalation = "escalation"
-
 // EscalationStep returns how far above an open anomaly's highest score a
 // sample must score to escalate it: one octave of surprise,
 // 0.5/ScoreOctaves (0.125 by default), i.e. twice the surprise the anomaly
@@ -277,7 +273,8 @@ func EscalationStep(cfg *Config) float64 { return 0.5 / cfg.ScoreOctaves }
 // the old start), the score series is a step per anomaly, and feedback
 // adjusts a series by the marked anomaly's highest score (a false positive
 // on the small first anomaly must not desensitise the series to the
-// escalation). The two are linked by an EvidenceEscalation entry on each.
+// escalation). The two are linked by an osprey.EvidenceEscalated entry on
+// the ended one and an osprey.EvidenceEscalation entry on the new one.
 func (t *Tracker) Observe(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, emit []osprey.Anomaly) (Result, []osprey.Anomaly) {
 	res := t.model.Update(cfg, smp.TimestampMs, smp.Value)
 	return res, t.step(cfg, labels, fp, smp, &res, emit)
@@ -334,9 +331,9 @@ func (t *Tracker) escalate(cfg *Config, labels osprey.Labels, fp osprey.Fingerpr
 	// when it opened, which must not change.
 	// The reasons name times, not ids: ids carry random bits, and the
 	// same samples must explain themselves the same way in every run.
-	old.Evidence = append(slices.Clip(old.Evidence), osprey.Evidence{Detector: EvidenceEscalation, Score: a.Score,
+	old.Evidence = append(slices.Clip(old.Evidence), osprey.Evidence{Detector: osprey.EvidenceEscalated, Score: a.Score,
 		Reason: fmt.Sprintf("ended: escalated at %s UTC to score %.2f, at least twice the surprise", at.Format(time.DateTime), a.Score)})
-	a.Evidence = append(a.Evidence, osprey.Evidence{Detector: EvidenceEscalation, Score: old.Score,
+	a.Evidence = append(a.Evidence, osprey.Evidence{Detector: osprey.EvidenceEscalation, Score: old.Score,
 		Reason: fmt.Sprintf("escalates the anomaly of this series open since %s UTC (highest score %.2f): at least twice its surprise",
 			old.StartsAt.Format(time.DateTime), old.Score)})
 	t.open = &a

@@ -75,9 +75,7 @@ func TestEngineEscalation(t *testing.T) {
 						e.end = quiet
 					}
 				}
-				for _, ev := range a.Evidence {
-					e.escalation = e.escalation || ev.Detector == EvidenceEscalation
-				}
+				e.escalation = a.Escalates() || a.Escalated()
 				got = append(got, e)
 			}
 			if len(got) != len(tc.want) {
@@ -107,7 +105,7 @@ func TestEngineEscalation(t *testing.T) {
 			if next.Score < ended.Score+EscalationStep(&cfg) || next.Severity <= ended.Severity {
 				t.Errorf("scores %.3f → %.3f, severities %v → %v", ended.Score, next.Score, ended.Severity, next.Severity)
 			}
-			if len(first.Evidence) == 0 || first.Evidence[len(first.Evidence)-1].Detector == EvidenceEscalation {
+			if len(first.Evidence) == 0 || first.Escalates() || first.Escalated() {
 				t.Errorf("the anomaly emitted at opening changed: %+v", first.Evidence)
 			}
 			last, link := ended.Evidence[len(ended.Evidence)-1], next.Evidence[len(next.Evidence)-1]
