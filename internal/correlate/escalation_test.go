@@ -8,8 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/correlate"
 	"github.com/osprey-aiops/osprey/internal/detect/metric"
+	"github.com/osprey-aiops/osprey/internal/rca"
 )
 
 // TestEscalationReachesTheIncident drives the metric engine into the
@@ -136,5 +140,62 @@ func TestEscalationReachesTheIncident(t *testing.T) {
 				t.Errorf("the escalated member is %s after its anomaly ended, want resolved", m.Status)
 			}
 		})
+	}
+}
+
+// An escalation within the window of its incident's opening is a repeat
+// of its member, whose severity rises: the causes are ranked again with
+// the stronger evidence.
+func TestEscalationRanksAgain(t *testing.T) {
+	st := openStore(t)
+	now := t0
+	c, err := correlate.New(correlate.Options{
+		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
+		Topology: learnedGraph(t), CatchUpInterval: time.Hour,
+		Now: func() time.Time { return now }, Registerer: prometheus.NewRegistry(),
+		Causes: rca.IncidentRanker{Config: rca.DefaultConfig()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Shutdown(context.Background()) })
+	anomaly := func(service string, at time.Duration, sev osprey.Severity) osprey.Anomaly {
+		l := osprey.Labels{osprey.LabelMetric: "latency", "service": service}
+		return osprey.Anomaly{ID: osprey.NewID(t0.Add(at)), Kind: osprey.AnomalyMetric, Labels: l, Severity: sev,
+			StartsAt: t0.Add(at), Fingerprint: l.Fingerprint()}
+	}
+	consume := func(at time.Duration, batch ...osprey.Anomaly) {
+		now = t0.Add(at)
+		if err := c.ConsumeAnomalies(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	score := func(service string) float64 {
+		incs := incidents(t, st)
+		if len(incs) != 1 {
+			t.Fatalf("%d incidents, want 1", len(incs))
+		}
+		for _, cause := range incs[0].Causes {
+			if cause.Name == service {
+				return cause.Score
+			}
+		}
+		t.Fatalf("no cause %s in %+v", service, incs[0].Causes)
+		return 0
+	}
+	small := anomaly("checkout", 30*time.Second, osprey.SeverityWarning)
+	consume(0, anomaly("db", 0, osprey.SeverityWarning))
+	consume(30*time.Second, small)
+	before := score("checkout")
+	ended, big := small, anomaly("checkout", time.Minute, osprey.SeverityCritical)
+	ended.EndsAt = big.StartsAt
+	ended.Evidence = []osprey.Evidence{{Detector: osprey.EvidenceEscalated}}
+	big.Evidence = []osprey.Evidence{{Detector: osprey.EvidenceEscalation}}
+	consume(time.Minute, ended, big)
+	if after := score("checkout"); !(after > before) {
+		t.Errorf("checkout's cause score %.3f after its escalation to critical, %.3f before: not ranked again", after, before)
 	}
 }

@@ -87,6 +87,10 @@ type change struct {
 	opened  bool
 	// joined is set when a new member joined (its causes may change).
 	joined bool
+	// rerank is set when a member's severity rose, as when an anomaly
+	// escalates within the window of its incident's opening: its causes
+	// may change too.
+	rerank bool
 	// autoResolved is set when the change resolved the incident because
 	// its members cleared.
 	autoResolved bool
@@ -563,7 +567,9 @@ func (s *state) update(inc *osprey.Incident, sig signal) *change {
 	if sig.seq != 0 && sig.seq <= m.LastSeq {
 		return nil // already applied before a restart
 	}
+	sev := m.Severity
 	ch := &change{inc: inc, entries: updateMember(m, sig)}
+	ch.rerank = m.Severity > sev
 	inc.UpdatedAt = laterOf(inc.UpdatedAt, sig.at)
 	inc.Severity = max(inc.Severity, m.Severity)
 	if sig.firing {
