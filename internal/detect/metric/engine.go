@@ -328,9 +328,9 @@ func (t *Tracker) escalate(cfg *Config, labels osprey.Labels, fp osprey.Fingerpr
 	old.EndsAt = at
 	a := NewAnomaly(cfg, labels, fp, smp, res)
 	// Clip: the ended copy shares its evidence with the anomaly emitted
-	// when it opened, which must not change.
-	// The reasons name times, not ids: ids carry random bits, and the
-	// same samples must explain themselves the same way in every run.
+	// when it opened, which must not change. The reasons name times, not
+	// ids: ids carry random bits, and the same samples must explain
+	// themselves the same way in every run.
 	old.Evidence = append(slices.Clip(old.Evidence), osprey.Evidence{Detector: osprey.EvidenceEscalated, Score: a.Score,
 		Reason: fmt.Sprintf("ended: escalated at %s UTC to score %.2f, at least twice the surprise", at.Format(time.DateTime), a.Score)})
 	a.Evidence = append(a.Evidence, osprey.Evidence{Detector: osprey.EvidenceEscalation, Score: old.Score,
