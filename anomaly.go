@@ -56,6 +56,35 @@ type Evidence struct {
 // Active reports whether the anomaly is still ongoing.
 func (a *Anomaly) Active() bool { return a.EndsAt.IsZero() }
 
+// Evidence.Detector values of the entries that link the two anomalies of
+// an escalation: a detector ended an open anomaly because its series
+// became much more surprising, and opened a new anomaly of the same series
+// (same Fingerprint) at that moment. The ended one carries an
+// EvidenceEscalated entry ("ended: escalated at ..."), the new one an
+// EvidenceEscalation entry naming when the ended one started. The
+// correlator takes the new one as a new onset, not as a repeat.
+const (
+	EvidenceEscalation = "escalation"
+	EvidenceEscalated  = "escalated"
+)
+
+// Escalates reports whether the anomaly began with an escalation (it has
+// an EvidenceEscalation entry).
+func (a *Anomaly) Escalates() bool { return a.hasEvidence(EvidenceEscalation) }
+
+// Escalated reports whether the anomaly ended in an escalation: it has
+// ended and has an EvidenceEscalated entry.
+func (a *Anomaly) Escalated() bool { return !a.Active() && a.hasEvidence(EvidenceEscalated) }
+
+func (a *Anomaly) hasEvidence(detector string) bool {
+	for i := range a.Evidence {
+		if a.Evidence[i].Detector == detector {
+			return true
+		}
+	}
+	return false
+}
+
 // Feedback is an operator's verdict on an anomaly.
 type Feedback string
 

@@ -76,7 +76,9 @@ func (s *anomalySink) ConsumeAnomalies(ctx context.Context, batch []osprey.Anoma
 
 // writeScores writes each anomaly's score as a sample of
 // osprey_anomaly_score{<the series' labels>, metric="<its name>"}: the score
-// at the anomaly's start when it opens, and 0 at its end when it closes. The
+// at the anomaly's start when it opens, and 0 at its end when it closes
+// (nothing when it ends in an escalation: its successor's score is written
+// at that instant). The
 // engine does not expose its per-point scores, so the series is a step per
 // anomaly, not a score per sample. Failures are counted, never returned: the
 // anomaly itself is stored.
@@ -88,6 +90,11 @@ func (s *anomalySink) writeScores(ctx context.Context, batch []osprey.Anomaly) {
 			continue
 		}
 		smp := osprey.Sample{TimestampMs: a.StartsAt.UnixMilli(), Value: a.Score}
+		if a.Escalated() {
+			// The anomaly that replaced it starts at the same instant
+			// (metric.Tracker.Observe) and writes its score there.
+			continue
+		}
 		if !a.Active() {
 			smp = osprey.Sample{TimestampMs: a.EndsAt.UnixMilli(), Value: 0}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,27 +73,48 @@ func TestAnomalySink(t *testing.T) {
 	if len(st.saved) != 2 || len(handed) != 2 {
 		t.Fatalf("saved %d, handed on %d; want 2 and 2", len(st.saved), len(handed))
 	}
-	q, err := ms.Querier(math.MinInt64, math.MaxInt64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", ScoreMetric))
-	var points [][2]float64
-	for set.Next() {
-		if got := set.At().Labels().String(); got != `{__name__="osprey_anomaly_score", metric="latency", service="checkout"}` {
-			t.Errorf("score series %s", got)
+	scores := func() [][2]float64 {
+		q, err := ms.Querier(math.MinInt64, math.MaxInt64)
+		if err != nil {
+			t.Fatal(err)
 		}
-		it := set.At().Iterator(nil)
-		for it.Next() == chunkenc.ValFloat {
-			ts, v := it.At()
-			points = append(points, [2]float64{float64(ts), v})
+		defer q.Close()
+		set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", ScoreMetric))
+		var points [][2]float64
+		for set.Next() {
+			if got := set.At().Labels().String(); got != `{__name__="osprey_anomaly_score", metric="latency", service="checkout"}` {
+				t.Errorf("score series %s", got)
+			}
+			it := set.At().Iterator(nil)
+			for it.Next() == chunkenc.ValFloat {
+				ts, v := it.At()
+				points = append(points, [2]float64{float64(ts), v})
+			}
 		}
+		return points
 	}
 	want := [][2]float64{{float64(t0.UnixMilli()), 0.9}, {float64(t0.Add(time.Minute).UnixMilli()), 0}}
-	if len(points) != 2 || points[0] != want[0] || points[1] != want[1] {
+	if points := scores(); !slices.Equal(points, want) {
 		t.Errorf("score samples %v, want %v", points, want)
 	}
+	// An escalation: the ended anomaly writes no 0 where its successor's
+	// score goes.
+	small := osprey.Anomaly{ID: "b", Kind: osprey.AnomalyMetric, Labels: lbls, Score: 0.6, StartsAt: t0.Add(2 * time.Minute)}
+	ended, big := small, open
+	ended.EndsAt = t0.Add(3 * time.Minute)
+	ended.Evidence = []osprey.Evidence{{Detector: osprey.EvidenceEscalated}}
+	big.ID, big.StartsAt, big.Score = "c", ended.EndsAt, 0.95
+	big.Evidence = []osprey.Evidence{{Detector: osprey.EvidenceEscalation}}
+	for _, b := range [][]osprey.Anomaly{{small}, {ended, big}} {
+		if err := sink.ConsumeAnomalies(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = append(want, [2]float64{float64(small.StartsAt.UnixMilli()), 0.6}, [2]float64{float64(big.StartsAt.UnixMilli()), 0.95})
+	if points := scores(); !slices.Equal(points, want) {
+		t.Errorf("score samples with an escalation %v, want %v", points, want)
+	}
+	handed, st.saved = handed[:2], st.saved[:2]
 
 	// A store failure hands nothing on.
 	st.err = errors.New("disk full")

@@ -371,6 +371,7 @@ func (cs *changeSet) add(ch *change) {
 	if prev, ok := cs.byID[ch.inc.ID]; ok {
 		prev.entries = append(prev.entries, ch.entries...)
 		prev.joined = prev.joined || ch.joined
+		prev.rerank = prev.rerank || ch.rerank
 		prev.opened = prev.opened || ch.opened
 		return
 	}
@@ -420,7 +421,7 @@ func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) 
 	}
 	if c.causes != nil {
 		for _, id := range cs.order {
-			if ch := cs.byID[id]; ch.opened || ch.joined {
+			if ch := cs.byID[id]; ch.opened || ch.joined || ch.rerank {
 				c.rankLocked(ch, ch.inc.UpdatedAt)
 			}
 		}

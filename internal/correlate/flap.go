@@ -92,7 +92,9 @@ func newFlapTracker(cfg FlapConfig) *flapTracker {
 // map lookups.
 func (s *state) flap(sig signal) (*change, bool) {
 	ft := s.flaps
-	if ft == nil {
+	// The two anomalies of an escalation are not two flips: the series
+	// never stopped being anomalous.
+	if ft == nil || sig.escalation {
 		return nil, false
 	}
 	id, ok := s.byFingerprint[sig.fingerprint]

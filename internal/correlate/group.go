@@ -28,6 +28,10 @@ type signal struct {
 	// in this time, not in wall-clock time, so replaying stored events after
 	// a restart groups them exactly as the first pass did.
 	at time.Time
+	// escalation is set on the two anomalies of an escalation: the one
+	// that ended in it and the one that began with it (osprey.Anomaly's
+	// Escalated and Escalates). See state.newOnset.
+	escalation bool
 }
 
 func eventSignal(e *osprey.Event) signal {
@@ -71,6 +75,7 @@ func anomalySignal(a *osprey.Anomaly, now time.Time) signal {
 		source:      "detect/" + string(a.Kind),
 		fingerprint: a.Fingerprint,
 		at:          now,
+		escalation:  a.Escalated() || a.Active() && a.Escalates(),
 	}
 }
 
@@ -82,6 +87,10 @@ type change struct {
 	opened  bool
 	// joined is set when a new member joined (its causes may change).
 	joined bool
+	// rerank is set when a member's severity rose, as when an anomaly
+	// escalates within the window of its incident's opening: its causes
+	// may change too.
+	rerank bool
 	// autoResolved is set when the change resolved the incident because
 	// its members cleared.
 	autoResolved bool
@@ -106,6 +115,9 @@ type change struct {
 //     alerts of the same group never join a resolved incident.
 //   - An incident a person reopened while all its members were clear is held
 //     open (not auto-resolved) until one of its members fires again.
+//   - An anomaly that began with an escalation is a new onset (newOnset):
+//     when the incident of its series opened more than window before it,
+//     it is grouped as a new signal, not as a repeat of that member.
 type state struct {
 	window  time.Duration
 	grace   time.Duration
@@ -207,12 +219,13 @@ func (s *state) loadResolved(inc osprey.Incident) {
 }
 
 // index makes the members of the unresolved incident inc findable by
-// fingerprint, and its group keys lead to it unless a later-opened
-// unresolved incident holds them.
+// fingerprint, and its group keys lead to it, unless a later-opened
+// unresolved incident holds them (a member whose escalation was grouped
+// afresh is in two: state.newOnset).
 func (s *state) index(inc *osprey.Incident) {
 	keys := []string{s.incidentKey(inc)}
 	for _, m := range inc.Members {
-		if cur, ok := s.byFingerprint[m.Fingerprint]; !ok || cur == inc.ID || s.open[cur] == nil {
+		if cur, ok := s.byFingerprint[m.Fingerprint]; !ok || cur == inc.ID || s.open[cur] == nil || openedBefore(s.open[cur], inc) {
 			s.byFingerprint[m.Fingerprint] = inc.ID
 		}
 		keys = append(keys, s.memberKey(&m))
@@ -340,10 +353,10 @@ func (s *state) apply(sig signal) *change {
 		return ch
 	}
 	if id, ok := s.byFingerprint[sig.fingerprint]; ok {
-		if inc, ok := s.open[id]; ok {
+		if inc, ok := s.open[id]; ok && !s.newOnset(inc, sig) {
 			return s.update(inc, sig)
 		}
-		if inc, ok := s.resolved[id]; ok {
+		if inc, ok := s.resolved[id]; ok && !s.newOnset(inc, sig) {
 			if sig.at.Sub(inc.ResolvedAt) <= s.window {
 				return s.updateResolved(inc, sig)
 			}
@@ -361,7 +374,7 @@ func (s *state) apply(sig signal) *change {
 	if key != "" {
 		if id, ok := s.byGroup[key]; ok {
 			inc := s.open[id]
-			if s.groupActiveSince(inc, key, sig.at.Add(-s.window)) {
+			if s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
 				return s.join(inc, sig, fmt.Sprintf("same %s within %s", key, s.window))
 			}
 		}
@@ -378,6 +391,22 @@ func (s *state) apply(sig signal) *change {
 		s.byGroup[key] = inc.ID
 	}
 	return ch
+}
+
+// newOnset reports whether sig, a signal of a member of inc, is to be
+// grouped as a new signal instead: an anomaly that began with an
+// escalation (its series became at least twice as surprising as the open
+// anomaly it replaced) more than window after inc opened. Such an anomaly
+// is a new onset of its series, as a new alert would be; left with the
+// member it would stay in an incident that may have opened hours earlier,
+// on a small anomaly the detector kept open, and neither the incident's
+// neighbours (neighbourIncident asks an incident to have opened within
+// window) nor its timing would relate it to what fails now. Within window
+// of the opening it is the same failure growing, and stays a repeat. If
+// the grouping leads back to inc (its group is active apart from this
+// member), it is a repeat there after all (join).
+func (s *state) newOnset(inc *osprey.Incident, sig signal) bool {
+	return sig.escalation && sig.firing && sig.at.Sub(inc.OpenedAt) > s.window
 }
 
 // burstIncident finds the incident a new signal joins because it started
@@ -538,7 +567,9 @@ func (s *state) update(inc *osprey.Incident, sig signal) *change {
 	if sig.seq != 0 && sig.seq <= m.LastSeq {
 		return nil // already applied before a restart
 	}
+	sev := m.Severity
 	ch := &change{inc: inc, entries: updateMember(m, sig)}
+	ch.rerank = m.Severity > sev
 	inc.UpdatedAt = laterOf(inc.UpdatedAt, sig.at)
 	inc.Severity = max(inc.Severity, m.Severity)
 	if sig.firing {
@@ -615,8 +646,13 @@ func updateMember(m *osprey.Member, sig signal) []osprey.TimelineEntry {
 }
 
 // join adds a new member to an unresolved incident; why says what the
-// member shares with the incident.
+// member shares with the incident. A signal of a member inc already has
+// (a new onset grouped back into its incident: newOnset) updates it.
 func (s *state) join(inc *osprey.Incident, sig signal, why string) *change {
+	if slices.ContainsFunc(inc.Members, func(m osprey.Member) bool { return m.Fingerprint == sig.fingerprint }) {
+		s.byFingerprint[sig.fingerprint] = inc.ID
+		return s.update(inc, sig)
+	}
 	m := newMember(sig)
 	inc.Members = append(inc.Members, m)
 	if sig.firing {
@@ -754,15 +790,17 @@ func compareOpened(a, b *osprey.Incident) int {
 // openedBefore reports whether a opened before b (compareOpened).
 func openedBefore(a, b *osprey.Incident) bool { return compareOpened(a, b) < 0 }
 
-// groupActiveSince reports whether a member of inc in the group key was
-// seen at or after since: a group stays open to new members while its own
-// members are active, not while other members of the incident (joined
-// through the call graph or a burst) are. It looks from the newest member
-// back and stops at the first active one of the group.
-func (s *state) groupActiveSince(inc *osprey.Incident, key string, since time.Time) bool {
+// groupActiveSince reports whether a member of inc in the group key,
+// other than the member except (the signal's own, when it is a new onset
+// of a member of inc: newOnset), was seen at or after since: a group stays
+// open to new members while its own members are active, not while other
+// members of the incident (joined through the call graph or a burst) are.
+// It looks from the newest member back and stops at the first active one
+// of the group.
+func (s *state) groupActiveSince(inc *osprey.Incident, key string, since time.Time, except osprey.Fingerprint) bool {
 	name, value, _ := cut(key)
 	for i := len(inc.Members) - 1; i >= 0; i-- {
-		if m := &inc.Members[i]; !m.LastSeen.Before(since) && s.inGroup(m.Labels, name, value) {
+		if m := &inc.Members[i]; !m.LastSeen.Before(since) && m.Fingerprint != except && s.inGroup(m.Labels, name, value) {
 			return true
 		}
 	}

@@ -136,7 +136,7 @@ func (s *state) target(sig signal) *osprey.Incident {
 	}
 	if key := s.groupKey(sig.labels); key != "" {
 		if id, ok := s.byGroup[key]; ok {
-			if inc := s.open[id]; inc != nil && s.groupActiveSince(inc, key, sig.at.Add(-s.window)) {
+			if inc := s.open[id]; inc != nil && s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
 				return inc
 			}
 		}

@@ -139,7 +139,8 @@ func TestNoiseStreams(t *testing.T) {
 }
 
 // listIncidents logs the incidents of a CorrelateNoise run with their
-// members (time, service, metric, truth), in opening order.
+// members (time, service, metric, truth, and whether the anomaly began
+// with an escalation), in opening order.
 func listIncidents(t *testing.T, stream []osprey.Anomaly, ws []FaultWindow, only bool, m []NoiseMember) {
 	var alerts []osprey.Anomaly
 	fed := map[string]bool{}
@@ -164,7 +165,11 @@ func listIncidents(t *testing.T, stream []osprey.Anomaly, ws []FaultWindow, only
 		fmt.Fprintf(&b, "incident %s (%d)\n", id[max(0, len(id)-6):], len(byInc[id]))
 		for _, i := range byInc[id] {
 			a := alerts[i]
-			fmt.Fprintf(&b, "   %s %-32s %-28s %s\n", a.StartsAt.Format(time.TimeOnly), a.Labels.Get(osprey.LabelService), a.Labels.Get(osprey.LabelMetric), m[i].Truth)
+			esc := ""
+			if a.Escalates() {
+				esc = " (escalation)"
+			}
+			fmt.Fprintf(&b, "   %s %-32s %-28s %s%s\n", a.StartsAt.Format(time.TimeOnly), a.Labels.Get(osprey.LabelService), a.Labels.Get(osprey.LabelMetric), m[i].Truth, esc)
 		}
 		t.Log(b.String())
 	}

@@ -185,6 +185,8 @@ type Detector struct {
 	pending []*finding
 	series  []osprey.Series
 	stats   Stats
+	// emit is the scratch slice of Tracker.Observe's anomalies.
+	emit []osprey.Anomaly
 
 	// emitMu keeps hand-offs in the order buckets closed.
 	emitMu sync.Mutex
@@ -474,8 +476,9 @@ func (d *Detector) closeLocked(s *source) {
 		}
 		if tr := d.tracker(&tp.tr); tr != nil {
 			labels := anomalyLabels(s.name, tp.service, id)
-			if _, a, ok := tr.Observe(&d.cfg.Detector, labels, fingerprint(labels, EvidenceRate), smp); ok {
-				if a.Active() {
+			_, d.emit = tr.Observe(&d.cfg.Detector, labels, fingerprint(labels, EvidenceRate), smp, d.emit[:0])
+			for _, a := range d.emit {
+				if a.Active() { // the last one, when an escalation ended one first
 					a = d.rateAnomaly(a, s.name, id, tp.samples)
 					*tr.Open() = a
 				}
@@ -500,8 +503,9 @@ func (d *Detector) closeLocked(s *source) {
 		d.series = append(d.series, osprey.Series{Labels: sl, Samples: []osprey.Sample{smp}})
 		if tr := d.tracker(&e.tr); tr != nil {
 			labels := anomalyLabels(s.name, svc, "")
-			if _, a, ok := tr.Observe(&d.cfg.Detector, labels, fingerprint(labels, EvidenceErrors), smp); ok {
-				if a.Active() {
+			_, d.emit = tr.Observe(&d.cfg.Detector, labels, fingerprint(labels, EvidenceErrors), smp, d.emit[:0])
+			for _, a := range d.emit {
+				if a.Active() { // the last one, when an escalation ended one first
 					a = d.errorAnomaly(a, s.name, e)
 					*tr.Open() = a
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,10 @@ const DefaultMaxSeries = 1_000_000
 // Config.Threshold; it is emitted at once with EndsAt zero. It closes, and
 // is emitted again with EndsAt set, after Config.Refractory consecutive
 // samples score below the threshold (a minimum quiet
-// duration, so a flapping series yields one anomaly, not many).
+// duration, so a flapping series yields one anomaly, not many). It
+// escalates when a sample's score reaches its highest score by one octave
+// of surprise (EscalationStep): it then closes at that sample and a new
+// anomaly opens there, the two emitted together (see Tracker.Observe).
 //
 // Engine is safe for concurrent use. Series are processed under one lock;
 // the per-sample work is a few hundred nanoseconds.
@@ -237,60 +241,103 @@ func (e *Engine) remember(bl byLabel, id unsafe.Pointer) {
 }
 
 // observe scores the samples of s, whose series is tracked by tr, and
-// appends the anomalies opened or closed to emit. e.mu must be held.
+// appends the anomalies opened, closed or escalated to emit. e.mu must be
+// held.
 func (e *Engine) observe(tr *Tracker, s *osprey.Series, fp osprey.Fingerprint, emit []osprey.Anomaly) []osprey.Anomaly {
 	for _, smp := range s.Samples {
-		if _, a, ok := tr.Observe(&e.cfg, s.Labels, fp, smp); ok {
-			emit = append(emit, a)
-		}
+		_, emit = tr.Observe(&e.cfg, s.Labels, fp, smp, emit)
 	}
 	return emit
 }
 
-// Observe scores smp (labelled labels, with fingerprint fp) and applies
-// Engine's open/close rules (see Engine). It returns the sample's Result and,
-// when an anomaly opened or closed with this sample, that anomaly: a new
-// one with EndsAt zero, or a copy of the open one with EndsAt set.
-func (t *Tracker) Observe(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample) (Result, osprey.Anomaly, bool) {
+// EscalationStep returns how far above an open anomaly's highest score a
+// sample must score to escalate it: one octave of surprise,
+// 0.5/ScoreOctaves (0.125 by default), i.e. twice the surprise the anomaly
+// had reached. A score is clamped at 1, so an anomaly escalates at most a
+// few times (0.54 → 0.665 → 0.79 → 0.915 by default).
+func EscalationStep(cfg *Config) float64 { return 0.5 / cfg.ScoreOctaves }
+
+// Observe scores smp (labelled labels, with fingerprint fp), applies
+// Engine's open/close/escalate rules (see Engine) and returns the sample's
+// Result and emit with the anomalies this sample changed appended: none; a
+// new one (EndsAt zero); a copy of the open one with EndsAt set (closed);
+// or, when the open one escalated, that closed copy followed by the new
+// anomaly that replaces it, both stamped with the sample's time. The last
+// active anomaly appended, if any, is the one Open returns.
+//
+// An escalation ends the anomaly and opens a new one, rather than raising
+// the open one's score, because every consumer treats an anomaly as one
+// episode with one onset: the correlator and the RCA take StartsAt (and a
+// member's first sighting) as the onset, the store and the API replace an
+// anomaly by ID (an updated one would show the new score and values under
+// the old start), the score series is a step per anomaly, and feedback
+// adjusts a series by the marked anomaly's highest score (a false positive
+// on the small first anomaly must not desensitise the series to the
+// escalation). The two are linked by an osprey.EvidenceEscalated entry on
+// the ended one and an osprey.EvidenceEscalation entry on the new one.
+func (t *Tracker) Observe(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, emit []osprey.Anomaly) (Result, []osprey.Anomaly) {
 	res := t.model.Update(cfg, smp.TimestampMs, smp.Value)
-	a, ok := t.step(cfg, labels, fp, smp, &res)
-	return res, a, ok
+	return res, t.step(cfg, labels, fp, smp, &res, emit)
 }
 
 // Open returns the anomaly being reported, or nil. The caller may amend it
-// (labels, evidence, kind): the anomaly emitted when it closes is a copy of
-// it.
+// (labels, evidence, kind): the anomaly emitted when it closes or
+// escalates is a copy of it.
 func (t *Tracker) Open() *osprey.Anomaly { return t.open }
 
-// step applies the open/close rules to one scored sample.
-func (t *Tracker) step(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, res *Result) (osprey.Anomaly, bool) {
+// step applies the open/close/escalate rules to one scored sample.
+func (t *Tracker) step(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, res *Result, emit []osprey.Anomaly) []osprey.Anomaly {
 	at := time.UnixMilli(smp.TimestampMs).UTC()
 	thr := t.model.threshold(cfg)
 	if t.open == nil {
 		if !res.Warm || res.Alarm < thr {
-			return osprey.Anomaly{}, false
+			return emit
 		}
 		a := NewAnomaly(cfg, labels, fp, smp, res)
 		t.open = &a
 		t.quiet = 0
-		return a, true
+		return append(emit, a)
 	}
 	if res.Score >= thr {
 		t.quiet = 0
+		// material: a change too small to matter (Config.MinDelta,
+		// MinFactor) does not escalate, as it would not alarm.
+		if material(cfg, smp.Value, res.Expected, res.Score) >= t.open.Score+EscalationStep(cfg) {
+			return t.escalate(cfg, labels, fp, smp, res, at, emit)
+		}
 		if res.Score > t.open.Score {
 			t.open.Score = res.Score
 			t.open.Severity = severity(res.Score)
 		}
-		return osprey.Anomaly{}, false
+		return emit
 	}
 	t.quiet++
 	if t.quiet < max(1, cfg.Refractory) {
-		return osprey.Anomaly{}, false
+		return emit
 	}
 	a := *t.open
 	a.EndsAt = at
 	t.open = nil
-	return a, true
+	return append(emit, a)
+}
+
+// escalate ends the open anomaly at at and opens a new one for smp, which
+// scored res (see Observe).
+func (t *Tracker) escalate(cfg *Config, labels osprey.Labels, fp osprey.Fingerprint, smp osprey.Sample, res *Result, at time.Time, emit []osprey.Anomaly) []osprey.Anomaly {
+	old := *t.open
+	old.EndsAt = at
+	a := NewAnomaly(cfg, labels, fp, smp, res)
+	// Clip: the ended copy shares its evidence with the anomaly emitted
+	// when it opened, which must not change. The reasons name times, not
+	// ids: ids carry random bits, and the same samples must explain
+	// themselves the same way in every run.
+	old.Evidence = append(slices.Clip(old.Evidence), osprey.Evidence{Detector: osprey.EvidenceEscalated, Score: a.Score,
+		Reason: fmt.Sprintf("ended: escalated at %s UTC to score %.2f, at least twice the surprise", at.Format(time.DateTime), a.Score)})
+	a.Evidence = append(a.Evidence, osprey.Evidence{Detector: osprey.EvidenceEscalation, Score: old.Score,
+		Reason: fmt.Sprintf("escalates the anomaly of this series open since %s UTC (highest score %.2f): at least twice its surprise",
+			old.StartsAt.Format(time.DateTime), old.Score)})
+	t.open = &a
+	return append(emit, old, a)
 }
 
 // Feedback applies an operator's verdict on an anomaly of this series

@@ -350,7 +350,7 @@ func FuzzRestore(f *testing.F) {
 			}
 			cfg := DefaultConfig()
 			for fp, tr := range e.series {
-				tr.Observe(&cfg, osprey.Labels{"x": "y"}, fp, osprey.Sample{TimestampMs: 1, Value: 1})
+				tr.Observe(&cfg, osprey.Labels{"x": "y"}, fp, osprey.Sample{TimestampMs: 1, Value: 1}, nil)
 			}
 			var buf bytes.Buffer
 			if err := e.Snapshot(&buf); err != nil {

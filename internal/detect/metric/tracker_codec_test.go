@@ -21,8 +21,9 @@ func TestTrackerBinaryRoundTrip(t *testing.T) {
 		if i >= 390 {
 			v = 500
 		}
-		if _, a, ok := tr.Observe(&cfg, labels, fp, osprey.Sample{TimestampMs: int64(i) * 60_000, Value: v}); ok && a.Active() {
-			opened = true
+		_, emit := tr.Observe(&cfg, labels, fp, osprey.Sample{TimestampMs: int64(i) * 60_000, Value: v}, nil)
+		for _, a := range emit {
+			opened = opened || a.Active()
 		}
 	}
 	if !opened || tr.Open() == nil {
