@@ -86,14 +86,14 @@ func TestAblation(t *testing.T) {
 		{"without spread", func(c *Config) { c.disabled[CompSpread] = true }},
 		{"without novel", func(c *Config) { c.disabled[CompNovel] = true }},
 		{"without burst", func(c *Config) { c.disabled[CompBurst] = true }},
-		{"burst judged against the record its run raises (before session 5)", func(c *Config) { c.burstGrowing = true }},
+		{"burst judged against the record its run raises, record kept (both burst rules off)", func(c *Config) { c.burstGrowing = true }},
 		{"burst record kept after an alarmed run", func(c *Config) { c.burstNoReturn = true }},
 		{"burst record returns to 1.25x", func(c *Config) { c.burstReturn = 1.25 }},
 		{"burst record returns to 2x", func(c *Config) { c.burstReturn = 2 }},
 		{"burst record returns to 3x", func(c *Config) { c.burstReturn = 3 }},
 		{"novelty near misses count in full", func(c *Config) { c.novelExact = true }},
 		{"isolated novelty in full", func(c *Config) { c.novelIsolated = true }},
-		{"without burst, near misses and isolated novelty in full (the previous detector)", func(c *Config) {
+		{"without burst, near misses and isolated novelty in full (issue 4 start's rules, with the shift CUSUM)", func(c *Config) {
 			c.disabled[CompBurst] = true
 			c.novelExact = true
 			c.novelIsolated = true
