@@ -86,11 +86,14 @@ func TestAblation(t *testing.T) {
 		{"without spread", func(c *Config) { c.disabled[CompSpread] = true }},
 		{"without novel", func(c *Config) { c.disabled[CompNovel] = true }},
 		{"without burst", func(c *Config) { c.disabled[CompBurst] = true }},
-		{"burst judged against the record its run raises (before session 5)", func(c *Config) { c.burstGrowing = true }},
+		{"burst judged against the record its run raises, record kept (both burst rules off)", func(c *Config) { c.burstGrowing = true }},
 		{"burst record kept after an alarmed run", func(c *Config) { c.burstNoReturn = true }},
+		{"burst record returns to 1.25x", func(c *Config) { c.burstReturn = 1.25 }},
+		{"burst record returns to 2x", func(c *Config) { c.burstReturn = 2 }},
+		{"burst record returns to 3x", func(c *Config) { c.burstReturn = 3 }},
 		{"novelty near misses count in full", func(c *Config) { c.novelExact = true }},
 		{"isolated novelty in full", func(c *Config) { c.novelIsolated = true }},
-		{"without burst, near misses and isolated novelty in full (the previous detector)", func(c *Config) {
+		{"without burst, near misses and isolated novelty in full (issue 4 start's rules, with the shift CUSUM)", func(c *Config) {
 			c.disabled[CompBurst] = true
 			c.novelExact = true
 			c.novelIsolated = true
@@ -109,6 +112,7 @@ func TestAblation(t *testing.T) {
 		{"NovelAlpha 0.001", func(c *Config) { c.NovelAlpha = 0.001 }},
 		{"NovelAlpha 0.004", func(c *Config) { c.NovelAlpha = 0.004 }},
 		{"Refractory 30", func(c *Config) { c.Refractory = 30 }},
+		{"Refractory 90", func(c *Config) { c.Refractory = 90 }},
 		{"Refractory 120", func(c *Config) { c.Refractory = 120 }},
 		{"BurstAllowance 3", func(c *Config) { c.BurstAllowance = 3 }},
 		{"BurstAllowance 5", func(c *Config) { c.BurstAllowance = 5 }},
@@ -116,6 +120,10 @@ func TestAblation(t *testing.T) {
 		{"BurstClip 15", func(c *Config) { c.BurstClip = 15 }},
 		{"ShiftAllowance 1.75, ShiftClip 2.25", func(c *Config) { c.ShiftAllowance, c.ShiftClip = 1.75, 2.25 }},
 		{"ShiftAllowance 2.25, ShiftClip 2.75", func(c *Config) { c.ShiftAllowance, c.ShiftClip = 2.25, 2.75 }},
+		{"ShiftAllowance 1.5", func(c *Config) { c.ShiftAllowance = 1.5 }},
+		{"ShiftAllowance 1.5, ShiftClip 2", func(c *Config) { c.ShiftAllowance, c.ShiftClip = 1.5, 2 }},
+		{"ShiftAllowance 2.5, ShiftClip 3", func(c *Config) { c.ShiftAllowance, c.ShiftClip = 2.5, 3 }},
+		{"ShiftClip 2.25", func(c *Config) { c.ShiftClip = 2.25 }},
 		{"ShiftClip 2.75", func(c *Config) { c.ShiftClip = 2.75 }},
 		{"ShiftClip 3", func(c *Config) { c.ShiftClip = 3 }},
 	} {

@@ -119,6 +119,9 @@ type Config struct {
 	// burstNoReturn keeps the record an alarmed run raised (the second
 	// rule of Model.burstExcursion off).
 	burstNoReturn bool
+	// burstReturn, if positive, replaces AlarmGrow as the factor the
+	// burst record returns to after an alarmed run.
+	burstReturn float64
 }
 
 // DefaultConfig returns the defaults used by serve and by the NAB bench.

@@ -360,7 +360,11 @@ func (m *Model) burstExcursion(cfg *Config, z, rec, sc float64) {
 	case z == 0:
 		// The alarmed run is over.
 		if !cfg.burstNoReturn {
-			m.record[CompBurst] = min(m.record[CompBurst], -b*cfg.AlarmGrow)
+			f := cfg.AlarmGrow
+			if cfg.burstReturn > 0 {
+				f = cfg.burstReturn
+			}
+			m.record[CompBurst] = min(m.record[CompBurst], -b*f)
 		}
 		m.burstBar = 0
 	}
