@@ -314,7 +314,8 @@ func (c *Correlator) ConsumeEvents(ctx context.Context, batch []osprey.Event) er
 }
 
 // ConsumeAnomalies applies a batch of anomalies: an active anomaly is a firing
-// member, an ended one a resolved member.
+// member, an ended one a resolved member. The batch is applied in
+// fingerprint order (stable), so its order does not change the incidents.
 func (c *Correlator) ConsumeAnomalies(ctx context.Context, batch []osprey.Anomaly) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -323,6 +324,14 @@ func (c *Correlator) ConsumeAnomalies(ctx context.Context, batch []osprey.Anomal
 	for i := range batch {
 		sigs = append(sigs, anomalySignal(&batch[i], now))
 	}
+	// The anomalies of a batch are simultaneous (they share the clock's
+	// time), and a detector emits them in the order of its input series,
+	// which the sender chooses freely. Grouping is order-dependent (the
+	// first of two simultaneous new signals opens the incident the second
+	// may join), so apply them in fingerprint order: the same anomalies
+	// group the same way whatever order they came in. The sort is stable,
+	// so signals of one series keep their order.
+	slices.SortStableFunc(sigs, func(a, b signal) int { return cmp.Compare(a.fingerprint, b.fingerprint) })
 	return c.applyLocked(ctx, sigs, 0)
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,6 +228,7 @@ func loadMetricPoints(d *NezhaDay, tick func()) ([]osprey.Labels, []metricPoint,
 		}
 		for _, path := range csvFiles(dir+"/metric", ".csv") {
 			tick()
+			var names []string // col's names in header order
 			_, err := readCSV(path, func(col map[string]int, rec []string) {
 				pi, ok := col["PodName"]
 				ti, ok2 := col["TimeStamp"]
@@ -239,7 +241,14 @@ func loadMetricPoints(d *NezhaDay, tick func()) ([]osprey.Labels, []metricPoint,
 				}
 				ts := int64(sec * 1000)
 				svc := Deployment(rec[pi])
-				for name, i := range col {
+				if names == nil {
+					// Not in map order: series ids, and so the order of
+					// a timestamp's series in the detector's batch and
+					// of its anomalies, must be the same in every run.
+					names = slices.SortedFunc(maps.Keys(col), func(a, b string) int { return cmp.Compare(col[a], col[b]) })
+				}
+				for _, name := range names {
+					i := col[name]
 					if name == "Time" || name == "TimeStamp" || name == "PodName" || strings.HasPrefix(name, "Node") {
 						continue
 					}

@@ -97,9 +97,11 @@ func truth(ws []FaultWindow, t time.Time) string {
 }
 
 // CorrelateNoise feeds an anomaly stream (opens and resolves, in emission
-// order) through the production correlator with its default configuration
-// (config.Default().Correlate) on a virtual clock set to each anomaly's
-// time, and returns each alert (distinct anomaly id that opened) with the
+// order, their times never decreasing) through the production correlator
+// with its default configuration (config.Default().Correlate) on a virtual
+// clock set to each anomaly's time, the anomalies of one instant in one
+// ConsumeAnomalies call (as the detector emits those of one sample time),
+// and returns each alert (distinct anomaly id that opened) with the
 // incident it joined and its truth label. With windowsOnly, only the alerts
 // opened inside a fault window are fed (the fault-derived stream). topo,
 // if not nil, is the call graph the correlator may join neighbours by (as
@@ -133,6 +135,18 @@ func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWind
 	corr := nc.c
 	fed := map[string]bool{}
 	var order []string
+	var batch []osprey.Anomaly
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := corr.ConsumeAnomalies(ctx, batch)
+		batch = batch[:0]
+		if err != nil {
+			return fmt.Errorf("noise: correlate: %w", err)
+		}
+		return nil
+	}
 	for _, a := range stream {
 		at := a.StartsAt
 		if a.Active() {
@@ -151,12 +165,18 @@ func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWind
 			}
 			at = a.EndsAt
 		}
+		// The anomalies of one instant are one batch, as the detector
+		// emits those of one sample time.
 		if at.After(now) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
 			now = at
 		}
-		if err := corr.ConsumeAnomalies(ctx, []osprey.Anomaly{a}); err != nil {
-			return nil, fmt.Errorf("noise: correlate: %w", err)
-		}
+		batch = append(batch, a)
+	}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	if err := corr.Shutdown(ctx); err != nil {
 		return nil, fmt.Errorf("noise: %w", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/rca"
 )
 
 // TestNoiseTwoFaults correlates a tiny synthetic stream of two faults and
@@ -173,5 +174,42 @@ func TestCorrelateNotificationsTwoFaults(t *testing.T) {
 	}
 	if got := ScoreNoise(distinct); got.Alerts != 4 || got.Incidents != 3 {
 		t.Errorf("all distinct: %+v", got)
+	}
+}
+
+// The anomalies of one instant reach the correlator as one batch, as the
+// detector emits them, so their order in the stream (the detector's series
+// order) does not change the figures: on the call chain a → b → c → d, fed
+// one by one in the order a, d, b, c they made two incidents, in the order
+// a, b, c, d one.
+func TestCorrelateNoiseIgnoresOrderWithinAnInstant(t *testing.T) {
+	t0 := time.Date(2023, 1, 29, 8, 0, 0, 0, time.UTC)
+	ws := faultWindows([]Fault{{Time: t0, Timestamp: "A", Service: "b"}})
+	g := rca.NewGraph()
+	g.AddCall("a", "b", 1)
+	g.AddCall("b", "c", 1)
+	g.AddCall("c", "d", 1)
+	stream := func(order ...string) []osprey.Anomaly {
+		var s []osprey.Anomaly
+		for _, svc := range order {
+			l := osprey.Labels{osprey.LabelService: svc, osprey.LabelMetric: "latency"}
+			s = append(s, osprey.Anomaly{ID: "anomaly-" + svc, Kind: osprey.AnomalyMetric, Labels: l,
+				Fingerprint: l.Fingerprint(), StartsAt: t0, Severity: osprey.SeverityWarning})
+		}
+		return s
+	}
+	ctx := context.Background()
+	var first NoiseStats
+	for i, order := range [][]string{{"a", "b", "c", "d"}, {"a", "d", "b", "c"}, {"d", "a", "c", "b"}} {
+		m, err := CorrelateNoise(ctx, stream(order...), ws, true, graphTopology{g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ScoreNoise(m)
+		if i == 0 {
+			first = got
+		} else if got != first {
+			t.Errorf("order %v: %+v, order %v: %+v", order, got, []string{"a", "b", "c", "d"}, first)
+		}
 	}
 }
