@@ -51,7 +51,7 @@ func TestNoiseTwoFaults(t *testing.T) {
 	// (a constant expression would be rounded once, not twice).
 	reduction := func(incidents, alerts int) float64 { return 1 - float64(incidents)/float64(alerts) }
 	ctx := context.Background()
-	all, err := CorrelateNoise(ctx, stream, ws, false, nil)
+	all, err := CorrelateNoise(ctx, stream, ws, false, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestNoiseTwoFaults(t *testing.T) {
 	if got != want {
 		t.Errorf("all: got %+v, want %+v", got, want)
 	}
-	only, err := CorrelateNoise(ctx, stream, ws, true, nil)
+	only, err := CorrelateNoise(ctx, stream, ws, true, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestCorrelateNotificationsTwoFaults(t *testing.T) {
 		alert("CPU", "svc-b", b1, t0.Add(32*time.Minute), false),
 	}
 	ctx := context.Background()
-	notes, distinct, err := CorrelateNotifications(ctx, ns, ws, true, nil)
+	notes, distinct, err := CorrelateNotifications(ctx, ns, ws, true, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestCorrelateNotificationsTwoFaults(t *testing.T) {
 	if got, want := ScoreNoise(distinct), (NoiseStats{Alerts: 3, Incidents: 2, Faults: 2, Reduction: reduction(2, 3), Purity: 1}); got != want {
 		t.Errorf("distinct: got %+v, want %+v", got, want)
 	}
-	notes, distinct, err = CorrelateNotifications(ctx, ns, ws, false, nil)
+	notes, distinct, err = CorrelateNotifications(ctx, ns, ws, false, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestCorrelateNoiseIgnoresOrderWithinAnInstant(t *testing.T) {
 	ctx := context.Background()
 	var first NoiseStats
 	for i, order := range [][]string{{"a", "b", "c", "d"}, {"a", "d", "b", "c"}, {"d", "a", "c", "b"}} {
-		m, err := CorrelateNoise(ctx, stream(order...), ws, true, graphTopology{g})
+		m, err := CorrelateNoise(ctx, stream(order...), ws, true, graphTopology{g}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
