@@ -150,6 +150,7 @@ type Correlator struct {
 	mu         sync.Mutex // serialises all state changes and store writes
 	st         *state
 	stored     storedMembers // members as last stored (persist.go)
+	lastCauses storedCauses  // causes as last stored (persist.go)
 	noise      *noiseCounter // the batch's noise counts (noise.go)
 	window     time.Duration
 	burst      time.Duration
@@ -615,11 +616,14 @@ func (c *Correlator) reloadLocked(ctx context.Context) error {
 	}
 	c.st = st
 	c.stored = make(storedMembers, len(incs)+len(recent))
+	c.lastCauses = make(storedCauses, len(incs)+len(recent))
 	for _, inc := range st.open {
 		c.stored.remember(inc)
+		c.lastCauses.remember(inc)
 	}
 	for _, inc := range st.resolved {
 		c.stored.remember(inc)
+		c.lastCauses.remember(inc)
 	}
 	clear(c.noise.pending)
 	c.checkpoint = cp
