@@ -142,8 +142,7 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 	bar := progress.New(stderr, "nezha", int64(files))
 	var cases []benchrca.Case
 	var notes []string
-	var noise, noiseGraph, noiseAll []benchrca.NoiseStats
-	var alertNoise [][]benchrca.NoiseRun
+	var noise [][]benchrca.NoiseRun
 	for i := range days {
 		d := &days[i]
 		bar.SetLabel("nezha " + d.Day)
@@ -152,8 +151,7 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 			return nil, fmt.Errorf("replay %s %s: %w", d.System, d.Day, err)
 		}
 		cases = append(cases, r.Cases...)
-		noise, noiseGraph, noiseAll = append(noise, r.Noise), append(noiseGraph, r.NoiseGraph), append(noiseAll, r.NoiseAll)
-		alertNoise = append(alertNoise, r.AlertNoise)
+		noise = append(noise, r.Noise)
 		name := d.Day
 		if d.System != "." {
 			name = d.System + " " + d.Day
@@ -180,10 +178,7 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 	for _, n := range notes {
 		fmt.Fprintln(stdout, n)
 	}
-	printBenchNoise(stdout, "noise (fault windows, by service)", benchrca.SumNoise(noise))
-	printBenchNoise(stdout, "noise (fault windows, by service + call graph)", benchrca.SumNoise(noiseGraph))
-	printBenchNoise(stdout, "noise (all day incl. background, by service + call graph)", benchrca.SumNoise(noiseAll))
-	for _, n := range benchrca.SumNoiseRuns(alertNoise) {
+	for _, n := range benchrca.SumNoiseRuns(noise) {
 		printBenchNoise(stdout, "noise ("+n.Name+")", n.Stats)
 	}
 	return cases, printScoreTable(stdout, cases, "fault type")

@@ -54,6 +54,9 @@ const CheckpointName = "correlate/events"
 // replayPage is how many events one catch-up query reads.
 const replayPage = 1000
 
+// DefaultCatchUpInterval is Options.CatchUpInterval's default.
+const DefaultCatchUpInterval = 10 * time.Second
+
 // Options configures a Correlator.
 type Options struct {
 	Store store.Store
@@ -89,7 +92,9 @@ type Options struct {
 	// CatchUpInterval is how often the stage reads events it may have missed
 	// from the store, reloads the silences (so that silences created through
 	// another replica's API take effect) and resolves incidents whose grace
-	// ended while no signal arrived. Zero means 10s.
+	// ended while no signal arrived. Zero means DefaultCatchUpInterval.
+	// A driver of a virtual clock (osprey replay) sets it beyond its data
+	// and calls Sweep itself at the times NextDue names.
 	CatchUpInterval time.Duration
 	// Rules are the user-defined grouping rules (rules.go), first match
 	// wins; Flapping configures flapping detection (flap.go); Maintenance
@@ -145,6 +150,7 @@ type Correlator struct {
 	mu         sync.Mutex // serialises all state changes and store writes
 	st         *state
 	stored     storedMembers // members as last stored (persist.go)
+	lastCauses storedCauses  // causes as last stored (persist.go)
 	noise      *noiseCounter // the batch's noise counts (noise.go)
 	window     time.Duration
 	burst      time.Duration
@@ -181,7 +187,7 @@ func New(opts Options) (*Correlator, error) {
 		opts.Registerer = prometheus.NewRegistry()
 	}
 	if opts.CatchUpInterval <= 0 {
-		opts.CatchUpInterval = 10 * time.Second
+		opts.CatchUpInterval = DefaultCatchUpInterval
 	}
 	if opts.ResolveGrace < 0 {
 		return nil, errors.New("correlate: resolve grace must not be negative")
@@ -314,7 +320,8 @@ func (c *Correlator) ConsumeEvents(ctx context.Context, batch []osprey.Event) er
 }
 
 // ConsumeAnomalies applies a batch of anomalies: an active anomaly is a firing
-// member, an ended one a resolved member.
+// member, an ended one a resolved member. The batch is applied in
+// fingerprint order (stable), so its order does not change the incidents.
 func (c *Correlator) ConsumeAnomalies(ctx context.Context, batch []osprey.Anomaly) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -323,6 +330,14 @@ func (c *Correlator) ConsumeAnomalies(ctx context.Context, batch []osprey.Anomal
 	for i := range batch {
 		sigs = append(sigs, anomalySignal(&batch[i], now))
 	}
+	// The anomalies of a batch are simultaneous (they share the clock's
+	// time), and a detector emits them in the order of its input series,
+	// which the sender chooses freely. Grouping is order-dependent (the
+	// first of two simultaneous new signals opens the incident the second
+	// may join), so apply them in fingerprint order: the same anomalies
+	// group the same way whatever order they came in. The sort is stable,
+	// so signals of one series keep their order.
+	slices.SortStableFunc(sigs, func(a, b signal) int { return cmp.Compare(a.fingerprint, b.fingerprint) })
 	return c.applyLocked(ctx, sigs, 0)
 }
 
@@ -441,6 +456,46 @@ func (c *Correlator) expireLocked(cs *changeSet, at time.Time) {
 		cs.add(ch)
 	}
 	c.extExpireLocked(cs, at)
+}
+
+// Sweep does at the clock's time what the periodic catch-up does besides
+// reading the store: it resolves the incidents whose grace ended while no
+// signal arrived, settles flapping members that have been stable long
+// enough, releases alerts held by maintenance windows that ended, and
+// forgets incidents resolved longer than the window ago. A driver of a
+// virtual clock calls it at the times NextDue names, as the timer would.
+func (c *Correlator) Sweep(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sweepLocked(ctx)
+}
+
+// NextDue returns the earliest clock time at which Sweep may have something
+// to do, and false when nothing waits for the clock. It is never later than
+// the next real work, but may be earlier (a grace period that a member's
+// firing again cancelled): a Sweep then does nothing, and NextDue moves
+// on. Signals do the same work when they arrive, at their own time.
+func (c *Correlator) NextDue() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var due time.Time
+	ok := false
+	add := func(t time.Time) {
+		if !t.IsZero() && (!ok || t.Before(due)) {
+			due, ok = t, true
+		}
+	}
+	add(c.st.nextDue)
+	if ft := c.st.flaps; ft != nil {
+		if ft.rescan && len(c.st.open) > 0 {
+			return time.Time{}, true // not yet scanned: at once
+		}
+		add(ft.nextSettle)
+	}
+	if c.maint != nil {
+		add(c.maint.nextEnd)
+	}
+	return due, ok
 }
 
 // sweepLocked resolves, at the clock's time, the incidents whose grace ended
@@ -562,11 +617,14 @@ func (c *Correlator) reloadLocked(ctx context.Context) error {
 	}
 	c.st = st
 	c.stored = make(storedMembers, len(incs)+len(recent))
+	c.lastCauses = make(storedCauses, len(incs)+len(recent))
 	for _, inc := range st.open {
 		c.stored.remember(inc)
+		c.lastCauses.remember(inc)
 	}
 	for _, inc := range st.resolved {
 		c.stored.remember(inc)
+		c.lastCauses.remember(inc)
 	}
 	clear(c.noise.pending)
 	c.checkpoint = cp

@@ -382,6 +382,12 @@ func TestAutoResolveWaitsForTheGrace(t *testing.T) {
 		ev{at: 6 * time.Minute, name: "A", labels: checkout},
 		ev{at: 7 * time.Minute, name: "A", labels: checkout, resolved: true},
 	)
+	// What a driver of a virtual clock (osprey replay) sweeps at: never
+	// later than the grace's end (it may name an earlier, stale due time:
+	// a sweep then does nothing and names the next).
+	if due, ok := r.c.NextDue(); !ok || due.After(t0.Add(12*time.Minute)) {
+		t.Fatalf("NextDue = %s, %v; want at most t0+12m (the grace's end)", due, ok)
+	}
 	r.at(11 * time.Minute)
 	if err := r.c.Sweep(ctx); err != nil {
 		t.Fatal(err)
@@ -394,6 +400,10 @@ func TestAutoResolveWaitsForTheGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := r.only()
+	// Next: the resolved incident leaves the reopen window (5m).
+	if due, ok := r.c.NextDue(); !ok || !due.Equal(t0.Add(17*time.Minute)) {
+		t.Errorf("NextDue after the resolution = %s, %v; want t0+17m", due, ok)
+	}
 	if got.Status != osprey.IncidentResolved || !got.ResolvedAt.Equal(t0.Add(12*time.Minute)) {
 		t.Fatalf("status 5m after the last clear = %s at %s, want resolved at t0+12m", got.Status, got.ResolvedAt)
 	}

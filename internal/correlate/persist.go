@@ -3,6 +3,7 @@ package correlate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/osprey-aiops/osprey"
@@ -110,6 +111,40 @@ func (sm storedMembers) prune(st *state) {
 	}
 }
 
+// storedCauses remembers, per incident, its causes as last stored, so that
+// a change that did not re-rank them (a repeat, a resolution, an
+// acknowledgement: most changes) is saved with store.IncidentChange's
+// KeepCauses instead of encoding and writing them again; the ranker's
+// causes name the evidence of every member, so they grow with the
+// incident. As for members, the causes are compared rather than trusting
+// every code path to report a change.
+type storedCauses map[string][]osprey.Cause
+
+// remember records inc's causes as stored.
+func (sc storedCauses) remember(inc *osprey.Incident) { sc[inc.ID] = slices.Clone(inc.Causes) }
+
+// same reports whether inc's causes are those last stored.
+func (sc storedCauses) same(inc *osprey.Incident) bool {
+	prev, ok := sc[inc.ID]
+	return ok && slices.EqualFunc(prev, inc.Causes, func(a, b osprey.Cause) bool {
+		return a.Kind == b.Kind && a.Name == b.Name && a.Score == b.Score &&
+			a.Explanation == b.Explanation && slices.Equal(a.EvidenceIDs, b.EvidenceIDs)
+	})
+}
+
+// prune forgets the incidents the state no longer holds (as
+// storedMembers.prune).
+func (sc storedCauses) prune(st *state) {
+	if len(sc) < 64 || len(sc) < 2*(len(st.open)+len(st.resolved)) {
+		return
+	}
+	for id := range sc {
+		if st.lookup(id) == nil {
+			delete(sc, id)
+		}
+	}
+}
+
 // commitLocked stores every incident of cs with its changed members and new
 // timeline entries (which get their Seq), the pending noise counts and, when
 // seq is above the checkpoint, the checkpoint, in one transaction; it
@@ -126,6 +161,7 @@ func (c *Correlator) commitLocked(ctx context.Context, cs *changeSet, seq int64)
 	for _, id := range cs.order {
 		ch := cs.byID[id]
 		w := c.stored.diff(ch.inc)
+		w.KeepCauses = c.lastCauses.same(ch.inc)
 		w.Entries = ch.entries
 		b.Changes = append(b.Changes, w)
 	}
@@ -148,11 +184,15 @@ func (c *Correlator) commitLocked(ctx context.Context, cs *changeSet, seq int64)
 	for i, id := range cs.order {
 		ch := cs.byID[id]
 		c.stored.update(ch.inc, &b.Changes[i])
+		if !b.Changes[i].KeepCauses {
+			c.lastCauses.remember(ch.inc)
+		}
 		snap := snapshot(ch.inc)
 		snap.Timeline = b.Changes[i].Entries
 		out = append(out, snap)
 	}
 	c.stored.prune(c.st)
+	c.lastCauses.prune(c.st)
 	c.m.open.Set(float64(len(c.st.open)))
 	return out, nil
 }

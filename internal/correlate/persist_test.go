@@ -14,6 +14,7 @@ import (
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/correlate"
+	"github.com/osprey-aiops/osprey/internal/rca"
 	"github.com/osprey-aiops/osprey/internal/store"
 )
 
@@ -184,12 +185,15 @@ func TestCrashRecoveryMatchesUninterruptedRun(t *testing.T) {
 
 // TestStoredMembersMatchMemory checks, over the crash workload and people's
 // actions, that the incidents the stage hands on (from memory) equal what
-// the store returns: the incremental member writes miss no change.
+// the store returns: the incremental member writes miss no change, and
+// neither do the causes the ranker sets, which are written only when they
+// changed (store.IncidentChange.KeepCauses).
 func TestStoredMembersMatchMemory(t *testing.T) {
 	st := openStore(t)
 	var last map[string]osprey.Incident = map[string]osprey.Incident{}
 	c, err := correlate.New(correlate.Options{
-		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"}, ResolveGrace: time.Minute,
+		Causes: rca.IncidentRanker{Config: rca.DefaultConfig()},
+		Store:  st, Window: 5 * time.Minute, GroupBy: []string{"service"}, ResolveGrace: time.Minute,
 		CatchUpInterval: time.Hour, Now: func() time.Time { return t0.Add(time.Hour) }, Registerer: prometheus.NewRegistry(),
 		Out: osprey.IncidentConsumerFunc(func(_ context.Context, incs []osprey.Incident) error {
 			for _, inc := range incs {

@@ -3,6 +3,7 @@ package correlate_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,50 @@ func TestRepeatedResolutionIsNotActivity(t *testing.T) {
 	got := r.get(cpu.ID)
 	if got.Status != osprey.IncidentResolved || !got.ResolvedAt.Equal(t0.Add(11*time.Minute)) {
 		t.Errorf("status %s resolved at %s, want resolved at t0+11m (1m + grace)", got.Status, got.ResolvedAt.Sub(t0))
+	}
+}
+
+// Simultaneous anomalies (one detector batch) group the same way whatever
+// order the batch lists them in: on the call chain a → b → c → d, the order
+// a, d, b, c used to open a's and d's incidents before b and c arrived to
+// link them, while a, b, c, d built one incident. The detector lists a
+// batch in the order of its input series, which the sender chooses.
+func TestSimultaneousAnomaliesGroupTheSameInAnyOrder(t *testing.T) {
+	g := callGraph(t, [2]string{"a", "b"}, [2]string{"b", "c"}, [2]string{"c", "d"})
+	var batch []osprey.Anomaly
+	for _, svc := range []string{"a", "b", "c", "d"} {
+		l := osprey.Labels{"__name__": "latency", "service": svc}
+		batch = append(batch, osprey.Anomaly{
+			ID: "anomaly-" + svc, Kind: osprey.AnomalyMetric, Labels: l, StartsAt: t0,
+			Severity: osprey.SeverityWarning, Fingerprint: l.Fingerprint(),
+		})
+	}
+	// partition says which services share an incident: "a b c|d".
+	partition := func(order []int) string {
+		r := newRig(t, rigOptions{topo: g})
+		b := make([]osprey.Anomaly, len(order))
+		for i, k := range order {
+			b[i] = batch[k]
+		}
+		if err := r.c.ConsumeAnomalies(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, inc := range incidents(t, r.st) {
+			var svcs []string
+			for _, m := range inc.Members {
+				svcs = append(svcs, m.Labels.Get("service"))
+			}
+			slices.Sort(svcs)
+			parts = append(parts, strings.Join(svcs, " "))
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, "|")
+	}
+	first := partition([]int{0, 1, 2, 3})
+	for _, order := range [][]int{{0, 3, 1, 2}, {3, 0, 2, 1}, {1, 3, 0, 2}, {2, 0, 3, 1}, {3, 2, 1, 0}} {
+		if got := partition(order); got != first {
+			t.Errorf("order %v grouped %q, order [0 1 2 3] %q", order, got, first)
+		}
 	}
 }

@@ -52,6 +52,7 @@ func TestNotificationsOpenedResolved(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.Notifications = notifyConfig(t)
+	cfg.Correlate.ResolveGrace = 0 // the data ends with the resolution
 	for _, seq := range []bool{true, false} {
 		rep, err := Run(context.Background(), Options{Inputs: []Source{EventsSource{Path: path}},
 			Configs: []NamedConfig{{Name: "default", Config: cfg}}, Window: Window{Step: time.Minute}, Sequential: seq})
@@ -121,5 +122,59 @@ func TestNotificationsDiff(t *testing.T) {
 	}
 	if !strings.Contains(md.String(), "| notifications | A | B |") {
 		t.Errorf("markdown diff lacks the notification counts:\n%s", md.String())
+	}
+}
+
+// TestResolveGraceInVirtualTime: replay honours correlate.resolve_grace as
+// serve does. An alert that clears at 10m resolves its incident when the
+// grace (5m) has passed, at 15m, and the resolution is handed on (here:
+// notified) then, by the correlator's sweep on the virtual clock, not at
+// the next record (an unrelated alert at 40m). An alert that fires again
+// within the grace keeps its incident open.
+func TestResolveGraceInVirtualTime(t *testing.T) {
+	at := func(m int) string { return t0.Add(time.Duration(m) * time.Minute).Format(time.RFC3339) }
+	ev := func(name, svc string, start, end int) string {
+		s := `{"name":"` + name + `","labels":{"service":"` + svc + `"},"severity":"critical","startsAt":"` + at(start) + `"`
+		if end >= 0 {
+			s += `,"status":"resolved","endsAt":"` + at(end) + `"`
+		}
+		return s + "}\n"
+	}
+	lines := ev("DiskFull", "billing", 0, -1) + ev("DiskFull", "billing", 0, 10) +
+		ev("Errors", "mail", 1, -1) + ev("Errors", "mail", 1, 8) + ev("Errors", "mail", 12, -1) +
+		ev("Latency", "search", 40, -1)
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Correlate.ResolveGrace = 5 * time.Minute
+	cfg.Notifications = notifyConfig(t)
+	for _, seq := range []bool{true, false} {
+		rep, err := Run(context.Background(), Options{Inputs: []Source{EventsSource{Path: path}},
+			Configs: []NamedConfig{{Name: "default", Config: cfg}}, Window: Window{Step: time.Minute}, Sequential: seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := &rep.Results[0]
+		status := map[string]string{}
+		for _, inc := range res.Incidents.List {
+			status[inc.Labels.Get("service")] = inc.Status
+			if svc := inc.Labels.Get("service"); svc == "billing" && !inc.ResolvedAt.Equal(t0.Add(15*time.Minute)) {
+				t.Errorf("sequential=%v: billing's incident resolved at %s, want %s (cleared at 10m, grace 5m)", seq, inc.ResolvedAt, t0.Add(15*time.Minute))
+			}
+		}
+		if status["billing"] != "resolved" || status["mail"] != "open" || status["search"] != "open" {
+			t.Errorf("sequential=%v: statuses %v, want billing resolved, mail open (fired again within the grace), search open", seq, status)
+		}
+		var resolved []NotificationItem
+		for _, n := range res.Notifications.List {
+			if n.Kind == "resolved" {
+				resolved = append(resolved, n)
+			}
+		}
+		if len(resolved) != 1 || !resolved[0].At.Equal(t0.Add(15*time.Minute)) {
+			t.Errorf("sequential=%v: resolved notifications %+v, want one at %s", seq, resolved, t0.Add(15*time.Minute))
+		}
 	}
 }

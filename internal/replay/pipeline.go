@@ -53,8 +53,10 @@ const anomalyBatch = 2048
 
 // neverCatchUp is the correlator's catch-up interval in a replay: events are
 // handed to it synchronously, so its timer-driven catch-up from the store is
-// not needed (and its real-time ticker must not interleave with the
-// virtual clock).
+// not needed, and its real-time ticker must not interleave with the
+// virtual clock. The rest of what the timer does (ending grace periods
+// while no signal arrives) the second half does itself, in virtual time
+// (sweepUntil).
 const neverCatchUp = 100 * 365 * 24 * time.Hour
 
 // Clock is the virtual clock of a replay: it reads the record time of the
@@ -148,6 +150,9 @@ type pipeline struct {
 	// flushEvery is the log detector's flush period in virtual time.
 	flushEvery time.Duration
 	lastFlush  time.Time
+	// lastSweep is the virtual time of the correlator's last sweep
+	// (sweepUntil; second half).
+	lastSweep time.Time
 	// unscored counts samples not handed to a detector (detect disabled),
 	// unmined log lines (logs disabled).
 	unscored, unmined int64
@@ -160,9 +165,9 @@ type pipeline struct {
 // templates are saved to the store once, at the end; there is no call graph
 // (no spans are replayed), so causes are ranked without one. The
 // correlator takes serve's correlate settings (window, group_by, burst,
-// rules, flapping, inhibition, maintenance windows) except resolve_grace:
-// an incident resolves as soon as its members have cleared, since replay
-// never runs the correlator's catch-up timer that ends a grace period.
+// resolve_grace, rules, flapping, inhibition, maintenance windows); its
+// periodic sweep, which ends grace periods while no signal arrives, runs
+// in virtual time (sweepUntil).
 //
 // Unless sequential, startBack must be called (and drain after the last
 // job) to run the second half on its own goroutine.
@@ -207,15 +212,16 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential
 		return nil, fmt.Errorf("correlate.maintenance: %w", err)
 	}
 	corr, err := correlate.New(correlate.Options{
-		Store:       p.st,
-		Window:      cfg.Correlate.Window,
-		GroupBy:     cfg.Correlate.GroupBy,
-		Burst:       cfg.Correlate.Burst,
-		Rules:       cfg.Correlate.CorrelateRules(),
-		Flapping:    cfg.Correlate.FlapConfig(),
-		Maintenance: windows,
-		Inhibit:     inhibit,
-		Causes:      rca.IncidentRanker{Config: rca.DefaultConfig()},
+		Store:        p.st,
+		Window:       cfg.Correlate.Window,
+		GroupBy:      cfg.Correlate.GroupBy,
+		ResolveGrace: cfg.Correlate.ResolveGrace,
+		Burst:        cfg.Correlate.Burst,
+		Rules:        cfg.Correlate.CorrelateRules(),
+		Flapping:     cfg.Correlate.FlapConfig(),
+		Maintenance:  windows,
+		Inhibit:      inhibit,
+		Causes:       rca.IncidentRanker{Config: rca.DefaultConfig()},
 		Out: osprey.IncidentConsumerFunc(func(ctx context.Context, batch []osprey.Incident) error {
 			p.rec.incidents(batch)
 			p.backTimes.enter(StageRemediate)
@@ -356,6 +362,9 @@ func (p *pipeline) submit(ctx context.Context, j job) error {
 
 // process runs one job of the second half on its clock.
 func (p *pipeline) process(ctx context.Context, j job) error {
+	if err := p.sweepUntil(ctx, j.at); err != nil {
+		return err
+	}
 	// The notifications due before this job's time go out first, at their
 	// own times; those the job makes due at once, after it.
 	p.runNotify(j.at)
@@ -382,6 +391,46 @@ func (p *pipeline) process(ctx context.Context, j job) error {
 	p.backTimes.enter(StageCorrelate)
 	defer p.backTimes.exit()
 	return p.corr.ConsumeAnomalies(ctx, j.anoms)
+}
+
+// sweepUntil runs the correlator's periodic sweep as serve's timer does,
+// every correlate.DefaultCatchUpInterval, but in virtual time and only at
+// the ticks before t at which the correlator has something due: a grace
+// period that ends while no signal arrives resolves the incident at the
+// first tick after it ends (its ResolvedAt is the grace's end), and the
+// resolution is handed on at that tick, not at the next signal. Ticks are
+// multiples of the interval in Unix time; at t itself the job's own
+// signals do the sweep's work (second half).
+func (p *pipeline) sweepUntil(ctx context.Context, t time.Time) error {
+	const every = correlate.DefaultCatchUpInterval
+	for {
+		due, ok := p.corr.NextDue()
+		if !ok {
+			return nil
+		}
+		if due.IsZero() { // at once
+			due = p.back.Now()
+		}
+		tick := time.Unix(0, (due.UnixNano()+int64(every)-1)/int64(every)*int64(every)).UTC()
+		if !tick.After(p.lastSweep) {
+			// Due again at the tick just swept (an incident that leaves
+			// the reopen window at that very instant): the next tick.
+			tick = p.lastSweep.Add(every)
+		}
+		if !tick.Before(t) {
+			return nil
+		}
+		p.runNotify(tick)
+		p.back.advance(tick)
+		p.lastSweep = tick
+		p.backTimes.enter(StageCorrelate)
+		err := p.corr.Sweep(ctx)
+		p.backTimes.exit()
+		if err != nil {
+			return err
+		}
+		p.runNotify(tick)
+	}
 }
 
 // runNotify runs the notification stage up to t (second half).

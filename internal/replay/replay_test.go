@@ -238,6 +238,9 @@ func TestEventsIncidentWithCauseAndDryRun(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.Remediation = remediationConfig()
+	// The data ends with the last resolution: without a grace period the
+	// incident resolves within it (TestResolveGraceInVirtualTime has one).
+	cfg.Correlate.ResolveGrace = 0
 	rep := run(t, []Source{EventsSource{Path: path}}, NamedConfig{Name: "default", Config: cfg})
 	res := &rep.Results[0]
 	if res.Incidents.Total != 1 {

@@ -132,6 +132,13 @@ type IncidentChange struct {
 	Members    []int
 	AllMembers bool
 	Entries    []osprey.TimelineEntry
+	// KeepCauses leaves the stored Causes as they are instead of writing
+	// Incident.Causes: a writer that knows they have not changed since it
+	// stored them sets it, and saves encoding and writing them again
+	// (the ranker's causes list every member's evidence, so they grow
+	// with the incident). An incident not stored yet is created with no
+	// causes.
+	KeepCauses bool
 }
 
 // Noise stores the correlate stage's noise counters: how many signals of

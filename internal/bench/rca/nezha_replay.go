@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,15 +64,15 @@ type DayResult struct {
 	Samples, LogLines, Spans, Anomalies int
 	// Missing lists the modalities absent on this day.
 	Missing []string
-	// Noise is the correlator's reduction of the metric anomalies opened
-	// in fault windows, grouped by service only; NoiseGraph the same with
-	// the day's call graph (from traces) as the correlator's topology;
-	// NoiseAll, with the graph, of every metric anomaly of the replay
-	// (those outside fault windows labelled Background). See noise.go.
-	Noise, NoiseGraph, NoiseAll NoiseStats
-	// AlertNoise is the same for the threshold alert stream derived from
-	// the day's metric_threshold files (noise_alerts.go).
-	AlertNoise []NoiseRun
+	// Noise holds the correlator's noise figures, in the order the bench
+	// prints them: of the metric anomalies opened in fault windows,
+	// grouped by service only; the same with the day's call graph (from
+	// traces) as the correlator's topology; with the graph, of every
+	// metric anomaly of the replay (those outside fault windows labelled
+	// Background) — each with correlate.burst off (the default) and at
+	// OptInBurst (noise.go); then the same for the threshold alert stream
+	// derived from the day's metric_threshold files (noise_alerts.go).
+	Noise []NoiseRun
 }
 
 // Files returns how many files a replay of d reads (for a progress bar).
@@ -120,19 +121,27 @@ func ReplayNezha(ctx context.Context, d *NezhaDay, opt Options) (*DayResult, err
 			topo = graphTopology{g}
 		}
 		for _, v := range []struct {
+			name string
 			only bool
 			topo correlate.Topology
-			into *NoiseStats
-		}{{true, nil, &res.Noise}, {true, topo, &res.NoiseGraph}, {false, topo, &res.NoiseAll}} {
-			m, err := CorrelateNoise(ctx, stream, ws, v.only, v.topo)
-			if err != nil {
-				return nil, err
+		}{
+			{"fault windows, by service", true, nil},
+			{"fault windows, by service + call graph", true, topo},
+			{"all day incl. background, by service + call graph", false, topo},
+		} {
+			for _, burst := range noiseBursts() {
+				m, err := CorrelateNoise(ctx, stream, ws, v.only, v.topo, burst)
+				if err != nil {
+					return nil, err
+				}
+				res.Noise = append(res.Noise, NoiseRun{Name: v.name + burstName(burst), Stats: ScoreNoise(m)})
 			}
-			*v.into = ScoreNoise(m)
 		}
-		if res.AlertNoise, err = ThresholdNoise(ctx, d, ws, topo); err != nil {
+		alerts, err := ThresholdNoise(ctx, d, ws, topo)
+		if err != nil {
 			return nil, err
 		}
+		res.Noise = append(res.Noise, alerts...)
 	}
 	return res, nil
 }
@@ -227,6 +236,7 @@ func loadMetricPoints(d *NezhaDay, tick func()) ([]osprey.Labels, []metricPoint,
 		}
 		for _, path := range csvFiles(dir+"/metric", ".csv") {
 			tick()
+			var names []string // col's names in header order
 			_, err := readCSV(path, func(col map[string]int, rec []string) {
 				pi, ok := col["PodName"]
 				ti, ok2 := col["TimeStamp"]
@@ -239,7 +249,14 @@ func loadMetricPoints(d *NezhaDay, tick func()) ([]osprey.Labels, []metricPoint,
 				}
 				ts := int64(sec * 1000)
 				svc := Deployment(rec[pi])
-				for name, i := range col {
+				if names == nil {
+					// Not in map order: series ids, and so the order of
+					// a timestamp's series in the detector's batch and
+					// of its anomalies, must be the same in every run.
+					names = slices.SortedFunc(maps.Keys(col), func(a, b string) int { return cmp.Compare(col[a], col[b]) })
+				}
+				for _, name := range names {
+					i := col[name]
 					if name == "Time" || name == "TimeStamp" || name == "PodName" || strings.HasPrefix(name, "Node") {
 						continue
 					}

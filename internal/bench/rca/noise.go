@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/osprey-aiops/osprey"
@@ -17,6 +18,28 @@ import (
 
 // Background is the truth label of an alert outside every fault window.
 const Background = "background"
+
+// OptInBurst is the opt-in correlate.burst setting the bench measures next
+// to the default (0, off): one scrape and evaluation interval at
+// Prometheus' defaults (docs/rca.md, "Second round").
+const OptInBurst = time.Minute
+
+// noiseBursts are the correlate.burst settings every noise figure is
+// measured with, the default first.
+func noiseBursts() []time.Duration { return []time.Duration{0, OptInBurst} }
+
+// burstName is the suffix of a noise run's name for a burst setting: none
+// for the default.
+func burstName(burst time.Duration) string {
+	if burst <= 0 {
+		return ""
+	}
+	s := burst.String()
+	if burst%time.Minute == 0 {
+		s = strings.TrimSuffix(s, "0s") // "1m", not "1m0s"
+	}
+	return ", burst " + s
+}
 
 // NoiseMember is one alert after correlation: the incident it landed in
 // and the fault it belongs to (Background when none).
@@ -97,14 +120,17 @@ func truth(ws []FaultWindow, t time.Time) string {
 }
 
 // CorrelateNoise feeds an anomaly stream (opens and resolves, in emission
-// order) through the production correlator with its default configuration
-// (config.Default().Correlate) on a virtual clock set to each anomaly's
-// time, and returns each alert (distinct anomaly id that opened) with the
+// order, their times never decreasing) through the production correlator
+// with its default configuration (config.Default().Correlate) on a virtual
+// clock set to each anomaly's time, the anomalies of one instant in one
+// ConsumeAnomalies call (as the detector emits those of one sample time),
+// and returns each alert (distinct anomaly id that opened) with the
 // incident it joined and its truth label. With windowsOnly, only the alerts
 // opened inside a fault window are fed (the fault-derived stream). topo,
 // if not nil, is the call graph the correlator may join neighbours by (as
-// the app's learnt topology).
-func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWindow, windowsOnly bool, topo correlate.Topology) ([]NoiseMember, error) {
+// the app's learnt topology); burst is correlate.burst (0, the default,
+// disables burst joins; OptInBurst is the setting docs/rca.md measures).
+func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWindow, windowsOnly bool, topo correlate.Topology, burst time.Duration) ([]NoiseMember, error) {
 	var now time.Time
 	if len(stream) > 0 {
 		now = stream[0].StartsAt
@@ -125,7 +151,7 @@ func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWind
 		}
 		return nil
 	})
-	nc, cleanup, err := startNoiseCorrelator(ctx, topo, func() time.Time { return now }, sink)
+	nc, cleanup, err := startNoiseCorrelator(ctx, topo, burst, func() time.Time { return now }, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +159,18 @@ func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWind
 	corr := nc.c
 	fed := map[string]bool{}
 	var order []string
+	var batch []osprey.Anomaly
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := corr.ConsumeAnomalies(ctx, batch)
+		batch = batch[:0]
+		if err != nil {
+			return fmt.Errorf("noise: correlate: %w", err)
+		}
+		return nil
+	}
 	for _, a := range stream {
 		at := a.StartsAt
 		if a.Active() {
@@ -151,12 +189,18 @@ func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWind
 			}
 			at = a.EndsAt
 		}
+		// The anomalies of one instant are one batch, as the detector
+		// emits those of one sample time.
 		if at.After(now) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
 			now = at
 		}
-		if err := corr.ConsumeAnomalies(ctx, []osprey.Anomaly{a}); err != nil {
-			return nil, fmt.Errorf("noise: correlate: %w", err)
-		}
+		batch = append(batch, a)
+	}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	if err := corr.Shutdown(ctx); err != nil {
 		return nil, fmt.Errorf("noise: %w", err)
@@ -180,9 +224,10 @@ type noiseCorrelator struct {
 
 // startNoiseCorrelator starts correlate.New with config.Default().Correlate
 // (window, group-by, resolve grace, flapping; no rules, silences or
-// maintenance) on a fresh SQLite store in a temporary directory, on the
-// clock now. cleanup closes the store and removes the directory.
-func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, now func() time.Time, out osprey.IncidentConsumer) (*noiseCorrelator, func(), error) {
+// maintenance) but burst as correlate.burst, on a fresh SQLite store in a
+// temporary directory, on the clock now. cleanup closes the store and
+// removes the directory.
+func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, burst time.Duration, now func() time.Time, out osprey.IncidentConsumer) (*noiseCorrelator, func(), error) {
 	dir, err := os.MkdirTemp("", "osprey-bench-noise-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("noise: %w", err)
@@ -204,7 +249,7 @@ func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, now func
 		ResolveGrace:    cc.ResolveGrace,
 		Flapping:        cc.FlapConfig(),
 		Topology:        topo,
-		Burst:           cc.Burst,
+		Burst:           burst,
 		Now:             now,
 		Out:             out,
 		CatchUpInterval: 24 * time.Hour,

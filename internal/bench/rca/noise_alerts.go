@@ -354,8 +354,8 @@ func appendPodMetrics(ctx context.Context, db *tsdb.DB, dir string) (time.Time, 
 // that started inside a fault window are sent. It scores twice: every
 // notification received (each repeat and resolution counted, in the
 // incident its alert was in), and every distinct alert (a fingerprint's
-// firing episode, by its startsAt).
-func CorrelateNotifications(ctx context.Context, ns []Notification, ws []FaultWindow, windowsOnly bool, topo correlate.Topology) (notifications, distinct []NoiseMember, err error) {
+// firing episode, by its startsAt). burst is correlate.burst.
+func CorrelateNotifications(ctx context.Context, ns []Notification, ws []FaultWindow, windowsOnly bool, topo correlate.Topology, burst time.Duration) (notifications, distinct []NoiseMember, err error) {
 	var now time.Time
 	if len(ns) > 0 {
 		now = ns[0].At
@@ -369,7 +369,7 @@ func CorrelateNotifications(ctx context.Context, ns []Notification, ws []FaultWi
 		}
 		return nil
 	})
-	corr, cleanup, err := startNoiseCorrelator(ctx, topo, func() time.Time { return now }, out)
+	corr, cleanup, err := startNoiseCorrelator(ctx, topo, burst, func() time.Time { return now }, out)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -448,8 +448,9 @@ func CorrelateNotifications(ctx context.Context, ns []Notification, ws []FaultWi
 // ThresholdNoise derives d's threshold alert stream (DefaultThresholdRules)
 // and correlates it as the anomaly stream is: the alerts that started in
 // fault windows by service, the same with topo, and the whole day with
-// topo; each scored over every notification received and over distinct
-// alerts. It returns nil when d has no metric_threshold folder.
+// topo; each with correlate.burst off (the default) and at OptInBurst, and
+// scored over every notification received and over distinct alerts. It
+// returns nil when d has no metric_threshold folder.
 func ThresholdNoise(ctx context.Context, d *NezhaDay, ws []FaultWindow, topo correlate.Topology) ([]NoiseRun, error) {
 	ns, err := ThresholdNotifications(ctx, d, DefaultThresholdRules())
 	if err != nil || len(ns) == 0 {
@@ -465,13 +466,16 @@ func ThresholdNoise(ctx context.Context, d *NezhaDay, ws []FaultWindow, topo cor
 		{"fault windows, by service + call graph", true, topo},
 		{"all day incl. background, by service + call graph", false, topo},
 	} {
-		notes, distinct, err := CorrelateNotifications(ctx, ns, ws, v.only, v.topo)
-		if err != nil {
-			return nil, err
+		for _, burst := range noiseBursts() {
+			notes, distinct, err := CorrelateNotifications(ctx, ns, ws, v.only, v.topo, burst)
+			if err != nil {
+				return nil, err
+			}
+			name := "threshold alerts, " + v.name + burstName(burst)
+			out = append(out,
+				NoiseRun{Name: name + ", every notification", Stats: ScoreNoise(notes)},
+				NoiseRun{Name: name + ", distinct alerts", Stats: ScoreNoise(distinct)})
 		}
-		out = append(out,
-			NoiseRun{Name: "threshold alerts, " + v.name + ", every notification", Stats: ScoreNoise(notes)},
-			NoiseRun{Name: "threshold alerts, " + v.name + ", distinct alerts", Stats: ScoreNoise(distinct)})
 	}
 	return out, nil
 }

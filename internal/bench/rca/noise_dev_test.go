@@ -106,14 +106,16 @@ func TestNoiseStreams(t *testing.T) {
 			}
 			stream = c.Warm
 		}
-		m, err := CorrelateNoise(ctx, stream, ws, v.only, v.topo)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := ScoreNoise(m)
-		t.Logf("noise (%s): %d alerts, %d incidents, reduction %.1f %%, purity %.3f, faults %d, background %d", v.name, s.Alerts, s.Incidents, 100*s.Reduction, s.Purity, s.Faults, s.Background)
-		if testing.Verbose() && os.Getenv("OSPREY_NOISE_LIST") == v.name {
-			listIncidents(t, stream, ws, v.only, m)
+		for _, burst := range noiseBursts() {
+			m, err := CorrelateNoise(ctx, stream, ws, v.only, v.topo, burst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, name := ScoreNoise(m), v.name+burstName(burst)
+			t.Logf("noise (%s): %d alerts, %d incidents, reduction %.1f %%, purity %.3f, faults %d, background %d", name, s.Alerts, s.Incidents, 100*s.Reduction, s.Purity, s.Faults, s.Background)
+			if testing.Verbose() && os.Getenv("OSPREY_NOISE_LIST") == name {
+				listIncidents(t, stream, ws, v.only, m)
+			}
 		}
 	}
 	if os.Getenv("OSPREY_NOISE_ANOMALIES_ONLY") != "" {
@@ -124,16 +126,18 @@ func TestNoiseStreams(t *testing.T) {
 		only bool
 		topo correlate.Topology
 	}{{"fault windows, by service", true, nil}, {"fault windows, by service + call graph", true, topo}, {"all day, by service + call graph", false, topo}} {
-		notes, distinct, err := CorrelateNotifications(ctx, c.Notifications, ws, v.only, v.topo)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range []struct {
-			what string
-			m    []NoiseMember
-		}{{"every notification", notes}, {"distinct alerts", distinct}} {
-			s := ScoreNoise(r.m)
-			t.Logf("noise (threshold alerts, %s, %s): %d alerts, %d incidents, reduction %.1f %%, purity %.3f, faults %d, background %d", v.name, r.what, s.Alerts, s.Incidents, 100*s.Reduction, s.Purity, s.Faults, s.Background)
+		for _, burst := range noiseBursts() {
+			notes, distinct, err := CorrelateNotifications(ctx, c.Notifications, ws, v.only, v.topo, burst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []struct {
+				what string
+				m    []NoiseMember
+			}{{"every notification", notes}, {"distinct alerts", distinct}} {
+				s := ScoreNoise(r.m)
+				t.Logf("noise (threshold alerts, %s%s, %s): %d alerts, %d incidents, reduction %.1f %%, purity %.3f, faults %d, background %d", v.name, burstName(burst), r.what, s.Alerts, s.Incidents, 100*s.Reduction, s.Purity, s.Faults, s.Background)
+			}
 		}
 	}
 }

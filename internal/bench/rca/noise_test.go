@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/rca"
 )
 
 // TestNoiseTwoFaults correlates a tiny synthetic stream of two faults and
@@ -50,7 +51,7 @@ func TestNoiseTwoFaults(t *testing.T) {
 	// (a constant expression would be rounded once, not twice).
 	reduction := func(incidents, alerts int) float64 { return 1 - float64(incidents)/float64(alerts) }
 	ctx := context.Background()
-	all, err := CorrelateNoise(ctx, stream, ws, false, nil)
+	all, err := CorrelateNoise(ctx, stream, ws, false, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestNoiseTwoFaults(t *testing.T) {
 	if got != want {
 		t.Errorf("all: got %+v, want %+v", got, want)
 	}
-	only, err := CorrelateNoise(ctx, stream, ws, true, nil)
+	only, err := CorrelateNoise(ctx, stream, ws, true, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestCorrelateNotificationsTwoFaults(t *testing.T) {
 		alert("CPU", "svc-b", b1, t0.Add(32*time.Minute), false),
 	}
 	ctx := context.Background()
-	notes, distinct, err := CorrelateNotifications(ctx, ns, ws, true, nil)
+	notes, distinct, err := CorrelateNotifications(ctx, ns, ws, true, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestCorrelateNotificationsTwoFaults(t *testing.T) {
 	if got, want := ScoreNoise(distinct), (NoiseStats{Alerts: 3, Incidents: 2, Faults: 2, Reduction: reduction(2, 3), Purity: 1}); got != want {
 		t.Errorf("distinct: got %+v, want %+v", got, want)
 	}
-	notes, distinct, err = CorrelateNotifications(ctx, ns, ws, false, nil)
+	notes, distinct, err = CorrelateNotifications(ctx, ns, ws, false, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +174,42 @@ func TestCorrelateNotificationsTwoFaults(t *testing.T) {
 	}
 	if got := ScoreNoise(distinct); got.Alerts != 4 || got.Incidents != 3 {
 		t.Errorf("all distinct: %+v", got)
+	}
+}
+
+// The anomalies of one instant reach the correlator as one batch, as the
+// detector emits them, so their order in the stream (the detector's series
+// order) does not change the figures: on the call chain a → b → c → d, fed
+// one by one in the order a, d, b, c they made two incidents, in the order
+// a, b, c, d one.
+func TestCorrelateNoiseIgnoresOrderWithinAnInstant(t *testing.T) {
+	t0 := time.Date(2023, 1, 29, 8, 0, 0, 0, time.UTC)
+	ws := faultWindows([]Fault{{Time: t0, Timestamp: "A", Service: "b"}})
+	g := rca.NewGraph()
+	g.AddCall("a", "b", 1)
+	g.AddCall("b", "c", 1)
+	g.AddCall("c", "d", 1)
+	stream := func(order ...string) []osprey.Anomaly {
+		var s []osprey.Anomaly
+		for _, svc := range order {
+			l := osprey.Labels{osprey.LabelService: svc, osprey.LabelMetric: "latency"}
+			s = append(s, osprey.Anomaly{ID: "anomaly-" + svc, Kind: osprey.AnomalyMetric, Labels: l,
+				Fingerprint: l.Fingerprint(), StartsAt: t0, Severity: osprey.SeverityWarning})
+		}
+		return s
+	}
+	ctx := context.Background()
+	var first NoiseStats
+	for i, order := range [][]string{{"a", "b", "c", "d"}, {"a", "d", "b", "c"}, {"d", "a", "c", "b"}} {
+		m, err := CorrelateNoise(ctx, stream(order...), ws, true, graphTopology{g}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ScoreNoise(m)
+		if i == 0 {
+			first = got
+		} else if got != first {
+			t.Errorf("order %v: %+v, order %v: %+v", order, got, []string{"a", "b", "c", "d"}, first)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/osprey-aiops/osprey/internal/store/sqlstore"
@@ -23,6 +25,78 @@ const busyTimeout = 10 * time.Second
 type db struct {
 	write *sql.DB
 	read  *sql.DB
+	stmts *stmtCache
+}
+
+// maxCachedStmts bounds the statements prepared on the write connection
+// (stmtCache). The multi-row statements of a batch differ by their number
+// of rows, so a busy stage uses a few dozen.
+const maxCachedStmts = 128
+
+// stmtCache holds statements prepared once on the write connection, for
+// the transactions to reuse: database/sql prepares every statement afresh
+// otherwise, and parsing the multi-row statements of a batch was a fifth of
+// the correlate stage's store write (docs/noise.md). A statement first seen
+// in a transaction runs unprepared and is prepared after the commit, when
+// the single write connection is free again (preparing it on the pool
+// inside the transaction would wait for the connection the transaction
+// holds). Safe for concurrent use.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt // by sqlstore's query text
+}
+
+// get returns the prepared statement of query, or nil.
+func (c *stmtCache) get(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[query]
+}
+
+// prepare prepares the queries not yet cached on pool. When the cache is
+// full it is emptied first, so that it holds the statements in current
+// use. A statement that fails to prepare is left out: it runs unprepared.
+// The lock is not held while preparing: that waits for the write
+// connection, and a transaction holding it may be looking a statement up.
+func (c *stmtCache) prepare(ctx context.Context, pool *sql.DB, queries []pendingStmt) {
+	for _, p := range queries {
+		if c.get(p.query) != nil {
+			continue
+		}
+		rq, err := rebind(p.query, p.nargs)
+		if err != nil {
+			continue
+		}
+		st, err := pool.PrepareContext(ctx, rq)
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		if _, ok := c.m[p.query]; ok {
+			_ = st.Close() // another caller was first
+		} else {
+			if len(c.m) >= maxCachedStmts {
+				c.closeLocked()
+			}
+			c.m[p.query] = st
+		}
+		c.mu.Unlock()
+	}
+}
+
+// close closes every cached statement. Statements a transaction still uses
+// are closed when it ends (database/sql keeps them until then).
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked()
+}
+
+func (c *stmtCache) closeLocked() {
+	for q, st := range c.m {
+		_ = st.Close()
+		delete(c.m, q)
+	}
 }
 
 var _ sqlstore.DB = (*db)(nil)
@@ -52,7 +126,7 @@ func openDB(ctx context.Context, path string) (*db, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &db{write: write, read: read}, nil
+	return &db{write: write, read: read, stmts: &stmtCache{m: make(map[string]*sql.Stmt)}}, nil
 }
 
 // dsn returns the driver's name for the file at the absolute path abs with
@@ -86,17 +160,23 @@ func (d *db) Query(ctx context.Context, query string, args ...any) (sqlstore.Row
 	return queryRows(ctx, d.read, query, args)
 }
 
-// InTx runs fn in a transaction on the write connection.
+// InTx runs fn in a transaction on the write connection, with the
+// statements the cache holds prepared; it prepares the ones it did not
+// hold after the commit.
 func (d *db) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(txQuerier{tx}); err != nil {
+	q := &txQuerier{tx: tx, stmts: d.stmts}
+	if err := fn(q); err != nil {
 		return errors.Join(err, ignoreDone(tx.Rollback()))
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if len(q.unprepared) > 0 {
+		d.stmts.prepare(ctx, d.write, q.unprepared)
 	}
 	return nil
 }
@@ -106,20 +186,63 @@ func (d *db) Ping(ctx context.Context) error {
 	return errors.Join(d.write.PingContext(ctx), d.read.PingContext(ctx))
 }
 
-// Close closes both pools.
+// Close closes the cached statements and both pools.
 func (d *db) Close() error {
+	d.stmts.close()
 	return errors.Join(d.read.Close(), d.write.Close())
 }
 
-// txQuerier runs statements inside one transaction.
-type txQuerier struct{ tx *sql.Tx }
-
-func (t txQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return exec(ctx, t.tx, query, args)
+// txQuerier runs statements inside one transaction, prepared ones from the
+// cache; it lists the statements with arguments the cache lacked.
+type txQuerier struct {
+	tx         *sql.Tx
+	stmts      *stmtCache
+	unprepared []pendingStmt
 }
 
-func (t txQuerier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	return queryRows(ctx, t.tx, query, args)
+// pendingStmt is a statement to prepare, with its number of arguments.
+type pendingStmt struct {
+	query string
+	nargs int
+}
+
+// stmt returns the cached statement of query bound to the transaction, or
+// nil (and notes query) when the cache lacks it.
+func (t *txQuerier) stmt(ctx context.Context, query string, nargs int) *sql.Stmt {
+	if nargs == 0 {
+		return nil // migrations and one-off statements
+	}
+	if st := t.stmts.get(query); st != nil {
+		return t.tx.StmtContext(ctx, st)
+	}
+	if !slices.ContainsFunc(t.unprepared, func(p pendingStmt) bool { return p.query == query }) {
+		t.unprepared = append(t.unprepared, pendingStmt{query, nargs})
+	}
+	return nil
+}
+
+func (t *txQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	st := t.stmt(ctx, query, len(args))
+	if st == nil {
+		return exec(ctx, t.tx, query, args)
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t *txQuerier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	st := t.stmt(ctx, query, len(args))
+	if st == nil {
+		return queryRows(ctx, t.tx, query, args)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err // not a typed nil in an interface
+	}
+	return rows, nil
 }
 
 // conn is what *sql.DB and *sql.Tx have in common.

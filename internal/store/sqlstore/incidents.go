@@ -30,6 +30,20 @@ var memberColList = []string{"incident_id", "pos", "fingerprint", "member"}
 
 var incidentCols = strings.Join(incidentColList, ", ")
 
+// keptCauses is what an IncidentChange with KeepCauses writes as causes:
+// no JSON encoding is empty, so the upsert (incidentUpsertSQL) keeps the
+// stored causes where it finds it, and scanIncident reads it, in a row
+// created by such a change, as no causes.
+const keptCauses = ""
+
+// incidentUpsertSQL is upsertSQL for n incident rows, except that a row
+// whose causes are keptCauses leaves the stored causes as they are.
+func incidentUpsertSQL(n int) string {
+	return upsertSQLSet("incidents", incidentColList, n, map[string]string{
+		"causes": "CASE WHEN excluded.causes = '" + keptCauses + "' THEN incidents.causes ELSE excluded.causes END",
+	})
+}
+
 const timelineCols = "seq, at, kind, actor, message, ref"
 
 // SaveIncident creates or replaces inc, with all its members, and appends
@@ -58,7 +72,7 @@ func (s *Store) SaveIncidents(ctx context.Context, b store.IncidentBatch) error 
 	}
 	var seqs []int64
 	err = s.inTx(ctx, func(tx Querier) error {
-		if err := upsertRows(ctx, tx, "incidents", incidentColList, w.incidents); err != nil {
+		if err := upsertRowsWith(ctx, tx, len(incidentColList), w.incidents, incidentUpsertSQL); err != nil {
 			return fmt.Errorf("incidents: %w", err)
 		}
 		for _, id := range w.replace {
@@ -128,7 +142,11 @@ func (w *incidentWrite) add(ch *store.IncidentChange) error {
 	a.time(inc.OpenedAt)
 	a.time(inc.UpdatedAt)
 	a.time(inc.ResolvedAt)
-	a.json(inc.Causes)
+	if ch.KeepCauses {
+		a.add(keptCauses)
+	} else {
+		a.json(inc.Causes)
+	}
 	w.incidents = a.list
 	if a.err != nil {
 		return fmt.Errorf("save incident %s: %w", inc.ID, a.err)
@@ -403,8 +421,10 @@ func scanIncident(r Rows) (osprey.Incident, error) {
 	if err := decodeJSON("labels", labels, &inc.Labels); err != nil {
 		return inc, err
 	}
-	if err := decodeJSON("causes", cause, &inc.Causes); err != nil {
-		return inc, err
+	if cause != keptCauses {
+		if err := decodeJSON("causes", cause, &inc.Causes); err != nil {
+			return inc, err
+		}
 	}
 	inc.Status = osprey.IncidentStatus(status)
 	inc.Severity = osprey.Severity(sev)

@@ -134,7 +134,11 @@ func inChunks(vals []any, width int, fn func(part []any, rows int) error) error 
 
 // upsertSQL returns an INSERT of n rows into table that replaces rows with
 // the same key. The first of cols is the key.
-func upsertSQL(table string, cols []string, n int) string {
+func upsertSQL(table string, cols []string, n int) string { return upsertSQLSet(table, cols, n, nil) }
+
+// upsertSQLSet is upsertSQL, except that a column in set is updated to its
+// expression there instead of to the new row's value.
+func upsertSQLSet(table string, cols []string, n int, set map[string]string) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
 	writeValues(&b, n, len(cols))
@@ -143,7 +147,11 @@ func upsertSQL(table string, cols []string, n int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(c + " = excluded." + c)
+		if expr, ok := set[c]; ok {
+			b.WriteString(c + " = " + expr)
+		} else {
+			b.WriteString(c + " = excluded." + c)
+		}
 	}
 	return b.String()
 }
@@ -154,7 +162,12 @@ func upsertSQL(table string, cols []string, n int) string {
 // key, the last wins (PostgreSQL refuses to update a row twice in one
 // statement, so duplicates are dropped first).
 func upsertRows(ctx context.Context, tx Querier, table string, cols []string, vals []any) error {
-	width := len(cols)
+	return upsertRowsWith(ctx, tx, len(cols), vals, func(n int) string { return upsertSQL(table, cols, n) })
+}
+
+// upsertRowsWith is upsertRows with the statement for n rows of width
+// values given by stmt.
+func upsertRowsWith(ctx context.Context, tx Querier, width int, vals []any, stmt func(n int) string) error {
 	last := make(map[any]int, len(vals)/width)
 	for i := 0; i < len(vals); i += width {
 		last[vals[i]] = i
@@ -169,7 +182,7 @@ func upsertRows(ctx context.Context, tx Querier, table string, cols []string, va
 		vals = kept
 	}
 	return inChunks(vals, width, func(part []any, rows int) error {
-		_, err := tx.Exec(ctx, upsertSQL(table, cols, rows), part...)
+		_, err := tx.Exec(ctx, stmt(rows), part...)
 		return err
 	})
 }

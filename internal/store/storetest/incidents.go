@@ -249,6 +249,41 @@ func testSaveIncidents(t *testing.T, open Opener) {
 		same(t, "listed incident", list[0], want)
 	})
 
+	t.Run("KeepCauses", func(t *testing.T) {
+		st := open(t)
+		inc := newIncident("inc-1", osprey.IncidentOpen, 0)
+		must(t, "save", st.SaveIncident(t.Context(), inc))
+		// Every other field changes; the causes sent are not written.
+		sent := inc
+		sent.Title, sent.Status, sent.UpdatedAt = "changed", osprey.IncidentAcknowledged, at(time.Minute)
+		sent.Causes = []osprey.Cause{{Kind: osprey.CauseService, Name: "not-written", Score: 1}}
+		fresh := newIncident("inc-2", osprey.IncidentOpen, 0)
+		must(t, "save keeping causes", st.SaveIncidents(t.Context(), store.IncidentBatch{Changes: []store.IncidentChange{
+			{Incident: sent, Members: []int{0}, KeepCauses: true},
+			{Incident: fresh, AllMembers: true, KeepCauses: true},
+		}}))
+		got, err := st.GetIncident(t.Context(), "inc-1")
+		must(t, "get", err)
+		want := sent
+		want.Causes = inc.Causes
+		same(t, "incident with kept causes", got, want)
+		// Not stored before: created with no causes.
+		got, err = st.GetIncident(t.Context(), "inc-2")
+		must(t, "get fresh", err)
+		want = fresh
+		want.Causes = nil
+		same(t, "incident created keeping causes", got, want)
+		list, err := st.ListIncidents(t.Context(), store.IncidentQuery{})
+		must(t, "list", err)
+		sameIDs(t, "listed", ids(list, incidentID), []string{"inc-1", "inc-2"})
+		// Written again without KeepCauses, causes follow.
+		sent.Causes = sent.Causes[:1]
+		must(t, "save causes", st.SaveIncidents(t.Context(), store.IncidentBatch{Changes: []store.IncidentChange{{Incident: sent}}}))
+		got, err = st.GetIncident(t.Context(), "inc-1")
+		must(t, "get again", err)
+		same(t, "incident with new causes", got, sent)
+	})
+
 	t.Run("AllMembersReplaces", func(t *testing.T) {
 		st := open(t)
 		inc := newIncident("inc-1", osprey.IncidentOpen, 0)
