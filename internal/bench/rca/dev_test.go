@@ -107,6 +107,7 @@ func nezhaVariants() []nezhaVariant {
 		{"no-walk", Options{Ranker: cfgWith(func(c *rca.Config) { c.Damping = 0 })}},
 		{"no-back", Options{Ranker: cfgWith(func(c *rca.Config) { c.Back = 0 })}},
 		{"no-onset", Options{Ranker: cfgWith(func(c *rca.Config) { c.LateCallee = 1 })}},
+		{"no-joint", Options{Ranker: cfgWith(func(c *rca.Config) { c.Joint = false })}},
 		{"no-metrics", Options{NoMetrics: true}},
 		{"learn-guard", Options{learnGuard: true}},
 		{"no-good-turing", Options{noGoodTuring: true}},
@@ -195,6 +196,7 @@ func TestPetShopVariants(t *testing.T) {
 		{"full", cfgWith(func(*rca.Config) {})},
 		{"stay-excess", cfgWith(func(c *rca.Config) { c.StayOwn = false })},
 		{"no-walk", cfgWith(func(c *rca.Config) { c.Damping = 0 })},
+		{"no-joint", cfgWith(func(c *rca.Config) { c.Joint = false })},
 	} {
 		var cases []Case
 		for i := range scs {

@@ -474,6 +474,7 @@ type spanRec struct {
 	end                     time.Time
 	dur, self               float64 // seconds
 	callerSvc               string  // parent span's service if different
+	callerOp                string  // and its operation
 	ref                     bool
 }
 
@@ -537,7 +538,7 @@ func readSpans(d *NezhaDay, keepDuplicates bool, tick func()) []spanRec {
 		childSum[p] += s.dur
 		ps := &spans[p]
 		if ps.service != s.service {
-			s.callerSvc = ps.service
+			s.callerSvc, s.callerOp = ps.service, ps.op
 		}
 		// Calls within the service (database clients, internal steps)
 		// count as much as calls to other services: an exception at the
