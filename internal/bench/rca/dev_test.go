@@ -110,6 +110,7 @@ func nezhaVariants() []nezhaVariant {
 		{"no-joint", Options{Ranker: cfgWith(func(c *rca.Config) { c.Joint = false })}},
 		{"no-metrics", Options{NoMetrics: true}},
 		{"learn-guard", Options{learnGuard: true}},
+		{"strict-conf", Options{strictConf: true}},
 		{"no-good-turing", Options{noGoodTuring: true}},
 		{"no-extreme", Options{noExtreme: true}},
 		{"inlier-only", Options{inlierOnly: true}},

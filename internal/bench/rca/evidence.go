@@ -45,6 +45,7 @@ func newEvidencer(faults []Fault, logs []logUnit, spans []spanRec, opt Options) 
 	}
 	// Pairs of two log lines are the log profile's to test; the span
 	// profile tests operations and calls, and lines against them.
+	e.logSeq.strict, e.callSeq.strict = opt.strictConf, opt.strictConf
 	e.callSeq.skip = func(a, b string) bool {
 		return strings.HasPrefix(a, "log ") && strings.HasPrefix(b, "log ")
 	}

@@ -44,6 +44,7 @@ type Options struct {
 	// Ablations of the evidence (TestNezhaVariants measures each).
 	inlierOnly      bool // outside windows too, learn only units that look normal
 	learnGuard      bool // learn nothing in the LearnGuard before a window
+	strictConf      bool // a companion missed once in fewer than 1/(1-minConf) units is no longer expected
 	noGoodTuring    bool // new-template rate 1/(lines+1) instead of Good-Turing
 	learnKnownOnly  bool // learn only units whose templates are all known
 	noExtreme       bool // metric evidence by anomaly counts only
