@@ -93,11 +93,15 @@ type nezhaVariant struct {
 
 func nezhaVariants() []nezhaVariant {
 	stayExcess := cfgWith(func(c *rca.Config) { c.StayOwn = false })
+	beforeRanker := cfgWith(func(c *rca.Config) { c.StayOwn, c.Joint = false, false })
 	return []nezhaVariant{
 		{"full", Options{}},
 		// The method before session 5 (docs/rca.md): every change below
 		// undone at once.
-		{"before", Options{Ranker: stayExcess, separateFlow: true, pooledExtreme: true, novelAllLevels: true, latencyOnBroken: true, keepDuplicates: true}},
+		{"before", Options{Ranker: beforeRanker, separateFlow: true, pooledExtreme: true, novelAllLevels: true, latencyOnBroken: true, keepDuplicates: true, strictConf: true}},
+		// Before the third part of session 5: the caller-callee test on
+		// requests and the one-miss rule undone.
+		{"before-part3", Options{Ranker: cfgWith(func(c *rca.Config) { c.Joint = false }), strictConf: true}},
 		{"keep-duplicates", Options{keepDuplicates: true}},
 		{"stay-excess", Options{Ranker: stayExcess}},
 		{"separate-flow", Options{separateFlow: true}},

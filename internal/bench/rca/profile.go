@@ -29,11 +29,11 @@ type seqProfile struct {
 	minConf    float64
 	// skip, if set, excludes pairs that another profile already tests.
 	skip func(a, b string) bool
-	// A companion missed only once stays expected: below 1/(1-minConf)
-	// units (20 at 0.95) one miss is under the threshold's resolution, and
-	// that one miss is often the fault's first unit, learnt just before
-	// its incident window opened (docs/rca.md). strict (an ablation)
-	// applies minConf as is.
+	// strict (an ablation) applies minConf as is. By default a companion
+	// missed only once stays expected: below 1/(1-minConf) units (20 at
+	// 0.95) one miss is under the threshold's resolution, and that one
+	// miss is often the fault's first unit, learnt just before its
+	// incident window opened (docs/rca.md).
 	strict bool
 	svc    map[string]*svcSeq
 }
