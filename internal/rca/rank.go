@@ -49,8 +49,9 @@ type Evidence struct {
 	// 0 when it was not (a metric, a log without trace ids).
 	Requests int
 	// Along counts, per other service, how many of those Requests had an
-	// anomalous span of that service too. With Requests it is what the
-	// walk's caller-callee test reads (Config.Joint).
+	// anomalous span of that service too, or lacked the call to it that
+	// a broken span of this service used to make. With Requests it is
+	// what the walk's caller-callee test reads (Config.Joint).
 	Along map[string]int
 }
 
@@ -445,7 +446,11 @@ func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg 
 	var anomCallees []string
 	for _, c := range g.Callees(n.name) {
 		if m, ok := nodes[c]; ok {
-			anomCallees = append(anomCallees, fmt.Sprintf("%s %.2f", c, m.strength))
+			e := fmt.Sprintf("%s %.2f", c, m.strength)
+			if n.requests > 0 && m.requests > 0 {
+				e += fmt.Sprintf(" (in %d of its %d anomalous requests)", min(n.along[c], n.requests), n.requests)
+			}
+			anomCallees = append(anomCallees, e)
 		}
 	}
 	if len(anomCallees) == 0 {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -362,8 +363,15 @@ func TestJointCallee(t *testing.T) {
 		{"caller without request-level evidence", mk(0, 0, 19), DefaultConfig(), "travel"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := names(Rank(g, tc.evidence, tc.cfg)); got[0] != tc.want {
+			causes := Rank(g, tc.evidence, tc.cfg)
+			if got := names(causes); got[0] != tc.want {
 				t.Errorf("ranking %v, want %s first", got, tc.want)
+			}
+			for _, c := range causes {
+				if c.Name == "food" && tc.evidence[1].Requests > 0 && tc.evidence[0].Requests > 0 &&
+					!strings.Contains(c.Explanation, fmt.Sprintf("travel 0.64 (in %d of its 7 anomalous requests)", tc.evidence[0].Along["travel"])) {
+					t.Errorf("explanation does not give the joint share: %s", c.Explanation)
+				}
 			}
 		})
 	}
