@@ -19,7 +19,11 @@
 //     weight, and stays put in proportion to its own strength (Config.StayOwn;
 //     an anomalous callee explains part of a caller's anomaly, not all of
 //     it). A callee whose onset is later than the caller's is followed at a
-//     discount: a cause precedes its symptoms.
+//     discount: a cause precedes its symptoms. When both were observed per
+//     request (Evidence.Requests), the step to the callee is scaled by the
+//     share of the caller's anomalous requests in which the callee was
+//     anomalous too (Config.Joint): a callee whose failure never shows in
+//     the requests that failed at the caller does not explain them.
 //  3. Rank: by walk score; ties by strength, then onset, then name, so the
 //     ranking is a pure function of its input.
 //

@@ -44,6 +44,15 @@ type Evidence struct {
 	Score float64
 	// Onset is when the anomaly began.
 	Onset time.Time
+	// Requests is how many requests (traces) of the service were
+	// anomalous in the window, when the evidence was observed per request;
+	// 0 when it was not (a metric, a log without trace ids).
+	Requests int
+	// Along counts, per other service, how many of those Requests had an
+	// anomalous span of that service too, or lacked the call to it that
+	// a broken span of this service used to make. With Requests it is
+	// what the walk's caller-callee test reads (Config.Joint).
+	Along map[string]int
 }
 
 // FromAnomaly turns an osprey.Anomaly into Evidence for the service named by
@@ -90,11 +99,18 @@ type Config struct {
 	// and callees called by many anomalous services collected their mass
 	// (docs/rca.md measures both).
 	StayOwn bool
+	// Joint scales a step from a caller to an anomalous callee by the
+	// share of the caller's anomalous requests in which that callee was
+	// anomalous too, when both were observed per request
+	// (Evidence.Requests): a callee whose failure never shows in the
+	// requests that failed at its caller does not explain the caller's
+	// failure, however early it began.
+	Joint bool
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100, StayOwn: true}
+	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100, StayOwn: true, Joint: true}
 }
 
 // node is the ranker's summary of one service.
@@ -105,6 +121,10 @@ type node struct {
 	byKind   map[Kind]Evidence // strongest per kind
 	all      []Evidence
 	walk     float64
+	// requests and along are from the evidence observed over the most
+	// requests (Evidence.Requests), zero and nil if none was.
+	requests int
+	along    map[string]int
 }
 
 // Rank ranks the services with evidence as root-cause candidates, best
@@ -175,6 +195,9 @@ func summarise(evidence []Evidence, minScore float64) map[string]*node {
 		}
 		if best, ok := n.byKind[e.Kind]; !ok || stronger(e, best) {
 			n.byKind[e.Kind] = e
+		}
+		if e.Requests > n.requests {
+			n.requests, n.along = e.Requests, e.Along
 		}
 	}
 	for _, n := range nodes {
@@ -258,6 +281,9 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 			w := weightShare(g.callees[s], c) * nodes[c].strength
 			if nodes[c].onset.After(n.onset.Add(cfg.OnsetSlack)) {
 				w *= cfg.LateCallee
+			}
+			if cfg.Joint && n.requests > 0 && nodes[c].requests > 0 {
+				w *= float64(min(n.along[c], n.requests)) / float64(n.requests)
 			}
 			out = append(out, step{j, w})
 			sum += w
@@ -420,7 +446,11 @@ func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg 
 	var anomCallees []string
 	for _, c := range g.Callees(n.name) {
 		if m, ok := nodes[c]; ok {
-			anomCallees = append(anomCallees, fmt.Sprintf("%s %.2f", c, m.strength))
+			e := fmt.Sprintf("%s %.2f", c, m.strength)
+			if n.requests > 0 && m.requests > 0 {
+				e += fmt.Sprintf(" (in %d of its %d anomalous requests)", min(n.along[c], n.requests), n.requests)
+			}
+			anomCallees = append(anomCallees, e)
 		}
 	}
 	if len(anomCallees) == 0 {

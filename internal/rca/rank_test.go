@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -330,5 +331,48 @@ func TestFlowIsOneModality(t *testing.T) {
 	}
 	if !strings.Contains(cs[1].Explanation, "broken flow: log sequence broken") {
 		t.Errorf("explanation %q does not name the flow kind", cs[1].Explanation)
+	}
+}
+
+// TestJointCallee: a caller and its earlier callee are both anomalous. When
+// the callee was anomalous in none of the caller's failing requests, the
+// callee does not explain the caller and the caller ranks first; when it
+// was anomalous in all of them, the callee does; without request-level
+// evidence on both sides (or with Joint off) the walk is as before.
+func TestJointCallee(t *testing.T) {
+	g := graph("front>food", "food>travel")
+	mk := func(along, callerReqs, calleeReqs int) []Evidence {
+		food := ev("food", KindFlow, "HTTP GET without log #243", 0.76, 115)
+		food.Requests, food.Along = callerReqs, map[string]int{"travel": along}
+		travel := ev("travel", KindFlow, "findAll without log #451", 0.64, 0)
+		travel.Requests = calleeReqs
+		return []Evidence{food, travel}
+	}
+	off := DefaultConfig()
+	off.Joint = false
+	for _, tc := range []struct {
+		name     string
+		evidence []Evidence
+		cfg      Config
+		want     string
+	}{
+		{"callee absent from the caller's failing requests", mk(0, 7, 19), DefaultConfig(), "food"},
+		{"callee failing in every failing request", mk(7, 7, 19), DefaultConfig(), "travel"},
+		{"joint off", mk(0, 7, 19), off, "travel"},
+		{"callee without request-level evidence", mk(0, 7, 0), DefaultConfig(), "travel"},
+		{"caller without request-level evidence", mk(0, 0, 19), DefaultConfig(), "travel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			causes := Rank(g, tc.evidence, tc.cfg)
+			if got := names(causes); got[0] != tc.want {
+				t.Errorf("ranking %v, want %s first", got, tc.want)
+			}
+			for _, c := range causes {
+				if c.Name == "food" && tc.evidence[1].Requests > 0 && tc.evidence[0].Requests > 0 &&
+					!strings.Contains(c.Explanation, fmt.Sprintf("travel 0.64 (in %d of its 7 anomalous requests)", tc.evidence[0].Along["travel"])) {
+					t.Errorf("explanation does not give the joint share: %s", c.Explanation)
+				}
+			}
+		})
 	}
 }

@@ -93,11 +93,15 @@ type nezhaVariant struct {
 
 func nezhaVariants() []nezhaVariant {
 	stayExcess := cfgWith(func(c *rca.Config) { c.StayOwn = false })
+	beforeRanker := cfgWith(func(c *rca.Config) { c.StayOwn, c.Joint = false, false })
 	return []nezhaVariant{
 		{"full", Options{}},
 		// The method before session 5 (docs/rca.md): every change below
 		// undone at once.
-		{"before", Options{Ranker: stayExcess, separateFlow: true, pooledExtreme: true, novelAllLevels: true, latencyOnBroken: true, keepDuplicates: true}},
+		{"before", Options{Ranker: beforeRanker, separateFlow: true, pooledExtreme: true, novelAllLevels: true, latencyOnBroken: true, keepDuplicates: true, strictConf: true}},
+		// Before the third part of session 5: the caller-callee test on
+		// requests and the one-miss rule undone.
+		{"before-part3", Options{Ranker: cfgWith(func(c *rca.Config) { c.Joint = false }), strictConf: true}},
 		{"keep-duplicates", Options{keepDuplicates: true}},
 		{"stay-excess", Options{Ranker: stayExcess}},
 		{"separate-flow", Options{separateFlow: true}},
@@ -107,8 +111,10 @@ func nezhaVariants() []nezhaVariant {
 		{"no-walk", Options{Ranker: cfgWith(func(c *rca.Config) { c.Damping = 0 })}},
 		{"no-back", Options{Ranker: cfgWith(func(c *rca.Config) { c.Back = 0 })}},
 		{"no-onset", Options{Ranker: cfgWith(func(c *rca.Config) { c.LateCallee = 1 })}},
+		{"no-joint", Options{Ranker: cfgWith(func(c *rca.Config) { c.Joint = false })}},
 		{"no-metrics", Options{NoMetrics: true}},
 		{"learn-guard", Options{learnGuard: true}},
+		{"strict-conf", Options{strictConf: true}},
 		{"no-good-turing", Options{noGoodTuring: true}},
 		{"no-extreme", Options{noExtreme: true}},
 		{"inlier-only", Options{inlierOnly: true}},
@@ -215,6 +221,7 @@ func TestPetShopVariants(t *testing.T) {
 		{"min5", cfgWith(func(*rca.Config) {}), petshopOptions{minSurprise: 5}},
 		{"stay-excess", cfgWith(func(c *rca.Config) { c.StayOwn = false }), petshopOptions{}},
 		{"no-walk", cfgWith(func(c *rca.Config) { c.Damping = 0 }), petshopOptions{}},
+		{"no-joint", cfgWith(func(c *rca.Config) { c.Joint = false }), petshopOptions{}},
 	} {
 		if only != "" && !strings.Contains(","+only+",", ","+v.name+",") {
 			continue

@@ -31,6 +31,9 @@ type evidencer struct {
 	lat       *latProfile
 	graph     *rca.Graph
 	graphSeen map[[2]string]bool
+	// via maps a span key "call S op" of a client span to the services
+	// its children ran in: a span missing that call missed a call to them.
+	via map[string]map[string]bool
 }
 
 func newEvidencer(faults []Fault, logs []logUnit, spans []spanRec, opt Options) *evidencer {
@@ -38,10 +41,11 @@ func newEvidencer(faults []Fault, logs []logUnit, spans []spanRec, opt Options) 
 		logs: logs, spans: spans, opt: opt,
 		logSeq: newSeqProfile(), logLines: map[string]int{}, logKeys: map[string]map[string]int{},
 		callSeq: newSeqProfile(), lat: newLatProfile(),
-		graph: rca.NewGraph(),
+		graph: rca.NewGraph(), via: map[string]map[string]bool{},
 	}
 	// Pairs of two log lines are the log profile's to test; the span
 	// profile tests operations and calls, and lines against them.
+	e.logSeq.strict, e.callSeq.strict = opt.strictConf, opt.strictConf
 	e.callSeq.skip = func(a, b string) bool {
 		return strings.HasPrefix(a, "log ") && strings.HasPrefix(b, "log ")
 	}
@@ -174,6 +178,13 @@ func (e *evidencer) allKnown(u *logUnit) bool {
 
 func (e *evidencer) addCall(s *spanRec) {
 	if s.callerSvc != "" {
+		k := "call " + s.callerSvc + " " + s.callerOp
+		m := e.via[k]
+		if m == nil {
+			m = map[string]bool{}
+			e.via[k] = m
+		}
+		m[s.service] = true
 		e.graph.AddCall(s.callerSvc, s.service, 1)
 	} else {
 		e.graph.AddService(s.service)
@@ -300,6 +311,12 @@ func (e *evidencer) traceEvidence(ws []*spanRec) []rca.Evidence {
 		tally       *breakTally
 	}
 	per := map[string]*acc{}
+	// bad holds, per trace, the services with an anomalous span in it
+	// (slow or broken), for the ranker's caller-callee test.
+	bad := map[string]map[string]bool{}
+	// missed holds, per trace and service, the services a broken span
+	// of it failed to call: the call that is missing is the one to them.
+	missed := map[string]map[string]map[string]bool{}
 	last := time.Time{}
 	for _, s := range ws {
 		if s.at.After(last) {
@@ -321,6 +338,7 @@ func (e *evidencer) traceEvidence(ws []*spanRec) []rca.Evidence {
 		if q, n := e.lat.quantile(key, 0.99); n >= 20 && (len(br) == 0 || e.opt.latencyOnBroken) {
 			a.timed++
 			if s.self > 2*q && s.self > 0.005 {
+				markBad(bad, s)
 				a.slow++
 				a.slowOp[s.op]++
 				if a.firstSlow.IsZero() || s.at.Before(a.firstSlow) {
@@ -331,26 +349,105 @@ func (e *evidencer) traceEvidence(ws []*spanRec) []rca.Evidence {
 		// A span still running when the data ends may lack children that
 		// were never recorded: check only spans that ended before.
 		if !s.end.After(last) {
-			a.tally.addBreaks(e.callSeq, s.unit, br)
+			if a.tally.addBreaks(e.callSeq, s.unit, br) {
+				markBad(bad, s)
+				for _, pr := range br {
+					for callee := range e.calleesOf(pr[1]) {
+						markMissed(missed, s, callee)
+					}
+				}
+			}
 		}
 	}
+	requests, along := jointRequests(bad, missed)
 	var out []rca.Evidence
 	for _, svc := range sortedKeys(per) {
 		a := per[svc]
 		if s := surpriseScore(surprise(a.slow, a.timed, 0.01)); s > 0 {
 			out = append(out, rca.Evidence{
 				ID: evidenceID("trace-latency", svc, a.firstSlow), Service: svc, Kind: rca.KindLatency, Score: s, Onset: a.firstSlow,
-				Signal: fmt.Sprintf("self time above twice the normal p99 in %d of %d spans (mostly %s)", a.slow, a.timed, topKey(a.slowOp)),
+				Signal:   fmt.Sprintf("self time above twice the normal p99 in %d of %d spans (mostly %s)", a.slow, a.timed, topKey(a.slowOp)),
+				Requests: requests[svc], Along: along[svc],
 			})
 		}
 		if key, miss, k, n, sp := a.tally.worst(1 - e.callSeq.minConf); surpriseScore(sp) > 0 {
 			out = append(out, rca.Evidence{
 				ID: evidenceID("trace-seq", svc, a.tally.first), Service: svc, Kind: e.flowKind(rca.KindError), Score: surpriseScore(sp), Onset: a.tally.first,
-				Signal: fmt.Sprintf("span pattern broken: %s without %s in %d of %d spans", key, miss, k, n),
+				Signal:   fmt.Sprintf("span pattern broken: %s without %s in %d of %d spans", key, miss, k, n),
+				Requests: requests[svc], Along: along[svc],
 			})
 		}
 	}
 	return out
+}
+
+func markBad(bad map[string]map[string]bool, s *spanRec) {
+	m := bad[s.traceID]
+	if m == nil {
+		m = map[string]bool{}
+		bad[s.traceID] = m
+	}
+	m[s.service] = true
+}
+
+func markMissed(missed map[string]map[string]map[string]bool, s *spanRec, callee string) {
+	m := missed[s.traceID]
+	if m == nil {
+		m = map[string]map[string]bool{}
+		missed[s.traceID] = m
+	}
+	if m[s.service] == nil {
+		m[s.service] = map[string]bool{}
+	}
+	m[s.service][callee] = true
+}
+
+// calleesOf returns the other services a missing span key stands for: the
+// service of a missing call to another service, or the services a missing
+// client span of the same service used to call.
+func (e *evidencer) calleesOf(key string) map[string]bool {
+	svc, _, ok := strings.Cut(strings.TrimPrefix(key, "call "), " ")
+	if !ok || !strings.HasPrefix(key, "call ") {
+		return nil
+	}
+	out := map[string]bool{svc: true}
+	for c := range e.via[key] {
+		out[c] = true
+	}
+	return out
+}
+
+// jointRequests counts, per service, the traces in which it had an
+// anomalous span, and per pair of services the traces in which the first
+// had one and the second had one too or was the call the first's broken
+// span missed.
+func jointRequests(bad map[string]map[string]bool, missed map[string]map[string]map[string]bool) (map[string]int, map[string]map[string]int) {
+	requests := map[string]int{}
+	along := map[string]map[string]int{}
+	for trace, svcs := range bad {
+		for a := range svcs {
+			requests[a]++
+			seen := map[string]bool{}
+			for b := range svcs {
+				seen[b] = true
+			}
+			for b := range missed[trace][a] {
+				seen[b] = true
+			}
+			for b := range seen {
+				if a == b {
+					continue
+				}
+				m := along[a]
+				if m == nil {
+					m = map[string]int{}
+					along[a] = m
+				}
+				m[b]++
+			}
+		}
+	}
+	return requests, along
 }
 
 // flowKind is the kind of a broken-sequence finding: rca.KindFlow, one

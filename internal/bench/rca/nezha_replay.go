@@ -45,6 +45,7 @@ type Options struct {
 	// Ablations of the evidence (TestNezhaVariants measures each).
 	inlierOnly      bool // outside windows too, learn only units that look normal
 	learnGuard      bool // learn nothing in the LearnGuard before a window
+	strictConf      bool // a companion missed once in fewer than 1/(1-minConf) units is no longer expected
 	noGoodTuring    bool // new-template rate 1/(lines+1) instead of Good-Turing
 	learnKnownOnly  bool // learn only units whose templates are all known
 	noExtreme       bool // metric evidence by anomaly counts only
@@ -491,6 +492,7 @@ type spanRec struct {
 	end                     time.Time
 	dur, self               float64 // seconds
 	callerSvc               string  // parent span's service if different
+	callerOp                string  // and its operation
 	ref                     bool
 }
 
@@ -554,7 +556,7 @@ func readSpans(d *NezhaDay, keepDuplicates bool, tick func()) []spanRec {
 		childSum[p] += s.dur
 		ps := &spans[p]
 		if ps.service != s.service {
-			s.callerSvc = ps.service
+			s.callerSvc, s.callerOp = ps.service, ps.op
 		}
 		// Calls within the service (database clients, internal steps)
 		// count as much as calls to other services: an exception at the

@@ -334,3 +334,56 @@ func TestOverlappingFilesDeduplicated(t *testing.T) {
 		t.Errorf("the duplicated copy did not show the artefact; the test tests nothing")
 	}
 }
+
+// TestOneMissStaysExpected: a companion missed once in 18 units (below the
+// 20 that a 0.95 threshold needs to be resolved) stays expected, so the
+// next unit without it is a break; the strict ablation drops it; a second
+// miss drops it either way.
+func TestOneMissStaysExpected(t *testing.T) {
+	u := func(keys ...string) unit { return unit{service: "s", keys: keys} }
+	for _, strict := range []bool{false, true} {
+		p := newSeqProfile()
+		p.strict = strict
+		for range 17 {
+			p.learn(u("a", "b"))
+		}
+		p.learn(u("a"))
+		if got, want := len(p.breaks(u("a"))), map[bool]int{false: 1, true: 0}[strict]; got != want {
+			t.Errorf("strict=%v: %d breaks after one miss in 18, want %d", strict, got, want)
+		}
+		p.learn(u("a"))
+		if got := len(p.breaks(u("a"))); got != 0 {
+			t.Errorf("strict=%v: %d breaks after two misses in 19, want 0", strict, got)
+		}
+	}
+}
+
+// TestJointRequests: per service, the traces with an anomalous span of it,
+// and per pair the traces where the other was anomalous too or was the
+// call a broken span missed.
+func TestJointRequests(t *testing.T) {
+	bad := map[string]map[string]bool{
+		"t1": {"food": true},
+		"t2": {"food": true, "travel": true},
+		"t3": {"travel": true, "basic": true},
+		"t4": {"travel": true},
+	}
+	missed := map[string]map[string]map[string]bool{"t4": {"travel": {"basic": true}}}
+	req, along := jointRequests(bad, missed)
+	if req["food"] != 2 || req["travel"] != 3 || req["basic"] != 1 {
+		t.Errorf("requests = %v", req)
+	}
+	if along["food"]["travel"] != 1 || along["travel"]["basic"] != 2 || along["basic"]["travel"] != 1 || along["travel"]["food"] != 1 {
+		t.Errorf("along = %v", along)
+	}
+	e := &evidencer{via: map[string]map[string]bool{"call travel HTTP POST": {"basic": true}}}
+	if got := e.calleesOf("call travel HTTP POST"); !got["basic"] || !got["travel"] || len(got) != 2 {
+		t.Errorf("calleesOf(client span) = %v", got)
+	}
+	if got := e.calleesOf("call basic HTTP POST"); !got["basic"] || len(got) != 1 {
+		t.Errorf("calleesOf(call to another service) = %v", got)
+	}
+	if got := e.calleesOf("log Foo#12"); len(got) != 0 {
+		t.Errorf("calleesOf(log line) = %v", got)
+	}
+}
