@@ -24,7 +24,11 @@ import (
 //
 // The model record is every field of Model, in declaration order, at its
 // fixed size (encodeModel); its size in the header makes a file written by
-// a build with a different Model layout fail with a clear error. Series are
+// a build with a different Model layout fail with a clear error. Snapshot
+// always writes snapVersion; Restore reads every version from
+// snapVersionMin on, each with its own model record (decodeModel knows
+// which fields each version holds): a field a version lacks starts at its
+// zero value, so an upgrade keeps what the models learnt. Series are
 // stored by fingerprint, not labels: the Engine keys its models by
 // fingerprint and keeps no labels (that would cost more memory than the
 // model), and osprey.Labels.Fingerprint is a stable FNV-1a hash. Changing
@@ -34,12 +38,24 @@ import (
 // the series in chunks without holding the Engine's lock throughout.
 const (
 	snapMagic = "OSPRYMET"
-	// snapVersion 2: the burst component (two CUSUMs and a fifth
-	// record) and novelty persistence (novRecent) were added to Model.
-	// 3: the burst excursion's bar (burstBar).
+	// snapVersion is the version Snapshot writes. 2: the burst component
+	// (two CUSUMs and a fifth record) and novelty persistence (novRecent)
+	// were added to Model. 3: the burst excursion's bar (burstBar).
+	//
+	// Adding a field to Model: encode it in encodeModel, decode it in
+	// decodeModel under `if v >= <new version>`, bump snapVersion, and keep
+	// the previous golden files as fixtures (TestSnapshotReadsOlderVersions).
+	// Its zero value must be neutral (what the field is for a model that
+	// never saw the new code), or decodeModel sets the neutral value for
+	// older versions. A change of a field's meaning or type, or a removed
+	// field, needs a conversion in decodeModel or a higher snapVersionMin.
 	snapVersion = 3
-	tagSeries   = 1
-	tagEnd      = 0
+	// snapVersionMin is the oldest version Restore reads. Version 1
+	// (before the burst component) is still refused: no fixture of it is
+	// kept to test a reader against.
+	snapVersionMin = 2
+	tagSeries      = 1
+	tagEnd         = 0
 
 	// Bounds on what Restore accepts, so that a crafted file cannot make
 	// it allocate without limit.
@@ -54,9 +70,24 @@ const (
 // sizes, without padding.
 var modelRecordSize = binary.Size(Model{})
 
+// modelRecordSizes holds, for each version Restore reads, the size of its
+// model record (0 for the others). It is measured by decoding a record with
+// decodeModel, so that decodeModel's version checks are the one place that
+// says which versions hold which fields.
+var modelRecordSizes = func() (sizes [snapVersion + 1]int) {
+	// Twice the current size: room for an older, longer record.
+	zero := make([]byte, 2*modelRecordSize)
+	for v := snapVersionMin; v <= snapVersion; v++ {
+		var m Model
+		sizes[v] = len(zero) - len(decodeModel(zero, uint32(v), &m))
+	}
+	return sizes
+}()
+
 // ErrSnapshot is wrapped by every error Restore returns for a file that is
-// not a complete snapshot of this format and version (foreign, truncated,
-// torn or corrupted), as opposed to a read error.
+// not a complete snapshot of this format and of a version it reads
+// (foreign, truncated, torn, corrupted, too old or too new), as opposed to
+// a read error.
 var ErrSnapshot = errors.New("invalid detector snapshot")
 
 // Snapshot writes the state of every series the Engine models (each model,
@@ -115,7 +146,8 @@ func (e *Engine) Snapshot(w io.Writer) error {
 // Snapshot. The whole snapshot is read and its checksum verified before
 // anything changes: an error leaves the Engine as it was, and an error
 // wrapping ErrSnapshot means the file is not a valid snapshot (foreign,
-// truncated, torn, corrupted, or of another version). Series beyond the
+// truncated, torn, corrupted, or of a version it does not read: it reads
+// snapVersionMin to snapVersion). Series beyond the
 // Engine's bound are left out. Restore is meant to run before the Engine
 // consumes; series learnt before it are discarded.
 func (e *Engine) Restore(r io.Reader) error {
@@ -138,12 +170,14 @@ func decodeSnapshot(r io.Reader, maxSeries int) (map[osprey.Fingerprint]*Tracker
 	if magic := d.Raw(len(snapMagic)); d.Err == nil && magic != snapMagic {
 		return nil, fmt.Errorf("%w: not a detector snapshot (bad magic)", ErrSnapshot)
 	}
-	if v := d.U32(); d.Err == nil && v != snapVersion {
-		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrSnapshot, v, snapVersion)
+	v := d.U32()
+	if d.Err == nil && (v < snapVersionMin || v > snapVersion) {
+		return nil, fmt.Errorf("%w: version %d, this build reads versions %d to %d", ErrSnapshot, v, snapVersionMin, snapVersion)
 	}
-	if size := d.U32(); d.Err == nil && int(size) != modelRecordSize {
-		return nil, fmt.Errorf("%w: model record of %d bytes, this build's is %d", ErrSnapshot, size, modelRecordSize)
+	if size := d.U32(); d.Err == nil && int(size) != modelRecordSizes[v] {
+		return nil, fmt.Errorf("%w: model record of %d bytes, a version-%d record has %d", ErrSnapshot, size, v, modelRecordSizes[v])
 	}
+	d.version = v
 	series := make(map[osprey.Fingerprint]*Tracker)
 	var count uint64
 	for d.Err == nil {
@@ -284,17 +318,38 @@ func encodeAnomaly(e *snapfile.Encoder, a *osprey.Anomaly) {
 	}
 }
 
-// snapDecoder reads the records encodeTracker writes. Its errors for
-// invalid content wrap ErrSnapshot.
+// snapDecoder reads the records encodeTracker writes, with model records
+// of the given version. Its errors for invalid content wrap ErrSnapshot.
 type snapDecoder struct {
 	*snapfile.Decoder
-	rec []byte // one model record, reused
+	version uint32 // of the model records; snapVersion unless set
+	rec     []byte // one model record, reused
 }
 
 func newSnapDecoder(r io.Reader) snapDecoder {
-	d := snapDecoder{Decoder: snapfile.NewDecoder(r)}
+	d := snapDecoder{Decoder: snapfile.NewDecoder(r), version: snapVersion}
 	d.Invalid = ErrSnapshot
 	return d
+}
+
+// recordSize sets the version of the model records to read from their
+// size, which a Tracker record (AppendBinary) carries in place of a
+// version, and fails if no version Restore reads has records of that size.
+// TestModelRecordSizes keeps the sizes of those versions distinct; a
+// version whose record had the size of another's would need a version in
+// the Tracker record.
+func (d *snapDecoder) recordSize(size uint32) {
+	if d.Err != nil {
+		return
+	}
+	for v := snapVersion; v >= snapVersionMin; v-- {
+		if modelRecordSizes[v] == int(size) {
+			d.version = uint32(v)
+			return
+		}
+	}
+	d.Fail("model record of %d bytes, this build reads records of %d bytes (version %d) to %d bytes (version %d)",
+		size, modelRecordSizes[snapVersionMin], snapVersionMin, modelRecordSizes[snapVersion], snapVersion)
 }
 
 // tracker reads what encodeTracker wrote.
@@ -312,16 +367,30 @@ func (d *snapDecoder) tracker() *Tracker {
 	return tr
 }
 
-// model reads a model record in one read and decodes it field by field, in
-// encodeModel's order.
+// model reads a model record of d's version in one read and decodes it.
 func (d *snapDecoder) model(m *Model) {
-	if d.rec == nil {
-		d.rec = make([]byte, modelRecordSize)
+	size := modelRecordSizes[d.version]
+	if cap(d.rec) < size {
+		d.rec = make([]byte, size)
 	}
-	rec := d.rec
+	rec := d.rec[:size]
 	if !d.ReadFull(rec) {
 		return
 	}
+	*m = Model{}
+	decodeModel(rec, d.version, m)
+	// Values no Update produces would index out of range or misreport.
+	if m.pred >= numPredict || m.nov.have > novelOrders+1 {
+		d.Fail("model out of range (predictor %d, novelty depth %d)", m.pred, m.nov.have)
+	}
+}
+
+// decodeModel decodes a model record of version v, field by field in
+// encodeModel's order, into m, and returns what follows the record in rec,
+// which must hold at least modelRecordSizes[v] bytes. The fields version v
+// lacks are left as they are in m (the caller passes a zero Model: the zero
+// value of each such field is its neutral value, see snapVersion).
+func decodeModel(rec []byte, v uint32, m *Model) []byte {
 	le := binary.LittleEndian
 	u32 := func() uint32 { v := le.Uint32(rec); rec = rec[4:]; return v }
 	u64 := func() uint64 { v := le.Uint64(rec); rec = rec[8:]; return v }
@@ -356,17 +425,19 @@ func (d *snapDecoder) model(m *Model) {
 	for i := range m.nov.seen {
 		m.nov.seen[i] = u64()
 	}
-	m.burstUp, m.burstDown, m.novRecent, m.burstBar = f64(), f64(), f64(), f64()
+	m.burstUp, m.burstDown, m.novRecent = f64(), f64(), f64()
+	if v >= 3 {
+		// Before version 3 no burst excursion was followed: 0, none in
+		// progress.
+		m.burstBar = f64()
+	}
 	for i := range m.day {
 		m.day[i] = f32()
 	}
 	for i := range m.week {
 		m.week[i] = f32()
 	}
-	// Values no Update produces would index out of range or misreport.
-	if m.pred >= numPredict || m.nov.have > novelOrders+1 {
-		d.Fail("model out of range (predictor %d, novelty depth %d)", m.pred, m.nov.have)
-	}
+	return rec
 }
 
 // anomaly reads what encodeAnomaly wrote.

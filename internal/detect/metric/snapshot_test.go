@@ -288,8 +288,9 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 	}{
 		{"empty", nil, "truncated"},
 		{"foreign", []byte("SQLite format 3\x00 and more bytes"), "bad magic"},
-		{"old version (before the burst component)", set(8, 1), "version 1, this build reads version 3"},
-		{"old version (before the burst excursion)", set(8, 2), "version 2, this build reads version 3"},
+		{"old version (before the burst component)", set(8, 1), "version 1, this build reads versions 2 to 3"},
+		{"newer version", set(8, snapVersion+1), "version 4, this build reads versions 2 to 3"},
+		{"version 2 with a version-3 model record", set(8, 2), "model record of 1650 bytes, a version-2 record has 1642"},
 		{"other model layout", set(12, uint32(modelRecordSize-8)), "model record of"},
 		{"truncated in the header", snap[:10], "truncated"},
 		{"truncated in a model", snap[:200], "truncated"},
@@ -342,6 +343,9 @@ func FuzzRestore(f *testing.F) {
 	empty, _ := NewEngine(DefaultConfig(), &collector{}, 0)
 	f.Add(snapshotBytes(f, empty))
 	f.Add([]byte(snapMagic))
+	if v2, err := os.ReadFile(filepath.Join("testdata", "snapshot-v2.golden")); err == nil {
+		f.Add(v2)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, in := range [][]byte{data, fixSum(data)} {
 			e, _ := NewEngine(DefaultConfig(), &collector{}, 16)

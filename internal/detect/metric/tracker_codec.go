@@ -19,14 +19,14 @@ func (t *Tracker) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // UnmarshalBinary replaces the Tracker's state with one AppendBinary
-// wrote. An error wraps ErrSnapshot when data is not such a record (of
-// another model layout, truncated, with trailing bytes or values out of
-// range); the Tracker is then unchanged.
+// wrote, by this build or by one of an older snapshot version Restore
+// reads (the model record size tells the version). An error wraps
+// ErrSnapshot when data is not such a record (of another model layout,
+// truncated, with trailing bytes or values out of range); the Tracker is
+// then unchanged.
 func (t *Tracker) UnmarshalBinary(data []byte) error {
 	d := newSnapDecoder(bytes.NewReader(data))
-	if size := d.U32(); d.Err == nil && int(size) != modelRecordSize {
-		d.Fail("model record of %d bytes, this build's is %d", size, modelRecordSize)
-	}
+	d.recordSize(d.U32())
 	tr := d.tracker()
 	if err := snapError(d.End(), "tracker record truncated"); err != nil {
 		return err
