@@ -33,6 +33,14 @@ import (
 // of the open bucket, so that the bucket open at shutdown continues rather
 // than closing short. Sample lines are not kept. Changing the meaning of any
 // field needs a new version.
+//
+// A tracker record carries the size of its model record, which tells the
+// metric snapshot version it was written in: Restore reads every version
+// the metric detector reads (an upgrade that adds a field to the metric
+// model keeps these models too, the new field at its neutral value), and
+// Snapshot writes the current one. So a new metric model layout needs no
+// new version here, as long as its record size differs from the others'
+// (the metric package's TestModelRecordSizes checks that).
 const (
 	snapMagic   = "OSPRYLOG"
 	snapVersion = 1
