@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	"github.com/osprey-aiops/osprey/internal/snapfile"
 )
 
@@ -35,30 +37,40 @@ func feedV2Fixture(r *rig) {
 	r.push(t0.Add(122*time.Minute), "info", "user 5 logged in")
 }
 
-// splitTrackers walks a snapshot of this format and returns its tracker
-// records (metric.Tracker.AppendBinary, without their length), where they
-// start, and every other byte in order, the checksum and the trackers'
-// lengths left out.
-func splitTrackers(t *testing.T, snap []byte) (trackers [][]byte, at []int, rest []byte) {
+// Facts of the metric snapshot versions 2 and 3 (see the metric package's
+// snapshot_version_test.go): their model record sizes, and where version 3
+// put the field version 2 lacks.
+const (
+	modelRecordV2 = 1642
+	modelRecordV3 = 1650
+	burstBarAtV3  = 778
+)
+
+// rewriteTrackers walks a snapshot of this format and returns it with each
+// tracker record (metric.Tracker.AppendBinary) replaced by what edit
+// returns for it, the checksum recomputed.
+func rewriteTrackers(t *testing.T, snap []byte, edit func(rec []byte) []byte) []byte {
 	t.Helper()
 	d := snapfile.NewDecoder(bytes.NewReader(snap))
 	le := binary.LittleEndian
-	var pos int // bytes of snap read
+	var out []byte
 	take := func(n int) []byte {
 		b := make([]byte, n)
 		if !d.ReadFull(b) {
-			t.Fatalf("offset %d: %v", pos, d.Err)
+			t.Fatalf("offset %d: %v", len(out), d.Err)
 		}
-		pos += n
 		return b
 	}
-	keep := func(n int) []byte { b := take(n); rest = append(rest, b...); return b }
+	keep := func(n int) []byte { b := take(n); out = append(out, b...); return b }
 	str := func() { keep(int(le.Uint32(keep(4)))) }
 	tracker := func() {
-		if n := int(le.Uint32(take(4))); n > 0 {
-			at = append(at, pos)
-			trackers = append(trackers, take(n))
+		n := int(le.Uint32(take(4)))
+		if n == 0 {
+			out = le.AppendUint32(out, 0)
+			return
 		}
+		rec := edit(take(n))
+		out = append(le.AppendUint32(out, uint32(len(rec))), rec...)
 	}
 	keep(len(snapMagic) + 4)
 	for keep(1)[0] == tagSource {
@@ -85,19 +97,19 @@ func splitTrackers(t *testing.T, snap []byte) (trackers [][]byte, at []int, rest
 		}
 	}
 	keep(8) // count
-	if pos+4 != len(snap) {
-		t.Fatalf("walked %d bytes of %d", pos+4, len(snap))
+	take(4) // checksum
+	if err := d.End(); err != nil {
+		t.Fatalf("after the checksum: %v", err)
 	}
-	return trackers, at, rest
+	return le.AppendUint32(out, crc32.Checksum(out, crc32.MakeTable(crc32.Castagnoli)))
 }
 
 // TestSnapshotReadsMetricVersion2 checks that a snapshot whose models were
 // written before metric snapshot version 3 restores (an upgrade keeps the
-// learnt baselines), that the detector then writes every model as version
-// 3 does (the same bytes with 8 zero bytes added: burstBar 0; the exact
-// place is TestTrackerReadsVersion2's, in the metric package) and nothing
-// else changed, that this version-3 form restores into the same state, and
-// that the rate anomaly open in it closes under its id after the upgrade.
+// learnt baselines) into the state its version-3 form restores into (each
+// model record with burstBar 0 added, built here by walking the file), that
+// both are written alike, with models of the current version, and that the
+// rate anomaly open in it closes under its id after the upgrade.
 func TestSnapshotReadsMetricVersion2(t *testing.T) {
 	old, err := os.ReadFile(filepath.Join("testdata", snapshotV1MetricV2))
 	if err != nil {
@@ -114,36 +126,43 @@ func TestSnapshotReadsMetricVersion2(t *testing.T) {
 	if n := r.det.Series(); n != 5 {
 		t.Fatalf("restored %d series with a model, the file holds 5", n)
 	}
-	cur := snapshot(t, r)
 
-	oldTrackers, _, oldRest := splitTrackers(t, old)
-	curTrackers, _, curRest := splitTrackers(t, cur)
-	if !bytes.Equal(oldRest, curRest) {
-		t.Error("the snapshot of the upgraded detector differs from the old one outside its models")
-	}
-	if len(oldTrackers) != 5 || len(curTrackers) != len(oldTrackers) {
-		t.Fatalf("%d models in the old snapshot, %d in the new one, want 5", len(oldTrackers), len(curTrackers))
+	if same := rewriteTrackers(t, old, func(rec []byte) []byte { return rec }); !bytes.Equal(same, old) {
+		t.Fatal("rewriteTrackers does not walk the file as written")
 	}
 	le := binary.LittleEndian
-	for i, o := range oldTrackers {
-		c := curTrackers[i]
-		if le.Uint32(c)-le.Uint32(o) != 8 || len(c)-len(o) != 8 {
-			t.Errorf("model %d: record of %d bytes (model %d) after one of %d (model %d); want 8 more",
-				i, len(c), le.Uint32(c), len(o), le.Uint32(o))
-			continue
+	models := 0
+	v3 := rewriteTrackers(t, old, func(rec []byte) []byte {
+		models++
+		// model record size | quiet | model | open ...
+		if size := le.Uint32(rec); size != modelRecordV2 {
+			t.Fatalf("model record of %d bytes in %s, want %d", size, snapshotV1MetricV2, modelRecordV2)
 		}
-		if !zerosInserted(o[4:], c[4:], 8) {
-			t.Errorf("model %d: the new record is not the old one with 8 zero bytes added", i)
-		}
+		const at = 8 + burstBarAtV3
+		return slices.Concat(le.AppendUint32(nil, modelRecordV3), rec[4:at], make([]byte, 8), rec[at:])
+	})
+	if models != 5 {
+		t.Fatalf("%d models in %s, want 5", models, snapshotV1MetricV2)
 	}
-
 	again := newRig(t, DefaultConfig())
-	if err := again.det.Restore(bytes.NewReader(cur)); err != nil {
-		t.Fatal(err)
+	if err := again.det.Restore(bytes.NewReader(v3)); err != nil {
+		t.Fatalf("restore the version-3 form: %v", err)
 	}
 	if !reflect.DeepEqual(again.det.sources, r.det.sources) {
 		t.Error("the old snapshot and its version-3 form restore into different states")
 	}
+	cur := snapshot(t, r)
+	if !bytes.Equal(cur, snapshot(t, again)) {
+		t.Error("the detector restored from the old snapshot is written otherwise than the one restored from its version-3 form")
+	}
+	var fresh metric.Tracker
+	rec, _ := fresh.AppendBinary(nil)
+	rewriteTrackers(t, cur, func(b []byte) []byte {
+		if le.Uint32(b) != le.Uint32(rec) {
+			t.Errorf("a model written with a record of %d bytes, this build's is %d", le.Uint32(b), le.Uint32(rec))
+		}
+		return b
+	})
 
 	var openID string
 	for _, s := range r.det.sources {
@@ -168,23 +187,6 @@ func TestSnapshotReadsMetricVersion2(t *testing.T) {
 	}
 }
 
-// zerosInserted reports whether long is short with n zero bytes inserted
-// at one place.
-func zerosInserted(short, long []byte, n int) bool {
-	if len(long) != len(short)+n {
-		return false
-	}
-	for k := 0; k <= len(short); k++ {
-		if bytes.Equal(long[k:k+n], make([]byte, n)) && bytes.Equal(long[k+n:], short[k:]) {
-			return true
-		}
-		if k < len(short) && long[k] != short[k] {
-			return false
-		}
-	}
-	return false
-}
-
 // TestSnapshotRefusesUnknownModelLayout checks that a model record of a
 // size no metric snapshot version has is refused, not read as another.
 func TestSnapshotRefusesUnknownModelLayout(t *testing.T) {
@@ -192,11 +194,15 @@ func TestSnapshotRefusesUnknownModelLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, at, _ := splitTrackers(t, old)
-	bad := bytes.Clone(old)
-	binary.LittleEndian.PutUint32(bad[at[0]:], binary.LittleEndian.Uint32(bad[at[0]:])+4)
-	n := len(bad) - 4
-	binary.LittleEndian.PutUint32(bad[n:], crc32.Checksum(bad[:n], crc32.MakeTable(crc32.Castagnoli)))
+	le := binary.LittleEndian
+	first := true
+	bad := rewriteTrackers(t, old, func(rec []byte) []byte {
+		if first {
+			le.PutUint32(rec, le.Uint32(rec)+4)
+			first = false
+		}
+		return rec
+	})
 	r := newRig(t, DefaultConfig())
 	err = r.det.Restore(bytes.NewReader(bad))
 	if !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "model record of 1646 bytes") {

@@ -43,8 +43,10 @@ const (
 	// were added to Model. 3: the burst excursion's bar (burstBar).
 	//
 	// Adding a field to Model: encode it in encodeModel, decode it in
-	// decodeModel under `if v >= <new version>`, bump snapVersion, and keep
-	// the previous golden files as fixtures (TestSnapshotReadsOlderVersions).
+	// decodeModel under `if v >= <new version>`, bump snapVersion, write
+	// the new golden files (TestSnapshotGolden) and keep the previous ones
+	// as fixtures of a test that they are still read (as
+	// TestSnapshotReadsVersion2 does for version 2).
 	// Its zero value must be neutral (what the field is for a model that
 	// never saw the new code), or decodeModel sets the neutral value for
 	// older versions. A change of a field's meaning or type, or a removed
@@ -147,9 +149,9 @@ func (e *Engine) Snapshot(w io.Writer) error {
 // anything changes: an error leaves the Engine as it was, and an error
 // wrapping ErrSnapshot means the file is not a valid snapshot (foreign,
 // truncated, torn, corrupted, or of a version it does not read: it reads
-// snapVersionMin to snapVersion). Series beyond the
-// Engine's bound are left out. Restore is meant to run before the Engine
-// consumes; series learnt before it are discarded.
+// snapVersionMin to snapVersion). Series beyond the Engine's bound are
+// left out. Restore is meant to run before the Engine consumes; series
+// learnt before it are discarded.
 func (e *Engine) Restore(r io.Reader) error {
 	series, err := decodeSnapshot(r, e.maxSeries)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -96,16 +97,19 @@ func snapshotBytes(t testing.TB, eng *Engine) []byte {
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current format")
 
 // TestSnapshotGolden holds the format to files an earlier build wrote
-// (testdata/snapshot-v3.golden: the learnedEngine state, with an open
-// anomaly and feedback; testdata/tracker-v3.golden: the Tracker of its
-// first series, as the log detector embeds it). Restore and
+// (testdata/snapshot-v<snapVersion>.golden: the learnedEngine state, with
+// an open anomaly and feedback; testdata/tracker-v<snapVersion>.golden:
+// the Tracker of its first series, as the log detector embeds it). Restore and
 // UnmarshalBinary read them, and Snapshot and AppendBinary of what they
 // read write them again byte for byte, so that a snapshot written before a
 // change loads after it and the other way round. A change of the format
-// fails here: it needs a new snapVersion and `go test -run Golden -update`.
+// fails here: it needs a new snapVersion and `go test -run Golden -update`,
+// which writes the files of the new version; those of the previous one
+// stay, as fixtures of a test that it is still read (as
+// TestSnapshotReadsVersion2 does for version 2).
 func TestSnapshotGolden(t *testing.T) {
-	snapPath := filepath.Join("testdata", "snapshot-v3.golden")
-	trackerPath := filepath.Join("testdata", "tracker-v3.golden")
+	snapPath := filepath.Join("testdata", fmt.Sprintf("snapshot-v%d.golden", snapVersion))
+	trackerPath := filepath.Join("testdata", fmt.Sprintf("tracker-v%d.golden", snapVersion))
 	if *update {
 		eng, _ := learnedEngine(t)
 		rec, err := eng.series[snapLabels[0].Fingerprint()].AppendBinary(nil)
@@ -288,9 +292,9 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 	}{
 		{"empty", nil, "truncated"},
 		{"foreign", []byte("SQLite format 3\x00 and more bytes"), "bad magic"},
-		{"old version (before the burst component)", set(8, 1), "version 1, this build reads versions 2 to 3"},
-		{"newer version", set(8, snapVersion+1), "version 4, this build reads versions 2 to 3"},
-		{"version 2 with a version-3 model record", set(8, 2), "model record of 1650 bytes, a version-2 record has 1642"},
+		{"old version (before the burst component)", set(8, 1), fmt.Sprintf("version 1, this build reads versions 2 to %d", snapVersion)},
+		{"newer version", set(8, snapVersion+1), fmt.Sprintf("version %d, this build reads versions 2 to %d", snapVersion+1, snapVersion)},
+		{"version 2 with this version's model record", set(8, 2), fmt.Sprintf("model record of %d bytes, a version-2 record has 1642", modelRecordSize)},
 		{"other model layout", set(12, uint32(modelRecordSize-8)), "model record of"},
 		{"truncated in the header", snap[:10], "truncated"},
 		{"truncated in a model", snap[:200], "truncated"},

@@ -13,31 +13,24 @@ import (
 	"github.com/osprey-aiops/osprey/internal/snapfile"
 )
 
-// burstBarOffset returns where burstBar sits in a current model record,
-// found by encoding it, not by reading the decoder.
-func burstBarOffset(t *testing.T) int {
-	t.Helper()
-	var zero, marked snapfile.Encoder
-	encodeModel(&zero, &Model{})
-	encodeModel(&marked, &Model{burstBar: 4.0 / 3}) // no zero byte: 0x3ff5555555555555
-	for i := range zero.B {
-		if zero.B[i] != marked.B[i] {
-			return i
-		}
-	}
-	t.Fatal("burstBar does not show in the model record")
-	return 0
-}
+// Facts of the version-2 and version-3 formats, which the files of those
+// versions keep whatever the current version is: their model record sizes,
+// and where version 3 put the field version 2 lacks (burstBar, after
+// novRecent).
+const (
+	modelRecordV2 = 1642
+	modelRecordV3 = 1650
+	burstBarAtV3  = 778
+)
 
-// upgradeModel returns a version-2 model record as version 3 writes the
-// same model with burstBar 0: eight zero bytes at burstBar's place.
-func upgradeModel(t *testing.T, rec []byte) []byte {
+// v3Model returns a version-2 model record as version 3 writes the same
+// model with burstBar 0: eight zero bytes at burstBar's place.
+func v3Model(t *testing.T, rec []byte) []byte {
 	t.Helper()
-	if len(rec) != modelRecordSize-8 {
-		t.Fatalf("version-2 model record of %d bytes, want %d", len(rec), modelRecordSize-8)
+	if len(rec) != modelRecordV2 {
+		t.Fatalf("version-2 model record of %d bytes, want %d", len(rec), modelRecordV2)
 	}
-	off := burstBarOffset(t)
-	return slices.Concat(rec[:off], make([]byte, 8), rec[off:])
+	return slices.Concat(rec[:burstBarAtV3], make([]byte, 8), rec[burstBarAtV3:])
 }
 
 func readGolden(t *testing.T, name string) []byte {
@@ -52,23 +45,23 @@ func readGolden(t *testing.T, name string) []byte {
 // TestTrackerReadsVersion2 checks that a Tracker record written by the
 // build before version 3 (testdata/tracker-v2.golden, as the log detector
 // embeds it) reads as the version-3 record of the same state with burstBar
-// 0, and that AppendBinary writes it as that version-3 record.
+// 0 (built here from the file, not by the codec), and that AppendBinary
+// writes both alike.
 func TestTrackerReadsVersion2(t *testing.T) {
 	v2 := readGolden(t, "tracker-v2.golden")
 	le := binary.LittleEndian
-	if size := le.Uint32(v2); int(size) != modelRecordSize-8 {
-		t.Fatalf("tracker-v2.golden carries a model record of %d bytes, want %d", size, modelRecordSize-8)
+	if size := le.Uint32(v2); size != modelRecordV2 {
+		t.Fatalf("tracker-v2.golden carries a model record of %d bytes, want %d", size, modelRecordV2)
 	}
 	// size | quiet | model | open ...
 	const at = 8
-	want := le.AppendUint32(nil, uint32(modelRecordSize))
-	want = slices.Concat(want, v2[4:at], upgradeModel(t, v2[at:at+modelRecordSize-8]), v2[at+modelRecordSize-8:])
+	v3 := slices.Concat(le.AppendUint32(nil, modelRecordV3), v2[4:at], v3Model(t, v2[at:at+modelRecordV2]), v2[at+modelRecordV2:])
 
 	var old, cur Tracker
 	if err := old.UnmarshalBinary(v2); err != nil {
 		t.Fatalf("unmarshal tracker-v2.golden: %v", err)
 	}
-	if err := cur.UnmarshalBinary(want); err != nil {
+	if err := cur.UnmarshalBinary(v3); err != nil {
 		t.Fatalf("unmarshal its version-3 form: %v", err)
 	}
 	if !reflect.DeepEqual(old, cur) {
@@ -78,17 +71,21 @@ func TestTrackerReadsVersion2(t *testing.T) {
 		t.Errorf("tracker-v2.golden read as n %d, open %v, burstBar %v; want a learnt model, an open anomaly, burstBar 0",
 			old.model.n, old.open != nil, old.model.burstBar)
 	}
-	if got, err := old.AppendBinary(nil); err != nil || !bytes.Equal(got, want) {
-		t.Errorf("AppendBinary of the version-2 tracker is not its version-3 form (err %v)", err)
+	got, _ := old.AppendBinary(nil)
+	if again, _ := cur.AppendBinary(nil); !bytes.Equal(got, again) {
+		t.Error("AppendBinary writes the tracker read from version 2 otherwise than the one read from its version-3 form")
+	}
+	if snapVersion == 3 && !bytes.Equal(got, v3) {
+		t.Error("AppendBinary of the tracker read from version 2 is not its version-3 form")
 	}
 }
 
 // TestSnapshotReadsVersion2 checks that an engine snapshot written by the
 // build before version 3 (testdata/snapshot-v2.golden: learnedEngine's
 // state then, with an open anomaly and feedback) restores into the models
-// its version-3 form restores into (burstBar 0, every other field as
-// stored), that Snapshot then writes that version-3 form, and that the
-// anomaly open in it closes under its id.
+// its version-3 form restores into (built here by walking the file: burstBar
+// 0, every other field as stored), that both are written alike, and that
+// the anomaly open in it closes under its id.
 func TestSnapshotReadsVersion2(t *testing.T) {
 	v2 := readGolden(t, "snapshot-v2.golden")
 	old, _ := NewEngine(DefaultConfig(), &collector{}, 0)
@@ -99,11 +96,11 @@ func TestSnapshotReadsVersion2(t *testing.T) {
 		t.Fatalf("restored %d series, the file holds %d", old.Series(), len(snapLabels))
 	}
 
-	// The version-3 form, written here by walking the file: header,
-	// series in fingerprint order (tag | fingerprint | quiet | model | open
-	// flag [| anomaly]), trailer; the checksum recomputed.
+	// The version-3 form: header, series in fingerprint order (tag |
+	// fingerprint | quiet | model | open flag [| anomaly]), trailer; the
+	// checksum recomputed.
 	le := binary.LittleEndian
-	want := slices.Concat([]byte(snapMagic), le.AppendUint32(nil, 3), le.AppendUint32(nil, uint32(modelRecordSize)))
+	v3 := slices.Concat([]byte(snapMagic), le.AppendUint32(nil, 3), le.AppendUint32(nil, modelRecordV3))
 	p := len(snapMagic) + 8
 	fps := make([]osprey.Fingerprint, 0, len(old.series))
 	for fp := range old.series {
@@ -115,27 +112,31 @@ func TestSnapshotReadsVersion2(t *testing.T) {
 			t.Fatalf("offset %d: not the record of series %x", p, uint64(fp))
 		}
 		model := p + 13
-		end := model + modelRecordSize - 8
-		want = slices.Concat(want, v2[p:model], upgradeModel(t, v2[model:end]))
+		end := model + modelRecordV2
+		v3 = slices.Concat(v3, v2[p:model], v3Model(t, v2[model:end]))
 		p = end + 1
 		if a := old.series[fp].open; a != nil {
 			var enc snapfile.Encoder
 			encodeAnomaly(&enc, a)
 			p += len(enc.B)
 		}
-		want = append(want, v2[end:p]...)
+		v3 = append(v3, v2[end:p]...)
 	}
-	want = resum(append(want, v2[p:]...))
+	v3 = resum(append(v3, v2[p:]...))
 
-	if got := snapshotBytes(t, old); !bytes.Equal(got, want) {
-		t.Errorf("snapshot of the engine restored from version 2 (%d bytes) is not its version-3 form (%d bytes)", len(got), len(want))
-	}
 	cur, _ := NewEngine(DefaultConfig(), &collector{}, 0)
-	if err := cur.Restore(bytes.NewReader(want)); err != nil {
+	if err := cur.Restore(bytes.NewReader(v3)); err != nil {
 		t.Fatalf("restore the version-3 form: %v", err)
 	}
 	if !reflect.DeepEqual(old.series, cur.series) {
 		t.Error("version 2 restores other series than its version-3 form")
+	}
+	got := snapshotBytes(t, old)
+	if !bytes.Equal(got, snapshotBytes(t, cur)) {
+		t.Error("the engine restored from version 2 is written otherwise than the one restored from its version-3 form")
+	}
+	if snapVersion == 3 && !bytes.Equal(got, v3) {
+		t.Errorf("snapshot of the engine restored from version 2 (%d bytes) is not its version-3 form (%d bytes)", len(got), len(v3))
 	}
 	for fp, tr := range old.series {
 		if tr.model.burstBar != 0 {
@@ -173,14 +174,16 @@ func TestSnapshotReadsVersion2(t *testing.T) {
 
 // TestModelRecordSizes checks the table of record sizes per version that
 // Restore and UnmarshalBinary check against: the current one is Model's,
-// version 2 lacks burstBar, and no two versions read share a size (a
-// Tracker record tells its version by it).
+// those of older versions are what their files hold, and no two versions
+// read share a size (a Tracker record tells its version by it).
 func TestModelRecordSizes(t *testing.T) {
 	if modelRecordSizes[snapVersion] != modelRecordSize {
 		t.Errorf("version %d record %d bytes, Model's fields take %d", snapVersion, modelRecordSizes[snapVersion], modelRecordSize)
 	}
-	if modelRecordSizes[2] != modelRecordSize-8 {
-		t.Errorf("version 2 record %d bytes, want %d", modelRecordSizes[2], modelRecordSize-8)
+	for v, want := range map[int]int{2: modelRecordV2, 3: modelRecordV3} {
+		if modelRecordSizes[v] != want {
+			t.Errorf("version %d record %d bytes, its files hold %d", v, modelRecordSizes[v], want)
+		}
 	}
 	seen := map[int]int{}
 	for v, size := range modelRecordSizes {
@@ -195,16 +198,29 @@ func TestModelRecordSizes(t *testing.T) {
 		}
 		seen[size] = v
 	}
-	// A version-2 record decodes to the model whose version-3 record is
-	// the same bytes with burstBar's 0 in them.
-	m := Model{n: 7, level: 3.25, burstUp: 2, novRecent: 0.5}
-	m.day[1] = 4
+}
+
+// BenchmarkDecodeModel reads 1,000 model records of the current version,
+// as Restore does, to see what reading per version costs.
+func BenchmarkDecodeModel(b *testing.B) {
+	cfg := DefaultConfig()
+	var src Model
+	for j := range int64(500) {
+		src.Update(&cfg, j*step, float64(j%7))
+	}
 	var enc snapfile.Encoder
-	encodeModel(&enc, &m)
-	off := burstBarOffset(t)
-	v2 := slices.Concat(enc.B[:off], enc.B[off+8:])
-	var back Model
-	if rest := decodeModel(v2, 2, &back); len(rest) != 0 || back != m {
-		t.Errorf("version-2 record decodes to %+v (%d bytes left), want %+v", back, len(rest), m)
+	for range 1000 {
+		encodeModel(&enc, &src)
+	}
+	b.ReportAllocs()
+	var m Model
+	for b.Loop() {
+		d := newSnapDecoder(bytes.NewReader(enc.B))
+		for range 1000 {
+			d.model(&m)
+		}
+		if d.Err != nil || m != src {
+			b.Fatal("records do not decode to the model")
+		}
 	}
 }
