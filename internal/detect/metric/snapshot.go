@@ -431,9 +431,10 @@ func decodeModel(rec []byte, v uint32, m *Model) []byte {
 	}
 	if v < 3 {
 		// Before version 3 the shift record was the largest ratio of
-		// |shortMean − ref| to shiftDev, a quantity that rests at about 1
-		// and has no relation to the CUSUM's sum (which rests at 0 and
-		// grows by at most ShiftClip − ShiftAllowance per sample): kept,
+		// |shortMean − ref| to shiftDev, its running mean (so a ratio of
+		// about 1 is typical), unrelated to the CUSUM's sum (which rests
+		// at 0 and grows by at most ShiftClip − ShiftAllowance per
+		// sample): kept,
 		// a high old record would mute the shift component, a low one
 		// would not matter. 0 judges the CUSUM against cusumRecordFloor,
 		// where the record of a series without sustained runs rests
