@@ -16,7 +16,7 @@ import (
 // The snapshot format (integers little-endian, strings and blobs with a
 // uint32 length in front; framed by internal/snapfile):
 //
-//	header:   magic "OSPRYLOG" | version uint32
+//	header:   magic "OSPRYLOG" | version uint32 | model version uint32
 //	source:   tag 1 | name | lines int64 | first (unix ns, 0 for none) int64 |
 //	          warm uint8 | open int64 | closed int64 |
 //	          templates uint32 | template* | error series uint32 | error series*
@@ -33,11 +33,24 @@ import (
 // of the open bucket, so that the bucket open at shutdown continues rather
 // than closing short. Sample lines are not kept. Changing the meaning of any
 // field needs a new version.
+//
+// The model version is the version of the metric model records in the
+// tracker records (metric.ModelVersion when written), which do not tell it
+// themselves: Restore hands it to metric.Tracker.UnmarshalBinaryVersion,
+// which reads every version the metric detector reads and converts the
+// older ones, so that an upgrade that changes the metric model keeps these
+// models too, and a new metric model version needs no new version here.
+//
+// Version 1 had no model version in its header: its tracker records are
+// metric model version 2 (the only one written with it), and are read as
+// such.
 const (
 	snapMagic   = "OSPRYLOG"
-	snapVersion = 1
-	tagSource   = 1
-	tagEnd      = 0
+	snapVersion = 2
+	// snapVersion1Model is the metric model version of a version-1 file.
+	snapVersion1Model = 2
+	tagSource         = 1
+	tagEnd            = 0
 	// maxSnapBlob bounds a string or blob Restore accepts, so that a
 	// crafted length cannot make it allocate without limit.
 	maxSnapBlob = 1 << 20
@@ -74,6 +87,7 @@ func (d *Detector) Snapshot(w io.Writer) error {
 	enc := snapEncoder{snapfile.Encoder{B: make([]byte, 0, 1<<16)}}
 	enc.Raw(snapMagic)
 	enc.U32(snapVersion)
+	enc.U32(metric.ModelVersion)
 	var count uint64
 	for _, name := range names {
 		d.mu.Lock()
@@ -243,7 +257,11 @@ func (e *snapEncoder) source(s *source) error {
 
 // snapDecoder reads the snapshot's records; the first error sticks (in
 // Err) and later reads return zero values.
-type snapDecoder struct{ *snapfile.Decoder }
+type snapDecoder struct {
+	*snapfile.Decoder
+	// model is the metric model version of the tracker records.
+	model uint32
+}
 
 func (d *snapDecoder) tracker() *metric.Tracker {
 	raw := d.Bytes(maxSnapBlob)
@@ -251,7 +269,7 @@ func (d *snapDecoder) tracker() *metric.Tracker {
 		return nil
 	}
 	tr := &metric.Tracker{}
-	if err := tr.UnmarshalBinary(raw); err != nil {
+	if err := tr.UnmarshalBinaryVersion(raw, d.model); err != nil {
 		if d.Err == nil {
 			d.Err = fmt.Errorf("log detector: %w", err)
 		}
@@ -262,13 +280,24 @@ func (d *snapDecoder) tracker() *metric.Tracker {
 
 // decodeSnapshot reads a whole snapshot and checks its trailer.
 func decodeSnapshot(r io.Reader) (map[string]*source, error) {
-	d := snapDecoder{snapfile.NewDecoder(r)}
+	d := snapDecoder{Decoder: snapfile.NewDecoder(r)}
 	d.Invalid = fmt.Errorf("%w: log detector", ErrSnapshot)
 	if m := d.Raw(len(snapMagic)); d.Err == nil && m != snapMagic {
 		return nil, fmt.Errorf("%w: not a log detector snapshot (bad magic)", ErrSnapshot)
 	}
-	if v := d.U32(); d.Err == nil && v != snapVersion {
-		return nil, fmt.Errorf("%w: log detector snapshot version %d, this build reads version %d", ErrSnapshot, v, snapVersion)
+	switch v := d.U32(); {
+	case d.Err != nil:
+	case v == 1:
+		d.model = snapVersion1Model
+	case v == snapVersion:
+		// A newer model version is refused here, an older one the metric
+		// detector no longer reads by the first tracker record.
+		if d.model = d.U32(); d.Err == nil && d.model > metric.ModelVersion {
+			return nil, fmt.Errorf("%w: log detector snapshot of metric model version %d, this build reads up to %d",
+				ErrSnapshot, d.model, metric.ModelVersion)
+		}
+	default:
+		return nil, fmt.Errorf("%w: log detector snapshot version %d, this build reads versions 1 to %d", ErrSnapshot, v, snapVersion)
 	}
 	sources := map[string]*source{}
 	var count uint64

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -228,6 +230,9 @@ func FuzzRestore(f *testing.F) {
 	}
 	f.Add(buf.Bytes())
 	f.Add([]byte(snapMagic + "\x01\x00\x00\x00\x00"))
+	if old, err := os.ReadFile(filepath.Join("testdata", snapshotV1MetricV2)); err == nil {
+		f.Add(old)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := New(Options{Config: DefaultConfig(), Out: osprey.AnomalyConsumerFunc(func(context.Context, []osprey.Anomaly) error { return nil })})
 		if err != nil {

@@ -24,7 +24,11 @@ import (
 //
 // The model record is every field of Model, in declaration order, at its
 // fixed size (encodeModel); its size in the header makes a file written by
-// a build with a different Model layout fail with a clear error. Series are
+// a build with a different Model layout fail with a clear error. Snapshot
+// always writes snapVersion; Restore reads every version from
+// snapVersionMin on, each with its own model record (decodeModel knows
+// which fields each version holds): a field a version lacks starts at its
+// zero value, so an upgrade keeps what the models learnt. Series are
 // stored by fingerprint, not labels: the Engine keys its models by
 // fingerprint and keeps no labels (that would cost more memory than the
 // model), and osprey.Labels.Fingerprint is a stable FNV-1a hash. Changing
@@ -34,14 +38,33 @@ import (
 // the series in chunks without holding the Engine's lock throughout.
 const (
 	snapMagic = "OSPRYMET"
-	// snapVersion 2: the burst component (two CUSUMs and a fifth
-	// record) and novelty persistence (novRecent) were added to Model.
-	// snapVersion 3: the shift component became a CUSUM (shiftUp,
-	// shiftDown replace ref, shortMean and shiftDev), and the burst
-	// excursion's bar (burstBar) was added.
+	// snapVersion is the version Snapshot writes. 2: the burst component
+	// (two CUSUMs and a fifth record) and novelty persistence (novRecent)
+	// were added to Model. 3: the shift component became a CUSUM (shiftUp,
+	// shiftDown replace ref, shortMean and shiftDev; record[CompShift]
+	// holds the CUSUM's record), and the burst excursion's bar (burstBar)
+	// was added. Versions 2 and 3 have model records of the same size
+	// (1,642 bytes), so a record does not tell its version: whoever stores
+	// records (the header here, the log detector's header for its
+	// Tracker records) stores the version with them.
+	//
+	// Adding a field to Model: encode it in encodeModel, decode it in
+	// decodeModel under `if v >= <new version>`, bump snapVersion, write
+	// the new golden files (TestSnapshotGolden) and keep the previous ones
+	// as fixtures of a test that they are still read (as
+	// TestSnapshotReadsVersion2 does for version 2).
+	// Its zero value must be neutral (what the field is for a model that
+	// never saw the new code), or decodeModel sets the neutral value for
+	// older versions. A change of a field's meaning or type, or a removed
+	// field, needs a conversion in decodeModel (as version 2's shift
+	// fields have) or a higher snapVersionMin.
 	snapVersion = 3
-	tagSeries   = 1
-	tagEnd      = 0
+	// snapVersionMin is the oldest version Restore reads. Version 1
+	// (before the burst component) is still refused: no fixture of it is
+	// kept to test a reader against.
+	snapVersionMin = 2
+	tagSeries      = 1
+	tagEnd         = 0
 
 	// Bounds on what Restore accepts, so that a crafted file cannot make
 	// it allocate without limit.
@@ -56,9 +79,24 @@ const (
 // sizes, without padding.
 var modelRecordSize = binary.Size(Model{})
 
+// modelRecordSizes holds, for each version Restore reads, the size of its
+// model record (0 for the others). It is measured by decoding a record with
+// decodeModel, so that decodeModel's version checks are the one place that
+// says which versions hold which fields.
+var modelRecordSizes = func() (sizes [snapVersion + 1]int) {
+	// Twice the current size: room for an older, longer record.
+	zero := make([]byte, 2*modelRecordSize)
+	for v := snapVersionMin; v <= snapVersion; v++ {
+		var m Model
+		sizes[v] = len(zero) - len(decodeModel(zero, uint32(v), &m))
+	}
+	return sizes
+}()
+
 // ErrSnapshot is wrapped by every error Restore returns for a file that is
-// not a complete snapshot of this format and version (foreign, truncated,
-// torn or corrupted), as opposed to a read error.
+// not a complete snapshot of this format and of a version it reads
+// (foreign, truncated, torn, corrupted, too old or too new), as opposed to
+// a read error.
 var ErrSnapshot = errors.New("invalid detector snapshot")
 
 // Snapshot writes the state of every series the Engine models (each model,
@@ -117,9 +155,10 @@ func (e *Engine) Snapshot(w io.Writer) error {
 // Snapshot. The whole snapshot is read and its checksum verified before
 // anything changes: an error leaves the Engine as it was, and an error
 // wrapping ErrSnapshot means the file is not a valid snapshot (foreign,
-// truncated, torn, corrupted, or of another version). Series beyond the
-// Engine's bound are left out. Restore is meant to run before the Engine
-// consumes; series learnt before it are discarded.
+// truncated, torn, corrupted, or of a version it does not read: it reads
+// snapVersionMin to snapVersion). Series beyond the Engine's bound are
+// left out. Restore is meant to run before the Engine consumes; series
+// learnt before it are discarded.
 func (e *Engine) Restore(r io.Reader) error {
 	series, err := decodeSnapshot(r, e.maxSeries)
 	if err != nil {
@@ -136,15 +175,19 @@ func (e *Engine) Restore(r io.Reader) error {
 
 // decodeSnapshot reads a snapshot, keeping at most maxSeries series.
 func decodeSnapshot(r io.Reader, maxSeries int) (map[osprey.Fingerprint]*Tracker, error) {
-	d := newSnapDecoder(r)
+	d := newSnapDecoder(r, snapVersion)
 	if magic := d.Raw(len(snapMagic)); d.Err == nil && magic != snapMagic {
 		return nil, fmt.Errorf("%w: not a detector snapshot (bad magic)", ErrSnapshot)
 	}
-	if v := d.U32(); d.Err == nil && v != snapVersion {
-		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrSnapshot, v, snapVersion)
+	v := d.U32()
+	if d.Err == nil {
+		if err := readsVersion(v); err != nil {
+			return nil, err
+		}
+		d.version = v
 	}
-	if size := d.U32(); d.Err == nil && int(size) != modelRecordSize {
-		return nil, fmt.Errorf("%w: model record of %d bytes, this build's is %d", ErrSnapshot, size, modelRecordSize)
+	if size := d.U32(); d.Err == nil && int(size) != modelRecordSizes[v] {
+		return nil, fmt.Errorf("%w: model record of %d bytes, a version-%d record has %d", ErrSnapshot, size, v, modelRecordSizes[v])
 	}
 	series := make(map[osprey.Fingerprint]*Tracker)
 	var count uint64
@@ -286,17 +329,29 @@ func encodeAnomaly(e *snapfile.Encoder, a *osprey.Anomaly) {
 	}
 }
 
-// snapDecoder reads the records encodeTracker writes. Its errors for
-// invalid content wrap ErrSnapshot.
+// snapDecoder reads the records encodeTracker writes, with model records
+// of the given version. Its errors for invalid content wrap ErrSnapshot.
 type snapDecoder struct {
 	*snapfile.Decoder
-	rec []byte // one model record, reused
+	version uint32 // of the model records, snapVersionMin to snapVersion
+	rec     []byte // one model record, reused
 }
 
-func newSnapDecoder(r io.Reader) snapDecoder {
-	d := snapDecoder{Decoder: snapfile.NewDecoder(r)}
+// newSnapDecoder returns a decoder of records whose model records are of
+// version v, which the caller has checked (readsVersion).
+func newSnapDecoder(r io.Reader, v uint32) snapDecoder {
+	d := snapDecoder{Decoder: snapfile.NewDecoder(r), version: v}
 	d.Invalid = ErrSnapshot
 	return d
+}
+
+// readsVersion returns an error wrapping ErrSnapshot unless this build
+// reads model records of version v.
+func readsVersion(v uint32) error {
+	if v < snapVersionMin || v > snapVersion {
+		return fmt.Errorf("%w: version %d, this build reads versions %d to %d", ErrSnapshot, v, snapVersionMin, snapVersion)
+	}
+	return nil
 }
 
 // tracker reads what encodeTracker wrote.
@@ -314,16 +369,37 @@ func (d *snapDecoder) tracker() *Tracker {
 	return tr
 }
 
-// model reads a model record in one read and decodes it field by field, in
-// encodeModel's order.
+// model reads a model record of d's version in one read and decodes it.
 func (d *snapDecoder) model(m *Model) {
-	if d.rec == nil {
-		d.rec = make([]byte, modelRecordSize)
+	size := modelRecordSizes[d.version]
+	if cap(d.rec) < size {
+		d.rec = make([]byte, size)
 	}
-	rec := d.rec
+	rec := d.rec[:size]
 	if !d.ReadFull(rec) {
 		return
 	}
+	*m = Model{}
+	decodeModel(rec, d.version, m)
+	// Values no Update produces would index out of range or misreport.
+	if m.pred >= numPredict || m.nov.have > novelOrders+1 {
+		d.Fail("model out of range (predictor %d, novelty depth %d)", m.pred, m.nov.have)
+	}
+}
+
+// decodeModel decodes a model record of version v, field by field in
+// encodeModel's order, into m, and returns what follows the record in rec,
+// which must hold at least modelRecordSizes[v] bytes. The fields version v
+// lacks are left as they are in m (the caller passes a zero Model: the zero
+// value of each such field is its neutral value, see snapVersion); the
+// fields it has that this version no longer has are skipped.
+//
+// Version 2 to 3: ref, shortMean and shiftDev are dropped; shiftUp,
+// shiftDown (no run under way) and burstBar (no burst excursion under way)
+// start at 0; record[CompShift] is reset to 0 (see below); every other
+// field is read as stored (the burst CUSUMs and the other records mean
+// what they meant).
+func decodeModel(rec []byte, v uint32, m *Model) []byte {
 	le := binary.LittleEndian
 	u32 := func() uint32 { v := le.Uint32(rec); rec = rec[4:]; return v }
 	u64 := func() uint64 { v := le.Uint64(rec); rec = rec[8:]; return v }
@@ -337,13 +413,35 @@ func (d *snapDecoder) model(m *Model) {
 	m.desens = f32()
 	m.firstMs = int64(u64())
 	m.lastMs = int64(u64())
-	m.level, m.base, m.dLevel, m.wLevel = f64(), f64(), f64(), f64()
+	m.level = f64()
+	if v < 3 {
+		f64() // ref, the old shift component's slow reference level
+	}
+	m.base, m.dLevel, m.wLevel = f64(), f64(), f64()
 	for i := range m.err {
 		m.err[i] = f64()
+	}
+	if v < 3 {
+		f64() // shortMean, the old shift component's short mean
+		f64() // shiftDev, its running deviation from ref
 	}
 	m.spread, m.swing = f64(), f64()
 	for i := range m.record {
 		m.record[i] = f64()
+	}
+	if v < 3 {
+		// Before version 3 the shift record was the largest ratio of
+		// |shortMean − ref| to shiftDev, its running mean (so a ratio of
+		// about 1 is typical), unrelated to the CUSUM's sum (which rests
+		// at 0 and grows by at most ShiftClip − ShiftAllowance per
+		// sample): kept,
+		// a high old record would mute the shift component, a low one
+		// would not matter. 0 judges the CUSUM against cusumRecordFloor,
+		// where the record of a series without sustained runs rests
+		// anyway; a series whose runs go further raises it again, by at
+		// most AlarmGrow per sample, its first such run after the
+		// upgrade judged against the floor.
+		m.record[CompShift] = 0
 	}
 	for i := range m.pointRec {
 		m.pointRec[i] = f64()
@@ -358,17 +456,21 @@ func (d *snapDecoder) model(m *Model) {
 	for i := range m.nov.seen {
 		m.nov.seen[i] = u64()
 	}
-	m.burstUp, m.burstDown, m.shiftUp, m.shiftDown, m.novRecent, m.burstBar = f64(), f64(), f64(), f64(), f64(), f64()
+	m.burstUp, m.burstDown = f64(), f64()
+	if v >= 3 {
+		m.shiftUp, m.shiftDown = f64(), f64()
+	}
+	m.novRecent = f64()
+	if v >= 3 {
+		m.burstBar = f64()
+	}
 	for i := range m.day {
 		m.day[i] = f32()
 	}
 	for i := range m.week {
 		m.week[i] = f32()
 	}
-	// Values no Update produces would index out of range or misreport.
-	if m.pred >= numPredict || m.nov.have > novelOrders+1 {
-		d.Fail("model out of range (predictor %d, novelty depth %d)", m.pred, m.nov.have)
-	}
+	return rec
 }
 
 // anomaly reads what encodeAnomaly wrote.

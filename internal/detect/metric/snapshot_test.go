@@ -6,10 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,16 +98,19 @@ func snapshotBytes(t testing.TB, eng *Engine) []byte {
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current format")
 
 // TestSnapshotGolden holds the format to files an earlier build wrote
-// (testdata/snapshot-v3.golden: the learnedEngine state, with an open
-// anomaly and feedback; testdata/tracker-v3.golden: the Tracker of its
-// first series, as the log detector embeds it). Restore and
+// (testdata/snapshot-v<snapVersion>.golden: the learnedEngine state, with
+// an open anomaly and feedback; testdata/tracker-v<snapVersion>.golden:
+// the Tracker of its first series, as the log detector embeds it). Restore and
 // UnmarshalBinary read them, and Snapshot and AppendBinary of what they
 // read write them again byte for byte, so that a snapshot written before a
 // change loads after it and the other way round. A change of the format
-// fails here: it needs a new snapVersion and `go test -run Golden -update`.
+// fails here: it needs a new snapVersion and `go test -run Golden -update`,
+// which writes the files of the new version; those of the previous one
+// stay, as fixtures of a test that it is still read (as
+// TestSnapshotReadsVersion2 does for version 2).
 func TestSnapshotGolden(t *testing.T) {
-	snapPath := filepath.Join("testdata", "snapshot-v3.golden")
-	trackerPath := filepath.Join("testdata", "tracker-v3.golden")
+	snapPath := filepath.Join("testdata", fmt.Sprintf("snapshot-v%d.golden", snapVersion))
+	trackerPath := filepath.Join("testdata", fmt.Sprintf("tracker-v%d.golden", snapVersion))
 	if *update {
 		eng, _ := learnedEngine(t)
 		rec, err := eng.series[snapLabels[0].Fingerprint()].AppendBinary(nil)
@@ -169,7 +174,7 @@ func TestModelRecordCoversModel(t *testing.T) {
 		if len(enc.B) != modelRecordSize {
 			t.Fatalf("encoded model is %d bytes, Model's fields take %d", len(enc.B), modelRecordSize)
 		}
-		d := newSnapDecoder(bytes.NewReader(enc.B))
+		d := newSnapDecoder(bytes.NewReader(enc.B), snapVersion)
 		var m Model
 		d.model(&m)
 		if err := d.End(); err != nil || m != tr.model {
@@ -288,8 +293,12 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 	}{
 		{"empty", nil, "truncated"},
 		{"foreign", []byte("SQLite format 3\x00 and more bytes"), "bad magic"},
-		{"old version (before the burst component)", set(8, 1), "version 1, this build reads version 3"},
-		{"old version (before the shift CUSUM and the burst excursion)", set(8, 2), "version 2, this build reads version 3"},
+		{"old version (before the burst component)", set(8, 1), fmt.Sprintf("version 1, this build reads versions 2 to %d", snapVersion)},
+		{"newer version", set(8, snapVersion+1), fmt.Sprintf("version %d, this build reads versions 2 to %d", snapVersion+1, snapVersion)},
+		// Version 3 as written between the burst excursion and the shift
+		// CUSUM (commit e0cce65), with burstBar but the old shift fields.
+		{"interim version 3 (1,650-byte model record)", set(12, 1650), "model record of 1650 bytes, a version-3 record has 1642"},
+		{"version 2 with another model record size", resum(slices.Concat(set(8, 2)[:12], set(12, 1650)[12:])), "model record of 1650 bytes, a version-2 record has 1642"},
 		{"other model layout", set(12, uint32(modelRecordSize-8)), "model record of"},
 		{"truncated in the header", snap[:10], "truncated"},
 		{"truncated in a model", snap[:200], "truncated"},
@@ -342,6 +351,9 @@ func FuzzRestore(f *testing.F) {
 	empty, _ := NewEngine(DefaultConfig(), &collector{}, 0)
 	f.Add(snapshotBytes(f, empty))
 	f.Add([]byte(snapMagic))
+	if v2, err := os.ReadFile(filepath.Join("testdata", "snapshot-v2.golden")); err == nil {
+		f.Add(v2)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, in := range [][]byte{data, fixSum(data)} {
 			e, _ := NewEngine(DefaultConfig(), &collector{}, 16)

@@ -2,15 +2,24 @@ package metric
 
 import (
 	"bytes"
+	"fmt"
 
 	"github.com/osprey-aiops/osprey/internal/snapfile"
 )
+
+// ModelVersion is the version of the model record in what
+// Tracker.AppendBinary writes (the Engine snapshot's version). A record
+// does not tell its version (versions 2 and 3 have records of the same
+// size), so a stage that stores Tracker records stores ModelVersion with
+// them and hands it back to UnmarshalBinaryVersion.
+const ModelVersion = snapVersion
 
 // AppendBinary appends the Tracker's state (its model, feedback included,
 // the anomaly it has open and its quiet count) to b, in the record format
 // of the Engine snapshot, preceded by the model record size: it is for
 // detect stages that keep Trackers of their own (the log detector) and
-// snapshot them in their own files. UnmarshalBinary reads it back.
+// snapshot them in their own files. The model record is of version
+// ModelVersion; UnmarshalBinary reads it back.
 func (t *Tracker) AppendBinary(b []byte) ([]byte, error) {
 	enc := snapfile.Encoder{B: b}
 	enc.U32(uint32(modelRecordSize))
@@ -18,14 +27,29 @@ func (t *Tracker) AppendBinary(b []byte) ([]byte, error) {
 	return enc.B, nil
 }
 
-// UnmarshalBinary replaces the Tracker's state with one AppendBinary
-// wrote. An error wraps ErrSnapshot when data is not such a record (of
-// another model layout, truncated, with trailing bytes or values out of
-// range); the Tracker is then unchanged.
+// UnmarshalBinary replaces the Tracker's state with one that AppendBinary
+// wrote in a build of this ModelVersion; it is
+// UnmarshalBinaryVersion(data, ModelVersion). A record of an older version
+// may have the same size and would be misread: read those with
+// UnmarshalBinaryVersion.
 func (t *Tracker) UnmarshalBinary(data []byte) error {
-	d := newSnapDecoder(bytes.NewReader(data))
-	if size := d.U32(); d.Err == nil && int(size) != modelRecordSize {
-		d.Fail("model record of %d bytes, this build's is %d", size, modelRecordSize)
+	return t.UnmarshalBinaryVersion(data, ModelVersion)
+}
+
+// UnmarshalBinaryVersion replaces the Tracker's state with one AppendBinary
+// wrote in a build whose ModelVersion was version. This build reads the
+// versions Engine.Restore reads and converts the older ones as Restore
+// does, so that an upgrade keeps what the model learnt. An error wraps
+// ErrSnapshot when version is not read or data is not such a record (a
+// model record of another size, truncated, with trailing bytes or values
+// out of range); the Tracker is then unchanged.
+func (t *Tracker) UnmarshalBinaryVersion(data []byte, version uint32) error {
+	if err := readsVersion(version); err != nil {
+		return fmt.Errorf("tracker record: %w", err)
+	}
+	d := newSnapDecoder(bytes.NewReader(data), version)
+	if size := d.U32(); d.Err == nil && int(size) != modelRecordSizes[version] {
+		d.Fail("model record of %d bytes, a version-%d record has %d", size, version, modelRecordSizes[version])
 	}
 	tr := d.tracker()
 	if err := snapError(d.End(), "tracker record truncated"); err != nil {
