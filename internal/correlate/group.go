@@ -504,7 +504,17 @@ func (s *state) anyKnown(c *burstCandidate) bool {
 //     likely a new problem than a late symptom. Without this bound an
 //     incident kept busy by its members' repeats would absorb every later
 //     alert of every service next to any of its members, chaining
-//     unrelated faults into one (docs/rca.md, "Noise reduction").
+//     unrelated faults into one (docs/rca.md, "Noise reduction"), and
+//   - still be spreading: one of its members must have first fired within
+//     half the window before the signal (latestOnset). A failure spreads
+//     hop by hop, each neighbour starting to fail a minute or two after
+//     the last; an incident that has gained no new member for half the
+//     window has stopped spreading (its alerts keep firing, no new service
+//     joins them), and a neighbour that starts failing now is more likely
+//     a new fault next to it than a late symptom: an operator expects to
+//     see it as its own incident. Repeats of firing members are activity
+//     but not onsets, so they do not keep an incident spreading (docs/rca.md,
+//     "Faults minutes apart").
 //
 // Of the qualifying incidents it prefers the most recently active, then the
 // one opened first (compareOpened).
@@ -525,7 +535,7 @@ func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, s
 		}
 		inc := s.open[id]
 		last := lastActivity(inc)
-		if at.Sub(last) > s.window || at.Sub(inc.OpenedAt) > s.window {
+		if at.Sub(last) > s.window || at.Sub(inc.OpenedAt) > s.window || at.Sub(latestOnset(inc)) > s.window/2 {
 			return
 		}
 		if best == nil || last.After(lastActivity(best)) || last.Equal(lastActivity(best)) && openedBefore(inc, best) {
@@ -815,6 +825,16 @@ func (s *state) inGroup(l osprey.Labels, name, value string) bool {
 		}
 	}
 	return false
+}
+
+// latestOnset is the latest time a member of inc first fired: when the
+// incident last gained a member.
+func latestOnset(inc *osprey.Incident) time.Time {
+	var t time.Time
+	for _, m := range inc.Members {
+		t = laterOf(t, m.FirstSeen)
+	}
+	return t
 }
 
 // lastActivity is the latest time any member of inc was seen.

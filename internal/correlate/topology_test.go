@@ -203,3 +203,57 @@ func TestSimultaneousAnomaliesGroupTheSameInAnyOrder(t *testing.T) {
 		}
 	}
 }
+
+// A neighbour joins an incident through the call graph only while the
+// incident is still spreading: one of its members first fired within half
+// the window (2m30s here) before the neighbour. A fault next to an
+// incident that stopped gaining members minutes ago is a new incident,
+// even within the window of the incident's opening and while its alerts
+// keep repeating; a failure that keeps spreading hop by hop stays one.
+func TestTopologyJoinNeedsASpreadingIncident(t *testing.T) {
+	// a → b → c → d.
+	g := callGraph(t, [2]string{"a", "b"}, [2]string{"b", "c"}, [2]string{"c", "d"})
+	for _, tc := range []struct {
+		name  string
+		evs   []ev
+		joins map[string]bool // service → whether its alert joined c's incident
+	}{{
+		name: "stalled: the last member joined 3m before the neighbour",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: osprey.Labels{"service": "c"}},
+			{at: time.Minute, name: "Latency", labels: osprey.Labels{"service": "b"}},
+			{at: 4 * time.Minute, name: "Latency", labels: osprey.Labels{"service": "a"}},
+		},
+		joins: map[string]bool{"b": true, "a": false},
+	}, {
+		name: "spreading: each hop 2m after the previous",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: osprey.Labels{"service": "c"}},
+			{at: 2 * time.Minute, name: "Latency", labels: osprey.Labels{"service": "b"}},
+			{at: 4 * time.Minute, name: "Latency", labels: osprey.Labels{"service": "a"}},
+			{at: 4*time.Minute + 30*time.Second, name: "Latency", labels: osprey.Labels{"service": "d"}},
+		},
+		joins: map[string]bool{"b": true, "a": true, "d": true},
+	}, {
+		name: "repeats are activity, not onsets",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: osprey.Labels{"service": "c"}},
+			{at: time.Minute, name: "Errors", labels: osprey.Labels{"service": "c"}},
+			{at: 2 * time.Minute, name: "Errors", labels: osprey.Labels{"service": "c"}},
+			{at: 3 * time.Minute, name: "Errors", labels: osprey.Labels{"service": "c"}},
+			{at: 3 * time.Minute, name: "Latency", labels: osprey.Labels{"service": "b"}},
+		},
+		joins: map[string]bool{"b": false},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{topo: g})
+			r.send(tc.evs...)
+			first := r.memberOf("Errors", "c")
+			for svc, want := range tc.joins {
+				if got := r.memberOf("Latency", svc).ID == first.ID; got != want {
+					t.Errorf("%s joined c's incident: %v, want %v", svc, got, want)
+				}
+			}
+		})
+	}
+}

@@ -143,12 +143,17 @@ func TestNoiseStreams(t *testing.T) {
 }
 
 // listIncidents logs the incidents of a CorrelateNoise run with their
-// members (time, service, metric, truth, and whether the anomaly began
-// with an escalation), in opening order.
+// members (onset, end or "open" when the stream never ends it, service,
+// metric, truth, and whether the anomaly began with an escalation), in
+// opening order.
 func listIncidents(t *testing.T, stream []osprey.Anomaly, ws []FaultWindow, only bool, m []NoiseMember) {
 	var alerts []osprey.Anomaly
 	fed := map[string]bool{}
+	ends := map[string]time.Time{}
 	for _, a := range stream {
+		if !a.Active() {
+			ends[a.ID] = a.EndsAt
+		}
 		if !a.Active() || fed[a.ID] || only && truth(ws, a.StartsAt) == Background {
 			continue
 		}
@@ -173,7 +178,11 @@ func listIncidents(t *testing.T, stream []osprey.Anomaly, ws []FaultWindow, only
 			if a.Escalates() {
 				esc = " (escalation)"
 			}
-			fmt.Fprintf(&b, "   %s %-32s %-28s %s%s\n", a.StartsAt.Format(time.TimeOnly), a.Labels.Get(osprey.LabelService), a.Labels.Get(osprey.LabelMetric), m[i].Truth, esc)
+			end := "open    "
+			if e, ok := ends[a.ID]; ok {
+				end = e.Format(time.TimeOnly)
+			}
+			fmt.Fprintf(&b, "   %s-%s %-32s %-28s %s%s\n", a.StartsAt.Format(time.TimeOnly), end, a.Labels.Get(osprey.LabelService), a.Labels.Get(osprey.LabelMetric), m[i].Truth, esc)
 		}
 		t.Log(b.String())
 	}
