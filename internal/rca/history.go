@@ -308,13 +308,15 @@ func (h *HistoryEvidence) Evidence(inc *osprey.Incident) []Evidence {
 func (h *HistoryEvidence) request(inc *osprey.Incident) histRequest {
 	var r histRequest
 	first := -1
+	seen := map[string]bool{}
 	for i := range inc.Members {
 		m := &inc.Members[i]
 		s := m.Labels.Get(h.o.ServiceLabel)
 		if s == "" {
 			continue
 		}
-		if !slices.Contains(r.services, s) {
+		if !seen[s] {
+			seen[s] = true
 			r.services = append(r.services, s)
 		}
 		if first < 0 || m.FirstSeen.Before(inc.Members[first].FirstSeen) {
@@ -603,24 +605,26 @@ func (h *HistoryEvidence) compare(s *HistorySeries, svc string, start time.Time)
 		seg = append(seg, s.V[i])
 	}
 	segs = append(segs, seg)
-	ref := NewReference(segs, h.o.MaxLag)
-	if ref == nil {
-		return Evidence{}, until, false
-	}
 	post := make([]float64, h.o.MaxLag)
 	for j := range post {
 		post[j] = math.NaN()
 	}
-	n := 0
+	last := -1
 	for i := b + 1; i < len(s.T); i++ {
 		k := int((s.T[i]-s.T[b]+step/2)/step) - 1
 		if k < 0 || k >= len(post) {
 			continue
 		}
 		post[k] = s.V[i]
-		n++
+		last = max(last, k)
 	}
-	if n == 0 {
+	if last < 0 {
+		return Evidence{}, until, false
+	}
+	post = post[:last+1]
+	// Changes are needed over the lags of the samples present only.
+	ref := NewReference(segs, last+1)
+	if ref == nil {
 		return Evidence{}, until, false
 	}
 	h.m.comparisons.Inc()

@@ -362,3 +362,38 @@ func TestSeriesName(t *testing.T) {
 		t.Errorf("seriesName = %s, want %s", got, want)
 	}
 }
+
+// BenchmarkHistoryCompute measures one computation at the default bound:
+// 64 series of 5-minute samples over the 7-day reference range (2,016
+// samples each), all compared.
+func BenchmarkHistoryCompute(b *testing.B) {
+	var batch []osprey.Series
+	for i := range DefaultHistoryMaxSeries {
+		l := osprey.Labels{"__name__": "latency_seconds", "service": "svc", "route": fmt.Sprint(i)}
+		batch = append(batch, series(l, 5*time.Minute, 7*24*time.Hour, 10*time.Minute, 0.1, 0.01, 0.9, histOnset.Add(-time.Millisecond)))
+	}
+	ms, err := metricstore.New(metricstore.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := ms.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer ms.Shutdown(context.Background())
+	if _, err := ms.AppendSeries(context.Background(), batch); err != nil {
+		b.Fatal(err)
+	}
+	h, err := NewHistoryEvidence(HistoryOptions{History: TSDBHistory{Queryable: ms}, Lead: DefaultHistoryLead,
+		Now: func() time.Time { return histOnset.Add(10 * time.Minute) }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := histRequest{services: []string{"svc"}, onset: histOnset.Add(4 * time.Minute)}
+	b.ReportAllocs()
+	for b.Loop() {
+		ev, _, err := h.compute(context.Background(), req)
+		if err != nil || len(ev) != DefaultHistoryMaxSeries {
+			b.Fatalf("%d evidence, err %v", len(ev), err)
+		}
+	}
+}
