@@ -92,6 +92,7 @@ correlate:
 		return len(list.Incidents) == 1 && len(list.Incidents[0].Causes) == 2 && list.Incidents[0].Causes[0].Name == "payment"
 	}, func() string { return fmt.Sprintf("%+v", list) })
 	expl := list.Incidents[0].Causes[0].Explanation
+	t.Logf("payment: %s", expl)
 	for _, want := range []string{"latency_seconds 1.2, above its normal median 0.1", "comparison with the 168h before the incident", "at step 5m"} {
 		if !strings.Contains(expl, want) {
 			t.Errorf("explanation %q lacks %q", expl, want)
