@@ -130,7 +130,22 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("correlate.maintenance: %w", err)
 	}
-	corr, err := correlate.New(correlate.Options{
+	// The ranker's comparison of coarse series with their normal period
+	// reads the metric store in its own goroutine, outside the
+	// correlator's lock, and asks the correlator to rank an incident
+	// again when its evidence changed (internal/app/history.go).
+	var corr *correlate.Correlator
+	rankGraph := func() *rca.Graph { return causeGraph(graph) }
+	ranker := rca.IncidentRanker{Graph: rankGraph, Config: rca.DefaultConfig()}
+	hist, err := buildHistory(cfg, metrics, rankGraph, func(ctx context.Context, id string) error { return corr.Rerank(ctx, id) },
+		now, reg, log.With("component", "rca"))
+	if err != nil {
+		return err
+	}
+	if hist != nil {
+		ranker.Extra = hist
+	}
+	corr, err = correlate.New(correlate.Options{
 		Store:        st,
 		Window:       cfg.Correlate.Window,
 		GroupBy:      cfg.Correlate.GroupBy,
@@ -141,14 +156,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		Maintenance:  windows,
 		Inhibit:      inhibit,
 		Topology:     graph,
-		Causes: rca.IncidentRanker{
-			Graph:  func() *rca.Graph { return causeGraph(graph) },
-			Config: rca.DefaultConfig(),
-		},
-		Out:        bus.IncidentPublisher(b),
-		Now:        now,
-		Logger:     log.With("component", "correlate"),
-		Registerer: reg,
+		Causes:       ranker,
+		Out:          bus.IncidentPublisher(b),
+		Now:          now,
+		Logger:       log.With("component", "correlate"),
+		Registerer:   reg,
 	})
 	if err != nil {
 		return err
@@ -413,6 +425,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 		if err := g.start(ctx, "correlate", corr); err != nil {
 			return err
+		}
+		if hist != nil {
+			if err := g.start(ctx, "rca-history", hist); err != nil {
+				return err
+			}
 		}
 		if err := g.start(ctx, "remediate", remed); err != nil {
 			return err

@@ -53,6 +53,9 @@ type Config struct {
 	// PagerDuty, e-mail, webhook, Alertmanager) and routes
 	// (docs/notifications.md).
 	Notifications notify.Config `yaml:"notifications"`
+	// RCA configures root-cause ranking: the comparison of coarse series
+	// with their normal period (docs/rca.md).
+	RCA RCAConfig `yaml:"rca"`
 }
 
 // ServerConfig configures the HTTP server and its request limits.
@@ -418,6 +421,7 @@ func Default() Config {
 		Scrape:      DefaultScrape(),
 		Tail:        DefaultTail(),
 		Forecast:    DefaultForecast(),
+		RCA:         DefaultRCA(),
 
 		Notifications: notify.DefaultConfig(),
 	}

@@ -31,4 +31,9 @@
 // concurrent mutation. The correlate stage can call Rank with the graph it
 // learns from traces and the members of an incident turned into Evidence
 // (FromAnomaly) and put the result in Incident.Causes.
+//
+// Series too coarse or too short for the streaming detector are compared
+// with their normal period instead (Reference): HistoryEvidence reads them
+// from the metric store in a worker of its own, outside the correlator's
+// lock, and IncidentRanker.Extra merges its evidence into the rankings.
 package rca

@@ -53,6 +53,10 @@ type IncidentRanker struct {
 	Graph        func() *Graph
 	Config       Config
 	ServiceLabel string
+	// Extra, if set, adds evidence the members do not carry (a
+	// HistoryEvidence: the comparison of coarse series with their normal
+	// period). It is asked on every ranking and must answer at once.
+	Extra EvidenceSource
 }
 
 // RankCauses ranks inc's member services, best first.
@@ -62,6 +66,9 @@ func (r IncidentRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
 		if e, ok := FromMember(&inc.Members[i], r.ServiceLabel); ok {
 			ev = append(ev, e)
 		}
+	}
+	if r.Extra != nil && len(ev) > 0 {
+		ev = append(ev, r.Extra.Evidence(inc)...)
 	}
 	if len(ev) == 0 {
 		return nil
