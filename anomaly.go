@@ -14,6 +14,10 @@ const (
 	// with "forecast", so it never merges with a metric anomaly of the
 	// same series.
 	AnomalyForecast AnomalyKind = "forecast"
+	// AnomalyTrace is a service whose recent spans broke their learnt
+	// pattern (internal/detect/trace); its LabelTraceSignal label says
+	// which pattern.
+	AnomalyTrace AnomalyKind = "trace"
 )
 
 // Anomaly is a stretch of a series or a log template's behaviour that a detector

@@ -31,6 +31,7 @@ func TestDependencyRules(t *testing.T) {
 		{pkg: mod + "/internal/metricstore", forbidden: drivers},
 		{pkg: mod + "/internal/query", forbidden: drivers},
 		{pkg: mod + "/internal/detect/metric", forbidden: drivers},
+		{pkg: mod + "/internal/detect/trace", forbidden: drivers},
 		{pkg: mod + "/internal/logmine", forbidden: drivers},
 		{pkg: mod + "/internal/remediate", forbidden: drivers},
 	}

@@ -23,6 +23,10 @@ const (
 	LabelCluster   = "cluster"
 	LabelAlertName = "alertname"
 	LabelMetric    = "__name__"
+	// LabelTraceSignal says what a trace anomaly (AnomalyTrace) found:
+	// "flow" (spans without a call they normally make) or "latency"
+	// (spans far slower than learnt).
+	LabelTraceSignal = "trace_signal"
 )
 
 // Get returns the value of name, or "" when it is absent.

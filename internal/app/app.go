@@ -263,6 +263,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 			logModels = newModelSaver(logDet, logSnapshotPath(cfg), cfg.Detect.SnapshotInterval, log.With("component", "logdetect"))
 		}
 	}
+	// The trace detect stage reads bus.Spans in a group of its own and
+	// hands its anomalies to the same sink (internal/app/tracedetect.go).
+	traceDet, err := buildTraceDetect(cfg.Detect.Traces, b, sink, reg, now, log.With("component", "tracedetect"))
+	if err != nil {
+		return err
+	}
 	logsNext := logsPublisher(b)
 	// The windows of recent log lines and spans, read by GET /api/v1/logs
 	// and /api/v1/spans (internal/app/evidence.go).
@@ -466,6 +472,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 		if logDet != nil {
 			if err := g.start(ctx, "logdetect", logDet); err != nil {
+				return err
+			}
+		}
+		if traceDet != nil {
+			if err := g.start(ctx, "tracedetect", traceDet); err != nil {
 				return err
 			}
 		}

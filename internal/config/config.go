@@ -262,6 +262,9 @@ type DetectConfig struct {
 	// <data_dir>/detect/metric.snap (and once more on shutdown), so that a
 	// restart keeps what was learnt.
 	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
+	// Traces configures the trace detect stage, which runs whether or not
+	// the metric detector is enabled.
+	Traces TraceDetectConfig `yaml:"traces"`
 }
 
 // QueryConfig limits the Prometheus-compatible query API.
@@ -402,7 +405,7 @@ func Default() Config {
 			MaxFuture:          10 * time.Minute,
 			MaxCachedSeries:    1_000_000,
 		},
-		Detect: DetectConfig{Enabled: true, MaxSeries: 100_000, SnapshotInterval: 5 * time.Minute},
+		Detect: DetectConfig{Enabled: true, MaxSeries: 100_000, SnapshotInterval: 5 * time.Minute, Traces: DefaultTraceDetect()},
 		Query:  QueryConfig{Timeout: 20 * time.Second, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute, MaxConcurrent: 20},
 		Loki:   LokiConfig{MaxLineBytes: 256 << 10, MaxDecodedBytes: 64 << 20},
 		Syslog: SyslogConfig{

@@ -408,6 +408,7 @@ func (c DetectConfig) Validate() error {
 	var p problems
 	positive(&p, "max_series", c.MaxSeries)
 	positive(&p, "snapshot_interval", c.SnapshotInterval)
+	p.nest("traces", c.Traces.Validate())
 	return p.err()
 }
 

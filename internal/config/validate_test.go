@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	tracedetect "github.com/osprey-aiops/osprey/internal/detect/trace"
 	"github.com/osprey-aiops/osprey/internal/remediate"
 )
 
@@ -299,10 +300,19 @@ func TestBusConfigValidate(t *testing.T) {
 
 func TestDetectConfigValidate(t *testing.T) {
 	checkProblems(t, Default().Detect.Validate(), nil)
-	checkProblems(t, DetectConfig{Enabled: true, MaxSeries: 0, SnapshotInterval: -time.Second}.Validate(), []string{
+	checkProblems(t, DetectConfig{Enabled: true, MaxSeries: 0, SnapshotInterval: -time.Second, Traces: DefaultTraceDetect()}.Validate(), []string{
 		"max_series: must be positive, got 0",
 		"snapshot_interval: must be positive, got -1s",
 	})
+	tr := DefaultTraceDetect()
+	tr.Settle, tr.MaxOperations = 0, -1
+	checkProblems(t, DetectConfig{Enabled: true, MaxSeries: 1, SnapshotInterval: time.Second, Traces: tr}.Validate(), []string{
+		"traces.settle: must be positive, got 0s",
+		"traces.max_operations: must be positive, got -1",
+	})
+	if got := DefaultTraceDetect().Detector(); got != tracedetect.DefaultConfig() {
+		t.Errorf("default detect.traces = %+v, want the stage's defaults %+v", got, tracedetect.DefaultConfig())
+	}
 }
 
 func TestCorrelateConfigValidate(t *testing.T) {

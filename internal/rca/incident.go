@@ -31,6 +31,8 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	}
 	kind := KindAlert
 	switch {
+	case m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != "":
+		kind = traceKind(m.Labels)
 	case m.Kind == osprey.MemberAnomaly && m.Labels.Get("template_id") != "":
 		kind = KindLog
 	case m.Kind == osprey.MemberAnomaly:

@@ -52,11 +52,25 @@ func TestFromMemberKinds(t *testing.T) {
 		{osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Labels: osprey.Labels{"service": "a"}}, KindAlert},
 		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "cpu", Labels: osprey.Labels{"service": "a"}}, KindMetric},
 		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "log template x", Labels: osprey.Labels{"service": "a", "template_id": "x"}}, KindLog},
+		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: osprey.Labels{"service": "a", osprey.LabelTraceSignal: "flow"}}, KindFlow},
+		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: osprey.Labels{"service": "a", osprey.LabelTraceSignal: "latency"}}, KindLatency},
 	}
 	for _, tc := range tests {
 		e, ok := FromMember(&tc.m, "")
 		if !ok || e.Kind != tc.want {
 			t.Errorf("FromMember(%s %s) = %v, %v; want kind %s", tc.m.Kind, tc.m.Name, e.Kind, ok, tc.want)
+		}
+	}
+}
+
+func TestFromAnomalyTrace(t *testing.T) {
+	for signal, want := range map[string]Kind{"flow": KindFlow, "latency": KindLatency} {
+		a := &osprey.Anomaly{ID: "x", Kind: osprey.AnomalyTrace, Score: 0.6,
+			Labels:   osprey.Labels{"service": "cart", osprey.LabelTraceSignal: signal},
+			Evidence: []osprey.Evidence{{Detector: "trace_" + signal, Reason: "span pattern broken"}}}
+		e, ok := FromAnomaly(a, "")
+		if !ok || e.Kind != want || e.Service != "cart" || e.Signal != "span pattern broken" || e.Score != 0.6 {
+			t.Errorf("FromAnomaly(%s) = %+v, %v; want kind %s", signal, e, ok, want)
 		}
 	}
 }

@@ -68,10 +68,27 @@ func FromAnomaly(a *osprey.Anomaly, serviceLabel string) (Evidence, bool) {
 	}
 	kind := KindMetric
 	signal := a.Labels.Get(osprey.LabelMetric)
-	if a.Kind == osprey.AnomalyLog {
+	switch a.Kind {
+	case osprey.AnomalyLog:
 		kind, signal = KindLog, "log template "+a.TemplateID
+	case osprey.AnomalyTrace:
+		kind = traceKind(a.Labels)
+		signal = "trace " + a.Labels.Get(osprey.LabelTraceSignal)
+		if len(a.Evidence) > 0 {
+			signal = a.Evidence[0].Reason
+		}
 	}
 	return Evidence{ID: a.ID, Service: svc, Kind: kind, Signal: signal, Score: a.Score, Onset: a.StartsAt}, true
+}
+
+// traceKind is the evidence kind of a trace anomaly labelled l
+// (internal/detect/trace): a broken span pattern is a broken request flow,
+// anything else slowness.
+func traceKind(l osprey.Labels) Kind {
+	if l.Get(osprey.LabelTraceSignal) == "flow" {
+		return KindFlow
+	}
+	return KindLatency
 }
 
 // Config holds the ranker's parameters; DefaultConfig gives the measured

@@ -45,8 +45,8 @@ func newEvidencer(faults []Fault, logs []logUnit, spans []spanRec, opt Options) 
 	}
 	// Pairs of two log lines are the log profile's to test; the span
 	// profile tests operations and calls, and lines against them.
-	e.logSeq.strict, e.callSeq.strict = opt.strictConf, opt.strictConf
-	e.callSeq.skip = func(a, b string) bool {
+	e.logSeq.Strict, e.callSeq.Strict = opt.strictConf, opt.strictConf
+	e.callSeq.Skip = func(a, b string) bool {
 		return strings.HasPrefix(a, "log ") && strings.HasPrefix(b, "log ")
 	}
 	for _, f := range faults {
@@ -249,9 +249,9 @@ func (e *evidencer) logEvidence(wl []*logUnit) []rca.Evidence {
 	var out []rca.Evidence
 	for _, svc := range sortedKeys(per) {
 		a := per[svc]
-		if key, miss, k, n, sp := a.tally.worst(1 - e.logSeq.minConf); surpriseScore(sp) > 0 {
+		if key, miss, k, n, sp := a.tally.worst(1 - e.logSeq.MinConf); surpriseScore(sp) > 0 {
 			out = append(out, rca.Evidence{
-				ID: evidenceID("log-seq", svc, a.tally.first), Service: svc, Kind: e.flowKind(rca.KindLog), Score: surpriseScore(sp), Onset: a.tally.first,
+				ID: evidenceID("log-seq", svc, a.tally.First), Service: svc, Kind: e.flowKind(rca.KindLog), Score: surpriseScore(sp), Onset: a.tally.First,
 				Signal: fmt.Sprintf("log sequence broken: %s without %s in %d of %d spans", key, miss, k, n),
 			})
 		}
@@ -370,9 +370,9 @@ func (e *evidencer) traceEvidence(ws []*spanRec) []rca.Evidence {
 				Requests: requests[svc], Along: along[svc],
 			})
 		}
-		if key, miss, k, n, sp := a.tally.worst(1 - e.callSeq.minConf); surpriseScore(sp) > 0 {
+		if key, miss, k, n, sp := a.tally.worst(1 - e.callSeq.MinConf); surpriseScore(sp) > 0 {
 			out = append(out, rca.Evidence{
-				ID: evidenceID("trace-seq", svc, a.tally.first), Service: svc, Kind: e.flowKind(rca.KindError), Score: surpriseScore(sp), Onset: a.tally.first,
+				ID: evidenceID("trace-seq", svc, a.tally.First), Service: svc, Kind: e.flowKind(rca.KindError), Score: surpriseScore(sp), Onset: a.tally.First,
 				Signal:   fmt.Sprintf("span pattern broken: %s without %s in %d of %d spans", key, miss, k, n),
 				Requests: requests[svc], Along: along[svc],
 			})

@@ -343,7 +343,7 @@ func TestOneMissStaysExpected(t *testing.T) {
 	u := func(keys ...string) unit { return unit{service: "s", keys: keys} }
 	for _, strict := range []bool{false, true} {
 		p := newSeqProfile()
-		p.strict = strict
+		p.Strict = strict
 		for range 17 {
 			p.learn(u("a", "b"))
 		}

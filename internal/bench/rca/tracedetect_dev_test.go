@@ -1,0 +1,155 @@
+package rca
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/detect/trace"
+)
+
+// TestNezhaTraceDetector replays the spans of the Nezha folder named by
+// OSPREY_RCA_NEZHA through the production trace detector
+// (internal/detect/trace, default configuration), which learns causally
+// and knows nothing of the fault windows, and reports per fault which
+// services it opened a trace anomaly for in the harness's window, and how
+// many anomalies it opened outside every window. It measures what serve
+// would see of the harness's trace evidence (docs/rca.md, "The trace
+// detect stage"); it skips without the variable.
+func TestNezhaTraceDetector(t *testing.T) {
+	dir := os.Getenv("OSPREY_RCA_NEZHA")
+	if dir == "" {
+		t.Skip("skipping: set OSPREY_RCA_NEZHA to an unpacked Nezha folder")
+	}
+	days, err := FindNezha(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var faults, hit, top, others, outside, baseHit int
+	var hours float64
+	for i := range days {
+		d := &days[i]
+		spans := loadSpans(d, func() {})
+		out := &collect{}
+		det, err := trace.New(trace.Options{Config: trace.DefaultConfig(), Out: out, Now: func() time.Time { return out.clock }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		var first, last time.Time
+		// Spans arrive at their start time (a batch per second of
+		// start), in the harness's order: reference phase first.
+		for j := 0; j < len(spans); {
+			k := j
+			sec := spans[j].at.Truncate(time.Second)
+			var batch []osprey.Span
+			for ; k < len(spans) && spans[k].at.Truncate(time.Second).Equal(sec) && spans[k].ref == spans[j].ref; k++ {
+				s := &spans[k]
+				batch = append(batch, osprey.Span{TraceID: s.traceID, SpanID: s.spanID, ParentSpanID: s.parent, Service: s.service,
+					Name: s.op, Start: s.at, Duration: time.Duration(s.dur * float64(time.Second))})
+			}
+			if sec.After(out.clock) {
+				out.clock = sec
+			}
+			if !spans[j].ref {
+				if first.IsZero() {
+					first = sec
+				}
+				last = sec
+			}
+			if err := det.ConsumeSpans(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			j = k
+		}
+		out.clock = out.clock.Add(time.Hour)
+		if err := det.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		hours += last.Sub(first).Hours()
+		inWindow := func(at time.Time) (int, bool) {
+			for f, x := range d.Faults {
+				if !at.Before(x.Time.Add(-WindowBefore)) && !at.After(x.Time.Add(WindowAfter)) {
+					return f, true
+				}
+			}
+			return 0, false
+		}
+		perFault := make([][]osprey.Anomaly, len(d.Faults))
+		for _, a := range out.got {
+			if !a.Active() {
+				continue
+			}
+			if f, ok := inWindow(a.StartsAt); ok {
+				perFault[f] = append(perFault[f], a)
+			} else {
+				outside++
+			}
+		}
+		// The harness's trace evidence from the same spans (no log lines
+		// attached), learnt outside the windows: the baseline.
+		ev := newEvidencer(d.Faults, nil, spans, Options{})
+		for _, x := range d.Faults {
+			_, evs := ev.window(x.Time.Add(-WindowBefore), x.Time.Add(WindowAfter))
+			var names []string
+			found := false
+			for _, e := range evs {
+				names = append(names, fmt.Sprintf("%s/%s %.2f", e.Service, e.Kind, e.Score))
+				if e.Service == x.Service {
+					found = true
+				}
+			}
+			if found {
+				baseHit++
+			}
+			t.Logf("%s %s %-22s harness found=%v: %s", d.Day, x.Timestamp, x.Service, found, strings.Join(names, ", "))
+		}
+		for f, x := range d.Faults {
+			faults++
+			as := perFault[f]
+			sort.SliceStable(as, func(a, b int) bool { return as[a].Score > as[b].Score })
+			var names []string
+			found := false
+			for r, a := range as {
+				svc := a.Labels[osprey.LabelService]
+				names = append(names, fmt.Sprintf("%s/%s %.2f", svc, a.Labels[osprey.LabelTraceSignal], a.Score))
+				if svc == x.Service {
+					if !found && r == 0 {
+						top++
+					}
+					found = true
+				} else {
+					others++
+				}
+			}
+			if found {
+				hit++
+			}
+			t.Logf("%s %s %-22s %-14s found=%v: %s", d.Day, x.Timestamp, x.Service, x.Type, found, strings.Join(names, ", "))
+		}
+		t.Logf("%s stats %+v", d.Day, det.Stats())
+	}
+	t.Logf("faults %d: root cause with a trace anomaly in %d (strongest in %d), %d anomalies of other services in windows; %d opened outside every window in %.1f h of fault-day spans; the harness's trace evidence from the same spans names the root cause in %d",
+		faults, hit, top, others, outside, hours, baseHit)
+}
+
+// collect keeps the anomalies and the replay's clock.
+type collect struct {
+	mu    sync.Mutex
+	clock time.Time
+	got   []osprey.Anomaly
+}
+
+func (c *collect) ConsumeAnomalies(_ context.Context, b []osprey.Anomaly) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, slices.Clone(b)...)
+	return nil
+}

@@ -1,0 +1,615 @@
+// Package trace is the trace detect stage: it learns, per service and
+// operation, which calls a span normally makes and how long its own work
+// takes, and reports a service whose recent spans break that pattern (a
+// call not made, in more spans than chance allows) or are much slower than
+// learnt, as an osprey.Anomaly of kind "trace".
+//
+// The arithmetic (FlowProfile, LatencyProfile, Tally, Surprise) is the RCA
+// bench's (internal/bench/rca imports it); the Detector adds what a
+// production stage needs: traces assembled from span batches that arrive
+// in any order, causal learning, a sliding window per service, anomalies
+// that open and close, and bounded state (docs/rca.md, "The trace detect
+// stage").
+package trace
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+)
+
+// Signal values of the osprey.LabelTraceSignal label of a trace anomaly.
+const (
+	// SignalFlow: spans of an operation without a call they normally make.
+	SignalFlow = "flow"
+	// SignalLatency: spans whose self time is far above the learnt one.
+	SignalLatency = "latency"
+)
+
+// Config holds the detector's parameters; DefaultConfig gives the defaults
+// (docs/rca.md explains each).
+type Config struct {
+	// Settle is how long a trace is held after its latest span arrived
+	// before it is judged: the services of one request export their spans
+	// separately, and a span judged before its children arrived would
+	// look like one that made none of its calls.
+	Settle time.Duration
+	// Window is how far back (in span time) a service's judged spans are
+	// tallied.
+	Window time.Duration
+	// LearnDelay is how long a span that looked broken or slow waits
+	// before it is learnt. Spans that look normal are learnt at once; a
+	// fault's spans become normal only if it lasts, so that a deliberate
+	// change (a call removed by a deploy) stops being reported after
+	// about LearnDelay while a fault is reported for that long.
+	LearnDelay time.Duration
+	// MaxOperations bounds the (service, operation) profiles; spans of
+	// further operations are judged by nothing and learnt by nothing.
+	MaxOperations int
+	// MaxCalls bounds the distinct calls learnt per operation.
+	MaxCalls int
+	// MaxServices bounds the services with a window.
+	MaxServices int
+	// MaxWindowSpans bounds a service's judged spans in the window (the
+	// oldest go first).
+	MaxWindowSpans int
+	// MaxPendingSpans bounds the spans held until their trace settles.
+	MaxPendingSpans int
+	// MaxDelayed bounds the broken or slow spans waiting to be learnt.
+	MaxDelayed int
+	// LatencySample is how many self times are kept per operation.
+	LatencySample int
+	// MinTimed is how many learnt self times an operation needs before
+	// its spans are timed.
+	MinTimed int
+	// SlowFactor and SlowMin: a span is slow when its self time is above
+	// SlowFactor times the learnt 99th percentile and above SlowMin.
+	SlowFactor float64
+	SlowMin    time.Duration
+}
+
+// DefaultConfig returns the defaults. Thresholds of the flow profile and
+// of slowness are the RCA bench's (docs/rca.md, "The harness").
+func DefaultConfig() Config {
+	return Config{
+		Settle:          10 * time.Second,
+		Window:          2 * time.Minute,
+		LearnDelay:      30 * time.Minute,
+		MaxOperations:   10_000,
+		MaxCalls:        32,
+		MaxServices:     1000,
+		MaxWindowSpans:  1000,
+		MaxPendingSpans: 200_000,
+		MaxDelayed:      10_000,
+		LatencySample:   512,
+		MinTimed:        20,
+		SlowFactor:      2,
+		SlowMin:         5 * time.Millisecond,
+	}
+}
+
+// Validate reports the first parameter out of range.
+func (c Config) Validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"settle", c.Settle}, {"window", c.Window}, {"learn delay", c.LearnDelay}} {
+		if d.v <= 0 {
+			return fmt.Errorf("trace detector: %s must be positive, got %v", d.name, d.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"max operations", c.MaxOperations}, {"max calls", c.MaxCalls}, {"max services", c.MaxServices},
+		{"max window spans", c.MaxWindowSpans}, {"max pending spans", c.MaxPendingSpans},
+		{"max delayed", c.MaxDelayed}, {"latency sample", c.LatencySample}, {"min timed", c.MinTimed}} {
+		if n.v <= 0 {
+			return fmt.Errorf("trace detector: %s must be positive, got %d", n.name, n.v)
+		}
+	}
+	if c.SlowFactor <= 1 {
+		return fmt.Errorf("trace detector: slow factor must be above 1, got %v", c.SlowFactor)
+	}
+	return nil
+}
+
+// Options are the Detector's dependencies.
+type Options struct {
+	Config Config
+	// Out takes the anomalies (opened and ended).
+	Out osprey.AnomalyConsumer
+	// Now is the arrival clock (settling, learning delay); nil means
+	// time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Tick is how often Start's loop judges settled traces; zero means
+	// Settle/2.
+	Tick time.Duration
+}
+
+// Stats are the detector's counts, for /metrics.
+type Stats struct {
+	Spans, Judged, Broken, Slow int64
+	// Dropped counts spans not held or not judged because of a cap
+	// (pending, services, window), and units and keys the profiles did
+	// not learn because of theirs.
+	DroppedPending, DroppedProfile, DroppedDelayed int64
+	Opened, Closed                                 int64
+	Pending, Operations, Services                  int
+}
+
+// Detector is the trace detect stage. ConsumeSpans and Flush may be called
+// concurrently; anomalies are handed to Out outside the detector's lock, in
+// the order they were found.
+type Detector struct {
+	cfg  Config
+	out  osprey.AnomalyConsumer
+	now  func() time.Time
+	log  *slog.Logger
+	tick time.Duration
+
+	// emitMu keeps anomalies in order when two flushes emit at once.
+	emitMu sync.Mutex
+
+	mu      sync.Mutex
+	pending map[string]*pendingTrace
+	nPend   int
+	flow    *FlowProfile
+	lat     *LatencyProfile
+	svcs    map[string]*svcWindow
+	delayed []delayedSpan
+	stats   Stats
+
+	started  atomic.Bool
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+var _ osprey.SpanConsumer = (*Detector)(nil)
+var _ osprey.Component = (*Detector)(nil)
+
+type pendingTrace struct {
+	spans []span
+	last  time.Time // arrival of the latest span
+}
+
+// span is what the detector keeps of an osprey.Span.
+type span struct {
+	id, parent, service, name string
+	start                     time.Time
+	dur                       time.Duration
+}
+
+// judged is one span of a service's window.
+type judged struct {
+	at        time.Time
+	op        string
+	checkable []string
+	breaks    [][2]string
+	timed     bool
+	slow      bool
+	self      time.Duration
+	p99       float64
+}
+
+// svcWindow is one service's judged spans and its open anomalies.
+type svcWindow struct {
+	units  []judged
+	newest time.Time
+	dirty  bool
+	open   map[string]*osprey.Anomaly // by signal
+}
+
+type delayedSpan struct {
+	due  time.Time
+	unit Unit
+	self float64
+	key  string
+}
+
+// New returns a detector; Start runs its settling loop.
+func New(opts Options) (*Detector, error) {
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Out == nil {
+		return nil, fmt.Errorf("trace detector: no anomaly consumer")
+	}
+	d := &Detector{
+		cfg: opts.Config, out: opts.Out, now: opts.Now, log: opts.Logger, tick: opts.Tick,
+		pending: map[string]*pendingTrace{},
+		flow:    NewFlowProfile(),
+		lat:     NewLatencyProfile(opts.Config.LatencySample),
+		svcs:    map[string]*svcWindow{},
+		stop:    make(chan struct{}), done: make(chan struct{}),
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.tick <= 0 {
+		d.tick = d.cfg.Settle / 2
+	}
+	// One group per (service, operation): MaxKeys bounds its calls (plus
+	// the operation's own key); halving at 20 times the confidence
+	// resolution keeps about the last thousand spans' worth of counts.
+	d.flow.MaxGroups, d.flow.MaxKeys, d.flow.MaxUnits = d.cfg.MaxOperations, d.cfg.MaxCalls+1, 1000
+	d.lat.MaxKeys = d.cfg.MaxOperations
+	return d, nil
+}
+
+// ConsumeSpans holds the batch's spans until their traces settle, then
+// judges what has settled. It never fails: spans beyond the caps are
+// counted and dropped.
+func (d *Detector) ConsumeSpans(ctx context.Context, batch []osprey.Span) error {
+	now := d.now()
+	d.mu.Lock()
+	for i := range batch {
+		s := &batch[i]
+		if s.TraceID == "" || s.SpanID == "" || s.Service == "" {
+			continue
+		}
+		d.stats.Spans++
+		if d.nPend >= d.cfg.MaxPendingSpans {
+			d.stats.DroppedPending++
+			continue
+		}
+		t := d.pending[s.TraceID]
+		if t == nil {
+			t = &pendingTrace{}
+			d.pending[s.TraceID] = t
+		}
+		t.spans = append(t.spans, span{id: s.SpanID, parent: s.ParentSpanID, service: s.Service, name: s.Name, start: s.Start, dur: s.Duration})
+		t.last = now
+		d.nPend++
+	}
+	d.mu.Unlock()
+	return d.Flush(ctx)
+}
+
+// Flush judges every trace that has settled, learns the delayed spans that
+// are due, re-evaluates the services whose windows changed and hands the
+// anomalies that opened or ended to Out.
+func (d *Detector) Flush(ctx context.Context) error {
+	d.emitMu.Lock()
+	defer d.emitMu.Unlock()
+	now := d.now()
+	d.mu.Lock()
+	var ready []*pendingTrace
+	var ids []string
+	for id, t := range d.pending {
+		if now.Sub(t.last) >= d.cfg.Settle {
+			ids = append(ids, id)
+		}
+	}
+	// Judge in trace-id order so that a flush's outcome does not depend
+	// on map order (learning is order-dependent).
+	slices.Sort(ids)
+	for _, id := range ids {
+		ready = append(ready, d.pending[id])
+		d.nPend -= len(d.pending[id].spans)
+		delete(d.pending, id)
+	}
+	for _, t := range ready {
+		d.judgeTrace(t.spans, now)
+	}
+	d.learnDue(now)
+	out := d.evaluate()
+	d.mu.Unlock()
+	if len(out) == 0 {
+		return nil
+	}
+	return d.out.ConsumeAnomalies(ctx, out)
+}
+
+// judgeTrace links the spans of one trace, judges each against the
+// profiles as they stand (learnt only from spans judged before), records
+// it in its service's window and learns it: at once if it looked normal,
+// after LearnDelay if not.
+func (d *Detector) judgeTrace(spans []span, now time.Time) {
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Or(a.start.Compare(b.start), cmp.Compare(a.id, b.id)) })
+	idx := make(map[string]int, len(spans))
+	for i := range spans {
+		idx[spans[i].id] = i
+	}
+	keys := make([][]string, len(spans))
+	childSum := make([]time.Duration, len(spans))
+	for i := range spans {
+		s := &spans[i]
+		keys[i] = append(keys[i], "op "+s.name)
+		p, ok := idx[s.parent]
+		if !ok || s.parent == "" || p == i {
+			continue
+		}
+		childSum[p] += s.dur
+		// Calls within the service count as much as calls to others: an
+		// exception at the start of a handler shows as a span that made
+		// none of them.
+		k := "call " + s.service + " " + s.name
+		if !slices.Contains(keys[p], k) {
+			keys[p] = append(keys[p], k)
+		}
+	}
+	for i := range spans {
+		s := &spans[i]
+		slices.Sort(keys[i])
+		u := Unit{Group: s.service + " " + s.name, At: s.start, Keys: keys[i]}
+		self := max(s.dur-childSum[i], 0)
+		d.judge(s.service, s.name, u, self, now)
+	}
+}
+
+func (d *Detector) judge(service, op string, u Unit, self time.Duration, now time.Time) {
+	w := d.svcs[service]
+	if w == nil {
+		if len(d.svcs) >= d.cfg.MaxServices {
+			d.stats.DroppedPending++
+			return
+		}
+		w = &svcWindow{open: map[string]*osprey.Anomaly{}}
+		d.svcs[service] = w
+	}
+	d.stats.Judged++
+	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), breaks: d.flow.Breaks(u), self: self}
+	// A span that lacks a child it always had is not timed: its self time
+	// includes the missing child's. The break counts, once, as a break.
+	if q, n := d.lat.Quantile(u.Group, 0.99); n >= d.cfg.MinTimed && len(j.breaks) == 0 {
+		j.timed, j.p99 = true, q
+		sec := self.Seconds()
+		j.slow = sec > d.cfg.SlowFactor*q && self > d.cfg.SlowMin
+	}
+	if len(j.breaks) > 0 {
+		d.stats.Broken++
+	}
+	if j.slow {
+		d.stats.Slow++
+	}
+	if len(j.checkable) > 0 || j.timed {
+		if len(w.units) >= d.cfg.MaxWindowSpans {
+			w.units = w.units[1:]
+		}
+		w.units = append(w.units, j)
+		w.dirty = true
+	}
+	if u.At.After(w.newest) {
+		w.newest = u.At
+		w.dirty = true
+	}
+	if len(j.breaks) == 0 && !j.slow {
+		d.flow.Learn(u)
+		d.lat.Learn(u.Group, self.Seconds())
+		return
+	}
+	if len(d.delayed) >= d.cfg.MaxDelayed {
+		d.stats.DroppedDelayed++
+		return
+	}
+	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: u.Group})
+}
+
+// learnDue learns the broken and slow spans whose delay has passed (they
+// were queued in arrival order, so the due ones are at the front).
+func (d *Detector) learnDue(now time.Time) {
+	n := 0
+	for n < len(d.delayed) && !d.delayed[n].due.After(now) {
+		ds := d.delayed[n]
+		d.flow.Learn(ds.unit)
+		d.lat.Learn(ds.key, ds.self)
+		n++
+	}
+	if n > 0 {
+		d.delayed = slices.Delete(d.delayed, 0, n)
+	}
+}
+
+// evaluate drops each changed service's spans older than Window before its
+// newest, tallies the rest, and opens or ends its anomalies.
+func (d *Detector) evaluate() []osprey.Anomaly {
+	var out []osprey.Anomaly
+	names := make([]string, 0, len(d.svcs))
+	for name, w := range d.svcs {
+		if w.dirty {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		w := d.svcs[name]
+		w.dirty = false
+		cut := w.newest.Add(-d.cfg.Window)
+		i := 0
+		for i < len(w.units) && w.units[i].at.Before(cut) {
+			i++
+		}
+		w.units = w.units[i:]
+		flow, lat := d.tally(name, w)
+		out = d.update(out, name, w, SignalFlow, flow)
+		out = d.update(out, name, w, SignalLatency, lat)
+		if len(w.units) == 0 && len(w.open) == 0 {
+			delete(d.svcs, name)
+		}
+	}
+	return out
+}
+
+// finding is what a window's tally says of one signal.
+type finding struct {
+	surprise float64
+	k, n     int
+	p0       float64
+	first    time.Time
+	reason   string
+}
+
+// tally computes the flow and latency findings of a service's window.
+func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
+	t := NewTally()
+	slowOp := map[string]int{}
+	var slowFirst time.Time
+	var p99 = map[string]float64{}
+	for i := range w.units {
+		j := &w.units[i]
+		// Keys are tallied per operation: the same call made by two
+		// operations is two expectations.
+		ck := make([]string, len(j.checkable))
+		for x, a := range j.checkable {
+			ck[x] = opKey(j.op, a)
+		}
+		br := make([][2]string, len(j.breaks))
+		for x, pr := range j.breaks {
+			br[x] = [2]string{opKey(j.op, pr[0]), pr[1]}
+		}
+		t.AddBreaks(ck, j.at, br)
+		if j.timed {
+			lat.n++
+			if j.slow {
+				lat.k++
+				slowOp[j.op]++
+				p99[j.op] = j.p99
+				if slowFirst.IsZero() || j.at.Before(slowFirst) {
+					slowFirst = j.at
+				}
+			}
+		}
+	}
+	p0 := 1 - d.flow.MinConf
+	a, miss, k, n, s := t.Worst(p0)
+	flow = finding{surprise: s, k: k, n: n, p0: p0, first: t.First}
+	if k > 0 {
+		flow.reason = fmt.Sprintf("span pattern broken: %s without %s in %d of %d spans", a, miss, k, n)
+	}
+	lat.p0 = 0.01
+	lat.surprise = Surprise(lat.k, lat.n, lat.p0)
+	lat.first = slowFirst
+	if lat.k > 0 {
+		op := topKey(slowOp)
+		lat.reason = fmt.Sprintf("self time above %g times the learnt p99 (%s) in %d of %d spans (mostly op %s)",
+			d.cfg.SlowFactor, time.Duration(p99[op]*float64(time.Second)).Round(time.Microsecond), lat.k, lat.n, op)
+	}
+	return flow, lat
+}
+
+// opKey names key a of operation op for the tally: the operation's own key
+// as is, a call with its operation.
+func opKey(op, a string) string {
+	if a == "op "+op {
+		return a
+	}
+	return "op " + op + ": " + a
+}
+
+// update opens an anomaly of signal for service when the finding is
+// surprising (MinSurprise) and none is open, and ends the open one when the
+// finding has fallen below half of it: a tally hovering at the threshold
+// does not open and end an anomaly at every flush.
+func (d *Detector) update(out []osprey.Anomaly, service string, w *svcWindow, signal string, f finding) []osprey.Anomaly {
+	open := w.open[signal]
+	switch {
+	case open == nil && f.surprise >= MinSurprise:
+		score := SurpriseScore(f.surprise)
+		labels := osprey.Labels{osprey.LabelService: service, osprey.LabelTraceSignal: signal}
+		a := &osprey.Anomaly{
+			ID:   osprey.NewID(d.now()),
+			Kind: osprey.AnomalyTrace, Labels: labels, Score: score,
+			Observed: float64(f.k) / float64(f.n), Expected: f.p0, Lower: 0, Upper: f.p0,
+			Severity: severity(score), StartsAt: f.first,
+			Evidence: []osprey.Evidence{{Detector: "trace_" + signal, Score: score,
+				Reason: fmt.Sprintf("%s; binomial surprise %.1f (p = 1e-%.1f at the normal rate %g)", f.reason, f.surprise, f.surprise, f.p0)}},
+			Fingerprint: labels.Fingerprint(),
+		}
+		w.open[signal] = a
+		d.stats.Opened++
+		out = append(out, *a)
+	case open != nil && f.surprise < MinSurprise/2:
+		ended := *open
+		ended.EndsAt = w.newest
+		if ended.EndsAt.Before(ended.StartsAt) {
+			ended.EndsAt = ended.StartsAt
+		}
+		ended.Evidence = append(slices.Clone(open.Evidence), osprey.Evidence{Detector: "trace_" + signal,
+			Reason: fmt.Sprintf("ended: %d of %d spans in the last %v", f.k, f.n, d.cfg.Window)})
+		delete(w.open, signal)
+		d.stats.Closed++
+		out = append(out, ended)
+	}
+	return out
+}
+
+// severity maps a score to a severity as the metric detector does:
+// warning, error from 0.8 (a surprise of 40).
+func severity(score float64) osprey.Severity {
+	if score >= 0.8 {
+		return osprey.SeverityError
+	}
+	return osprey.SeverityWarning
+}
+
+func topKey(m map[string]int) string {
+	best, n := "", -1
+	for k, c := range m {
+		if c > n || c == n && k < best {
+			best, n = k, c
+		}
+	}
+	return best
+}
+
+// Stats returns the current counts.
+func (d *Detector) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.stats
+	s.DroppedProfile = d.flow.Dropped + d.lat.Dropped
+	s.Pending, s.Operations, s.Services = d.nPend, d.flow.Groups(), len(d.svcs)
+	return s
+}
+
+// Start runs the loop that judges traces once they settled, also when no
+// new span arrives.
+func (d *Detector) Start(context.Context) error {
+	d.started.Store(true)
+	go d.run()
+	return nil
+}
+
+func (d *Detector) run() {
+	defer close(d.done)
+	t := time.NewTicker(d.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			if err := d.Flush(context.Background()); err != nil {
+				d.log.Warn("trace detector flush", "err", err)
+			}
+		}
+	}
+}
+
+// Shutdown stops the loop; idempotent. Traces still settling are not
+// judged (their spans may be incomplete).
+func (d *Detector) Shutdown(ctx context.Context) error {
+	d.stopOnce.Do(func() { close(d.stop) })
+	if !d.started.Load() {
+		return nil
+	}
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

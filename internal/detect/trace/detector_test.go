@@ -1,0 +1,282 @@
+package trace
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+)
+
+// sink collects the anomalies handed on.
+type sink struct {
+	mu  sync.Mutex
+	got []osprey.Anomaly
+}
+
+func (s *sink) ConsumeAnomalies(_ context.Context, b []osprey.Anomaly) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, b...)
+	return nil
+}
+
+// rig is a detector on a fake arrival clock fed one trace at a time.
+type rig struct {
+	t     *testing.T
+	d     *Detector
+	out   *sink
+	clock time.Time
+	at    time.Time // span time of the next trace
+	n     int
+	rnd   *rand.Rand
+}
+
+func newRig(t *testing.T, mod func(*Config)) *rig {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Settle = time.Second
+	if mod != nil {
+		mod(&cfg)
+	}
+	r := &rig{t: t, out: &sink{}, clock: time.Unix(1_700_000_000, 0), at: time.Unix(1_700_000_000, 0), rnd: rand.New(rand.NewPCG(1, 2))}
+	d, err := New(Options{Config: cfg, Out: r.out, Now: func() time.Time { return r.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.d = d
+	return r
+}
+
+// checkout sends one request: frontend "GET /cart" calls cart "GetCart",
+// which queries its database ("db query", a span of cart itself) unless
+// withDB is false. Durations jitter by up to ±20 %.
+func (r *rig) checkout(withDB bool) {
+	r.t.Helper()
+	r.n++
+	tid := fmt.Sprintf("t%06d", r.n)
+	j := func(ms float64) time.Duration {
+		return time.Duration(ms * (0.8 + 0.4*r.rnd.Float64()) * float64(time.Millisecond))
+	}
+	db := j(20)
+	cart := db + j(10)
+	front := cart + j(20)
+	spans := []osprey.Span{
+		{TraceID: tid, SpanID: "a", Service: "frontend", Name: "GET /cart", Start: r.at, Duration: front},
+		{TraceID: tid, SpanID: "b", ParentSpanID: "a", Service: "cart", Name: "GetCart", Start: r.at.Add(time.Millisecond), Duration: cart},
+	}
+	if withDB {
+		spans = append(spans, osprey.Span{TraceID: tid, SpanID: "c", ParentSpanID: "b", Service: "cart", Name: "db query", Start: r.at.Add(2 * time.Millisecond), Duration: db})
+	}
+	// Services export separately: the children first, then the parent.
+	for i := len(spans) - 1; i >= 0; i-- {
+		if err := r.d.ConsumeSpans(context.Background(), spans[i:i+1]); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	r.at = r.at.Add(time.Second)
+	r.clock = r.clock.Add(2 * time.Second) // past Settle: judged at the next call
+	if err := r.d.Flush(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) anomalies() []osprey.Anomaly {
+	r.out.mu.Lock()
+	defer r.out.mu.Unlock()
+	return append([]osprey.Anomaly(nil), r.out.got...)
+}
+
+func TestBrokenFlowOpensAnomaly(t *testing.T) {
+	r := newRig(t, nil)
+	for range 300 {
+		r.checkout(true)
+	}
+	if got := r.anomalies(); len(got) != 0 {
+		t.Fatalf("normal traffic raised %d anomalies, first %+v", len(got), got[0])
+	}
+	faultAt := r.at
+	for range 20 {
+		r.checkout(false)
+	}
+	got := r.anomalies()
+	if len(got) != 1 {
+		t.Fatalf("got %d anomalies, want 1: %+v", len(got), got)
+	}
+	a := got[0]
+	if a.Kind != osprey.AnomalyTrace || a.Labels[osprey.LabelService] != "cart" || a.Labels[osprey.LabelTraceSignal] != SignalFlow || !a.Active() {
+		t.Fatalf("anomaly = %+v", a)
+	}
+	if !a.StartsAt.Equal(faultAt.Add(time.Millisecond)) {
+		t.Errorf("starts at %v, want the first broken span's start %v", a.StartsAt, faultAt.Add(time.Millisecond))
+	}
+	if a.Score <= 0 || a.Score >= 1 || a.Fingerprint != a.Labels.Fingerprint() {
+		t.Errorf("score %v fingerprint %v", a.Score, a.Fingerprint)
+	}
+	if len(a.Evidence) != 1 || !strings.Contains(a.Evidence[0].Reason, "op GetCart without call cart db query in ") {
+		t.Errorf("evidence = %+v", a.Evidence)
+	}
+
+	// The flow recovers: once the broken spans left the window, the
+	// anomaly ends.
+	for range 200 {
+		r.checkout(true)
+	}
+	got = r.anomalies()
+	if len(got) != 2 || got[1].Active() || got[1].Fingerprint != a.Fingerprint || got[1].ID != a.ID {
+		t.Fatalf("after recovery: %+v", got)
+	}
+	if s := r.d.Stats(); s.Opened != 1 || s.Closed != 1 || s.Broken < 20 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+// A call made in about 97 % of an operation's spans (a cache that misses
+// now and then) is expected, and its ordinary misses, with jittered
+// durations, raise nothing.
+func TestNoiseDoesNotFire(t *testing.T) {
+	r := newRig(t, nil)
+	for range 3000 {
+		r.checkout(r.rnd.Float64() < 0.97)
+	}
+	if got := r.anomalies(); len(got) != 0 {
+		t.Fatalf("noise raised %d anomalies, first %+v", len(got), got[0])
+	}
+	if s := r.d.Stats(); s.Judged == 0 || s.Broken == 0 {
+		t.Errorf("stats = %+v: the misses should have been judged broken", s)
+	}
+}
+
+// Slow spans of one operation open a latency anomaly of its service.
+func TestSlowSpansOpenLatencyAnomaly(t *testing.T) {
+	r := newRig(t, nil)
+	for range 300 {
+		r.checkout(true)
+	}
+	// The database query takes ten times as long.
+	for range 20 {
+		r.n++
+		tid := fmt.Sprintf("t%06d", r.n)
+		spans := []osprey.Span{
+			{TraceID: tid, SpanID: "c", ParentSpanID: "b", Service: "cart", Name: "db query", Start: r.at.Add(2 * time.Millisecond), Duration: 200 * time.Millisecond},
+			{TraceID: tid, SpanID: "b", ParentSpanID: "a", Service: "cart", Name: "GetCart", Start: r.at.Add(time.Millisecond), Duration: 210 * time.Millisecond},
+			{TraceID: tid, SpanID: "a", Service: "frontend", Name: "GET /cart", Start: r.at, Duration: 230 * time.Millisecond},
+		}
+		if err := r.d.ConsumeSpans(context.Background(), spans); err != nil {
+			t.Fatal(err)
+		}
+		r.at = r.at.Add(time.Second)
+		r.clock = r.clock.Add(2 * time.Second)
+	}
+	if err := r.d.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := r.anomalies()
+	if len(got) != 1 || got[0].Labels[osprey.LabelService] != "cart" || got[0].Labels[osprey.LabelTraceSignal] != SignalLatency {
+		t.Fatalf("anomalies = %+v", got)
+	}
+	if !strings.Contains(got[0].Evidence[0].Reason, "(mostly op db query)") {
+		t.Errorf("evidence = %+v", got[0].Evidence)
+	}
+}
+
+// Learning is causal: a span judged broken is not learnt until LearnDelay
+// has passed, so a lasting change stops being reported.
+func TestLastingChangeIsLearnt(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.LearnDelay = 5 * time.Minute })
+	for range 300 {
+		r.checkout(true)
+	}
+	for range 600 { // 20 minutes of arrival time without the query
+		r.checkout(false)
+	}
+	got := r.anomalies()
+	if len(got) != 2 || got[0].Labels[osprey.LabelService] != "cart" || !got[0].Active() || got[1].Active() {
+		t.Fatalf("anomalies = %+v", got)
+	}
+}
+
+func TestBoundedState(t *testing.T) {
+	r := newRig(t, func(c *Config) {
+		c.MaxOperations = 3
+		c.MaxPendingSpans = 5
+		c.MaxServices = 2
+	})
+	ctx := context.Background()
+	for i := range 10 {
+		// Ten operations of ten services, one span each, all pending.
+		err := r.d.ConsumeSpans(ctx, []osprey.Span{{TraceID: fmt.Sprint("t", i), SpanID: "a", Service: fmt.Sprint("s", i), Name: fmt.Sprint("op", i), Start: r.at, Duration: time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := r.d.Stats()
+	if s.Pending != 5 || s.DroppedPending != 5 {
+		t.Fatalf("pending %d, dropped %d; want 5 and 5", s.Pending, s.DroppedPending)
+	}
+	r.clock = r.clock.Add(time.Hour)
+	if err := r.d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = r.d.Stats()
+	if s.Pending != 0 || s.Services > 2 || s.Operations > 3 {
+		t.Fatalf("after flush: %+v", s)
+	}
+	// Many calls of one operation: at most MaxCalls are learnt.
+	r2 := newRig(t, func(c *Config) { c.MaxCalls = 4 })
+	spans := []osprey.Span{{TraceID: "x", SpanID: "root", Service: "api", Name: "fanout", Start: r2.at, Duration: time.Second}}
+	for i := range 20 {
+		spans = append(spans, osprey.Span{TraceID: "x", SpanID: fmt.Sprint("c", i), ParentSpanID: "root", Service: "api", Name: fmt.Sprint("call", i), Start: r2.at, Duration: time.Millisecond})
+	}
+	if err := r2.d.ConsumeSpans(ctx, spans); err != nil {
+		t.Fatal(err)
+	}
+	r2.clock = r2.clock.Add(time.Hour)
+	if err := r2.d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := r2.d.Stats(); s.DroppedProfile != 16 {
+		t.Errorf("dropped profile keys = %d, want 16 (20 calls, 4 kept)", s.DroppedProfile)
+	}
+}
+
+func TestStartShutdown(t *testing.T) {
+	r := newRig(t, nil)
+	if err := r.d.Shutdown(context.Background()); err != nil {
+		t.Fatalf("shutdown before start: %v", err)
+	}
+	r2 := newRig(t, nil)
+	if err := r2.d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := r2.d.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSurprise(t *testing.T) {
+	for _, c := range []struct {
+		k, n int
+		p    float64
+		lo   float64
+		hi   float64
+	}{
+		{0, 10, 0.05, 0, 0},
+		{1, 100, 0.05, 0, 0},   // below the expected count
+		{20, 20, 0.05, 25, 27}, // 0.05^20 = 1e-26
+		{5, 20, 0.05, 2, 3},
+	} {
+		if s := Surprise(c.k, c.n, c.p); s < c.lo || s > c.hi {
+			t.Errorf("Surprise(%d, %d, %v) = %v, want in [%v, %v]", c.k, c.n, c.p, s, c.lo, c.hi)
+		}
+	}
+	if SurpriseScore(2.9) != 0 || SurpriseScore(10) != 0.5 {
+		t.Errorf("SurpriseScore")
+	}
+}

@@ -1,0 +1,361 @@
+package trace
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Unit is one observed unit of behaviour: one span with its operation and
+// the calls it made (or, in the RCA bench, the log lines of one span). Group
+// names the profile it is judged against: the detector uses one per service
+// and operation, the bench one per service.
+type Unit struct {
+	Group string
+	At    time.Time
+	// Keys are sorted and unique.
+	Keys []string
+}
+
+// FlowProfile learns, per group, which keys occur in a unit and which
+// always come together. A unit that has key A but lacks B, where B came with
+// A in nearly every learnt unit, is broken: code that used to run did not
+// (an exception, an early return, a call not made).
+//
+// It is not safe for concurrent use.
+type FlowProfile struct {
+	// MinSupport is how many learnt units with A are needed before A's
+	// companions count as expected; MinConf the share of them that must
+	// have had B.
+	MinSupport int
+	MinConf    float64
+	// Skip, if set, excludes pairs that another profile already tests.
+	Skip func(a, b string) bool
+	// Strict (an ablation of the bench) applies MinConf as is. By default
+	// a companion missed only once stays expected: below 1/(1−MinConf)
+	// units (20 at 0.95) one miss is under the threshold's resolution, and
+	// that one miss is often a fault's first unit (docs/rca.md).
+	Strict bool
+	// MaxGroups and MaxKeys, if positive, bound the state: units of a
+	// group beyond MaxGroups are not learnt, keys of a group beyond
+	// MaxKeys are not learnt (both counted in Dropped). MaxUnits, if
+	// positive, halves a group's counts when it has learnt that many
+	// units, so the profile follows the recent normal behaviour and old
+	// counts cannot outweigh a lasting change for ever. The bench sets
+	// none of them.
+	MaxGroups, MaxKeys, MaxUnits int
+	// Dropped counts the units and keys not learnt because of the caps.
+	Dropped int64
+
+	groups map[string]*flowGroup
+}
+
+type flowGroup struct {
+	units int
+	one   map[string]int
+	pair  map[[2]string]int
+}
+
+// NewFlowProfile returns a profile with the bench's measured thresholds:
+// support 5, confidence 0.95.
+func NewFlowProfile() *FlowProfile {
+	return &FlowProfile{MinSupport: 5, MinConf: 0.95, groups: map[string]*flowGroup{}}
+}
+
+// Groups returns how many groups the profile holds.
+func (p *FlowProfile) Groups() int { return len(p.groups) }
+
+// Learn adds u to its group's counts.
+func (p *FlowProfile) Learn(u Unit) {
+	s := p.groups[u.Group]
+	if s == nil {
+		if p.MaxGroups > 0 && len(p.groups) >= p.MaxGroups {
+			p.Dropped++
+			return
+		}
+		s = &flowGroup{one: map[string]int{}, pair: map[[2]string]int{}}
+		p.groups[u.Group] = s
+	}
+	keys := u.Keys
+	if p.MaxKeys > 0 {
+		keys = make([]string, 0, len(u.Keys))
+		room := p.MaxKeys - len(s.one)
+		for _, k := range u.Keys {
+			if s.one[k] == 0 {
+				if room <= 0 {
+					p.Dropped++
+					continue
+				}
+				room--
+			}
+			keys = append(keys, k)
+		}
+	}
+	s.units++
+	for i, a := range keys {
+		s.one[a]++
+		for j, b := range keys {
+			if i != j {
+				s.pair[[2]string{a, b}]++
+			}
+		}
+	}
+	if p.MaxUnits > 0 && s.units >= p.MaxUnits {
+		s.halve()
+	}
+}
+
+// halve divides every count by two (rounding down, dropping zeros): the
+// shares the thresholds read are kept, the weight of the past is halved.
+func (s *flowGroup) halve() {
+	s.units /= 2
+	for k, v := range s.one {
+		if v/2 == 0 {
+			delete(s.one, k)
+		} else {
+			s.one[k] = v / 2
+		}
+	}
+	for k, v := range s.pair {
+		if v/2 == 0 {
+			delete(s.pair, k)
+		} else {
+			s.pair[k] = v / 2
+		}
+	}
+}
+
+// Breaks returns the expected companions missing from u, as (A, B) pairs
+// (at most one per A: the most expected B), in the order of u's keys.
+func (p *FlowProfile) Breaks(u Unit) [][2]string {
+	s := p.groups[u.Group]
+	if s == nil {
+		return nil
+	}
+	var out [][2]string
+	for _, a := range u.Keys {
+		na := s.one[a]
+		if na < p.MinSupport {
+			continue
+		}
+		best, bestConf := "", 0.0
+		for b, nb := range s.one {
+			if nb < p.MinSupport || slices.Contains(u.Keys, b) || p.Skip != nil && p.Skip(a, b) {
+				continue
+			}
+			conf := float64(s.pair[[2]string{a, b}]) / float64(na)
+			if !p.Strict && na-s.pair[[2]string{a, b}] <= 1 {
+				conf = max(conf, p.MinConf)
+			}
+			if conf >= p.MinConf && (conf > bestConf || conf == bestConf && b < best) {
+				best, bestConf = b, conf
+			}
+		}
+		if best != "" {
+			out = append(out, [2]string{a, best})
+		}
+	}
+	return out
+}
+
+// Expects reports whether any key of u has enough support to have expected
+// companions, so that u can be checked at all.
+func (p *FlowProfile) Expects(u Unit) bool {
+	s := p.groups[u.Group]
+	if s == nil {
+		return false
+	}
+	for _, a := range u.Keys {
+		if s.one[a] >= p.MinSupport {
+			return true
+		}
+	}
+	return false
+}
+
+// Known reports whether key was learnt in group.
+func (p *FlowProfile) Known(group, key string) bool {
+	s := p.groups[group]
+	return s != nil && s.one[key] > 0
+}
+
+// Checkable returns the keys of u with enough support to have expected
+// companions.
+func (p *FlowProfile) Checkable(u Unit) []string {
+	s := p.groups[u.Group]
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, a := range u.Keys {
+		if s.one[a] >= p.MinSupport {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// LatencyProfile keeps, per key, a bounded sample of learnt values (self
+// times): the most recent Max, thinned by dropping the oldest half when
+// full.
+//
+// It is not safe for concurrent use.
+type LatencyProfile struct {
+	// Max bounds one key's sample.
+	Max int
+	// MaxKeys, if positive, bounds the keys; values of further keys are
+	// not learnt (counted in Dropped).
+	MaxKeys int
+	Dropped int64
+
+	d map[string][]float64
+	// sorted caches a sorted copy of d[key] until key learns again.
+	sorted map[string][]float64
+}
+
+// NewLatencyProfile returns a profile keeping up to max values per key.
+func NewLatencyProfile(max int) *LatencyProfile {
+	return &LatencyProfile{Max: max, d: map[string][]float64{}, sorted: map[string][]float64{}}
+}
+
+// Keys returns how many keys the profile holds.
+func (p *LatencyProfile) Keys() int { return len(p.d) }
+
+// Learn adds v to key's sample.
+func (p *LatencyProfile) Learn(key string, v float64) {
+	s, ok := p.d[key]
+	if !ok && p.MaxKeys > 0 && len(p.d) >= p.MaxKeys {
+		p.Dropped++
+		return
+	}
+	if len(s) >= p.Max {
+		// Keep the sample bounded and recent: drop the oldest half.
+		s = append(s[:0], s[len(s)/2:]...)
+	}
+	p.d[key] = append(s, v)
+	delete(p.sorted, key)
+}
+
+// Quantile returns the q-quantile of key's sample and the sample's size.
+func (p *LatencyProfile) Quantile(key string, q float64) (float64, int) {
+	s := p.d[key]
+	if len(s) == 0 {
+		return 0, 0
+	}
+	c, ok := p.sorted[key]
+	if !ok {
+		c = slices.Clone(s)
+		slices.Sort(c)
+		p.sorted[key] = c
+	}
+	i := min(int(q*float64(len(c))), len(c)-1)
+	return c[i], len(c)
+}
+
+// Surprise is −log10 of the binomial upper tail P(X ≥ k) for X ~ Bin(n, p):
+// how unlikely k or more hits in n trials are at the normal rate p.
+func Surprise(k, n int, p float64) float64 {
+	if k <= 0 || n <= 0 {
+		return 0
+	}
+	p = min(max(p, 1e-9), 1-1e-9)
+	if float64(k) <= float64(n)*p {
+		return 0
+	}
+	// Sum the tail in log space.
+	lp, lq := math.Log(p), math.Log1p(-p)
+	lgn, _ := math.Lgamma(float64(n + 1))
+	tail := math.Inf(-1)
+	for i := k; i <= n; i++ {
+		a, _ := math.Lgamma(float64(i + 1))
+		b, _ := math.Lgamma(float64(n - i + 1))
+		t := lgn - a - b + float64(i)*lp + float64(n-i)*lq
+		tail = logAdd(tail, t)
+		if t < tail-30 {
+			break
+		}
+	}
+	return -tail / math.Ln10
+}
+
+func logAdd(a, b float64) float64 {
+	if math.IsInf(a, -1) {
+		return b
+	}
+	if a < b {
+		a, b = b, a
+	}
+	return a + math.Log1p(math.Exp(b-a))
+}
+
+// MinSurprise is the least surprise (−log10 p) that counts as evidence:
+// with dozens of services and keys per incident, weaker results are
+// expected by chance.
+const MinSurprise = 3
+
+// SurpriseScore maps a surprise (−log10 p) to an evidence score in [0, 1):
+// p = 1e-3 → 0.23, 1e-10 → 0.5, 1e-30 → 0.75; below MinSurprise, 0.
+func SurpriseScore(s float64) float64 {
+	if s < MinSurprise {
+		return 0
+	}
+	return s / (s + 10)
+}
+
+// Tally counts, per key A, the units that had A with expected companions
+// and those where one was missing, with the missing pairs.
+type Tally struct {
+	Checked, Broken map[string]int
+	Pairs           map[[2]string]int
+	// First is when the earliest broken unit began.
+	First time.Time
+}
+
+// NewTally returns an empty tally.
+func NewTally() *Tally {
+	return &Tally{Checked: map[string]int{}, Broken: map[string]int{}, Pairs: map[[2]string]int{}}
+}
+
+// Add counts u against p and reports whether u is broken.
+func (t *Tally) Add(p *FlowProfile, u Unit) bool {
+	return t.AddBreaks(p.Checkable(u), u.At, p.Breaks(u))
+}
+
+// AddBreaks counts a unit at `at` whose checkable keys and breaks are
+// already known, and reports whether it is broken.
+func (t *Tally) AddBreaks(checkable []string, at time.Time, br [][2]string) bool {
+	for _, a := range checkable {
+		t.Checked[a]++
+	}
+	for _, pr := range br {
+		t.Broken[pr[0]]++
+		t.Pairs[pr]++
+	}
+	if len(br) > 0 && (t.First.IsZero() || at.Before(t.First)) {
+		t.First = at
+	}
+	return len(br) > 0
+}
+
+// Worst returns the key whose units broke most surprisingly at the normal
+// break rate p0, with the surprise, its counts and its most common missing
+// companion.
+func (t *Tally) Worst(p0 float64) (a, missing string, k, n int, s float64) {
+	keys := make([]string, 0, len(t.Broken))
+	for key := range t.Broken {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		if v := Surprise(t.Broken[key], t.Checked[key], p0); v > s {
+			a, k, n, s = key, t.Broken[key], t.Checked[key], v
+		}
+	}
+	best := -1
+	for pr, c := range t.Pairs {
+		if pr[0] == a && (c > best || c == best && pr[1] < missing) {
+			missing, best = pr[1], c
+		}
+	}
+	return a, missing, k, n, s
+}
