@@ -147,8 +147,7 @@ type Model struct {
 // its score. Samples should come in time order; the model uses timestamps
 // only to place a sample in its daily and weekly season. NaN and infinite
 // values (staleness markers) leave the model unchanged and score 0.
-func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
-	var res Result
+func (m *Model) Update(cfg *Config, tsMs int64, v float64) (res Result) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return res
 	}
@@ -225,51 +224,56 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) Result {
 	if cfg.band.octaves == cfg.ScoreOctaves {
 		zeroBelow = cfg.band.zero
 	}
-	for c := range numComponents {
-		rec := max(m.record[c], 1)
-		// bar is what the surprise is judged against: the record, except
-		// during an excursion of the burst sum (burstExcursion).
-		bar := rec
-		switch c {
-		case CompBurst:
-			rec = max(m.record[c], cusumRecordFloor)
-			bar = rec
-			if m.burstBar > 0 && !cfg.burstGrowing {
+	// rec is each component's record as this sample is judged against
+	// it: never below the typical surprise of 1 (cusumRecordFloor for the
+	// CUSUMs), the point component's that of the predictor in use. bar is
+	// what the surprise is judged against: the record, except during an
+	// excursion of the burst sum (burstExcursion).
+	rec := [numComponents]float64{
+		CompPoint:  atLeast(m.pointRec[k], 1),
+		CompShift:  atLeast(m.record[CompShift], cusumRecordFloor),
+		CompSpread: atLeast(m.record[CompSpread], 1),
+		CompNovel:  atLeast(m.record[CompNovel], 1),
+		CompBurst:  atLeast(m.record[CompBurst], cusumRecordFloor),
+	}
+	if warm {
+		burstExcursion := m.burstBar > 0 && !cfg.burstGrowing
+		for c := range numComponents {
+			if cfg.disabled[c] {
+				continue
+			}
+			bar := rec[c]
+			if c == CompBurst && burstExcursion {
 				bar = m.burstBar
 			}
-		case CompShift:
-			rec = max(m.record[c], cusumRecordFloor)
-			bar = rec
-		case CompPoint:
-			rec = max(m.pointRec[k], 1)
-			bar = rec
-		}
-		scored := warm && !cfg.disabled[c]
-		sc := 0.0
-		if scored {
+			sc := 0.0
 			if q := z[c] / bar; q > zeroBelow {
-				sc = min(1, max(0, 0.5+half*math.Log2(q)))
+				sc = clamp(0.5+half*math.Log2(q), 0, 1)
 			}
 			res.Components[c] = sc
-			best = max(best, sc)
-		}
-		// The record decays slowly, never below the typical surprise of
-		// 1, and grows at most RecordGrow-fold per sample. The first
-		// half of the warm-up does not count: the errors are not yet
-		// meaningful.
-		if recording {
-			m.record[c] = max(min(z[c], rec*grow), rec*cfg.RecordDecay)
-		}
-		if c == CompBurst && scored && !cfg.burstGrowing {
-			m.burstExcursion(cfg, z[c], rec, sc)
+			// sc is in [0, 1] (or NaN), never −0.
+			if sc > best || sc != sc {
+				best = sc
+			}
 		}
 	}
+	// The record decays slowly, never below the typical surprise of 1,
+	// and grows at most RecordGrow-fold per sample. The first half of the
+	// warm-up does not count: the errors are not yet meaningful.
 	if recording {
-		for j := range numPredict {
-			rec := max(m.pointRec[j], 1)
-			zj := math.Abs(v-pred[j]) / max(m.err[j], floor)
-			m.pointRec[j] = max(min(zj, rec*grow), rec*cfg.RecordDecay)
+		for c := range numComponents {
+			m.record[c] = clamp(z[c], rec[c]*cfg.RecordDecay, rec[c]*grow)
 		}
+		for j := range numPredict {
+			r := atLeast(m.pointRec[j], 1)
+			zj := math.Abs(v-pred[j]) / atLeast(m.err[j], floor)
+			m.pointRec[j] = clamp(zj, r*cfg.RecordDecay, r*grow)
+		}
+	}
+	// The burst component is judged last, after its record moved, as when
+	// the components were scored and recorded one after the other.
+	if warm && !cfg.disabled[CompBurst] && !cfg.burstGrowing {
+		m.burstExcursion(cfg, z[CompBurst], rec[CompBurst], res.Components[CompBurst])
 	}
 	if warm {
 		res.Score = best
@@ -300,16 +304,16 @@ const cusumRecordFloor = 2
 // is the point component's to judge (its record knows how large single
 // residuals get; a CUSUM's record, mostly at rest, does not).
 func cusum(up, down *float64, x, allow, clip float64) float64 {
-	x = max(-clip, min(clip, x))
+	x = clamp(x, -clip, clip)
 	u, d := *up, *down
-	*up = max(0, u+x-allow)
-	*down = max(0, d-x-allow)
+	nu, nd := atLeast0(u+x-allow), atLeast0(d-x-allow)
+	*up, *down = nu, nd
 	z := 0.0
 	if u > 0 {
-		z = *up
+		z = nu
 	}
-	if d > 0 {
-		z = max(z, *down)
+	if d > 0 && (nd > z || nd != nd) { // max(z, nd), NaN included
+		z = nd
 	}
 	return z
 }
@@ -378,7 +382,11 @@ func (m *Model) persist(zn float64) float64 {
 	if zn > 0 {
 		out = math.Sqrt(zn * max(m.novRecent, novelPersistFloor*zn))
 	}
-	m.novRecent = max(zn, novelPersistDecay*m.novRecent)
+	// Both are ≥ 0 and not NaN (novelty.update).
+	if r := novelPersistDecay * m.novRecent; r > zn {
+		zn = r
+	}
+	m.novRecent = zn
 	return out
 }
 
@@ -386,7 +394,7 @@ func (m *Model) persist(zn float64) float64 {
 func (m *Model) learn(cfg *Config, v, dOff, wOff float64, db, wb int, pred [numPredict]float64, scale, spread float64) {
 	clip := func(x, s float64) float64 {
 		lim := cfg.Clip * s
-		return max(-lim, min(lim, x))
+		return clamp(x, -lim, lim)
 	}
 	// Running errors start as plain means (1/n) so they are not biased
 	// towards zero in a young model.
@@ -394,7 +402,9 @@ func (m *Model) learn(cfg *Config, v, dOff, wOff float64, db, wb int, pred [numP
 	for k := range numPredict {
 		e := math.Abs(v - pred[k])
 		if m.err[k] > 0 {
-			e = min(e, cfg.Clip*m.err[k])
+			if lim := cfg.Clip * m.err[k]; e > lim {
+				e = lim
+			}
 		}
 		m.err[k] += ea * (e - m.err[k])
 	}
@@ -518,4 +528,42 @@ func phase(ts, periodMs int64, bins int) int {
 		p += periodMs
 	}
 	return int(p * int64(bins) / periodMs)
+}
+
+// The helpers below replace the built-in min and max on the hot path of
+// Update. For float64 the built-ins must order −0 below +0 and propagate
+// NaN, which takes two MINSD, a POR and sign flips on amd64 (about eight
+// instructions each, some fifteen per update site); a comparison takes
+// two. Each helper gives the built-in's result for every x, NaN included,
+// as long as its bounds are not NaN and are not zeros of the other sign
+// than x: true of every call in this file (bounds are positive constants,
+// records, errors and scales, which are > 0, or their negatives), which is
+// what keeps the detector's output bit for bit what it was
+// (docs/detection.md, Speed and memory).
+
+// clamp returns max(min(x, hi), lo).
+func clamp(x, lo, hi float64) float64 {
+	if x > hi {
+		x = hi
+	}
+	if x < lo {
+		x = lo
+	}
+	return x
+}
+
+// atLeast returns max(x, lo).
+func atLeast(x, lo float64) float64 {
+	if x < lo {
+		return lo
+	}
+	return x
+}
+
+// atLeast0 returns max(0, x), +0 for x = −0 as the built-in does.
+func atLeast0(x float64) float64 {
+	if x <= 0 {
+		return 0
+	}
+	return x
 }
