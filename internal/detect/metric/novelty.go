@@ -129,12 +129,14 @@ func (s *novelty) update(cfg *Config, n uint32, v float64) float64 {
 		// so the floor changes only the rate a novelty restarts from
 		// (by less than 1e-6; on NAB 4 output rows moved in the fifth
 		// decimal and no score changed).
-		// A comparison rather than the built-in max, which must order
-		// −0 and propagate NaN (about eight instructions on amd64): the
-		// rate is never either.
+		// One comparison rather than the built-in max, which must
+		// order −0 and propagate NaN (about eight instructions on
+		// amd64); the built-in decides what the comparison does not.
 		r := s.rate[k] + alpha*(novel-s.rate[k])
 		if r < novelRateFloor {
 			r = novelRateFloor
+		} else if r != r {
+			r = max(r, novelRateFloor) // NaN
 		}
 		s.rate[k] = r
 	}
