@@ -98,8 +98,10 @@ type Config struct {
 	// parameters still match (DefaultConfig and Validate fill it), so a
 	// Config changed afterwards is still right, only slower.
 	// band.zero is 2^−ScoreOctaves, the surprise ratio below which a
-	// component scores 0, for the same purpose (the logarithm is skipped).
-	band struct{ threshold, octaves, ratio, zero float64 }
+	// component scores 0, for the same purpose (the logarithm is skipped),
+	// and band.half is 0.5/ScoreOctaves, the score of an octave of
+	// surprise (a division saved per update).
+	band struct{ threshold, octaves, ratio, zero, half float64 }
 
 	// Ablation switches for measurements; zero values enable everything.
 	disabled [numComponents]bool
@@ -159,6 +161,7 @@ func (c *Config) prepare() {
 	c.band.threshold, c.band.octaves = c.Threshold, c.ScoreOctaves
 	c.band.ratio = bandRatio(c.Threshold, c.ScoreOctaves)
 	c.band.zero = math.Exp2(-c.ScoreOctaves)
+	c.band.half = 0.5 / c.ScoreOctaves
 }
 
 // Validate reports every parameter out of range. It also refreshes the

@@ -736,3 +736,23 @@ func TestShiftCUSUM(t *testing.T) {
 		t.Errorf("shift fired at run sample %d, want %d or %d", first, need, need+1)
 	}
 }
+
+// TestLog2 holds log2 to math.Log2 bit for bit: scores, and the NAB
+// results, must not change with it.
+func TestLog2(t *testing.T) {
+	xs := []float64{
+		0, math.Copysign(0, -1), -1, 1, 0.5, 2, 3, 1.25, 1 / 16.0, 1e-300, 1e300,
+		math.SmallestNonzeroFloat64, 0x1p-1022, math.MaxFloat64,
+		math.Inf(1), math.Inf(-1), math.NaN(), math.Nextafter(1, 0), math.Nextafter(1, 2),
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		xs = append(xs, rnd.Float64()*16, math.Exp2(rnd.Float64()*2100-1075))
+	}
+	for _, x := range xs {
+		got, want := log2(x), math.Log2(x)
+		if math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Fatalf("log2(%v) = %v, math.Log2 gives %v", x, got, want)
+		}
+	}
+}
