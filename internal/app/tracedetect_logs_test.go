@@ -162,4 +162,3 @@ func TestCodeLocation(t *testing.T) {
 		})
 	}
 }
-

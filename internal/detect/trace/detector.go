@@ -1,7 +1,9 @@
 // Package trace is the trace detect stage: it learns, per service and
-// operation, which calls a span normally makes and how long its own work
-// takes, and reports a service whose recent spans break that pattern (a
-// call not made, in more spans than chance allows) or are much slower than
+// operation, which calls a span normally makes, which log lines it writes
+// (lines joined by trace and span id, Detector.ObserveLog) and how long
+// its own work takes, and reports a service whose recent spans break that
+// pattern (a call not made or a line not written, in more spans than
+// chance allows) or are much slower than
 // learnt, as an osprey.Anomaly of kind "trace".
 //
 // The arithmetic (FlowProfile, LatencyProfile, Tally, Surprise) is the RCA
