@@ -3,8 +3,8 @@
 // (lines joined by trace and span id, Detector.ObserveLog) and how long
 // its own work takes, and reports a service whose recent spans break that
 // pattern (a call not made or a line not written, in more spans than
-// chance allows) or are much slower than
-// learnt, as an osprey.Anomaly of kind "trace".
+// chance allows) or are much slower than learnt, as an osprey.Anomaly of
+// kind "trace".
 //
 // The arithmetic (FlowProfile, LatencyProfile, Tally, Surprise) is the RCA
 // bench's (internal/bench/rca imports it); the Detector adds what a
