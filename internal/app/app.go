@@ -249,11 +249,18 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// templates before the bus starts and writes changed ones back.
 	// The log anomaly detector (logs.anomalies) is fed by the miner and
 	// hands its anomalies to the same sink as the metric detector.
+	// The trace detect stage reads bus.Spans in a group of its own and
+	// hands its anomalies to the same sink (internal/app/tracedetect.go);
+	// the log miner joins the lines that carry a span id to their spans.
+	traceDet, err := buildTraceDetect(cfg.Detect.Traces, b, sink, reg, now, log.With("component", "tracedetect"))
+	if err != nil {
+		return err
+	}
 	var saver *templateSaver
 	var logDet *logdetect.Detector
 	var logModels *modelSaver
 	if cfg.Logs.Enabled {
-		saver, logDet, err = buildLogStage(cfg.Logs, b, st, sink, metrics, now, log, reg)
+		saver, logDet, err = buildLogStage(cfg.Logs, b, st, sink, metrics, now, log, reg, spanLogObserver(traceDet))
 		if err != nil {
 			return err
 		}
@@ -262,12 +269,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 			// detector's models (internal/app/logs.go).
 			logModels = newModelSaver(logDet, logSnapshotPath(cfg), cfg.Detect.SnapshotInterval, log.With("component", "logdetect"))
 		}
-	}
-	// The trace detect stage reads bus.Spans in a group of its own and
-	// hands its anomalies to the same sink (internal/app/tracedetect.go).
-	traceDet, err := buildTraceDetect(cfg.Detect.Traces, b, sink, reg, now, log.With("component", "tracedetect"))
-	if err != nil {
-		return err
 	}
 	logsNext := logsPublisher(b)
 	// The windows of recent log lines and spans, read by GET /api/v1/logs

@@ -38,14 +38,19 @@ func logsPublisher(b bus.Bus) osprey.LogConsumer {
 // The detector's anomalies go to sink, as the metric detector's do (stored,
 // then bus.Anomalies), and its count series to the TSDB. The detector is
 // nil when anomalies are off; the caller starts it after the bus.
+// spanLogs, if not nil, is also told every mined line (the trace detect
+// stage's join of lines to their spans, internal/app/tracedetect.go), so
+// that lines are mined once.
 func buildLogStage(cfg config.LogsConfig, b bus.Bus, st store.Store, sink osprey.AnomalyConsumer,
 	metrics *metricstore.Store, now func() time.Time, log *slog.Logger, reg prometheus.Registerer,
+	spanLogs func(source string, m logmine.Match, r *osprey.LogRecord),
 ) (*templateSaver, *logdetect.Detector, error) {
 	saver := newTemplateSaver(st, cfg.SaveInterval, log.With("component", "logmine"))
 	opts := logmine.SetOptions{
 		Config:   logmine.Config{MaxTemplates: cfg.MaxTemplatesPerSource},
 		Content:  mineContent,
 		OnUpdate: saver.onUpdate,
+		OnMatch:  spanLogs,
 	}
 	var det *logdetect.Detector
 	if cfg.Anomalies {
@@ -67,6 +72,12 @@ func buildLogStage(cfg config.LogsConfig, b bus.Bus, st store.Store, sink osprey
 			det.OnUpdate(u)
 		}
 		opts.OnMatch = det.Observe
+		if spanLogs != nil {
+			opts.OnMatch = func(source string, m logmine.Match, r *osprey.LogRecord) {
+				det.Observe(source, m, r)
+				spanLogs(source, m, r)
+			}
+		}
 		saver.onRestore = det.MarkWarm
 		if err := registerLogDetectMetrics(reg, det, counts); err != nil {
 			return nil, nil, err

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/osprey-aiops/osprey/internal/bus"
 	"github.com/osprey-aiops/osprey/internal/config"
 	tracedetect "github.com/osprey-aiops/osprey/internal/detect/trace"
+	"github.com/osprey-aiops/osprey/internal/logmine"
 )
 
 // traceDetectGroup is the bus consumer group of the trace detect stage.
@@ -40,6 +42,44 @@ func buildTraceDetect(cfg config.TraceDetectConfig, b bus.Bus, sink osprey.Anoma
 	return det, nil
 }
 
+// spanLogObserver returns the log miner's per-line hook that joins each
+// line carrying a trace and span id (OTLP logs: the trace_id and span_id
+// attributes) to its span in det, keyed by the line's code location when
+// it has one (OpenTelemetry's code.* attributes), else by its template id
+// from the production miner, as the RCA bench keys a span's lines
+// (docs/rca.md, "The trace detect stage"). It is nil when det is.
+func spanLogObserver(det *tracedetect.Detector) func(string, logmine.Match, *osprey.LogRecord) {
+	if det == nil {
+		return nil
+	}
+	return func(_ string, m logmine.Match, r *osprey.LogRecord) {
+		tid, sid := r.Attributes["trace_id"], r.Attributes["span_id"]
+		if tid == "" || sid == "" {
+			return
+		}
+		key := codeLocation(r.Attributes)
+		if key == "" {
+			if m.ID == "" { // the source's template cap was hit
+				return
+			}
+			key = "template " + m.ID
+		}
+		det.ObserveLog(tid, sid, r.Labels[osprey.LabelService], key)
+	}
+}
+
+// codeLocation returns "where#line" of a log record's OpenTelemetry code
+// attributes (current names first, then the deprecated ones): the file, or
+// else the function, and the line number; "" without both.
+func codeLocation(a map[string]string) string {
+	line := cmp.Or(a["code.line.number"], a["code.lineno"])
+	where := cmp.Or(a["code.file.path"], a["code.filepath"], a["code.function.name"], a["code.function"])
+	if line == "" || where == "" {
+		return ""
+	}
+	return where + "#" + line
+}
+
 // registerTraceDetectMetrics exports the trace detector's counts.
 func registerTraceDetectMetrics(reg prometheus.Registerer, det *tracedetect.Detector) error {
 	stat := func(f func(tracedetect.Stats) float64) func() float64 {
@@ -55,7 +95,7 @@ func registerTraceDetectMetrics(reg prometheus.Registerer, det *tracedetect.Dete
 	dropped := func(reason string, f func(tracedetect.Stats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "osprey_tracedetect_dropped_total",
-			Help:        "Spans or profile entries the trace detector did not keep because of a cap: pending (detect.traces.max_pending_spans or the services cap), profile (detect.traces.max_operations or an operation's calls cap), delayed (broken or slow spans waiting for detect.traces.learn_delay, never learnt).",
+			Help:        "Spans or profile entries the trace detector did not keep because of a cap: pending (detect.traces.max_pending_spans, which also holds the log lines' keys, or the services cap), profile (detect.traces.max_operations or an operation's calls cap), delayed (broken or slow spans waiting for detect.traces.learn_delay, never learnt).",
 			ConstLabels: prometheus.Labels{"reason": reason},
 		}, stat(f))
 	}
@@ -72,7 +112,13 @@ func registerTraceDetectMetrics(reg prometheus.Registerer, det *tracedetect.Dete
 			func(s tracedetect.Stats) float64 { return float64(s.Opened) }),
 		counter("osprey_tracedetect_anomalies_ended_total", "Trace anomalies ended.",
 			func(s tracedetect.Stats) float64 { return float64(s.Closed) }),
-		gauge("osprey_tracedetect_pending_spans", "Spans held until their trace settles.",
+		counter("osprey_tracedetect_log_lines_total", "Mined log lines with a trace and span id handed to the trace detector.",
+			func(s tracedetect.Stats) float64 { return float64(s.Logs) }),
+		counter("osprey_tracedetect_log_lines_joined_total", "Log lines whose key joined their span's companions when the trace settled.",
+			func(s tracedetect.Stats) float64 { return float64(s.LogsJoined) }),
+		counter("osprey_tracedetect_log_lines_unjoined_total", "Log lines whose span had not arrived (or was judged already, or is another service's) when their trace settled.",
+			func(s tracedetect.Stats) float64 { return float64(s.LogsUnjoined) }),
+		gauge("osprey_tracedetect_pending_spans", "Spans, and distinct log keys of their lines, held until their trace settles.",
 			func(s tracedetect.Stats) float64 { return float64(s.Pending) }),
 		gauge("osprey_tracedetect_operations", "(Service, operation) profiles learnt.",
 			func(s tracedetect.Stats) float64 { return float64(s.Operations) }),

@@ -22,7 +22,11 @@ import (
 // services it opened a trace anomaly for in the harness's window, and how
 // many anomalies it opened outside every window. It measures what serve
 // would see of the harness's trace evidence (docs/rca.md, "The trace
-// detect stage"); it skips without the variable.
+// detect stage"); it skips without the variable. It runs twice: on the
+// spans alone, and with the day's log lines that carry a span id joined to
+// their spans (keyed as the harness keys them: code location, else
+// template id), fed in time order with the spans as the log miner would
+// hand them over.
 func TestNezhaTraceDetector(t *testing.T) {
 	dir := os.Getenv("OSPREY_RCA_NEZHA")
 	if dir == "" {
@@ -32,11 +36,37 @@ func TestNezhaTraceDetector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("spans", func(t *testing.T) { nezhaTraceDetector(t, days, false) })
+	t.Run("spans+logs", func(t *testing.T) { nezhaTraceDetector(t, days, true) })
+}
+
+func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 	var faults, hit, top, others, outside, baseHit int
 	var hours float64
 	for i := range days {
 		d := &days[i]
 		spans := loadSpans(d, func() {})
+		var lines []*logLine
+		if withLogs {
+			units, _ := loadLogs(d, func() {})
+			for _, u := range units {
+				for _, l := range u.lines {
+					if l.span != "" && l.trace != "" {
+						lines = append(lines, l)
+					}
+				}
+			}
+			// The order the spans are fed in: reference phase first.
+			slices.SortStableFunc(lines, func(a, b *logLine) int {
+				if a.ref != b.ref {
+					if a.ref {
+						return -1
+					}
+					return 1
+				}
+				return a.at.Compare(b.at)
+			})
+		}
 		out := &collect{}
 		det, err := trace.New(trace.Options{Config: trace.DefaultConfig(), Out: out, Now: func() time.Time { return out.clock }})
 		if err != nil {
@@ -45,10 +75,25 @@ func TestNezhaTraceDetector(t *testing.T) {
 		ctx := context.Background()
 		var first, last time.Time
 		// Spans arrive at their start time (a batch per second of
-		// start), in the harness's order: reference phase first.
+		// start), in the harness's order: reference phase first; log
+		// lines at their own time, before the spans of a later second.
+		li := 0
+		feedLines := func(ref bool, before time.Time) {
+			for ; li < len(lines); li++ {
+				l := lines[li]
+				if l.ref == ref && !l.at.Before(before) || !l.ref && ref {
+					return
+				}
+				if sec := l.at.Truncate(time.Second); sec.After(out.clock) {
+					out.clock = sec
+				}
+				det.ObserveLog(l.trace, l.span, l.service, l.key)
+			}
+		}
 		for j := 0; j < len(spans); {
 			k := j
 			sec := spans[j].at.Truncate(time.Second)
+			feedLines(spans[j].ref, sec.Add(time.Second))
 			var batch []osprey.Span
 			for ; k < len(spans) && spans[k].at.Truncate(time.Second).Equal(sec) && spans[k].ref == spans[j].ref; k++ {
 				s := &spans[k]
@@ -69,6 +114,7 @@ func TestNezhaTraceDetector(t *testing.T) {
 			}
 			j = k
 		}
+		feedLines(false, time.Unix(1<<40, 0))
 		out.clock = out.clock.Add(time.Hour)
 		if err := det.Flush(ctx); err != nil {
 			t.Fatal(err)
@@ -136,8 +182,8 @@ func TestNezhaTraceDetector(t *testing.T) {
 		}
 		t.Logf("%s stats %+v", d.Day, det.Stats())
 	}
-	t.Logf("faults %d: root cause with a trace anomaly in %d (strongest in %d), %d anomalies of other services in windows; %d opened outside every window in %.1f h of fault-day spans; the harness's trace evidence from the same spans names the root cause in %d",
-		faults, hit, top, others, outside, hours, baseHit)
+	t.Logf("log lines joined: %v; faults %d: root cause with a trace anomaly in %d (strongest in %d), %d anomalies of other services in windows; %d opened outside every window in %.1f h of fault-day spans; the harness's trace evidence from the same spans names the root cause in %d",
+		withLogs, faults, hit, top, others, outside, hours, baseHit)
 }
 
 // collect keeps the anomalies and the replay's clock.

@@ -1,8 +1,10 @@
 // Package trace is the trace detect stage: it learns, per service and
-// operation, which calls a span normally makes and how long its own work
-// takes, and reports a service whose recent spans break that pattern (a
-// call not made, in more spans than chance allows) or are much slower than
-// learnt, as an osprey.Anomaly of kind "trace".
+// operation, which calls a span normally makes, which log lines it writes
+// (lines joined by trace and span id, Detector.ObserveLog) and how long
+// its own work takes, and reports a service whose recent spans break that
+// pattern (a call not made or a line not written, in more spans than
+// chance allows) or are much slower than learnt, as an osprey.Anomaly of
+// kind "trace".
 //
 // The arithmetic (FlowProfile, LatencyProfile, Tally, Surprise) is the RCA
 // bench's (internal/bench/rca imports it); the Detector adds what a
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,7 +63,8 @@ type Config struct {
 	// MaxWindowSpans bounds a service's judged spans in the window (the
 	// oldest go first).
 	MaxWindowSpans int
-	// MaxPendingSpans bounds the spans held until their trace settles.
+	// MaxPendingSpans bounds the spans, and the distinct log keys of
+	// their lines, held until their trace settles.
 	MaxPendingSpans int
 	// MaxDelayed bounds the broken or slow spans waiting to be learnt.
 	MaxDelayed int
@@ -138,6 +142,12 @@ type Options struct {
 // Stats are the detector's counts, for /metrics.
 type Stats struct {
 	Spans, Judged, Broken, Slow int64
+	// Logs counts the log lines received with a trace and span id;
+	// LogsJoined those whose key joined their span's companions (a line
+	// repeating a key its span already has counts as joined);
+	// LogsUnjoined those whose span had not arrived, or was judged
+	// already, when their trace settled.
+	Logs, LogsJoined, LogsUnjoined int64
 	// Dropped counts spans not held or not judged because of a cap
 	// (pending, services, window), and units and keys the profiles did
 	// not learn because of theirs.
@@ -179,7 +189,18 @@ var _ osprey.Component = (*Detector)(nil)
 
 type pendingTrace struct {
 	spans []span
-	last  time.Time // arrival of the latest span
+	// logs are the distinct keys of the lines written in the trace's
+	// spans, by span id.
+	logs map[string][]logKey
+	held int       // spans and log keys counted in nPend
+	last time.Time // arrival of the latest span (or of the first line)
+}
+
+// logKey is the key of the log lines written in a span, with the lines'
+// service ("" when they named none) and how many there were.
+type logKey struct {
+	service, key string
+	lines        int64
 }
 
 // span is what the detector keeps of an osprey.Span.
@@ -246,6 +267,13 @@ func New(opts Options) (*Detector, error) {
 	// resolution keeps about the last thousand spans' worth of counts.
 	d.flow.MaxGroups, d.flow.MaxKeys, d.flow.MaxUnits = d.cfg.MaxOperations, d.cfg.MaxCalls+1, 1000
 	d.lat.MaxKeys = d.cfg.MaxOperations
+	// A span's log lines are expected of its operation ("op X without log
+	// K"), not of each other: two lines of one span are mostly one code
+	// path, and a pair of them adds a branch's ordinary variation (the
+	// line of a cache hit against that of a miss) to what the operation's
+	// own expectation says, and quadratic state in the lines per span.
+	// The RCA harness skips the same pairs (docs/rca.md).
+	d.flow.Skip = func(a, b string) bool { return strings.HasPrefix(a, "log ") && strings.HasPrefix(b, "log ") }
 	return d, nil
 }
 
@@ -272,6 +300,7 @@ func (d *Detector) ConsumeSpans(ctx context.Context, batch []osprey.Span) error 
 		}
 		t.spans = append(t.spans, span{id: s.SpanID, parent: s.ParentSpanID, service: s.Service, name: s.Name, start: s.Start, dur: s.Duration})
 		t.last = now
+		t.held++
 		d.nPend++
 	}
 	d.mu.Unlock()
@@ -298,11 +327,11 @@ func (d *Detector) Flush(ctx context.Context) error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		ready = append(ready, d.pending[id])
-		d.nPend -= len(d.pending[id].spans)
+		d.nPend -= d.pending[id].held
 		delete(d.pending, id)
 	}
 	for _, t := range ready {
-		d.judgeTrace(t.spans, now)
+		d.judgeTrace(t, now)
 	}
 	d.learnDue(now)
 	out := d.evaluate()
@@ -313,11 +342,60 @@ func (d *Detector) Flush(ctx context.Context) error {
 	return d.out.ConsumeAnomalies(ctx, out)
 }
 
-// judgeTrace links the spans of one trace, judges each against the
-// profiles as they stand (learnt only from spans judged before), records
-// it in its service's window and learns it: at once if it looked normal,
-// after LearnDelay if not.
-func (d *Detector) judgeTrace(spans []span, now time.Time) {
+// ObserveLog joins a log line to the span it was written in: key (a code
+// location or a template id, docs/rca.md) becomes one of the span's
+// companions, "log "+key, when the span arrives before its trace settles —
+// so a span of an operation that always writes the line and now does not
+// (an exception before the log statement) is a broken span like one
+// without a call. service is the line's service; a line of another
+// service than its span's is not joined ("" joins any). Lines without a
+// trace or span id or key are ignored. ObserveLog is quick (it judges
+// nothing): the log stage calls it per line. Keys beyond MaxPendingSpans
+// are counted and dropped.
+func (d *Detector) ObserveLog(traceID, spanID, service, key string) {
+	if traceID == "" || spanID == "" || key == "" {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stats.Logs++
+	t := d.pending[traceID]
+	if t == nil {
+		if d.nPend >= d.cfg.MaxPendingSpans {
+			d.stats.DroppedPending++
+			return
+		}
+		// A trace seen first through a line settles from the line's
+		// arrival; its spans' arrivals extend that as usual.
+		t = &pendingTrace{last: d.now()}
+		d.pending[traceID] = t
+	}
+	lks := t.logs[spanID]
+	for i := range lks {
+		if lks[i].service == service && lks[i].key == key {
+			lks[i].lines++
+			return
+		}
+	}
+	if d.nPend >= d.cfg.MaxPendingSpans {
+		d.stats.DroppedPending++
+		return
+	}
+	if t.logs == nil {
+		t.logs = map[string][]logKey{}
+	}
+	t.logs[spanID] = append(lks, logKey{service: service, key: key, lines: 1})
+	t.held++
+	d.nPend++
+}
+
+// judgeTrace links the spans of one trace and joins their log lines,
+// judges each span against the profiles as they stand (learnt only from
+// spans judged before), records it in its service's window and learns
+// it: at once if it looked normal, after LearnDelay if not.
+func (d *Detector) judgeTrace(t *pendingTrace, now time.Time) {
+	spans := t.spans
+	d.joinLogs(t)
 	slices.SortFunc(spans, func(a, b span) int { return cmp.Or(a.start.Compare(b.start), cmp.Compare(a.id, b.id)) })
 	idx := make(map[string]int, len(spans))
 	for i := range spans {
@@ -339,6 +417,16 @@ func (d *Detector) judgeTrace(spans []span, now time.Time) {
 		k := "call " + s.service + " " + s.name
 		if !slices.Contains(keys[p], k) {
 			keys[p] = append(keys[p], k)
+		}
+	}
+	for i := range spans {
+		for _, lk := range t.logs[spans[i].id] {
+			if lk.service != "" && lk.service != spans[i].service {
+				continue
+			}
+			if k := "log " + lk.key; !slices.Contains(keys[i], k) {
+				keys[i] = append(keys[i], k)
+			}
 		}
 	}
 	for i := range spans {
@@ -396,6 +484,28 @@ func (d *Detector) judge(service, op string, u Unit, self time.Duration, now tim
 		return
 	}
 	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: u.Group})
+}
+
+// joinLogs counts the trace's lines that join a span and those that do
+// not; judgeTrace adds the keys.
+func (d *Detector) joinLogs(t *pendingTrace) {
+	if len(t.logs) == 0 {
+		return
+	}
+	svcOf := make(map[string]string, len(t.spans))
+	for i := range t.spans {
+		svcOf[t.spans[i].id] = t.spans[i].service
+	}
+	for id, lks := range t.logs {
+		svc, ok := svcOf[id]
+		for _, lk := range lks {
+			if ok && (lk.service == "" || lk.service == svc) {
+				d.stats.LogsJoined += lk.lines
+			} else {
+				d.stats.LogsUnjoined += lk.lines
+			}
+		}
+	}
 }
 
 // learnDue learns the broken and slow spans whose delay has passed (they

@@ -280,3 +280,93 @@ func TestSurprise(t *testing.T) {
 		t.Errorf("SurpriseScore")
 	}
 }
+
+// loggedRequest sends one request whose "Pay" span of payment writes the
+// line keyed "charged" unless withLine is false. The line arrives before
+// its span or, when late is set, after it but within Settle.
+func (r *rig) loggedRequest(withLine, late bool) {
+	r.t.Helper()
+	r.n++
+	tid := fmt.Sprintf("l%06d", r.n)
+	spans := []osprey.Span{
+		{TraceID: tid, SpanID: "a", Service: "frontend", Name: "POST /pay", Start: r.at, Duration: 30 * time.Millisecond},
+		{TraceID: tid, SpanID: "b", ParentSpanID: "a", Service: "payment", Name: "Pay", Start: r.at.Add(time.Millisecond), Duration: 20 * time.Millisecond},
+	}
+	line := func() {
+		if withLine {
+			r.d.ObserveLog(tid, "b", "payment", "charged")
+			// Another service's line with the span's id is not its line.
+			r.d.ObserveLog(tid, "b", "frontend", "other")
+		}
+	}
+	if !late {
+		line()
+	}
+	if err := r.d.ConsumeSpans(context.Background(), spans); err != nil {
+		r.t.Fatal(err)
+	}
+	if late {
+		r.clock = r.clock.Add(time.Second / 2)
+		line()
+	}
+	r.at = r.at.Add(time.Second)
+	r.clock = r.clock.Add(2 * time.Second)
+	if err := r.d.Flush(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// A span that always wrote a log line and no longer does breaks its flow
+// like a span without a call, and the evidence names the line's key.
+func TestMissingLogLineOpensFlowAnomaly(t *testing.T) {
+	r := newRig(t, nil)
+	for i := range 300 {
+		r.loggedRequest(true, i%2 == 0)
+	}
+	if got := r.anomalies(); len(got) != 0 {
+		t.Fatalf("normal traffic raised %d anomalies, first %+v", len(got), got[0])
+	}
+	for range 20 {
+		r.loggedRequest(false, false)
+	}
+	got := r.anomalies()
+	if len(got) != 1 {
+		t.Fatalf("got %d anomalies, want 1: %+v", len(got), got)
+	}
+	a := got[0]
+	if a.Labels[osprey.LabelService] != "payment" || a.Labels[osprey.LabelTraceSignal] != SignalFlow || !a.Active() {
+		t.Fatalf("anomaly = %+v", a)
+	}
+	if len(a.Evidence) != 1 || !strings.Contains(a.Evidence[0].Reason, "op Pay without log charged in ") {
+		t.Errorf("evidence = %+v", a.Evidence)
+	}
+	s := r.d.Stats()
+	if s.Logs != 600 || s.LogsJoined != 300 || s.LogsUnjoined != 300 || s.Pending != 0 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+// Log lines are held within MaxPendingSpans with the spans; lines of a
+// trace whose spans never come are counted as not joined.
+func TestLogLinesBounded(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.MaxPendingSpans = 3 })
+	r.d.ObserveLog("t1", "s1", "svc", "k1")
+	r.d.ObserveLog("t1", "s1", "svc", "k1") // same key: held once
+	r.d.ObserveLog("t1", "s1", "svc", "k2")
+	r.d.ObserveLog("t2", "s1", "svc", "k1")
+	r.d.ObserveLog("t2", "s1", "svc", "k2") // over the cap
+	r.d.ObserveLog("t3", "s1", "svc", "k1") // over the cap
+	r.d.ObserveLog("", "s1", "svc", "k1")   // no trace: ignored
+	s := r.d.Stats()
+	if s.Logs != 6 || s.Pending != 3 || s.DroppedPending != 2 {
+		t.Errorf("stats = %+v", s)
+	}
+	r.clock = r.clock.Add(time.Minute)
+	if err := r.d.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s = r.d.Stats()
+	if s.Pending != 0 || s.LogsUnjoined != 4 || s.LogsJoined != 0 || s.Judged != 0 {
+		t.Errorf("after settling: stats = %+v", s)
+	}
+}
