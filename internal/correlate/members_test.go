@@ -107,6 +107,19 @@ func TestSnapshotsDoNotSeeLaterChanges(t *testing.T) {
 	if len(r.out) < 20 {
 		t.Fatalf("only %d snapshots handed on", len(r.out))
 	}
+	// The scenario went through the paths it names.
+	var flapped, settled, keyed, resolved bool
+	for _, inc := range r.out {
+		resolved = resolved || inc.Status == osprey.IncidentResolved
+		for _, m := range inc.Members {
+			flapped = flapped || m.Flapping
+			settled = settled || (flapped && m.Name == "C" && !m.Flapping)
+			keyed = keyed || (m.Name == "E" && m.GroupKey != "")
+		}
+	}
+	if !flapped || !settled || !keyed || !resolved {
+		t.Errorf("scenario incomplete: flapped %v, settled %v, rule key %v, resolved %v", flapped, settled, keyed, resolved)
+	}
 	for i := range r.out {
 		if got := digest(&r.out[i]); got != seen[i] {
 			t.Errorf("snapshot %d (incident %s) changed after hand-off:\nwas %s\nnow %s", i, r.out[i].ID, seen[i], got)
