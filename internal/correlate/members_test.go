@@ -67,13 +67,13 @@ func TestSnapshotsDoNotSeeLaterChanges(t *testing.T) {
 	db := osprey.Labels{"service": "db", "team": "db", "cluster": "c1"}
 	db2 := osprey.Labels{"service": "db2", "team": "db", "cluster": "c1"}
 	min := time.Minute
-	send(0, "A", checkout, false)       // opens
-	send(1*min, "B", checkout, false)   // joins
-	send(2*min, "A", checkout, false)   // repeat: A changes in place
-	send(3*min, "A", checkout, true)    // resolution
-	send(3*min+1, "B", checkout, true)  // the incident resolves
-	send(4*min, "B", checkout, false)   // reopens it
-	for i := range 6 {                  // C flaps
+	send(0, "A", checkout, false)      // opens
+	send(1*min, "B", checkout, false)  // joins
+	send(2*min, "A", checkout, false)  // repeat: A changes in place
+	send(3*min, "A", checkout, true)   // resolution
+	send(3*min+1, "B", checkout, true) // the incident resolves
+	send(4*min, "B", checkout, false)  // reopens it
+	for i := range 6 {                 // C flaps
 		send(5*min+time.Duration(i)*time.Second, "C", checkout, i%2 == 1)
 	}
 	send(6*min, "D", db, false)  // opens by rule
