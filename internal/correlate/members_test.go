@@ -66,18 +66,18 @@ func TestSnapshotsDoNotSeeLaterChanges(t *testing.T) {
 	}
 	db := osprey.Labels{"service": "db", "team": "db", "cluster": "c1"}
 	db2 := osprey.Labels{"service": "db2", "team": "db", "cluster": "c1"}
-	min := time.Minute
-	send(0, "A", checkout, false)      // opens
-	send(1*min, "B", checkout, false)  // joins
-	send(2*min, "A", checkout, false)  // repeat: A changes in place
-	send(3*min, "A", checkout, true)   // resolution
-	send(3*min+1, "B", checkout, true) // the incident resolves
-	send(4*min, "B", checkout, false)  // reopens it
-	for i := range 6 {                 // C flaps
-		send(5*min+time.Duration(i)*time.Second, "C", checkout, i%2 == 1)
+	mn := time.Minute
+	send(0, "A", checkout, false)     // opens
+	send(1*mn, "B", checkout, false)  // joins
+	send(2*mn, "A", checkout, false)  // repeat: A changes in place
+	send(3*mn, "A", checkout, true)   // resolution
+	send(3*mn+1, "B", checkout, true) // the incident resolves
+	send(4*mn, "B", checkout, false)  // reopens it
+	for i := range 6 {                // C flaps
+		send(5*mn+time.Duration(i)*time.Second, "C", checkout, i%2 == 1)
 	}
-	send(6*min, "D", db, false)  // opens by rule
-	send(7*min, "E", db2, false) // joins by rule: its group key is set in place
+	send(6*mn, "D", db, false)  // opens by rule
+	send(7*mn, "E", db2, false) // joins by rule: its group key is set in place
 
 	incs := incidents(t, r.st)
 	first := incs[0].ID
@@ -90,13 +90,13 @@ func TestSnapshotsDoNotSeeLaterChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	note()
-	send(8*min, "A", checkout, false) // a member of the split incident changes
+	send(8*mn, "A", checkout, false) // a member of the split incident changes
 	if _, err := r.c.Merge(ctx, incs[len(incs)-1].ID, cut.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	note()
-	send(9*min, "D", db, false) // a member of the merged incident changes
-	r.at(40 * min)
+	send(9*mn, "D", db, false) // a member of the merged incident changes
+	r.at(40 * mn)
 	if err := r.c.Sweep(ctx); err != nil { // C settles: unmarked in place
 		t.Fatal(err)
 	}
