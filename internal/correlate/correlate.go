@@ -631,13 +631,3 @@ func (c *Correlator) reloadLocked(ctx context.Context) error {
 	c.m.open.Set(float64(len(st.open)))
 	return nil
 }
-
-// snapshot returns a copy of inc that shares no slices with the live state.
-func snapshot(inc *osprey.Incident) osprey.Incident {
-	s := *inc
-	s.Members = slices.Clone(inc.Members)
-	s.Causes = slices.Clone(inc.Causes)
-	s.Labels = inc.Labels.Clone()
-	s.Timeline = nil
-	return s
-}

@@ -109,7 +109,7 @@ func (s *state) flap(sig signal) (*change, bool) {
 			if inc = s.lookup(id); inc == nil {
 				return false
 			}
-			m = &inc.Members[memberIndex(inc, sig.fingerprint)]
+			m = s.member(inc, memberIndex(inc, sig.fingerprint))
 		}
 		return true
 	}
@@ -304,7 +304,7 @@ func (s *state) settleFlaps(at time.Time) []*change {
 			delete(ft.byFP, fp)
 			continue
 		}
-		m := &inc.Members[memberIndex(inc, fp)]
+		m := s.member(inc, memberIndex(inc, fp))
 		out = append(out, s.unflap(inc, m, fs, due))
 	}
 	return out

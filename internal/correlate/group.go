@@ -161,6 +161,10 @@ type state struct {
 	// incident's timeline, so a suppressed alert that repeats every minute
 	// adds one entry, not one per repeat.
 	noted map[osprey.Fingerprint]string
+	// shared holds the incidents whose member array a snapshot handed to
+	// the next stages shares (members.go): it is copied before a member
+	// is changed in place.
+	shared map[*osprey.Incident]struct{}
 }
 
 // maxNoted bounds state.noted; when full it is cleared (at worst one more
@@ -182,6 +186,7 @@ func newState(window, grace, burst time.Duration, groupBy []string, topo Topolog
 		byFingerprint: make(map[osprey.Fingerprint]string),
 		byGroup:       make(map[string]string),
 		noted:         make(map[osprey.Fingerprint]string),
+		shared:        make(map[*osprey.Incident]struct{}),
 	}
 }
 
@@ -573,7 +578,7 @@ func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, s
 // update applies a repeat or a resolution of a member of an unresolved
 // incident.
 func (s *state) update(inc *osprey.Incident, sig signal) *change {
-	m := &inc.Members[memberIndex(inc, sig.fingerprint)]
+	m := s.member(inc, memberIndex(inc, sig.fingerprint))
 	if sig.seq != 0 && sig.seq <= m.LastSeq {
 		return nil // already applied before a restart
 	}
@@ -605,7 +610,7 @@ func (s *state) update(inc *osprey.Incident, sig signal) *change {
 // incident: a resolved member firing again reopens the incident; anything
 // else is recorded on the member only.
 func (s *state) updateResolved(inc *osprey.Incident, sig signal) *change {
-	m := &inc.Members[memberIndex(inc, sig.fingerprint)]
+	m := s.member(inc, memberIndex(inc, sig.fingerprint))
 	if sig.seq != 0 && sig.seq <= m.LastSeq {
 		return nil
 	}
@@ -706,6 +711,7 @@ func (s *state) openIncident(sig signal) *change {
 // forget drops an incident from the state and the indexes.
 func (s *state) forget(inc *osprey.Incident) {
 	delete(s.open, inc.ID)
+	delete(s.shared, inc)
 	delete(s.resolved, inc.ID)
 	delete(s.clearing, inc.ID)
 	delete(s.held, inc.ID)

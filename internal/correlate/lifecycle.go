@@ -196,7 +196,7 @@ func (c *Correlator) act(ctx context.Context, id, actor, action string, detail a
 		return osprey.Incident{}, err
 	}
 	if ch == nil {
-		return snapshot(inc), nil
+		return c.st.snapshot(inc), nil
 	}
 	cs := changeSet{}
 	cs.add(ch)

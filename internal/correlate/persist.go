@@ -187,12 +187,13 @@ func (c *Correlator) commitLocked(ctx context.Context, cs *changeSet, seq int64)
 		if !b.Changes[i].KeepCauses {
 			c.lastCauses.remember(ch.inc)
 		}
-		snap := snapshot(ch.inc)
+		snap := c.st.snapshot(ch.inc)
 		snap.Timeline = b.Changes[i].Entries
 		out = append(out, snap)
 	}
 	c.stored.prune(c.st)
 	c.lastCauses.prune(c.st)
+	c.st.pruneShared()
 	c.m.open.Set(float64(len(c.st.open)))
 	return out, nil
 }

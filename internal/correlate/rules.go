@@ -333,7 +333,7 @@ func (s *state) applyRule(sig signal, r *compiledRule, key string) *change {
 	if id, ok := s.byGroup[key]; ok {
 		if inc := s.open[id]; inc != nil && sig.at.Sub(lastActivity(inc)) <= s.window && !r.capped(inc, sig.at) {
 			ch := s.join(inc, sig, fmt.Sprintf("rule %s (same %s within %s)", r.Name, r.describeKey(sig.labels), s.window))
-			inc.Members[len(inc.Members)-1].GroupKey = key
+			s.member(inc, len(inc.Members)-1).GroupKey = key
 			return ch
 		}
 	}

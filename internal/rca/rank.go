@@ -195,7 +195,16 @@ func Rank(g *Graph, evidence []Evidence, cfg Config) []osprey.Cause {
 // summarise groups evidence by service: strongest evidence per kind, the
 // noisy-or strength over kinds, and the earliest onset.
 func summarise(evidence []Evidence, minScore float64) map[string]*node {
-	nodes := map[string]*node{}
+	// Count each service's evidence first, so that each node's list is
+	// allocated once at its size (an incident's ranking runs on every
+	// join, over all its members' evidence).
+	counts := map[string]int{}
+	for i := range evidence {
+		if e := &evidence[i]; e.Service != "" && e.Score >= minScore {
+			counts[e.Service]++
+		}
+	}
+	nodes := make(map[string]*node, len(counts))
 	for _, e := range evidence {
 		if e.Service == "" || !(e.Score >= minScore) {
 			continue
@@ -203,7 +212,7 @@ func summarise(evidence []Evidence, minScore float64) map[string]*node {
 		e.Score = min(e.Score, 1)
 		n := nodes[e.Service]
 		if n == nil {
-			n = &node{name: e.Service, byKind: map[Kind]Evidence{}, onset: e.Onset}
+			n = &node{name: e.Service, byKind: map[Kind]Evidence{}, onset: e.Onset, all: make([]Evidence, 0, counts[e.Service])}
 			nodes[e.Service] = n
 		}
 		n.all = append(n.all, e)
@@ -374,14 +383,17 @@ func weightShare(m map[string]float64, k string) float64 {
 // evidenceIDs lists the ids behind a node, strongest first, without
 // duplicates or empties.
 func evidenceIDs(n *node) []string {
-	var ids []string
-	seen := map[string]bool{}
+	ids := make([]string, 0, len(n.all))
+	seen := make(map[string]bool, len(n.all))
 	for _, e := range n.all {
 		if e.ID == "" || seen[e.ID] {
 			continue
 		}
 		seen[e.ID] = true
 		ids = append(ids, e.ID)
+	}
+	if len(ids) == 0 {
+		return nil // as before the list was allocated at its size
 	}
 	return ids
 }
