@@ -211,8 +211,8 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir, path stri
 			early[i] = c
 			early[i].Ranking = sc.AtWindowEnd
 			if r := c.Rank(); r != 1 {
-				fmt.Fprintf(stdout, "serve miss: %s %s %-14s truth=%s rank=%d at-window-end=%d members-in-window=%d/%d truth-anomalies=%v top=%v\n",
-					c.Group, c.ID, c.Type, c.Truth, r, early[i].Rank(), sc.Members, sc.Total, sc.TruthKinds, head(c.Ranking, 3))
+				fmt.Fprintf(stdout, "serve miss: %s %s %-14s truth=%s rank=%d at-window-end=%d best-incident=%d members-in-window=%d/%d truth-anomalies=%v top=%v\n",
+					c.Group, c.ID, c.Type, c.Truth, r, early[i].Rank(), sc.BestRank, sc.Members, sc.Total, sc.TruthKinds, head(c.Ranking, 3))
 			}
 		}
 		s := benchrca.Score(early)

@@ -158,6 +158,10 @@ type ServeCase struct {
 	// Members is how many members of the chosen incident (final snapshot)
 	// have their onset in the fault's window, and Total its members.
 	Members, Total int
+	// BestRank is the best rank of the root cause over every incident
+	// with a member whose onset is in the window (0: in none): the figure
+	// a perfect choice among serve's incidents would reach.
+	BestRank int
 	// TruthKinds lists the kinds of the anomalies of the root-cause
 	// service that opened in the window, in any incident ("metric",
 	// "log", "trace"): empty when no stage found anything there.
@@ -435,6 +439,26 @@ func pickIncident(incidents *incidentLog, f Fault) (*snapshot, int) {
 	return best, bestN
 }
 
+// bestRank returns the best rank of f's root cause in the causes of any
+// incident with a member whose onset lies in f's window, or 0.
+func bestRank(incidents *incidentLog, f Fault) int {
+	incidents.mu.Lock()
+	defer incidents.mu.Unlock()
+	from, to := f.Time.Add(-WindowBefore), f.Time.Add(WindowAfter)
+	best := 0
+	for _, s := range incidents.last {
+		if !slices.ContainsFunc(s.inc.Members, func(m osprey.Member) bool {
+			return !m.FirstSeen.Before(from) && !m.FirstSeen.After(to)
+		}) {
+			continue
+		}
+		if i := slices.Index(causeNames(s.inc.Causes), f.Service); i >= 0 && (best == 0 || i+1 < best) {
+			best = i + 1
+		}
+	}
+	return best
+}
+
 // causeNames returns the causes' services as deployments, each once.
 func causeNames(causes []osprey.Cause) []string {
 	var out []string
@@ -461,6 +485,7 @@ func serveCases(d *NezhaDay, incidents *incidentLog) ([]Case, [][]osprey.Cause, 
 			c.Ranking = causeNames(causes)
 			x.Members, x.Total = n, len(best.inc.Members)
 		}
+		x.BestRank = bestRank(incidents, f)
 		cases = append(cases, c)
 		all = append(all, causes)
 		sc = append(sc, x)
