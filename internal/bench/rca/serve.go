@@ -35,10 +35,13 @@ const (
 // receiver's, which labels every record it takes source="otlp".
 const logSource = "otlp"
 
-// Tick periods of the stages' flush timers in serve: the log detector
-// flushes every quarter of its bucket (logdetect.Options.FlushEvery's
-// default), the trace detector every half of its settle time.
+// logFlushEvery is the period of the log detector's flush timer in serve:
+// a quarter of its bucket, at least a second (logdetect.Options.FlushEvery's
+// default).
 func logFlushEvery(c logdetect.Config) time.Duration { return max(c.Bucket/4, time.Second) }
+
+// traceFlushEvery is the period of the trace detector's flush timer in
+// serve: half its settle time.
 func traceFlushEvery(c tracedetect.Config) time.Duration {
 	return max(c.Settle/2, time.Millisecond)
 }
@@ -273,12 +276,10 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 		return nil, fmt.Errorf("serve path: %w", err)
 	}
 	set = logmine.NewSet(logmine.SetOptions{
-		Config:  logmine.Config{MaxTemplates: cfg.Logs.MaxTemplatesPerSource},
-		Content: mineContent,
-		OnUpdate: func(u logmine.Update) {
-			logDet.OnUpdate(u)
-		},
-		OnMatch: logDet.Observe,
+		Config:   logmine.Config{MaxTemplates: cfg.Logs.MaxTemplatesPerSource},
+		Content:  mineContent,
+		OnUpdate: logDet.OnUpdate,
+		OnMatch:  logDet.Observe,
 	})
 	traceCfg := cfg.Detect.Traces.Detector()
 	var traceDet *tracedetect.Detector
