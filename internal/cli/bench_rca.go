@@ -19,11 +19,11 @@ import (
 // newBenchRCACmd scores root-cause ranking on a fault-injection corpus.
 func newBenchRCACmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		dataset, dir, out string
-		explain           int
+		dataset, dir, out, path string
+		explain                 int
 	)
 	cmd := &cobra.Command{
-		Use:   "rca --dataset nezha|petshop --data DIR [--out PRED.json]",
+		Use:   "rca --dataset nezha|petshop --data DIR [--path harness|serve] [--out PRED.json]",
 		Short: "Score root-cause ranking on Nezha or PetShop (AC@1, AC@3, AC@5, Avg@5)",
 		Long: `Replays an unpacked fault-injection corpus through the production stages in
 virtual time and ranks the services for every injected fault with internal/rca.
@@ -40,6 +40,13 @@ the corpus (rca.Reference: the normal periods do not reach the issues, so the
 streaming detector would not be warm for them); without any normal period,
 with the issue's first row.
 
+--path (nezha only) says how a fault's ranking is computed. harness (the
+default) ranks the evidence the bench builds for the fault's window. serve
+replays the day through the production stages as serve wires them (metric,
+log and trace detectors, the call graph, the correlator with the incident
+ranker) on a virtual clock and scores the causes of the incident serve opened
+for the fault (docs/rca.md, "The serve path").
+
 A DIR without an unpacked corpus but with corpus archives (*.tar.xz, *.tar.gz,
 ...) is unpacked into a temporary folder first (needs tar).
 
@@ -49,6 +56,9 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
 				return usageError{fmt.Errorf("--data is required")}
+			}
+			if path != benchrca.PathHarness && path != benchrca.PathServe {
+				return usageError{fmt.Errorf("--path must be %s or %s, not %q", benchrca.PathHarness, benchrca.PathServe, path)}
 			}
 			ctx := cmd.Context()
 			if ctx == nil {
@@ -62,8 +72,11 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 			var cases []benchrca.Case
 			switch dataset {
 			case "nezha":
-				cases, err = runBenchNezha(ctx, stdout, stderr, dir, explain)
+				cases, err = runBenchNezha(ctx, stdout, stderr, dir, path, explain)
 			case "petshop":
+				if path != benchrca.PathHarness {
+					return usageError{fmt.Errorf("--path %s applies to nezha only (petshop has metrics only, no stream to replay through the stages)", path)}
+				}
 				cases, err = runBenchPetShop(stdout, stderr, dir, explain)
 			default:
 				return usageError{fmt.Errorf("--dataset must be nezha or petshop, not %q", dataset)}
@@ -84,6 +97,7 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 	cmd.Flags().StringVar(&dataset, "dataset", "nezha", "corpus layout: nezha or petshop")
 	cmd.Flags().StringVar(&dir, "data", "", "unpacked corpus folder")
 	cmd.Flags().StringVar(&out, "out", "", "write the rankings to this JSON file")
+	cmd.Flags().StringVar(&path, "path", benchrca.PathHarness, "how nezha faults are ranked: harness (the bench's evidence) or serve (the production stages' incidents)")
 	cmd.Flags().IntVar(&explain, "explain", 0, "print the explanations of the first N candidates of every case")
 	return cmd
 }
@@ -127,7 +141,7 @@ func writePredictions(path string, cases []benchrca.Case) error {
 	return nil
 }
 
-func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, explain int) ([]benchrca.Case, error) {
+func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir, path string, explain int) ([]benchrca.Case, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -143,15 +157,21 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 	var cases []benchrca.Case
 	var notes []string
 	var noise [][]benchrca.NoiseRun
+	var serve []benchrca.ServeCase
 	for i := range days {
 		d := &days[i]
 		bar.SetLabel("nezha " + d.Day)
-		r, err := benchrca.ReplayNezha(ctx, d, benchrca.Options{Progress: func(n int) { bar.Add(int64(n)) }})
+		replay := benchrca.ReplayNezha
+		if path == benchrca.PathServe {
+			replay = benchrca.ReplayNezhaServe
+		}
+		r, err := replay(ctx, d, benchrca.Options{Progress: func(n int) { bar.Add(int64(n)) }})
 		if err != nil {
 			return nil, fmt.Errorf("replay %s %s: %w", d.System, d.Day, err)
 		}
 		cases = append(cases, r.Cases...)
 		noise = append(noise, r.Noise)
+		serve = append(serve, r.Serve...)
 		name := d.Day
 		if d.System != "." {
 			name = d.System + " " + d.Day
@@ -181,8 +201,28 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir string, ex
 	for _, n := range benchrca.SumNoiseRuns(noise) {
 		printBenchNoise(stdout, "noise ("+n.Name+")", n.Stats)
 	}
+	if path == benchrca.PathServe {
+		// The harness's default output is unchanged; the serve path says
+		// which ranking its figures are of.
+		fmt.Fprintln(stdout, "path: serve (causes of the incident the production stages opened for each fault, final snapshot)")
+		early := make([]benchrca.Case, len(cases))
+		for i, c := range cases {
+			sc := serve[i]
+			early[i] = c
+			early[i].Ranking = sc.AtWindowEnd
+			if r := c.Rank(); r != 1 {
+				fmt.Fprintf(stdout, "serve miss: %s %s %-14s truth=%s rank=%d at-window-end=%d best-incident=%d members-in-window=%d/%d truth-anomalies=%v top=%v\n",
+					c.Group, c.ID, c.Type, c.Truth, r, early[i].Rank(), sc.BestRank, sc.Members, sc.Total, sc.TruthKinds, head(c.Ranking, 3))
+			}
+		}
+		s := benchrca.Score(early)
+		fmt.Fprintf(stdout, "serve, ranking at inject+%s: AC@1=%.4f AC@3=%.4f AC@5=%.4f Avg@5=%.4f\n", benchrca.WindowAfter, s.AC[0], s.AC[2], s.AC[4], s.Avg5)
+	}
 	return cases, printScoreTable(stdout, cases, "fault type")
 }
+
+// head returns the first n elements of s (all of them if fewer).
+func head(s []string, n int) []string { return s[:min(n, len(s))] }
 
 // printBenchNoise prints one line of correlator noise reduction figures.
 func printBenchNoise(w io.Writer, what string, s benchrca.NoiseStats) {

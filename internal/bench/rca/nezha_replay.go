@@ -74,6 +74,9 @@ type DayResult struct {
 	// OptInBurst (noise.go); then the same for the threshold alert stream
 	// derived from the day's metric_threshold files (noise_alerts.go).
 	Noise []NoiseRun
+	// Serve holds, per case, what the serve path saw (ReplayNezhaServe
+	// only).
+	Serve []ServeCase
 }
 
 // Files returns how many files a replay of d reads (for a progress bar).

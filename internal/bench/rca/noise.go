@@ -151,7 +151,7 @@ func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWind
 		}
 		return nil
 	})
-	nc, cleanup, err := startNoiseCorrelator(ctx, topo, burst, func() time.Time { return now }, sink)
+	nc, cleanup, err := startNoiseCorrelator(ctx, topo, nil, burst, func() time.Time { return now }, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -225,9 +225,10 @@ type noiseCorrelator struct {
 // startNoiseCorrelator starts correlate.New with config.Default().Correlate
 // (window, group-by, resolve grace, flapping; no rules, silences or
 // maintenance) but burst as correlate.burst, on a fresh SQLite store in a
-// temporary directory, on the clock now. cleanup closes the store and
-// removes the directory.
-func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, burst time.Duration, now func() time.Time, out osprey.IncidentConsumer) (*noiseCorrelator, func(), error) {
+// temporary directory, on the clock now. causes, if not nil, ranks each
+// incident's root-cause candidates (as serve's rca.IncidentRanker). cleanup
+// closes the store and removes the directory.
+func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, causes correlate.CauseRanker, burst time.Duration, now func() time.Time, out osprey.IncidentConsumer) (*noiseCorrelator, func(), error) {
 	dir, err := os.MkdirTemp("", "osprey-bench-noise-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("noise: %w", err)
@@ -249,6 +250,7 @@ func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, burst ti
 		ResolveGrace:    cc.ResolveGrace,
 		Flapping:        cc.FlapConfig(),
 		Topology:        topo,
+		Causes:          causes,
 		Burst:           burst,
 		Now:             now,
 		Out:             out,
