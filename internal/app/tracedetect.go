@@ -1,7 +1,6 @@
 package app
 
 import (
-	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -43,41 +42,13 @@ func buildTraceDetect(cfg config.TraceDetectConfig, b bus.Bus, sink osprey.Anoma
 }
 
 // spanLogObserver returns the log miner's per-line hook that joins each
-// line carrying a trace and span id (OTLP logs: the trace_id and span_id
-// attributes) to its span in det, keyed by the line's code location when
-// it has one (OpenTelemetry's code.* attributes), else by its template id
-// from the production miner, as the RCA bench keys a span's lines
-// (docs/rca.md, "The trace detect stage"). It is nil when det is.
+// line carrying a trace and span id to its span in det
+// (tracedetect.Detector.ObserveRecord). It is nil when det is.
 func spanLogObserver(det *tracedetect.Detector) func(string, logmine.Match, *osprey.LogRecord) {
 	if det == nil {
 		return nil
 	}
-	return func(_ string, m logmine.Match, r *osprey.LogRecord) {
-		tid, sid := r.Attributes["trace_id"], r.Attributes["span_id"]
-		if tid == "" || sid == "" {
-			return
-		}
-		key := codeLocation(r.Attributes)
-		if key == "" {
-			if m.ID == "" { // the source's template cap was hit
-				return
-			}
-			key = "template " + m.ID
-		}
-		det.ObserveLog(tid, sid, r.Labels[osprey.LabelService], key)
-	}
-}
-
-// codeLocation returns "where#line" of a log record's OpenTelemetry code
-// attributes (current names first, then the deprecated ones): the file, or
-// else the function, and the line number; "" without both.
-func codeLocation(a map[string]string) string {
-	line := cmp.Or(a["code.line.number"], a["code.lineno"])
-	where := cmp.Or(a["code.file.path"], a["code.filepath"], a["code.function.name"], a["code.function"])
-	if line == "" || where == "" {
-		return ""
-	}
-	return where + "#" + line
+	return func(_ string, m logmine.Match, r *osprey.LogRecord) { det.ObserveRecord(m.ID, r) }
 }
 
 // registerTraceDetectMetrics exports the trace detector's counts.

@@ -275,12 +275,6 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 	if err != nil {
 		return nil, fmt.Errorf("serve path: %w", err)
 	}
-	set = logmine.NewSet(logmine.SetOptions{
-		Config:   logmine.Config{MaxTemplates: cfg.Logs.MaxTemplatesPerSource},
-		Content:  mineContent,
-		OnUpdate: logDet.OnUpdate,
-		OnMatch:  logDet.Observe,
-	})
 	traceCfg := cfg.Detect.Traces.Detector()
 	var traceDet *tracedetect.Detector
 	if cfg.Detect.Traces.Enabled {
@@ -288,6 +282,22 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 			return nil, fmt.Errorf("serve path: %w", err)
 		}
 	}
+	// The miner's per-line hook, as serve wires it (internal/app,
+	// buildLogStage): the log detector observes every line, and the trace
+	// stage joins the lines that carry trace and span ids to their spans.
+	onMatch := logDet.Observe
+	if traceDet != nil {
+		onMatch = func(source string, m logmine.Match, r *osprey.LogRecord) {
+			logDet.Observe(source, m, r)
+			traceDet.ObserveRecord(m.ID, r)
+		}
+	}
+	set = logmine.NewSet(logmine.SetOptions{
+		Config:   logmine.Config{MaxTemplates: cfg.Logs.MaxTemplatesPerSource},
+		Content:  mineContent,
+		OnUpdate: logDet.OnUpdate,
+		OnMatch:  onMatch,
+	})
 
 	// The stages' flush timers, fired when the virtual clock passes them.
 	type timer struct {
