@@ -375,11 +375,18 @@ type logUnit struct {
 // one template miner per service, and groups the lines into units by span.
 func loadLogs(d *NezhaDay, tick func()) ([]logUnit, int) { return readLogs(d, false, tick) }
 
-// readLogs is loadLogs; keepDuplicates (an ablation) keeps every copy of a
-// line that overlapping files repeat (same pod, time and text).
-func readLogs(d *NezhaDay, keepDuplicates bool, tick func()) ([]logUnit, int) {
-	miners := map[string]*logmine.Miner{}
-	var lines []*logLine
+// rawLogLine is one line of a day's log files as read.
+type rawLogLine struct {
+	at          time.Time
+	pod, text   string // text: the whole line, header included
+	trace, span string
+	ref         bool // from the reference phase's folder
+}
+
+// scanLogs calls fn for every line of the day's log files, reference phase
+// first, in file order; a line that overlapping files repeat (same pod,
+// time and text) is passed once unless keepDuplicates (an ablation).
+func scanLogs(d *NezhaDay, keepDuplicates bool, tick func(), fn func(rawLogLine)) {
 	type lineID struct{ pod, nanos, text string }
 	seen := map[lineID]bool{}
 	for _, dir := range []string{d.RefDir, d.RCADir} {
@@ -389,8 +396,9 @@ func readLogs(d *NezhaDay, keepDuplicates bool, tick func()) ([]logUnit, int) {
 		for _, path := range csvFiles(dir+"/log", ".csv") {
 			tick()
 			_, _ = readCSV(path, func(col map[string]int, rec []string) {
-				ti, pi, li := col["TimeUnixNano"], col["PodName"], col["Log"]
-				if _, ok := col["Log"]; !ok {
+				ti, pi := col["TimeUnixNano"], col["PodName"]
+				li, ok := col["Log"]
+				if !ok {
 					return
 				}
 				at, ok := parseNanos(rec[ti])
@@ -402,36 +410,54 @@ func readLogs(d *NezhaDay, keepDuplicates bool, tick func()) ([]logUnit, int) {
 					return
 				}
 				seen[id] = true
-				svc := Deployment(rec[pi])
-				h := logparse.Detect(rec[li])
-				level, loc, body := javaHeader(h.Message)
-				if level == "" {
-					level = h.Level
+				l := rawLogLine{at: at, pod: rec[pi], text: rec[li], ref: dir == d.RefDir}
+				if i, ok := col["TraceID"]; ok {
+					l.trace = rec[i]
 				}
-				if level == "" {
-					level = logparse.DetectLevel(h.Message)
+				if i, ok := col["SpanID"]; ok {
+					l.span = rec[i]
 				}
-				m := miners[svc]
-				if m == nil {
-					m = logmine.NewMiner(svc, logmine.Config{})
-					miners[svc] = m
-				}
-				match := m.Add(at, body)
-				key := loc
-				if key == "" {
-					key = "template " + match.ID
-				}
-				span, trace := "", ""
-				if si, ok := col["SpanID"]; ok {
-					span = rec[si]
-				}
-				if ti, ok := col["TraceID"]; ok {
-					trace = rec[ti]
-				}
-				lines = append(lines, &logLine{at: at, service: svc, span: span, trace: trace, key: key, level: level, text: body, ref: dir == d.RefDir})
+				fn(l)
 			})
 		}
 	}
+}
+
+// splitLogLine returns a line's level (from the logback header, else the
+// header logparse.Detect recognises, else the message's words), its code
+// location (logback's logger#line, "" without one) and its message.
+func splitLogLine(text string) (level, loc, body string) {
+	h := logparse.Detect(text)
+	level, loc, body = javaHeader(h.Message)
+	if level == "" {
+		level = h.Level
+	}
+	if level == "" {
+		level = logparse.DetectLevel(h.Message)
+	}
+	return level, loc, body
+}
+
+// readLogs is loadLogs; keepDuplicates (an ablation) keeps every copy of a
+// line that overlapping files repeat (same pod, time and text).
+func readLogs(d *NezhaDay, keepDuplicates bool, tick func()) ([]logUnit, int) {
+	miners := map[string]*logmine.Miner{}
+	var lines []*logLine
+	scanLogs(d, keepDuplicates, tick, func(r rawLogLine) {
+		svc := Deployment(r.pod)
+		level, loc, body := splitLogLine(r.text)
+		m := miners[svc]
+		if m == nil {
+			m = logmine.NewMiner(svc, logmine.Config{})
+			miners[svc] = m
+		}
+		match := m.Add(r.at, body)
+		key := loc
+		if key == "" {
+			key = "template " + match.ID
+		}
+		lines = append(lines, &logLine{at: r.at, service: svc, span: r.span, trace: r.trace, key: key, level: level, text: body, ref: r.ref})
+	})
 	// Group by (service, span); lines without a span are units of one.
 	type gk struct{ svc, span string }
 	idx := map[gk]int{}

@@ -62,48 +62,10 @@ type logRec struct {
 // sets; the same level readLogs reads). They come back in time order.
 func readLogRecords(d *NezhaDay, tick func()) []logRec {
 	var out []logRec
-	type lineID struct{ pod, nanos, text string }
-	seen := map[lineID]bool{}
-	for _, dir := range []string{d.RefDir, d.RCADir} {
-		if dir == "" {
-			continue
-		}
-		for _, path := range csvFiles(dir+"/log", ".csv") {
-			tick()
-			_, _ = readCSV(path, func(col map[string]int, rec []string) {
-				ti, pi := col["TimeUnixNano"], col["PodName"]
-				li, ok := col["Log"]
-				if !ok {
-					return
-				}
-				at, ok := parseNanos(rec[ti])
-				if !ok {
-					return
-				}
-				id := lineID{rec[pi], rec[ti], rec[li]}
-				if seen[id] {
-					return
-				}
-				seen[id] = true
-				h := logparse.Detect(rec[li])
-				level, _, _ := javaHeader(h.Message)
-				if level == "" {
-					level = h.Level
-				}
-				if level == "" {
-					level = logparse.DetectLevel(h.Message)
-				}
-				r := logRec{at: at, pod: rec[pi], level: level, body: rec[li]}
-				if i, ok := col["TraceID"]; ok {
-					r.trace = rec[i]
-				}
-				if i, ok := col["SpanID"]; ok {
-					r.span = rec[i]
-				}
-				out = append(out, r)
-			})
-		}
-	}
+	scanLogs(d, false, tick, func(r rawLogLine) {
+		level, _, _ := splitLogLine(r.text)
+		out = append(out, logRec{at: r.at, pod: r.pod, level: level, body: r.text, trace: r.trace, span: r.span})
+	})
 	slices.SortStableFunc(out, func(a, b logRec) int { return a.at.Compare(b.at) })
 	return out
 }
