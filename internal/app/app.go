@@ -122,13 +122,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	inhibit, err := cfg.Correlate.InhibitRules()
+	corrOpts, err := cfg.Correlate.Options()
 	if err != nil {
 		return err
-	}
-	windows, err := cfg.Correlate.MaintenanceWindows()
-	if err != nil {
-		return fmt.Errorf("correlate.maintenance: %w", err)
 	}
 	// The ranker's comparison of coarse series with their normal period
 	// reads the metric store in its own goroutine, outside the
@@ -145,23 +141,14 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	if hist != nil {
 		ranker.Extra = hist
 	}
-	corr, err = correlate.New(correlate.Options{
-		Store:        st,
-		Window:       cfg.Correlate.Window,
-		GroupBy:      cfg.Correlate.GroupBy,
-		ResolveGrace: cfg.Correlate.ResolveGrace,
-		Burst:        cfg.Correlate.Burst,
-		Rules:        cfg.Correlate.CorrelateRules(),
-		Flapping:     cfg.Correlate.FlapConfig(),
-		Maintenance:  windows,
-		Inhibit:      inhibit,
-		Topology:     graph,
-		Causes:       ranker,
-		Out:          bus.IncidentPublisher(b),
-		Now:          now,
-		Logger:       log.With("component", "correlate"),
-		Registerer:   reg,
-	})
+	corrOpts.Store = st
+	corrOpts.Topology = graph
+	corrOpts.Causes = ranker
+	corrOpts.Out = bus.IncidentPublisher(b)
+	corrOpts.Now = now
+	corrOpts.Logger = log.With("component", "correlate")
+	corrOpts.Registerer = reg
+	corr, err = correlate.New(corrOpts)
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,32 @@ type MaintenanceConfig struct {
 // ten minutes, until it has not changed for ten minutes.
 var defaultFlapping = FlappingConfig{Transitions: 4, Window: 10 * time.Minute, Stable: 10 * time.Minute}
 
+// Options returns the correlate stage's settings from this section: the
+// grouping window and labels, resolve grace, burst, grouping rules,
+// flapping, maintenance windows and inhibition. The caller adds the store,
+// the outputs, the clock and the call graph. serve, replay and the
+// benchmarks all start from it, so that they group alike.
+func (c CorrelateConfig) Options() (correlate.Options, error) {
+	inhibit, err := c.InhibitRules()
+	if err != nil {
+		return correlate.Options{}, err
+	}
+	windows, err := c.MaintenanceWindows()
+	if err != nil {
+		return correlate.Options{}, fmt.Errorf("correlate.maintenance: %w", err)
+	}
+	return correlate.Options{
+		Window:       c.Window,
+		GroupBy:      c.GroupBy,
+		ResolveGrace: c.ResolveGrace,
+		Burst:        c.Burst,
+		Rules:        c.CorrelateRules(),
+		Flapping:     c.FlapConfig(),
+		Maintenance:  windows,
+		Inhibit:      inhibit,
+	}, nil
+}
+
 // CorrelateRules returns the grouping rules as the correlate stage takes
 // them.
 func (c CorrelateConfig) CorrelateRules() []correlate.Rule {

@@ -203,43 +203,30 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential
 		return nil, err
 	}
 
-	inhibit, err := cfg.Correlate.InhibitRules()
+	opts, err := cfg.Correlate.Options()
 	if err != nil {
 		return nil, err
 	}
-	windows, err := cfg.Correlate.MaintenanceWindows()
-	if err != nil {
-		return nil, fmt.Errorf("correlate.maintenance: %w", err)
-	}
-	corr, err := correlate.New(correlate.Options{
-		Store:        p.st,
-		Window:       cfg.Correlate.Window,
-		GroupBy:      cfg.Correlate.GroupBy,
-		ResolveGrace: cfg.Correlate.ResolveGrace,
-		Burst:        cfg.Correlate.Burst,
-		Rules:        cfg.Correlate.CorrelateRules(),
-		Flapping:     cfg.Correlate.FlapConfig(),
-		Maintenance:  windows,
-		Inhibit:      inhibit,
-		Causes:       rca.IncidentRanker{Config: rca.DefaultConfig()},
-		Out: osprey.IncidentConsumerFunc(func(ctx context.Context, batch []osprey.Incident) error {
-			p.rec.incidents(batch)
-			p.backTimes.enter(StageRemediate)
-			err := p.remed.ConsumeIncidents(ctx, batch)
-			p.backTimes.exit()
-			if err != nil || p.notes == nil {
-				return err
-			}
-			p.backTimes.enter(StageNotify)
-			defer p.backTimes.exit()
-			p.notes.changed = true
-			return p.notes.n.ConsumeIncidents(ctx, batch)
-		}),
-		CatchUpInterval: neverCatchUp,
-		Now:             now,
-		Logger:          log.With("component", "correlate"),
-		Registerer:      reg,
+	opts.Store = p.st
+	opts.Causes = rca.IncidentRanker{Config: rca.DefaultConfig()}
+	opts.Out = osprey.IncidentConsumerFunc(func(ctx context.Context, batch []osprey.Incident) error {
+		p.rec.incidents(batch)
+		p.backTimes.enter(StageRemediate)
+		err := p.remed.ConsumeIncidents(ctx, batch)
+		p.backTimes.exit()
+		if err != nil || p.notes == nil {
+			return err
+		}
+		p.backTimes.enter(StageNotify)
+		defer p.backTimes.exit()
+		p.notes.changed = true
+		return p.notes.n.ConsumeIncidents(ctx, batch)
 	})
+	opts.CatchUpInterval = neverCatchUp
+	opts.Now = now
+	opts.Logger = log.With("component", "correlate")
+	opts.Registerer = reg
+	corr, err := correlate.New(opts)
 	if err != nil {
 		return nil, err
 	}

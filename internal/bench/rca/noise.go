@@ -242,20 +242,14 @@ func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, causes c
 		st.Close()
 		os.RemoveAll(dir)
 	}
-	cc := config.Default().Correlate
-	corr, err := correlate.New(correlate.Options{
-		Store:           st,
-		Window:          cc.Window,
-		GroupBy:         cc.GroupBy,
-		ResolveGrace:    cc.ResolveGrace,
-		Flapping:        cc.FlapConfig(),
-		Topology:        topo,
-		Causes:          causes,
-		Burst:           burst,
-		Now:             now,
-		Out:             out,
-		CatchUpInterval: 24 * time.Hour,
-	})
+	opts, err := config.Default().Correlate.Options()
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("noise: %w", err)
+	}
+	opts.Store, opts.Topology, opts.Causes, opts.Burst = st, topo, causes, burst
+	opts.Now, opts.Out, opts.CatchUpInterval = now, out, 24*time.Hour
+	corr, err := correlate.New(opts)
 	if err == nil {
 		err = corr.Start(ctx)
 	}
