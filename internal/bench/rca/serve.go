@@ -46,13 +46,10 @@ func traceFlushEvery(c tracedetect.Config) time.Duration {
 	return max(c.Settle/2, time.Millisecond)
 }
 
-// logRec is one raw log line of the day.
+// logRec is one raw log line of the day with the level its header names.
 type logRec struct {
-	at         time.Time
-	pod, level string
-	body       string
-	trace      string
-	span       string
+	rawLogLine
+	level string
 }
 
 // readLogRecords reads every log line of the day (reference phase first,
@@ -64,7 +61,7 @@ func readLogRecords(d *NezhaDay, tick func()) []logRec {
 	var out []logRec
 	scanLogs(d, false, tick, func(r rawLogLine) {
 		level, _, _ := splitLogLine(r.text)
-		out = append(out, logRec{at: r.at, pod: r.pod, level: level, body: r.text, trace: r.trace, span: r.span})
+		out = append(out, logRec{rawLogLine: r, level: level})
 	})
 	slices.SortStableFunc(out, func(a, b logRec) int { return a.at.Compare(b.at) })
 	return out
@@ -327,7 +324,7 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 		case stepLog:
 			batch := make([]osprey.LogRecord, 0, st.hi-st.lo)
 			for _, l := range logs[st.lo:st.hi] {
-				r := osprey.LogRecord{Time: l.at, Level: l.level, Body: l.body, Labels: osprey.Labels{
+				r := osprey.LogRecord{Time: l.at, Level: l.level, Body: l.text, Labels: osprey.Labels{
 					logmine.LabelSource: logSource, osprey.LabelService: Deployment(l.pod), "pod": l.pod,
 				}}
 				if l.trace != "" {
@@ -469,39 +466,30 @@ func serveCases(d *NezhaDay, incidents *incidentLog) ([]Case, [][]osprey.Cause, 
 // serveSteps cuts the time-sorted points, lines and spans into batches and
 // orders them by time (metrics, then logs, then spans within an instant).
 func serveSteps(points []metricPoint, logs []logRec, spans []spanRec) []serveStep {
-	var steps []serveStep
-	for i := 0; i < len(points); {
-		j := i
-		for j < len(points) && points[j].ts == points[i].ts {
-			j++
-		}
-		steps = append(steps, serveStep{at: time.UnixMilli(points[i].ts).UTC(), kind: stepMetric, lo: i, hi: j})
-		i = j
-	}
-	for i := 0; i < len(logs); {
-		sec := logs[i].at.Truncate(time.Second)
-		j := i
-		for j < len(logs) && logs[j].at.Truncate(time.Second).Equal(sec) {
-			j++
-		}
-		steps = append(steps, serveStep{at: sec, kind: stepLog, lo: i, hi: j})
-		i = j
-	}
-	for i := 0; i < len(spans); {
-		sec := spans[i].at.Truncate(time.Second)
-		j := i
-		for j < len(spans) && spans[j].at.Truncate(time.Second).Equal(sec) {
-			j++
-		}
-		steps = append(steps, serveStep{at: sec, kind: stepSpan, lo: i, hi: j})
-		i = j
-	}
+	steps := appendRuns(nil, stepMetric, len(points), func(i int) time.Time { return time.UnixMilli(points[i].ts).UTC() })
+	steps = appendRuns(steps, stepLog, len(logs), func(i int) time.Time { return logs[i].at.Truncate(time.Second) })
+	steps = appendRuns(steps, stepSpan, len(spans), func(i int) time.Time { return spans[i].at.Truncate(time.Second) })
 	slices.SortStableFunc(steps, func(a, b serveStep) int {
 		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.kind, b.kind)
 	})
+	return steps
+}
+
+// appendRuns appends a step of kind for every run of consecutive items
+// 0..n-1 that share at(i), the step's time.
+func appendRuns(steps []serveStep, kind, n int, at func(i int) time.Time) []serveStep {
+	for i := 0; i < n; {
+		t := at(i)
+		j := i + 1
+		for j < n && at(j).Equal(t) {
+			j++
+		}
+		steps = append(steps, serveStep{at: t, kind: kind, lo: i, hi: j})
+		i = j
+	}
 	return steps
 }
 
