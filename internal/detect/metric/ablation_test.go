@@ -100,6 +100,7 @@ func TestAblation(t *testing.T) {
 		}},
 		{"novelty at the longest length alone", func(c *Config) { c.novelOneOrder = true }},
 		{"without seasons", func(c *Config) { c.noSeason = true }},
+		{"without fatigue", func(c *Config) { c.FatigueStep = 0 }},
 		{"no debounce", func(c *Config) { c.Refractory = 0 }},
 		{"no alarm growth bound", func(c *Config) { c.AlarmGrow = c.RecordGrow }},
 		{"without novel, no alarm growth bound", func(c *Config) {
@@ -127,6 +128,20 @@ func TestAblation(t *testing.T) {
 		{"ShiftClip 2.75", func(c *Config) { c.ShiftClip = 2.75 }},
 		{"ShiftClip 3", func(c *Config) { c.ShiftClip = 3 }},
 	} {
+		cfg := base
+		x.f(&cfg)
+		t.Log(x.name, evalCfg(t, c, fs, cfg, true))
+	}
+	// Sensitivity of the fatigue (docs/detection.md, Session 6): its step
+	// and decay around the defaults.
+	for _, d := range []float64{0.998, 0.999, 0.9993, 0.9995, 0.9997, 0.9998, 0.9999} {
+		for _, step := range []float64{0.05, 0.075, 0.1, 0.125, 0.15} {
+			cfg := base
+			cfg.FatigueDecay, cfg.FatigueStep = d, step
+			t.Log(fmt.Sprintf("FatigueDecay %v, FatigueStep %v", d, step), evalCfg(t, c, fs, cfg, true))
+		}
+	}
+	for _, x := range []v{} {
 		cfg := base
 		x.f(&cfg)
 		t.Log(x.name, evalCfg(t, c, fs, cfg, true))

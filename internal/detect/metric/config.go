@@ -45,6 +45,16 @@ type Config struct {
 	// anomaly in the same series is still seen. A lasting change of
 	// regime raises the record by AlarmGrow per alarm.
 	AlarmGrow float64
+	// FatigueStep and FatigueDecay calibrate each component to how often
+	// it alarms in this series: every alarm raises, for each component
+	// that scored at or above the threshold in it, the surprise that
+	// component needs by FatigueStep octaves (0.1: about 7 %), and the
+	// rise decays by FatigueDecay per sample (0.9995: halves in about
+	// 1,400 samples, a day at one sample a minute). A component that keeps
+	// raising alarms in a series asks a little more of its next one; the
+	// other components, and the series after a quiet spell, are as before.
+	// FatigueStep 0 disables it.
+	FatigueStep, FatigueDecay float64
 	// ScoreOctaves maps the ratio of a surprise to its record to a score:
 	// score = 0.5 + 0.5·log2(surprise/record)/ScoreOctaves, clamped to
 	// [0, 1]. A score of 0.5 equals the record; 1 is 2^ScoreOctaves times it.
@@ -141,6 +151,8 @@ func DefaultConfig() Config {
 		RecordDecay:    0.9998,
 		RecordGrow:     4,
 		AlarmGrow:      1.5,
+		FatigueStep:    0.1,
+		FatigueDecay:   0.9995,
 		ScoreOctaves:   4,
 		BurstAllowance: 4,
 		BurstClip:      10,
@@ -184,6 +196,12 @@ func (c *Config) Validate() error {
 	unit("novel_alpha", c.NovelAlpha)
 	if !(c.RecordDecay > 0 && c.RecordDecay < 1) {
 		errs = append(errs, fmt.Errorf("record_decay: %v is not in (0, 1)", c.RecordDecay))
+	}
+	if !(c.FatigueStep >= 0) {
+		errs = append(errs, fmt.Errorf("fatigue_step: %v is negative", c.FatigueStep))
+	}
+	if !(c.FatigueDecay >= 0 && c.FatigueDecay < 1) {
+		errs = append(errs, fmt.Errorf("fatigue_decay: %v is not in [0, 1)", c.FatigueDecay))
 	}
 	if !(c.AlarmGrow > 1) {
 		errs = append(errs, fmt.Errorf("alarm_grow: %v must be above 1", c.AlarmGrow))

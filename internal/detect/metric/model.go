@@ -141,6 +141,15 @@ type Model struct {
 
 	day  [dayBins]float32
 	week [weekBins]float32
+
+	// fatigue is, per component, how much the alarms it raised in this
+	// series lately raise the surprise it needs, in octaves (log2 of the
+	// factor), decaying (Config.FatigueStep, FatigueDecay); 0 means none.
+	// fatigueBand is 2^fatigue[CompPoint], the factor it widens the band
+	// by, kept so that the band costs no exponential per sample; 0 (or 1)
+	// means none.
+	fatigue     [numComponents]float32
+	fatigueBand float32
 }
 
 // Update feeds one sample, at tsMs milliseconds since the epoch, and returns
@@ -254,7 +263,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) (res Result) {
 			if !(z[c] > 0) {
 				// q would be ≤ 0 or NaN: not above zeroBelow.
 			} else if q := z[c] / bar; q > zeroBelow {
-				sc = clamp(0.5+half*log2(q), 0, 1)
+				sc = clamp(0.5+half*(log2(q)-float64(m.fatigue[c])), 0, 1)
 			}
 			res.Components[c] = sc
 			best = maxOf(best, sc)
@@ -281,6 +290,7 @@ func (m *Model) Update(cfg *Config, tsMs int64, v float64) (res Result) {
 	if warm {
 		res.Score = best
 		res.Alarm = m.debounce(cfg, material(cfg, v, res.Expected, res.Score))
+		m.tire(cfg, &res)
 	}
 
 	// Learn from the sample.
@@ -376,6 +386,62 @@ func (m *Model) burstExcursion(cfg *Config, z, rec, sc float64) {
 		m.burstBar = 0
 	}
 }
+
+// tire updates each component's fatigue after the sample scored res: an
+// alarm adds Config.FatigueStep octaves to that of every component that
+// scored at or above the threshold in it, and every fatigueEvery samples
+// the fatigue decays by Config.FatigueDecay per sample. It is a
+// calibration the records cannot make: a record follows the largest
+// surprise of the recent past and returns within a few thousand samples,
+// so a component whose surprises in this series keep breaking its record
+// (a heavy-tailed series, a novelty rate still falling) raises an alarm
+// at each; fatigue remembers that it did, for that component alone, so
+// an alarm of another component, or of this one after a quiet spell, is
+// judged as before (docs/detection.md, Session 6).
+func (m *Model) tire(cfg *Config, res *Result) {
+	alarm := res.Alarm >= m.threshold(cfg)
+	decay := m.n%fatigueEvery == 0
+	if !alarm && (!decay || m.fatigue == [numComponents]float32{}) {
+		return
+	}
+	if decay {
+		d := cfg.FatigueDecay
+		for range fatigueEveryLog {
+			d *= d
+		}
+		for c := range numComponents {
+			if f := m.fatigue[c] * float32(d); f >= fatigueMin {
+				m.fatigue[c] = f
+			} else {
+				m.fatigue[c] = 0
+			}
+		}
+	}
+	if alarm {
+		for c := range numComponents {
+			if res.Components[c] >= m.threshold(cfg) {
+				m.fatigue[c] += float32(cfg.FatigueStep)
+			}
+		}
+	}
+	m.fatigueBand = 0
+	if f := m.fatigue[CompPoint]; f > 0 {
+		m.fatigueBand = float32(math.Exp2(float64(f)))
+	}
+}
+
+// fatigueEvery is how often, in samples, the fatigue decays (by
+// FatigueDecay^fatigueEvery): a stale fatigue of at most 15 samples' decay
+// (under 1 % of it at the default decay) for an update that pays for
+// the decay and the band's exponential once per 16 samples.
+const (
+	fatigueEveryLog = 4
+	fatigueEvery    = 1 << fatigueEveryLog
+)
+
+// fatigueMin is the fatigue, in octaves, below which it is dropped (a
+// factor of 1.0007), so a series back at rest skips tire's loop.
+const fatigueMin = 1e-3
 
 // persist applies novelty persistence (see novelPersistDecay) to zn, this
 // sample's novelty surprise: a new shape makes new sequences at several
@@ -478,6 +544,9 @@ func (m *Model) bandWidth(cfg *Config, k Predictor, scale float64) float64 {
 		ratio = cfg.band.ratio
 	} else {
 		ratio = bandRatio(m.threshold(cfg), cfg.ScoreOctaves)
+	}
+	if f := m.fatigueBand; f > 1 {
+		ratio *= float64(f)
 	}
 	return atLeast(m.pointRec[k], 1) * ratio * scale
 }

@@ -756,3 +756,79 @@ func TestLog2(t *testing.T) {
 		}
 	}
 }
+
+// TestFatigue checks Model.tire and its effect: an alarm adds FatigueStep
+// octaves to the components that raised it and to no other, the fatigue
+// halves in about 1,386 samples at FatigueDecay 0.9995 and is dropped
+// once negligible; a second, identical spike is then judged against a
+// point record raised by the fatigue and nothing else, and the band
+// widens by as much.
+func TestFatigue(t *testing.T) {
+	cfg := DefaultConfig()
+	var m Model
+	alarm := Result{Alarm: 0.6}
+	alarm.Components[CompPoint], alarm.Components[CompNovel] = 0.6, 0.3
+	m.n = 1
+	m.tire(&cfg, &alarm)
+	if m.fatigue[CompPoint] != float32(cfg.FatigueStep) || m.fatigue[CompNovel] != 0 {
+		t.Fatalf("fatigue after a point alarm %v, want %v for point alone", m.fatigue, cfg.FatigueStep)
+	}
+	quiet := Result{}
+	for range 1386 {
+		m.n++
+		m.tire(&cfg, &quiet)
+	}
+	if f := m.fatigue[CompPoint]; math.Abs(float64(f)-cfg.FatigueStep/2) > 0.001 {
+		t.Errorf("fatigue after 1,386 quiet samples %v, want about %v", f, cfg.FatigueStep/2)
+	}
+	for range 10000 {
+		m.n++
+		m.tire(&cfg, &quiet)
+	}
+	if m.fatigue != ([numComponents]float32{}) {
+		t.Errorf("fatigue after 11,386 quiet samples %v, want none", m.fatigue)
+	}
+
+	// Two spikes of 8σ, 300 samples apart, with and without fatigue.
+	const first, second = 2000, 2300
+	vals := signal(3000, 21, func(i int, e float64) float64 {
+		if i == first || i == second {
+			return 108
+		}
+		return 100 + e
+	})
+	off := cfg
+	off.FatigueStep = 0
+	with, without := run(cfg, vals), run(off, vals)
+	as := alarms(cfg, with)
+	if len(as) == 0 || as[len(as)-1] < first {
+		t.Fatalf("alarms at %v, want one at the first spike (%d)", as, first)
+	}
+	for i := range as[0] + 1 {
+		if with[i] != without[i] {
+			t.Fatalf("sample %d scores %+v with fatigue, %+v without, before any fatigue", i, with[i], without[i])
+		}
+	}
+	if !with[first].Fired(CompPoint, cfg.Threshold) {
+		t.Fatalf("the first spike did not alarm on point: %+v", with[first])
+	}
+	// The fatigue the point component has at the second spike: each
+	// point alarm before it added FatigueStep, decayed by FatigueDecay^16
+	// at every sample after it whose count (index + 1) is a multiple of 16.
+	f := 0.0
+	for _, i := range as {
+		if i < second && with[i].Fired(CompPoint, cfg.Threshold) {
+			steps := (second)/fatigueEvery - (i+1)/fatigueEvery
+			f += cfg.FatigueStep * math.Pow(cfg.FatigueDecay, float64(steps*fatigueEvery))
+		}
+	}
+	a, b := with[second].Components[CompPoint], without[second].Components[CompPoint]
+	t.Logf("alarms at %v; point fatigue at the second spike %.4f octaves; its point score %.4f, %.4f without", as, f, a, b)
+	if !(b > 0 && b < 1) || math.Abs(b-a-0.5*f/cfg.ScoreOctaves) > 1e-6 {
+		t.Errorf("second spike's point score %v with fatigue, %v without; want %v less", a, b, 0.5*f/cfg.ScoreOctaves)
+	}
+	wb, wob := with[second].Upper-with[second].Expected, without[second].Upper-without[second].Expected
+	if math.Abs(wb/wob-math.Exp2(f)) > 1e-6 {
+		t.Errorf("band %v with fatigue, %v without; want %v times wider", wb, wob, math.Exp2(f))
+	}
+}

@@ -46,7 +46,10 @@ const (
 	// was added. Versions 2 and 3 have model records of the same size
 	// (1,642 bytes), so a record does not tell its version: whoever stores
 	// records (the header here, the log detector's header for its
-	// Tracker records) stores the version with them.
+	// Tracker records) stores the version with them. 4: each component's
+	// fatigue and the band's factor from it (Model.fatigue, fatigueBand,
+	// 24 bytes at the end of the record) were added; a version-3 model
+	// has none.
 	//
 	// Adding a field to Model: encode it in encodeModel, decode it in
 	// decodeModel under `if v >= <new version>`, bump snapVersion, write
@@ -58,7 +61,7 @@ const (
 	// older versions. A change of a field's meaning or type, or a removed
 	// field, needs a conversion in decodeModel (as version 2's shift
 	// fields have) or a higher snapVersionMin.
-	snapVersion = 3
+	snapVersion = 4
 	// snapVersionMin is the oldest version Restore reads. Version 1
 	// (before the burst component) is still refused: no fixture of it is
 	// kept to test a reader against.
@@ -297,6 +300,10 @@ func encodeModel(e *snapfile.Encoder, m *Model) {
 	for _, v := range m.week {
 		e.F32(v)
 	}
+	for _, v := range m.fatigue {
+		e.F32(v)
+	}
+	e.F32(m.fatigueBand)
 }
 
 // encodeAnomaly appends the fields of an open anomaly; EndsAt, zero while
@@ -399,6 +406,10 @@ func (d *snapDecoder) model(m *Model) {
 // start at 0; record[CompShift] is reset to 0 (see below); every other
 // field is read as stored (the burst CUSUMs and the other records mean
 // what they meant).
+//
+// Version 3 to 4: fatigue and fatigueBand start at 0 (no alarm has tired
+// a component);
+// every other field is read as stored.
 func decodeModel(rec []byte, v uint32, m *Model) []byte {
 	le := binary.LittleEndian
 	u32 := func() uint32 { v := le.Uint32(rec); rec = rec[4:]; return v }
@@ -469,6 +480,12 @@ func decodeModel(rec []byte, v uint32, m *Model) []byte {
 	}
 	for i := range m.week {
 		m.week[i] = f32()
+	}
+	if v >= 4 {
+		for i := range m.fatigue {
+			m.fatigue[i] = f32()
+		}
+		m.fatigueBand = f32()
 	}
 	return rec
 }

@@ -297,7 +297,7 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 		{"newer version", set(8, snapVersion+1), fmt.Sprintf("version %d, this build reads versions 2 to %d", snapVersion+1, snapVersion)},
 		// Version 3 as written between the burst excursion and the shift
 		// CUSUM (commit e0cce65), with burstBar but the old shift fields.
-		{"interim version 3 (1,650-byte model record)", set(12, 1650), "model record of 1650 bytes, a version-3 record has 1642"},
+		{"interim version 3 (1,650-byte model record)", resum(slices.Concat(set(8, 3)[:12], set(12, 1650)[12:])), "model record of 1650 bytes, a version-3 record has 1642"},
 		{"version 2 with another model record size", resum(slices.Concat(set(8, 2)[:12], set(12, 1650)[12:])), "model record of 1650 bytes, a version-2 record has 1642"},
 		{"other model layout", set(12, uint32(modelRecordSize-8)), "model record of"},
 		{"truncated in the header", snap[:10], "truncated"},

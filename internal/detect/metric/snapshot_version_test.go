@@ -244,7 +244,7 @@ func TestModelRecordSizes(t *testing.T) {
 	if modelRecordSizes[snapVersion] != binary.Size(Model{}) {
 		t.Errorf("version %d record %d bytes, Model's fields take %d", snapVersion, modelRecordSizes[snapVersion], binary.Size(Model{}))
 	}
-	for v, want := range map[int]int{2: modelRecordV2, 3: modelRecordV3} {
+	for v, want := range map[int]int{2: modelRecordV2, 3: modelRecordV3, 4: modelRecordV3 + fatigueBytes} {
 		if modelRecordSizes[v] != want {
 			t.Errorf("version %d record %d bytes, its files hold %d", v, modelRecordSizes[v], want)
 		}
@@ -278,5 +278,120 @@ func BenchmarkDecodeModel(b *testing.B) {
 		if d.Err != nil || m != src {
 			b.Fatal("records do not decode to the model")
 		}
+	}
+}
+
+// fatigueBytes is what version 4 added at the end of the model record:
+// each component's fatigue and the band's factor, float32s.
+const fatigueBytes = 4 * (int(numComponents) + 1)
+
+// TestTrackerReadsVersion3 checks that a Tracker record written by the
+// build before version 4 (testdata/tracker-v3.golden) reads, given its
+// version, as the version-4 record of the model it stands for (the same
+// bytes with a fatigue of 0 appended to the model), and that AppendBinary
+// writes that form.
+func TestTrackerReadsVersion3(t *testing.T) {
+	v3 := readGolden(t, "tracker-v3.golden")
+	le := binary.LittleEndian
+	if size := le.Uint32(v3); size != modelRecordV3 {
+		t.Fatalf("tracker-v3.golden carries a model record of %d bytes, want %d", size, modelRecordV3)
+	}
+	const at = 8 // size | quiet | model | open ...
+	end := at + modelRecordV3
+	v4 := slices.Concat(le.AppendUint32(nil, uint32(modelRecordV3+fatigueBytes)), v3[4:end], make([]byte, fatigueBytes), v3[end:])
+
+	var old, cur Tracker
+	if err := old.UnmarshalBinaryVersion(v3, 3); err != nil {
+		t.Fatalf("unmarshal tracker-v3.golden: %v", err)
+	}
+	if err := cur.UnmarshalBinaryVersion(v4, 4); err != nil {
+		t.Fatalf("unmarshal its version-4 form: %v", err)
+	}
+	if !reflect.DeepEqual(old, cur) {
+		t.Errorf("version 3 reads as\n%+v\nits version-4 form as\n%+v", old, cur)
+	}
+	if old.model.n == 0 || old.open == nil {
+		t.Errorf("tracker-v3.golden read as n %d, open %v; want a learnt model and an open anomaly", old.model.n, old.open != nil)
+	}
+	if old.model.fatigue != ([numComponents]float32{}) {
+		t.Errorf("a version-3 model read with fatigue %v, want none", old.model.fatigue)
+	}
+	got, _ := old.AppendBinary(nil)
+	if snapVersion == 4 && !bytes.Equal(got, v4) {
+		t.Error("AppendBinary of the tracker read from version 3 is not its version-4 form")
+	}
+	var wrong Tracker
+	if err := wrong.UnmarshalBinaryVersion(v3, 4); !errors.Is(err, ErrSnapshot) {
+		t.Errorf("the version-3 record read as version 4: %v, want ErrSnapshot (its size)", err)
+	}
+}
+
+// TestSnapshotReadsVersion3 checks that an engine snapshot written by the
+// build before version 4 (testdata/snapshot-v3.golden) restores into the
+// models its version-4 form restores into (built here by walking the
+// file, a fatigue of 0 appended to each model), that both are written
+// alike, and that the version-4 golden holds a fatigue to round-trip.
+func TestSnapshotReadsVersion3(t *testing.T) {
+	v3 := readGolden(t, "snapshot-v3.golden")
+	old, _ := NewEngine(DefaultConfig(), &collector{}, 0)
+	if err := old.Restore(bytes.NewReader(v3)); err != nil {
+		t.Fatalf("restore snapshot-v3.golden: %v", err)
+	}
+	if old.Series() != len(snapLabels) {
+		t.Fatalf("restored %d series, the file holds %d", old.Series(), len(snapLabels))
+	}
+	le := binary.LittleEndian
+	v4 := slices.Concat([]byte(snapMagic), le.AppendUint32(nil, 4), le.AppendUint32(nil, uint32(modelRecordV3+fatigueBytes)))
+	p := len(snapMagic) + 8
+	fps := make([]osprey.Fingerprint, 0, len(old.series))
+	for fp := range old.series {
+		fps = append(fps, fp)
+	}
+	slices.Sort(fps)
+	for _, fp := range fps {
+		if v3[p] != tagSeries || osprey.Fingerprint(le.Uint64(v3[p+1:])) != fp {
+			t.Fatalf("offset %d: not the record of series %x", p, uint64(fp))
+		}
+		end := p + 13 + modelRecordV3 // tag | fingerprint | quiet | model
+		v4 = slices.Concat(v4, v3[p:end], make([]byte, fatigueBytes))
+		p = end + 1
+		if a := old.series[fp].open; a != nil {
+			var enc snapfile.Encoder
+			encodeAnomaly(&enc, a)
+			p += len(enc.B)
+		}
+		v4 = append(v4, v3[end:p]...)
+	}
+	v4 = resum(append(v4, v3[p:]...))
+
+	cur, _ := NewEngine(DefaultConfig(), &collector{}, 0)
+	if err := cur.Restore(bytes.NewReader(v4)); err != nil {
+		t.Fatalf("restore the version-4 form: %v", err)
+	}
+	if !reflect.DeepEqual(old.series, cur.series) {
+		t.Error("version 3 restores other series than its version-4 form")
+	}
+	got := snapshotBytes(t, old)
+	if snapVersion == 4 && !bytes.Equal(got, v4) {
+		t.Errorf("snapshot of the engine restored from version 3 (%d bytes) is not its version-4 form (%d bytes)", len(got), len(v4))
+	}
+	if thr, ok := old.Threshold(snapLabels[2]); !ok || thr <= DefaultConfig().Threshold {
+		t.Errorf("feedback lost: threshold %v, %v", thr, ok)
+	}
+
+	// The current golden carries a fatigue, so the round trip of
+	// TestSnapshotGolden covers the field.
+	eng, _ := NewEngine(DefaultConfig(), &collector{}, 0)
+	if err := eng.Restore(bytes.NewReader(readGolden(t, fmt.Sprintf("snapshot-v%d.golden", snapVersion)))); err != nil {
+		t.Fatal(err)
+	}
+	tired := 0
+	for _, tr := range eng.series {
+		if tr.model.fatigue != ([numComponents]float32{}) {
+			tired++
+		}
+	}
+	if tired == 0 {
+		t.Error("no series of the current golden has a fatigue, so its encoding is not tested")
 	}
 }
