@@ -49,8 +49,11 @@
 // [0, 1], for the strongest component: 0.5 means "as surprising as the most
 // surprising moment of the last few thousand samples". Once warm, a record
 // grows by at most Config.AlarmGrow per sample, so one anomaly does not hide
-// the next, smaller one. The default threshold, 0.54, is a new record by
-// 25 %. After an alarm nothing is reported for Config.Refractory samples
+// the next, smaller one. Each alarm also raises, for the components that
+// raised it, the surprise they need by Config.FatigueStep octaves,
+// decaying by Config.FatigueDecay per sample (fatigue: a component that
+// keeps alarming on a series asks a little more of it for about a day).
+// The default threshold, 0.54, is a new record by 25 %. After an alarm nothing is reported for Config.Refractory samples
 // (debouncing), so one incident is one alarm.
 //
 // Engine keeps a Model per series fingerprint (bounded in number), consumes
