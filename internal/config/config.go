@@ -175,7 +175,9 @@ type BusConfig struct {
 // CorrelateConfig configures the built-in correlation stage.
 type CorrelateConfig struct {
 	// Window is how close in time an event must be to an open incident's
-	// last activity to join it.
+	// last activity to join it. After an incident's first Window, a new
+	// alert of a group joins it only while a member of that group there
+	// still fires.
 	Window time.Duration `yaml:"window"`
 	// GroupBy lists the labels whose shared value groups events into one
 	// incident; the first label an event has is used.

@@ -115,6 +115,10 @@ type change struct {
 //     alerts of the same group never join a resolved incident.
 //   - An incident a person reopened while all its members were clear is held
 //     open (not auto-resolved) until one of its members fires again.
+//   - A new alert of a group joins the group's open incident only while
+//     the incident is young (opened within window) or one of the group's
+//     members there still fires; once they have all cleared it is a new
+//     onset and opens an incident of its own (groupIncident).
 //   - An anomaly that began with an escalation is a new onset (newOnset):
 //     when the incident of its series opened more than window before it,
 //     it is grouped as a new signal, not as a repeat of that member.
@@ -376,26 +380,75 @@ func (s *state) apply(sig signal) *change {
 		return s.applyRule(sig, r, key)
 	}
 	key := s.groupKey(sig.labels)
-	if key != "" {
-		if id, ok := s.byGroup[key]; ok {
-			inc := s.open[id]
-			if s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
-				return s.join(inc, sig, fmt.Sprintf("same %s within %s", key, s.window))
-			}
-		}
+	group, settled := s.groupIncident(&sig, key)
+	if group != nil {
+		return s.join(group, sig, fmt.Sprintf("same %s within %s", key, s.window))
 	}
 	inc, why := s.neighbourIncident(key, sig.at)
 	if inc == nil {
 		inc, why = s.burstIncident(&sig)
 	}
 	if inc == nil {
-		return s.openIncident(sig)
+		ch := s.openIncident(sig)
+		if settled != nil {
+			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s opened %s earlier and its %s alerts had all cleared",
+				settled.ID, key, sig.at.Sub(settled.OpenedAt).Round(time.Second), key)
+		}
+		return ch
 	}
 	ch := s.join(inc, sig, why)
 	if key != "" {
 		s.byGroup[key] = inc.ID
 	}
 	return ch
+}
+
+// groupIncident returns the unresolved incident a new signal joins by its
+// group key (key, from groupKey). The group's incident takes it while
+//
+//   - a member of the group other than the signal's own was active within
+//     the window (groupActiveSince), as before, and
+//   - the incident is young (opened at most window before the signal) or
+//     a member of the group other than the signal's own is still firing
+//     (or flapping).
+//
+// The second condition keeps an incident from chaining faults. A service
+// that is a symptom of one fault after another (a caller logging new
+// errors each time something it calls breaks) raises new alerts, each
+// lasting a few minutes, for every fault; when faults come minutes apart
+// the next one's alerts arrive within the window of the last one's
+// clearing, so with the first condition alone one incident gathered fault
+// after fault for as long as the service kept failing now and then, and
+// was ranked on all of it (docs/rca.md, "One incident per onset"). A new
+// alert of a service whose alerts in the incident have all cleared, after
+// the incident's first window, is a new onset: the service recovered and
+// failed again, and an operator expects a new incident (its neighbours'
+// symptoms then join it through the call graph while it spreads). While
+// the service's alerts still fire, a new one is part of the same ongoing
+// problem (a database slow for ten minutes that now runs out of
+// connections), and within the incident's first window alerts of one
+// failure may stagger and clear before the next fires; both join as
+// before. Repeats of members, flapping and reopens go by fingerprint and
+// are not affected.
+//
+// settled is the group's incident when only the second condition kept
+// the signal out of it (for the new incident's timeline), else nil.
+func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Incident) {
+	if key == "" {
+		return nil, nil
+	}
+	id, ok := s.byGroup[key]
+	if !ok {
+		return nil, nil
+	}
+	inc = s.open[id]
+	if !s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
+		return nil, nil
+	}
+	if sig.at.Sub(inc.OpenedAt) <= s.window || s.groupFiring(inc, key, sig.fingerprint) {
+		return inc, nil
+	}
+	return nil, inc
 }
 
 // newOnset reports whether sig, a signal of a member of inc, is to be
@@ -817,6 +870,19 @@ func (s *state) groupActiveSince(inc *osprey.Incident, key string, since time.Ti
 	name, value, _ := cut(key)
 	for i := len(inc.Members) - 1; i >= 0; i-- {
 		if m := &inc.Members[i]; !m.LastSeen.Before(since) && m.Fingerprint != except && s.inGroup(m.Labels, name, value) {
+			return true
+		}
+	}
+	return false
+}
+
+// groupFiring reports whether a member of inc in the group key, other than
+// the member except, is firing or flapping.
+func (s *state) groupFiring(inc *osprey.Incident, key string, except osprey.Fingerprint) bool {
+	name, value, _ := cut(key)
+	for i := range inc.Members {
+		m := &inc.Members[i]
+		if (m.Status == osprey.StatusFiring || m.Flapping) && m.Fingerprint != except && s.inGroup(m.Labels, name, value) {
 			return true
 		}
 	}

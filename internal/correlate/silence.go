@@ -134,14 +134,8 @@ func (s *state) target(sig signal) *osprey.Incident {
 			return inc
 		}
 	}
-	if key := s.groupKey(sig.labels); key != "" {
-		if id, ok := s.byGroup[key]; ok {
-			if inc := s.open[id]; inc != nil && s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
-				return inc
-			}
-		}
-	}
-	return nil
+	inc, _ := s.groupIncident(&sig, s.groupKey(sig.labels))
+	return inc
 }
 
 // clip shortens s to at most n bytes for a message.

@@ -1,0 +1,150 @@
+package correlate_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/correlate"
+)
+
+// After its first window, an incident takes a new alert of a group only
+// while one of the group's members there still fires: a new alert of a
+// service whose alerts have all cleared is a new onset and opens an
+// incident of its own. Repeats of a member stay with it.
+func TestNewOnsetAfterTheGroupCleared(t *testing.T) {
+	const m = time.Minute
+	for _, tc := range []struct {
+		name string
+		evs  []ev
+		// joins says whether Latency on checkout joined the incident of
+		// Errors on checkout.
+		joins bool
+	}{{
+		name: "cleared, incident past its first window: a new incident",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: checkout},
+			{at: 3 * m, name: "Errors", labels: checkout, resolved: true},
+			{at: 6 * m, name: "Latency", labels: checkout},
+		},
+		joins: false,
+	}, {
+		name: "still firing: the same ongoing problem",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: checkout},
+			{at: 3 * m, name: "Errors", labels: checkout},
+			{at: 6 * m, name: "Errors", labels: checkout},
+			{at: 10 * m, name: "Latency", labels: checkout},
+		},
+		joins: true,
+	}, {
+		name: "cleared within the incident's first window: staggered alerts of one failure",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: checkout},
+			{at: m, name: "Errors", labels: checkout, resolved: true},
+			{at: 4 * m, name: "Latency", labels: checkout},
+		},
+		joins: true,
+	}, {
+		name: "another service still firing does not hold the group open",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: checkout},
+			{at: 0, name: "Disk", labels: osprey.Labels{"host": "db1"}},
+			{at: 3 * m, name: "Errors", labels: checkout, resolved: true},
+			// Disk has its own group (host=db1); it does not make the
+			// incident of checkout's Errors take new checkout alerts.
+			{at: 6 * m, name: "Latency", labels: checkout},
+		},
+		joins: false,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{grace: 5 * m})
+			r.send(tc.evs...)
+			first := r.memberOf("Errors", "checkout")
+			second := r.memberOf("Latency", "checkout")
+			if got := first.ID == second.ID; got != tc.joins {
+				t.Fatalf("Latency joined the incident of Errors: %v, want %v", got, tc.joins)
+			}
+			if !tc.joins && !hasEntry(second, osprey.TimelineOpened, "a new onset: incident "+first.ID+" of the same service=checkout") {
+				t.Errorf("the new incident does not say why it did not join %s: %+v", first.ID, second.Timeline)
+			}
+		})
+	}
+}
+
+// Repeats of a member whose group cleared stay with its incident (and
+// reopen it after it resolved), however old the incident: only new alerts
+// are new onsets.
+func TestRepeatAfterTheGroupClearedStaysInItsIncident(t *testing.T) {
+	const m = time.Minute
+	r := newRig(t, rigOptions{grace: 5 * m})
+	r.send(
+		ev{at: 0, name: "Errors", labels: checkout},
+		ev{at: 2 * m, name: "Errors", labels: checkout, resolved: true},
+		// Within the grace: the incident is still open.
+		ev{at: 6 * m, name: "Errors", labels: checkout},
+		ev{at: 7 * m, name: "Errors", labels: checkout, resolved: true},
+		// After the grace (resolved at 12m), within the reopen window.
+		ev{at: 14 * m, name: "Errors", labels: checkout},
+	)
+	inc := r.only()
+	if inc.Status != osprey.IncidentOpen || len(inc.Members) != 1 || inc.Members[0].Count != 3 {
+		t.Fatalf("incident %s with %d members (count %d), want open with Errors fired 3 times", inc.Status, len(inc.Members), inc.Members[0].Count)
+	}
+	if !hasEntry(inc, osprey.TimelineStatus, "reopened") {
+		t.Errorf("no reopen entry: %+v", inc.Timeline)
+	}
+}
+
+// A flapping member counts as firing: its group keeps taking new alerts.
+func TestFlappingMemberKeepsItsGroupOpenToNewAlerts(t *testing.T) {
+	const m = time.Minute
+	r := newExtRig(t, correlate.Options{Flapping: flapping, ResolveGrace: 5 * m})
+	for i := range 8 {
+		r.send(ev{at: time.Duration(i) * m, name: "Probe", labels: checkout, resolved: i%2 == 1})
+	}
+	r.send(ev{at: 8 * m, name: "Latency", labels: checkout})
+	probe := r.memberOf("Probe", "checkout")
+	if !probe.Members[0].Flapping || probe.Members[0].Status != osprey.StatusResolved {
+		t.Fatalf("Probe flapping=%v status=%s, want a flapping member last reported resolved", probe.Members[0].Flapping, probe.Members[0].Status)
+	}
+	if r.memberOf("Latency", "checkout").ID != probe.ID {
+		t.Error("a new alert did not join the incident of a flapping member of its service")
+	}
+}
+
+// The shape that chained faults into one incident: a caller is a symptom
+// of one callee's fault, recovers, and minutes later is a symptom of
+// another callee's. Its second alert is a late symptom of the second
+// fault: it joins that fault's incident through the call graph instead of
+// the first fault's incident through its service, which its first alert
+// kept open to new alerts of the caller for a window after clearing.
+func TestSymptomOfASecondFaultJoinsTheSecondIncident(t *testing.T) {
+	const m = time.Minute
+	g := callGraph(t, [2]string{"frontend", "cart"}, [2]string{"frontend", "db"})
+	frontend := osprey.Labels{"service": "frontend"}
+	r := newRig(t, rigOptions{topo: g, grace: 5 * m})
+	r.send(
+		ev{at: 0, name: "Errors", labels: osprey.Labels{"service": "cart"}},
+		ev{at: 30 * time.Second, name: "Errors5xx", labels: frontend},
+		ev{at: 2 * m, name: "Errors", labels: osprey.Labels{"service": "cart"}, resolved: true},
+		ev{at: 2 * m, name: "Errors5xx", labels: frontend, resolved: true},
+		// The second fault, 6m after the first.
+		ev{at: 6 * m, name: "SlowQueries", labels: osprey.Labels{"service": "db"}},
+		ev{at: 6*m + 30*time.Second, name: "Latency", labels: frontend},
+	)
+	cart := r.memberOf("Errors", "cart")
+	db := r.memberOf("SlowQueries", "db")
+	if cart.ID == db.ID {
+		t.Fatal("the two faults share an incident")
+	}
+	if r.memberOf("Errors5xx", "frontend").ID != cart.ID {
+		t.Error("frontend's first symptom did not join cart's incident")
+	}
+	if got := r.memberOf("Latency", "frontend").ID; got != db.ID {
+		t.Errorf("frontend's second symptom joined %s, want db's incident %s (cart's is %s)", got, db.ID, cart.ID)
+	}
+	if n := len(incidents(t, r.st)); n != 2 {
+		t.Errorf("%d incidents, want 2", n)
+	}
+}
