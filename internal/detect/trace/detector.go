@@ -176,7 +176,9 @@ type Detector struct {
 	lat     *LatencyProfile
 	svcs    map[string]*svcWindow
 	delayed []delayedSpan
-	stats   Stats
+	// ended holds anomalies ended by a gap (endGap) until evaluate.
+	ended []osprey.Anomaly
+	stats Stats
 
 	started  atomic.Bool
 	stopOnce sync.Once
@@ -471,6 +473,13 @@ func (d *Detector) judge(service, op string, u Unit, self time.Duration, now tim
 		w.dirty = true
 	}
 	if u.At.After(w.newest) {
+		// A service without a judged span for a whole window has no
+		// evidence left for its open anomalies: they end where its spans
+		// stopped (a break seen again after the gap is a new episode,
+		// with its own onset).
+		if !w.newest.IsZero() && u.At.Sub(w.newest) > d.cfg.Window {
+			d.endGap(service, w)
+		}
 		w.newest = u.At
 		w.dirty = true
 	}
@@ -484,6 +493,27 @@ func (d *Detector) judge(service, op string, u Unit, self time.Duration, now tim
 		return
 	}
 	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: u.Group})
+}
+
+// endGap ends service's open anomalies at its newest span, for a gap of
+// more than a window without spans; evaluate emits them first.
+func (d *Detector) endGap(service string, w *svcWindow) {
+	for _, signal := range []string{SignalFlow, SignalLatency} {
+		open := w.open[signal]
+		if open == nil {
+			continue
+		}
+		ended := *open
+		ended.EndsAt = w.newest
+		if ended.EndsAt.Before(ended.StartsAt) {
+			ended.EndsAt = ended.StartsAt
+		}
+		ended.Evidence = append(slices.Clone(open.Evidence), osprey.Evidence{Detector: "trace_" + signal,
+			Reason: fmt.Sprintf("ended: no span of %s for more than %v", service, d.cfg.Window)})
+		delete(w.open, signal)
+		d.stats.Closed++
+		d.ended = append(d.ended, ended)
+	}
 }
 
 // joinLogs counts the trace's lines that join a span and those that do
@@ -526,7 +556,8 @@ func (d *Detector) learnDue(now time.Time) {
 // evaluate drops each changed service's spans older than Window before its
 // newest, tallies the rest, and opens or ends its anomalies.
 func (d *Detector) evaluate() []osprey.Anomaly {
-	var out []osprey.Anomaly
+	out := d.ended
+	d.ended = nil
 	names := make([]string, 0, len(d.svcs))
 	for name, w := range d.svcs {
 		if w.dirty {
