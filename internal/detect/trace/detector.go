@@ -431,16 +431,60 @@ func (d *Detector) judgeTrace(t *pendingTrace, now time.Time) {
 			}
 		}
 	}
+	units := make([]Unit, len(spans))
+	breaks := make([][][2]string, len(spans))
 	for i := range spans {
 		s := &spans[i]
 		slices.Sort(keys[i])
-		u := Unit{Group: s.service + " " + s.name, At: s.start, Keys: keys[i]}
+		units[i] = Unit{Group: s.service + " " + s.name, At: s.start, Keys: keys[i]}
+		breaks[i] = d.flow.Breaks(units[i])
+	}
+	explained := explainedBreaks(spans, idx, breaks)
+	for i := range spans {
+		s := &spans[i]
 		self := max(s.dur-childSum[i], 0)
-		d.judge(s.service, s.name, u, self, now)
+		d.judge(s.service, s.name, units[i], breaks[i], explained[i], self, now)
 	}
 }
 
-func (d *Detector) judge(service, op string, u Unit, self time.Duration, now time.Time) {
+// explainedBreaks marks the broken spans with a broken span below them in
+// the trace. A fault breaks the flow where it happens (a handler returns
+// early or throws before its log line or its next call) and, through the
+// answer it gives, often its callers' flows too; the deepest break is
+// where it began. A caller's break explained so is not tallied against
+// its service (it is still learnt late, as a break).
+func explainedBreaks(spans []span, idx map[string]int, breaks [][][2]string) []bool {
+	out := make([]bool, len(spans))
+	// walked marks the spans whose ancestors are all marked already.
+	walked := make([]bool, len(spans))
+	for i := range spans {
+		if len(breaks[i]) == 0 {
+			continue
+		}
+		// The step bound guards against a cycle of parent ids.
+		cur := i
+		for range len(spans) {
+			if walked[cur] {
+				break
+			}
+			walked[cur] = true
+			p, ok := idx[spans[cur].parent]
+			if !ok || spans[cur].parent == "" || p == cur {
+				break
+			}
+			if len(breaks[p]) > 0 {
+				out[p] = true
+			}
+			cur = p
+		}
+	}
+	return out
+}
+
+// judge records span u of service's operation op, with its breaks, in the
+// service's window (explained: its breaks are a broken callee's, and are
+// not tallied) and learns it.
+func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explained bool, self time.Duration, now time.Time) {
 	w := d.svcs[service]
 	if w == nil {
 		if len(d.svcs) >= d.cfg.MaxServices {
@@ -451,15 +495,19 @@ func (d *Detector) judge(service, op string, u Unit, self time.Duration, now tim
 		d.svcs[service] = w
 	}
 	d.stats.Judged++
-	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), breaks: d.flow.Breaks(u), self: self}
+	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), self: self}
+	if !explained {
+		j.breaks = breaks
+	}
 	// A span that lacks a child it always had is not timed: its self time
 	// includes the missing child's. The break counts, once, as a break.
-	if q, n := d.lat.Quantile(u.Group, 0.99); n >= d.cfg.MinTimed && len(j.breaks) == 0 {
+	latKey := service + " " + op
+	if q, n := d.lat.Quantile(latKey, 0.99); n >= d.cfg.MinTimed && len(breaks) == 0 {
 		j.timed, j.p99 = true, q
 		sec := self.Seconds()
 		j.slow = sec > d.cfg.SlowFactor*q && self > d.cfg.SlowMin
 	}
-	if len(j.breaks) > 0 {
+	if len(breaks) > 0 {
 		d.stats.Broken++
 	}
 	if j.slow {
@@ -483,16 +531,16 @@ func (d *Detector) judge(service, op string, u Unit, self time.Duration, now tim
 		w.newest = u.At
 		w.dirty = true
 	}
-	if len(j.breaks) == 0 && !j.slow {
+	if len(breaks) == 0 && !j.slow {
 		d.flow.Learn(u)
-		d.lat.Learn(u.Group, self.Seconds())
+		d.lat.Learn(latKey, self.Seconds())
 		return
 	}
 	if len(d.delayed) >= d.cfg.MaxDelayed {
 		d.stats.DroppedDelayed++
 		return
 	}
-	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: u.Group})
+	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: latKey})
 }
 
 // endGap ends service's open anomalies at its newest span, for a gap of
