@@ -152,8 +152,10 @@ type Stats struct {
 	// (pending, services, window), and units and keys the profiles did
 	// not learn because of theirs.
 	DroppedPending, DroppedProfile, DroppedDelayed int64
-	Opened, Closed                                 int64
-	Pending, Operations, Services                  int
+	// Escalated counts the anomalies ended by an escalation (each is
+	// also counted in Closed, its successor in Opened).
+	Opened, Closed, Escalated     int64
+	Pending, Operations, Services int
 }
 
 // Detector is the trace detect stage. ConsumeSpans and Flush may be called
@@ -230,6 +232,9 @@ type svcWindow struct {
 	newest time.Time
 	dirty  bool
 	open   map[string]*osprey.Anomaly // by signal
+	// surprise is the finding's surprise when the open anomaly of a
+	// signal opened (the escalation's reference).
+	surprise map[string]float64
 }
 
 type delayedSpan struct {
@@ -491,7 +496,7 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 			d.stats.DroppedPending++
 			return
 		}
-		w = &svcWindow{open: map[string]*osprey.Anomaly{}}
+		w = &svcWindow{open: map[string]*osprey.Anomaly{}, surprise: map[string]float64{}}
 		d.svcs[service] = w
 	}
 	d.stats.Judged++
@@ -701,25 +706,43 @@ func opKey(op, a string) string {
 // update opens an anomaly of signal for service when the finding is
 // surprising (MinSurprise) and none is open, and ends the open one when the
 // finding has fallen below half of it: a tally hovering at the threshold
-// does not open and end an anomaly at every flush.
+// does not open and end an anomaly at every flush. An open anomaly whose
+// finding has become at least EscalationFactor times as surprising as when
+// it opened is escalated as the metric detector escalates: it ends and a
+// new one opens with the stronger score, linked by an
+// osprey.EvidenceEscalated and an osprey.EvidenceEscalation entry. The
+// score of an anomaly is fixed when it opens, at the threshold's level for
+// a break seen as it begins; escalation lets a lasting, deep break (every
+// span of an operation) outrank one that stays at the threshold.
 func (d *Detector) update(out []osprey.Anomaly, service string, w *svcWindow, signal string, f finding) []osprey.Anomaly {
 	open := w.open[signal]
 	switch {
 	case open == nil && f.surprise >= MinSurprise:
-		score := SurpriseScore(f.surprise)
-		labels := osprey.Labels{osprey.LabelService: service, osprey.LabelTraceSignal: signal}
-		a := &osprey.Anomaly{
-			ID:   osprey.NewID(d.now()),
-			Kind: osprey.AnomalyTrace, Labels: labels, Score: score,
-			Observed: float64(f.k) / float64(f.n), Expected: f.p0, Lower: 0, Upper: f.p0,
-			Severity: severity(score), StartsAt: f.first,
-			Evidence: []osprey.Evidence{{Detector: "trace_" + signal, Score: score,
-				Reason: fmt.Sprintf("%s; binomial surprise %.1f (p = 1e-%.1f at the normal rate %g)", f.reason, f.surprise, f.surprise, f.p0)}},
-			Fingerprint: labels.Fingerprint(),
-		}
+		a := d.newAnomaly(service, signal, f, f.first)
 		w.open[signal] = a
+		w.surprise[signal] = f.surprise
 		d.stats.Opened++
 		out = append(out, *a)
+	case open != nil && f.surprise >= EscalationFactor*w.surprise[signal] && SurpriseScore(f.surprise) >= open.Score+EscalationStep:
+		at := f.first
+		if at.Before(open.StartsAt) {
+			at = open.StartsAt
+		}
+		a := d.newAnomaly(service, signal, f, at)
+		ended := *open
+		ended.EndsAt = at
+		ended.Evidence = append(slices.Clip(open.Evidence), osprey.Evidence{Detector: osprey.EvidenceEscalated, Score: a.Score,
+			Reason: fmt.Sprintf("ended: escalated at %s UTC to score %.2f (surprise %.1f, at least %g times %.1f)",
+				at.UTC().Format(time.DateTime), a.Score, f.surprise, EscalationFactor, w.surprise[signal])})
+		a.Evidence = append(a.Evidence, osprey.Evidence{Detector: osprey.EvidenceEscalation, Score: open.Score,
+			Reason: fmt.Sprintf("escalates the anomaly of this service open since %s UTC (score %.2f)",
+				open.StartsAt.UTC().Format(time.DateTime), open.Score)})
+		w.open[signal] = a
+		w.surprise[signal] = f.surprise
+		d.stats.Closed++
+		d.stats.Opened++
+		d.stats.Escalated++
+		out = append(out, ended, *a)
 	case open != nil && f.surprise < MinSurprise/2:
 		ended := *open
 		ended.EndsAt = w.newest
@@ -733,6 +756,33 @@ func (d *Detector) update(out []osprey.Anomaly, service string, w *svcWindow, si
 		out = append(out, ended)
 	}
 	return out
+}
+
+// EscalationFactor is how many times the surprise an open trace anomaly
+// opened with its finding must reach for it to escalate (the metric
+// detector's rule: at least twice the surprise), and EscalationStep how
+// much its score must rise: an episode escalates at most four times (at
+// surprises 6, 12, 24 and 48 from 3; beyond, the score rises by less than
+// the step).
+const (
+	EscalationFactor = 2.0
+	EscalationStep   = 0.1
+)
+
+// newAnomaly builds the anomaly of signal for service from finding f,
+// starting at at.
+func (d *Detector) newAnomaly(service, signal string, f finding, at time.Time) *osprey.Anomaly {
+	score := SurpriseScore(f.surprise)
+	labels := osprey.Labels{osprey.LabelService: service, osprey.LabelTraceSignal: signal}
+	return &osprey.Anomaly{
+		ID:   osprey.NewID(d.now()),
+		Kind: osprey.AnomalyTrace, Labels: labels, Score: score,
+		Observed: float64(f.k) / float64(f.n), Expected: f.p0, Lower: 0, Upper: f.p0,
+		Severity: severity(score), StartsAt: at,
+		Evidence: []osprey.Evidence{{Detector: "trace_" + signal, Score: score,
+			Reason: fmt.Sprintf("%s; binomial surprise %.1f (p = 1e-%.1f at the normal rate %g)", f.reason, f.surprise, f.surprise, f.p0)}},
+		Fingerprint: labels.Fingerprint(),
+	}
 }
 
 // severity maps a score to a severity as the metric detector does:
