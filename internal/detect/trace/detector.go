@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,13 +273,10 @@ func New(opts Options) (*Detector, error) {
 	// resolution keeps about the last thousand spans' worth of counts.
 	d.flow.MaxGroups, d.flow.MaxKeys, d.flow.MaxUnits = d.cfg.MaxOperations, d.cfg.MaxCalls+1, 1000
 	d.lat.MaxKeys = d.cfg.MaxOperations
-	// A span's log lines are expected of its operation ("op X without log
-	// K"), not of each other: two lines of one span are mostly one code
-	// path, and a pair of them adds a branch's ordinary variation (the
-	// line of a cache hit against that of a miss) to what the operation's
-	// own expectation says, and quadratic state in the lines per span.
-	// The RCA harness skips the same pairs (docs/rca.md).
-	d.flow.Skip = func(a, b string) bool { return strings.HasPrefix(a, "log ") && strings.HasPrefix(b, "log ") }
+	// Pairs of a span's own log lines are tested too: "line A without
+	// line B" is where an exception or an early return between two log
+	// statements shows when the operation's other spans vary (the RCA
+	// harness's log profile tests the same pairs). MaxKeys bounds them.
 	return d, nil
 }
 
@@ -724,7 +720,9 @@ func (d *Detector) update(out []osprey.Anomaly, service string, w *svcWindow, si
 		d.stats.Opened++
 		out = append(out, *a)
 	case open != nil && f.surprise >= EscalationFactor*w.surprise[signal] && SurpriseScore(f.surprise) >= open.Score+EscalationStep:
-		at := f.first
+		// Stamped, as the metric detector's, when the stronger finding
+		// was made: the span time the service's window reached.
+		at := w.newest
 		if at.Before(open.StartsAt) {
 			at = open.StartsAt
 		}

@@ -468,3 +468,46 @@ func TestLogLinesBounded(t *testing.T) {
 		t.Errorf("after settling: stats = %+v", s)
 	}
 }
+
+// A span that writes a line it writes only with a second one, but not the
+// second, is broken even when the operation's spans often write neither
+// (a branch): the pair of its own lines is tested.
+func TestLogLinePairBreaks(t *testing.T) {
+	r := newRig(t, nil)
+	send := func(lines ...string) {
+		r.n++
+		tid := fmt.Sprintf("t%06d", r.n)
+		for _, l := range lines {
+			r.d.ObserveLog(tid, "b", "cart", l)
+		}
+		spans := []osprey.Span{
+			{TraceID: tid, SpanID: "a", Service: "frontend", Name: "GET /cart", Start: r.at, Duration: 30 * time.Millisecond},
+			{TraceID: tid, SpanID: "b", ParentSpanID: "a", Service: "cart", Name: "GetCart", Start: r.at.Add(time.Millisecond), Duration: 20 * time.Millisecond},
+		}
+		if err := r.d.ConsumeSpans(context.Background(), spans); err != nil {
+			t.Fatal(err)
+		}
+		r.at = r.at.Add(time.Second)
+		r.clock = r.clock.Add(2 * time.Second)
+		if err := r.d.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 300 {
+		if i%3 == 0 {
+			send() // the branch that logs nothing
+		} else {
+			send("Cart.java#10", "Cart.java#20")
+		}
+	}
+	if got := r.anomalies(); len(got) != 0 {
+		t.Fatalf("normal traffic raised %+v", got)
+	}
+	for range 20 {
+		send("Cart.java#10") // throws between the two lines
+	}
+	got := r.anomalies()
+	if len(got) == 0 || got[0].Labels[osprey.LabelService] != "cart" || !strings.Contains(got[0].Evidence[0].Reason, "log Cart.java#10 without log Cart.java#20") {
+		t.Fatalf("anomalies = %+v", got)
+	}
+}
