@@ -186,6 +186,9 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 				} else if !a.Escalates() {
 					others++
 				}
+				if svc != x.Service && os.Getenv("OSPREY_TRACE_DEBUG") != "" {
+					t.Logf("    other %s %v: %s", svc, a.StartsAt.Sub(x.Time).Round(time.Second), a.Evidence[0].Reason)
+				}
 			}
 			if found {
 				hit++
