@@ -67,7 +67,10 @@ type Config struct {
 	MaxPendingSpans int
 	// MaxDelayed bounds the broken or slow spans waiting to be learnt.
 	MaxDelayed int
-	// LatencySample is how many self times are kept per operation.
+	// LatencySample is how many self times are kept per operation (the
+	// newest; the oldest half goes when it is full). Fewer make the
+	// learnt 99th percentile one of a handful of recent extremes: on
+	// Nezha, 512 missed a CPU contention that 2,048 catches (docs/rca.md).
 	LatencySample int
 	// MinTimed is how many learnt self times an operation needs before
 	// its spans are timed.
@@ -91,7 +94,7 @@ func DefaultConfig() Config {
 		MaxWindowSpans:  1000,
 		MaxPendingSpans: 200_000,
 		MaxDelayed:      10_000,
-		LatencySample:   512,
+		LatencySample:   2048,
 		MinTimed:        20,
 		SlowFactor:      2,
 		SlowMin:         5 * time.Millisecond,
