@@ -83,6 +83,8 @@ func registerTraceDetectMetrics(reg prometheus.Registerer, det *tracedetect.Dete
 			func(s tracedetect.Stats) float64 { return float64(s.Opened) }),
 		counter("osprey_tracedetect_anomalies_ended_total", "Trace anomalies ended.",
 			func(s tracedetect.Stats) float64 { return float64(s.Closed) }),
+		counter("osprey_tracedetect_anomalies_escalated_total", "Trace anomalies ended by an escalation (a finding at least twice as surprising opened a stronger one).",
+			func(s tracedetect.Stats) float64 { return float64(s.Escalated) }),
 		counter("osprey_tracedetect_log_lines_total", "Mined log lines with a trace and span id handed to the trace detector.",
 			func(s tracedetect.Stats) float64 { return float64(s.Logs) }),
 		counter("osprey_tracedetect_log_lines_joined_total", "Log lines whose key joined their span's companions when the trace settled.",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/detect/trace"
+	"github.com/osprey-aiops/osprey/internal/rca"
 )
 
 // TestNezhaTraceDetector replays the spans of the Nezha folder named by
@@ -47,8 +48,9 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 		d := &days[i]
 		spans := loadSpans(d, func() {})
 		var lines []*logLine
+		var units []logUnit
 		if withLogs {
-			units, _ := loadLogs(d, func() {})
+			units, _ = loadLogs(d, func() {})
 			for _, u := range units {
 				for _, l := range u.lines {
 					if l.span != "" && l.trace != "" {
@@ -56,17 +58,12 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 					}
 				}
 			}
-			// The order the spans are fed in: reference phase first.
-			slices.SortStableFunc(lines, func(a, b *logLine) int {
-				if a.ref != b.ref {
-					if a.ref {
-						return -1
-					}
-					return 1
-				}
-				return a.at.Compare(b.at)
-			})
+			// In time order, as the serve path feeds them (the reference
+			// phase's files overlap the fault day's hours).
+			slices.SortStableFunc(lines, func(a, b *logLine) int { return a.at.Compare(b.at) })
 		}
+		feed := slices.Clone(spans)
+		slices.SortStableFunc(feed, func(a, b spanRec) int { return a.at.Compare(b.at) })
 		out := &collect{}
 		det, err := trace.New(trace.Options{Config: trace.DefaultConfig(), Out: out, Now: func() time.Time { return out.clock }})
 		if err != nil {
@@ -75,13 +72,13 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 		ctx := context.Background()
 		var first, last time.Time
 		// Spans arrive at their start time (a batch per second of
-		// start), in the harness's order: reference phase first; log
-		// lines at their own time, before the spans of a later second.
+		// start), in time order as the serve path feeds them; log lines
+		// at their own time, before the spans of a later second.
 		li := 0
-		feedLines := func(ref bool, before time.Time) {
+		feedLines := func(before time.Time) {
 			for ; li < len(lines); li++ {
 				l := lines[li]
-				if l.ref == ref && !l.at.Before(before) || !l.ref && ref {
+				if !l.at.Before(before) {
 					return
 				}
 				if sec := l.at.Truncate(time.Second); sec.After(out.clock) {
@@ -90,20 +87,20 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 				det.ObserveLog(l.trace, l.span, l.service, l.key)
 			}
 		}
-		for j := 0; j < len(spans); {
+		for j := 0; j < len(feed); {
 			k := j
-			sec := spans[j].at.Truncate(time.Second)
-			feedLines(spans[j].ref, sec.Add(time.Second))
+			sec := feed[j].at.Truncate(time.Second)
+			feedLines(sec.Add(time.Second))
 			var batch []osprey.Span
-			for ; k < len(spans) && spans[k].at.Truncate(time.Second).Equal(sec) && spans[k].ref == spans[j].ref; k++ {
-				s := &spans[k]
+			for ; k < len(feed) && feed[k].at.Truncate(time.Second).Equal(sec); k++ {
+				s := &feed[k]
 				batch = append(batch, osprey.Span{TraceID: s.traceID, SpanID: s.spanID, ParentSpanID: s.parent, Service: s.service,
 					Name: s.op, Start: s.at, Duration: time.Duration(s.dur * float64(time.Second))})
 			}
 			if sec.After(out.clock) {
 				out.clock = sec
 			}
-			if !spans[j].ref {
+			if !feed[j].ref {
 				if first.IsZero() {
 					first = sec
 				}
@@ -114,7 +111,7 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 			}
 			j = k
 		}
-		feedLines(false, time.Unix(1<<40, 0))
+		feedLines(time.Unix(1<<40, 0))
 		out.clock = out.clock.Add(time.Hour)
 		if err := det.Flush(ctx); err != nil {
 			t.Fatal(err)
@@ -135,21 +132,33 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 			}
 			if f, ok := inWindow(a.StartsAt); ok {
 				perFault[f] = append(perFault[f], a)
-			} else {
+			} else if !a.Escalates() {
+				// An escalation outside the windows is the same false
+				// alarm as the anomaly it escalates.
 				outside++
 			}
 		}
-		// The harness's trace evidence from the same spans (no log lines
-		// attached), learnt outside the windows: the baseline.
-		ev := newEvidencer(d.Faults, nil, spans, Options{})
+		// The harness's flow evidence from the same spans (with their log
+		// lines attached and the log profile, when the detector had
+		// them), learnt outside the windows: the baseline.
+		if withLogs {
+			attachLogs(spans, units)
+		}
+		ev := newEvidencer(d.Faults, units, spans, Options{})
 		for _, x := range d.Faults {
 			_, evs := ev.window(x.Time.Add(-WindowBefore), x.Time.Add(WindowAfter))
 			var names []string
 			found := false
 			for _, e := range evs {
+				if e.Kind != rca.KindFlow && e.Kind != rca.KindLatency && e.Kind != rca.KindError {
+					continue
+				}
 				names = append(names, fmt.Sprintf("%s/%s %.2f", e.Service, e.Kind, e.Score))
 				if e.Service == x.Service {
 					found = true
+					if testing.Verbose() {
+						t.Logf("  harness %s: %s", e.Service, e.Signal)
+					}
 				}
 			}
 			if found {
@@ -167,22 +176,39 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 				svc := a.Labels[osprey.LabelService]
 				names = append(names, fmt.Sprintf("%s/%s %.2f", svc, a.Labels[osprey.LabelTraceSignal], a.Score))
 				if svc == x.Service {
+					if testing.Verbose() {
+						t.Logf("  detector %s: %s", svc, a.Evidence[0].Reason)
+					}
 					if !found && r == 0 {
 						top++
 					}
 					found = true
-				} else {
+				} else if !a.Escalates() {
 					others++
+				}
+				if svc != x.Service && os.Getenv("OSPREY_TRACE_DEBUG") != "" {
+					t.Logf("    other %s %v: %s", svc, a.StartsAt.Sub(x.Time).Round(time.Second), a.Evidence[0].Reason)
 				}
 			}
 			if found {
 				hit++
 			}
+			if os.Getenv("OSPREY_TRACE_DEBUG") != "" {
+				for _, a := range out.got {
+					if a.Labels[osprey.LabelService] == x.Service && a.StartsAt.Sub(x.Time).Abs() < 20*time.Minute {
+						end := "open"
+						if !a.Active() {
+							end = a.EndsAt.Sub(x.Time).Round(time.Second).String()
+						}
+						t.Logf("    %s %v..%s %.2f %s", a.Labels[osprey.LabelTraceSignal], a.StartsAt.Sub(x.Time).Round(time.Second), end, a.Score, a.Evidence[len(a.Evidence)-1].Reason)
+					}
+				}
+			}
 			t.Logf("%s %s %-22s %-14s found=%v: %s", d.Day, x.Timestamp, x.Service, x.Type, found, strings.Join(names, ", "))
 		}
 		t.Logf("%s stats %+v", d.Day, det.Stats())
 	}
-	t.Logf("log lines joined: %v; faults %d: root cause with a trace anomaly in %d (strongest in %d), %d anomalies of other services in windows; %d opened outside every window in %.1f h of fault-day spans; the harness's trace evidence from the same spans names the root cause in %d",
+	t.Logf("log lines joined: %v; faults %d: root cause with a trace anomaly in %d (strongest in %d), %d anomalies of other services in windows (escalations not counted); %d opened outside every window in %.1f h of fault-day spans; the harness's flow and latency evidence from the same data names the root cause in %d",
 		withLogs, faults, hit, top, others, outside, hours, baseHit)
 }
 

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +67,10 @@ type Config struct {
 	MaxPendingSpans int
 	// MaxDelayed bounds the broken or slow spans waiting to be learnt.
 	MaxDelayed int
-	// LatencySample is how many self times are kept per operation.
+	// LatencySample is how many self times are kept per operation (the
+	// newest; the oldest half goes when it is full). Fewer make the
+	// learnt 99th percentile one of a handful of recent extremes: on
+	// Nezha, 512 missed a CPU contention that 2,048 catches (docs/rca.md).
 	LatencySample int
 	// MinTimed is how many learnt self times an operation needs before
 	// its spans are timed.
@@ -92,7 +94,7 @@ func DefaultConfig() Config {
 		MaxWindowSpans:  1000,
 		MaxPendingSpans: 200_000,
 		MaxDelayed:      10_000,
-		LatencySample:   512,
+		LatencySample:   2048,
 		MinTimed:        20,
 		SlowFactor:      2,
 		SlowMin:         5 * time.Millisecond,
@@ -152,8 +154,10 @@ type Stats struct {
 	// (pending, services, window), and units and keys the profiles did
 	// not learn because of theirs.
 	DroppedPending, DroppedProfile, DroppedDelayed int64
-	Opened, Closed                                 int64
-	Pending, Operations, Services                  int
+	// Escalated counts the anomalies ended by an escalation (each is
+	// also counted in Closed, its successor in Opened).
+	Opened, Closed, Escalated     int64
+	Pending, Operations, Services int
 }
 
 // Detector is the trace detect stage. ConsumeSpans and Flush may be called
@@ -176,7 +180,9 @@ type Detector struct {
 	lat     *LatencyProfile
 	svcs    map[string]*svcWindow
 	delayed []delayedSpan
-	stats   Stats
+	// ended holds anomalies ended by a gap (endGap) until evaluate.
+	ended []osprey.Anomaly
+	stats Stats
 
 	started  atomic.Bool
 	stopOnce sync.Once
@@ -228,6 +234,9 @@ type svcWindow struct {
 	newest time.Time
 	dirty  bool
 	open   map[string]*osprey.Anomaly // by signal
+	// surprise is the finding's surprise when the open anomaly of a
+	// signal opened (the escalation's reference).
+	surprise map[string]float64
 }
 
 type delayedSpan struct {
@@ -267,13 +276,10 @@ func New(opts Options) (*Detector, error) {
 	// resolution keeps about the last thousand spans' worth of counts.
 	d.flow.MaxGroups, d.flow.MaxKeys, d.flow.MaxUnits = d.cfg.MaxOperations, d.cfg.MaxCalls+1, 1000
 	d.lat.MaxKeys = d.cfg.MaxOperations
-	// A span's log lines are expected of its operation ("op X without log
-	// K"), not of each other: two lines of one span are mostly one code
-	// path, and a pair of them adds a branch's ordinary variation (the
-	// line of a cache hit against that of a miss) to what the operation's
-	// own expectation says, and quadratic state in the lines per span.
-	// The RCA harness skips the same pairs (docs/rca.md).
-	d.flow.Skip = func(a, b string) bool { return strings.HasPrefix(a, "log ") && strings.HasPrefix(b, "log ") }
+	// Pairs of a span's own log lines are tested too: "line A without
+	// line B" is where an exception or an early return between two log
+	// statements shows when the operation's other spans vary (the RCA
+	// harness's log profile tests the same pairs). MaxKeys bounds them.
 	return d, nil
 }
 
@@ -429,35 +435,83 @@ func (d *Detector) judgeTrace(t *pendingTrace, now time.Time) {
 			}
 		}
 	}
+	units := make([]Unit, len(spans))
+	breaks := make([][][2]string, len(spans))
 	for i := range spans {
 		s := &spans[i]
 		slices.Sort(keys[i])
-		u := Unit{Group: s.service + " " + s.name, At: s.start, Keys: keys[i]}
+		units[i] = Unit{Group: s.service + " " + s.name, At: s.start, Keys: keys[i]}
+		breaks[i] = d.flow.Breaks(units[i])
+	}
+	explained := explainedBreaks(spans, idx, breaks)
+	for i := range spans {
+		s := &spans[i]
 		self := max(s.dur-childSum[i], 0)
-		d.judge(s.service, s.name, u, self, now)
+		d.judge(s.service, s.name, units[i], breaks[i], explained[i], self, now)
 	}
 }
 
-func (d *Detector) judge(service, op string, u Unit, self time.Duration, now time.Time) {
+// explainedBreaks marks the broken spans with a broken span below them in
+// the trace. A fault breaks the flow where it happens (a handler returns
+// early or throws before its log line or its next call) and, through the
+// answer it gives, often its callers' flows too; the deepest break is
+// where it began. A caller's break explained so is not tallied against
+// its service (it is still learnt late, as a break).
+func explainedBreaks(spans []span, idx map[string]int, breaks [][][2]string) []bool {
+	out := make([]bool, len(spans))
+	// walked marks the spans whose ancestors are all marked already.
+	walked := make([]bool, len(spans))
+	for i := range spans {
+		if len(breaks[i]) == 0 {
+			continue
+		}
+		// The step bound guards against a cycle of parent ids.
+		cur := i
+		for range len(spans) {
+			if walked[cur] {
+				break
+			}
+			walked[cur] = true
+			p, ok := idx[spans[cur].parent]
+			if !ok || spans[cur].parent == "" || p == cur {
+				break
+			}
+			if len(breaks[p]) > 0 {
+				out[p] = true
+			}
+			cur = p
+		}
+	}
+	return out
+}
+
+// judge records span u of service's operation op, with its breaks, in the
+// service's window (explained: its breaks are a broken callee's, and are
+// not tallied) and learns it.
+func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explained bool, self time.Duration, now time.Time) {
 	w := d.svcs[service]
 	if w == nil {
 		if len(d.svcs) >= d.cfg.MaxServices {
 			d.stats.DroppedPending++
 			return
 		}
-		w = &svcWindow{open: map[string]*osprey.Anomaly{}}
+		w = &svcWindow{open: map[string]*osprey.Anomaly{}, surprise: map[string]float64{}}
 		d.svcs[service] = w
 	}
 	d.stats.Judged++
-	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), breaks: d.flow.Breaks(u), self: self}
+	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), self: self}
+	if !explained {
+		j.breaks = breaks
+	}
 	// A span that lacks a child it always had is not timed: its self time
 	// includes the missing child's. The break counts, once, as a break.
-	if q, n := d.lat.Quantile(u.Group, 0.99); n >= d.cfg.MinTimed && len(j.breaks) == 0 {
+	latKey := service + " " + op
+	if q, n := d.lat.Quantile(latKey, 0.99); n >= d.cfg.MinTimed && len(breaks) == 0 {
 		j.timed, j.p99 = true, q
 		sec := self.Seconds()
 		j.slow = sec > d.cfg.SlowFactor*q && self > d.cfg.SlowMin
 	}
-	if len(j.breaks) > 0 {
+	if len(breaks) > 0 {
 		d.stats.Broken++
 	}
 	if j.slow {
@@ -471,19 +525,47 @@ func (d *Detector) judge(service, op string, u Unit, self time.Duration, now tim
 		w.dirty = true
 	}
 	if u.At.After(w.newest) {
+		// A service without a judged span for a whole window has no
+		// evidence left for its open anomalies: they end where its spans
+		// stopped (a break seen again after the gap is a new episode,
+		// with its own onset).
+		if !w.newest.IsZero() && u.At.Sub(w.newest) > d.cfg.Window {
+			d.endGap(service, w)
+		}
 		w.newest = u.At
 		w.dirty = true
 	}
-	if len(j.breaks) == 0 && !j.slow {
+	if len(breaks) == 0 && !j.slow {
 		d.flow.Learn(u)
-		d.lat.Learn(u.Group, self.Seconds())
+		d.lat.Learn(latKey, self.Seconds())
 		return
 	}
 	if len(d.delayed) >= d.cfg.MaxDelayed {
 		d.stats.DroppedDelayed++
 		return
 	}
-	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: u.Group})
+	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: latKey})
+}
+
+// endGap ends service's open anomalies at its newest span, for a gap of
+// more than a window without spans; evaluate emits them first.
+func (d *Detector) endGap(service string, w *svcWindow) {
+	for _, signal := range []string{SignalFlow, SignalLatency} {
+		open := w.open[signal]
+		if open == nil {
+			continue
+		}
+		ended := *open
+		ended.EndsAt = w.newest
+		if ended.EndsAt.Before(ended.StartsAt) {
+			ended.EndsAt = ended.StartsAt
+		}
+		ended.Evidence = append(slices.Clone(open.Evidence), osprey.Evidence{Detector: "trace_" + signal,
+			Reason: fmt.Sprintf("ended: no span of %s for more than %v", service, d.cfg.Window)})
+		delete(w.open, signal)
+		d.stats.Closed++
+		d.ended = append(d.ended, ended)
+	}
 }
 
 // joinLogs counts the trace's lines that join a span and those that do
@@ -526,7 +608,8 @@ func (d *Detector) learnDue(now time.Time) {
 // evaluate drops each changed service's spans older than Window before its
 // newest, tallies the rest, and opens or ends its anomalies.
 func (d *Detector) evaluate() []osprey.Anomaly {
-	var out []osprey.Anomaly
+	out := d.ended
+	d.ended = nil
 	names := make([]string, 0, len(d.svcs))
 	for name, w := range d.svcs {
 		if w.dirty {
@@ -622,25 +705,45 @@ func opKey(op, a string) string {
 // update opens an anomaly of signal for service when the finding is
 // surprising (MinSurprise) and none is open, and ends the open one when the
 // finding has fallen below half of it: a tally hovering at the threshold
-// does not open and end an anomaly at every flush.
+// does not open and end an anomaly at every flush. An open anomaly whose
+// finding has become at least EscalationFactor times as surprising as when
+// it opened is escalated as the metric detector escalates: it ends and a
+// new one opens with the stronger score, linked by an
+// osprey.EvidenceEscalated and an osprey.EvidenceEscalation entry. The
+// score of an anomaly is fixed when it opens, at the threshold's level for
+// a break seen as it begins; escalation lets a lasting, deep break (every
+// span of an operation) outrank one that stays at the threshold.
 func (d *Detector) update(out []osprey.Anomaly, service string, w *svcWindow, signal string, f finding) []osprey.Anomaly {
 	open := w.open[signal]
 	switch {
 	case open == nil && f.surprise >= MinSurprise:
-		score := SurpriseScore(f.surprise)
-		labels := osprey.Labels{osprey.LabelService: service, osprey.LabelTraceSignal: signal}
-		a := &osprey.Anomaly{
-			ID:   osprey.NewID(d.now()),
-			Kind: osprey.AnomalyTrace, Labels: labels, Score: score,
-			Observed: float64(f.k) / float64(f.n), Expected: f.p0, Lower: 0, Upper: f.p0,
-			Severity: severity(score), StartsAt: f.first,
-			Evidence: []osprey.Evidence{{Detector: "trace_" + signal, Score: score,
-				Reason: fmt.Sprintf("%s; binomial surprise %.1f (p = 1e-%.1f at the normal rate %g)", f.reason, f.surprise, f.surprise, f.p0)}},
-			Fingerprint: labels.Fingerprint(),
-		}
+		a := d.newAnomaly(service, signal, f, f.first)
 		w.open[signal] = a
+		w.surprise[signal] = f.surprise
 		d.stats.Opened++
 		out = append(out, *a)
+	case open != nil && f.surprise >= EscalationFactor*w.surprise[signal] && SurpriseScore(f.surprise) >= open.Score+EscalationStep:
+		// Stamped, as the metric detector's, when the stronger finding
+		// was made: the span time the service's window reached.
+		at := w.newest
+		if at.Before(open.StartsAt) {
+			at = open.StartsAt
+		}
+		a := d.newAnomaly(service, signal, f, at)
+		ended := *open
+		ended.EndsAt = at
+		ended.Evidence = append(slices.Clip(open.Evidence), osprey.Evidence{Detector: osprey.EvidenceEscalated, Score: a.Score,
+			Reason: fmt.Sprintf("ended: escalated at %s UTC to score %.2f (surprise %.1f, at least %g times %.1f)",
+				at.UTC().Format(time.DateTime), a.Score, f.surprise, EscalationFactor, w.surprise[signal])})
+		a.Evidence = append(a.Evidence, osprey.Evidence{Detector: osprey.EvidenceEscalation, Score: open.Score,
+			Reason: fmt.Sprintf("escalates the anomaly of this service open since %s UTC (score %.2f)",
+				open.StartsAt.UTC().Format(time.DateTime), open.Score)})
+		w.open[signal] = a
+		w.surprise[signal] = f.surprise
+		d.stats.Closed++
+		d.stats.Opened++
+		d.stats.Escalated++
+		out = append(out, ended, *a)
 	case open != nil && f.surprise < MinSurprise/2:
 		ended := *open
 		ended.EndsAt = w.newest
@@ -654,6 +757,33 @@ func (d *Detector) update(out []osprey.Anomaly, service string, w *svcWindow, si
 		out = append(out, ended)
 	}
 	return out
+}
+
+// EscalationFactor is how many times the surprise an open trace anomaly
+// opened with its finding must reach for it to escalate (the metric
+// detector's rule: at least twice the surprise), and EscalationStep how
+// much its score must rise: an episode escalates at most four times (at
+// surprises 6, 12, 24 and 48 from 3; beyond, the score rises by less than
+// the step).
+const (
+	EscalationFactor = 2.0
+	EscalationStep   = 0.1
+)
+
+// newAnomaly builds the anomaly of signal for service from finding f,
+// starting at at.
+func (d *Detector) newAnomaly(service, signal string, f finding, at time.Time) *osprey.Anomaly {
+	score := SurpriseScore(f.surprise)
+	labels := osprey.Labels{osprey.LabelService: service, osprey.LabelTraceSignal: signal}
+	return &osprey.Anomaly{
+		ID:   osprey.NewID(d.now()),
+		Kind: osprey.AnomalyTrace, Labels: labels, Score: score,
+		Observed: float64(f.k) / float64(f.n), Expected: f.p0, Lower: 0, Upper: f.p0,
+		Severity: severity(score), StartsAt: at,
+		Evidence: []osprey.Evidence{{Detector: "trace_" + signal, Score: score,
+			Reason: fmt.Sprintf("%s; binomial surprise %.1f (p = 1e-%.1f at the normal rate %g)", f.reason, f.surprise, f.surprise, f.p0)}},
+		Fingerprint: labels.Fingerprint(),
+	}
 }
 
 // severity maps a score to a severity as the metric detector does:

@@ -176,8 +176,14 @@ func TestSlowSpansOpenLatencyAnomaly(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := r.anomalies()
-	if len(got) != 1 || got[0].Labels[osprey.LabelService] != "cart" || got[0].Labels[osprey.LabelTraceSignal] != SignalLatency {
+	if len(got) == 0 || got[0].Labels[osprey.LabelService] != "cart" || got[0].Labels[osprey.LabelTraceSignal] != SignalLatency {
 		t.Fatalf("anomalies = %+v", got)
+	}
+	// Later ones escalate it (the slow share grows).
+	for _, a := range got[1:] {
+		if a.Fingerprint != got[0].Fingerprint || a.Active() && !a.Escalates() || !a.Active() && !a.Escalated() {
+			t.Fatalf("anomaly %+v is not an escalation of the first", a)
+		}
 	}
 	if !strings.Contains(got[0].Evidence[0].Reason, "(mostly op db query)") {
 		t.Errorf("evidence = %+v", got[0].Evidence)
@@ -195,8 +201,100 @@ func TestLastingChangeIsLearnt(t *testing.T) {
 		r.checkout(false)
 	}
 	got := r.anomalies()
-	if len(got) != 2 || got[0].Labels[osprey.LabelService] != "cart" || !got[0].Active() || got[1].Active() {
+	if len(got) < 2 || got[0].Labels[osprey.LabelService] != "cart" || !got[0].Active() {
 		t.Fatalf("anomalies = %+v", got)
+	}
+	// One episode: opened, escalated as the break deepened (each
+	// escalation ends one anomaly and opens a stronger one), ended once
+	// learnt.
+	last := got[len(got)-1]
+	if last.Active() || last.Escalated() {
+		t.Fatalf("last anomaly %+v: want the episode's end", last)
+	}
+	score := got[0].Score
+	for _, a := range got[1 : len(got)-1] {
+		if a.Active() {
+			if !a.Escalates() || a.Score < score+EscalationStep {
+				t.Fatalf("anomaly %+v: want an escalation above score %.2f", a, score)
+			}
+			score = a.Score
+		} else if !a.Escalated() {
+			t.Fatalf("anomaly %+v ended before the episode did", a)
+		}
+	}
+	if len(got) > 2+2*4 {
+		t.Errorf("%d anomalies: at most four escalations expected", len(got))
+	}
+}
+
+// A service without spans for more than a window ends its open anomaly;
+// a break after the gap opens a new one.
+func TestGapEndsAnomaly(t *testing.T) {
+	r := newRig(t, nil)
+	for range 300 {
+		r.checkout(true)
+	}
+	for range 20 {
+		r.checkout(false)
+	}
+	if got := r.anomalies(); len(got) != 1 || !got[0].Active() {
+		t.Fatalf("anomalies = %+v", got)
+	}
+	r.at = r.at.Add(10 * time.Minute)
+	r.checkout(true)
+	r.checkout(true)
+	got := r.anomalies()
+	if len(got) != 2 || got[1].Active() || !strings.Contains(got[1].Evidence[len(got[1].Evidence)-1].Reason, "no span of cart") {
+		t.Fatalf("anomalies = %+v", got)
+	}
+	for range 20 {
+		r.checkout(false)
+	}
+	got = r.anomalies()
+	if len(got) < 3 || !got[2].Active() || got[2].Escalates() || !got[2].StartsAt.After(got[1].EndsAt) {
+		t.Fatalf("anomalies after the gap = %+v", got[2:])
+	}
+}
+
+// A caller whose flow breaks because its callee's did (it stops after the
+// callee's early return) is not blamed: the deepest break is.
+func TestCalleeBreakNotBlamedOnCaller(t *testing.T) {
+	r := newRig(t, nil)
+	send := func(fault bool) {
+		r.n++
+		tid := fmt.Sprintf("t%06d", r.n)
+		spans := []osprey.Span{
+			{TraceID: tid, SpanID: "a", Service: "frontend", Name: "GET /cart", Start: r.at, Duration: 60 * time.Millisecond},
+			{TraceID: tid, SpanID: "b", ParentSpanID: "a", Service: "cart", Name: "GetCart", Start: r.at.Add(time.Millisecond), Duration: 30 * time.Millisecond},
+		}
+		if !fault {
+			spans = append(spans,
+				osprey.Span{TraceID: tid, SpanID: "c", ParentSpanID: "b", Service: "cart", Name: "db query", Start: r.at.Add(2 * time.Millisecond), Duration: 20 * time.Millisecond},
+				osprey.Span{TraceID: tid, SpanID: "d", ParentSpanID: "a", Service: "pricing", Name: "Quote", Start: r.at.Add(40 * time.Millisecond), Duration: 10 * time.Millisecond})
+		}
+		if err := r.d.ConsumeSpans(context.Background(), spans); err != nil {
+			t.Fatal(err)
+		}
+		r.at = r.at.Add(time.Second)
+		r.clock = r.clock.Add(2 * time.Second)
+		if err := r.d.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 300 {
+		send(false)
+	}
+	for range 30 {
+		send(true)
+	}
+	got := r.anomalies()
+	if len(got) == 0 {
+		t.Fatal("no anomaly")
+	}
+	for _, a := range got {
+		if svc := a.Labels[osprey.LabelService]; svc != "cart" {
+			t.Errorf("anomaly of %s: %s", svc, a.Evidence[0].Reason)
+		}
 	}
 }
 
@@ -368,5 +466,48 @@ func TestLogLinesBounded(t *testing.T) {
 	s = r.d.Stats()
 	if s.Pending != 0 || s.LogsUnjoined != 4 || s.LogsJoined != 0 || s.Judged != 0 {
 		t.Errorf("after settling: stats = %+v", s)
+	}
+}
+
+// A span that writes a line it writes only with a second one, but not the
+// second, is broken even when the operation's spans often write neither
+// (a branch): the pair of its own lines is tested.
+func TestLogLinePairBreaks(t *testing.T) {
+	r := newRig(t, nil)
+	send := func(lines ...string) {
+		r.n++
+		tid := fmt.Sprintf("t%06d", r.n)
+		for _, l := range lines {
+			r.d.ObserveLog(tid, "b", "cart", l)
+		}
+		spans := []osprey.Span{
+			{TraceID: tid, SpanID: "a", Service: "frontend", Name: "GET /cart", Start: r.at, Duration: 30 * time.Millisecond},
+			{TraceID: tid, SpanID: "b", ParentSpanID: "a", Service: "cart", Name: "GetCart", Start: r.at.Add(time.Millisecond), Duration: 20 * time.Millisecond},
+		}
+		if err := r.d.ConsumeSpans(context.Background(), spans); err != nil {
+			t.Fatal(err)
+		}
+		r.at = r.at.Add(time.Second)
+		r.clock = r.clock.Add(2 * time.Second)
+		if err := r.d.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 300 {
+		if i%3 == 0 {
+			send() // the branch that logs nothing
+		} else {
+			send("Cart.java#10", "Cart.java#20")
+		}
+	}
+	if got := r.anomalies(); len(got) != 0 {
+		t.Fatalf("normal traffic raised %+v", got)
+	}
+	for range 20 {
+		send("Cart.java#10") // throws between the two lines
+	}
+	got := r.anomalies()
+	if len(got) == 0 || got[0].Labels[osprey.LabelService] != "cart" || !strings.Contains(got[0].Evidence[0].Reason, "log Cart.java#10 without log Cart.java#20") {
+		t.Fatalf("anomalies = %+v", got)
 	}
 }
