@@ -134,7 +134,7 @@ type Config struct {
 	// failure, however early it began.
 	Joint bool
 	// OwnExplains lets an anomalous callee's own evidence (Evidence.Own:
-	// a trace-level break or slowness of its own spans) explain a
+	// a break or slowness of its own spans, or a change) explain a
 	// caller's other evidence when it began no later than the caller's
 	// first anomaly (within OnsetSlack): the caller then keeps walk mass
 	// only in proportion to its own evidence, not to the logs and
@@ -281,22 +281,7 @@ func summarise(evidence []Evidence, minScore float64) map[string]*node {
 			miss *= 1 - n.byKind[k].Score
 		}
 		n.strength = 1 - miss
-		// The same over the strongest own evidence per kind.
-		ownBest := map[Kind]float64{}
-		for _, e := range n.all {
-			if !e.Own {
-				continue
-			}
-			ownBest[e.Kind] = max(ownBest[e.Kind], e.Score)
-			if n.ownOnset.IsZero() || e.Onset.Before(n.ownOnset) {
-				n.ownOnset = e.Onset
-			}
-		}
-		ownMiss := 1.0
-		for _, k := range sortedKeysOf(ownBest) {
-			ownMiss *= 1 - ownBest[k]
-		}
-		n.own = 1 - ownMiss
+		n.own, n.ownOnset = ownStrength(n.all)
 		slices.SortFunc(n.all, func(a, b Evidence) int {
 			if stronger(a, b) {
 				return -1
@@ -308,6 +293,31 @@ func summarise(evidence []Evidence, minScore float64) map[string]*node {
 		})
 	}
 	return nodes
+}
+
+// ownStrength returns the noisy-or over kinds of the strongest own evidence
+// (Evidence.Own) of each kind in all, and its earliest onset; 0 and the
+// zero time if none is own (the common case: no map is allocated).
+func ownStrength(all []Evidence) (float64, time.Time) {
+	var best map[Kind]float64
+	var onset time.Time
+	for _, e := range all {
+		if !e.Own {
+			continue
+		}
+		if best == nil {
+			best = map[Kind]float64{}
+		}
+		best[e.Kind] = max(best[e.Kind], e.Score)
+		if onset.IsZero() || e.Onset.Before(onset) {
+			onset = e.Onset
+		}
+	}
+	miss := 1.0
+	for _, k := range sortedKeysOf(best) { // fixed order: a deterministic product
+		miss *= 1 - best[k]
+	}
+	return 1 - miss, onset
 }
 
 // stronger orders evidence: higher score, earlier onset, then kind, signal
@@ -347,7 +357,6 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 	for i, s := range names {
 		n := nodes[s]
 		pers[i] = n.own + symptom*max(n.strength-n.own, 0)
-
 		total += pers[i]
 	}
 	for i := range pers {
@@ -481,7 +490,10 @@ func round(v float64, digits int) float64 {
 
 // explain writes the checkable reasons for n's rank: its strongest evidence
 // per kind with onsets, its onset relative to the earliest anomaly and to its
-// anomalous callers, and which of its callers and callees are anomalous.
+// anomalous callers, which of its callers and callees are anomalous, the
+// callee whose own evidence explains it (Config.OwnExplains), and, with
+// showOwn, its own strength and the weight of the rest at the walk's start
+// (Config.Symptom).
 func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg Config, showOwn bool) string {
 	var b strings.Builder
 	b.WriteString(n.name)
