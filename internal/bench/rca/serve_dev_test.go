@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 
@@ -76,7 +75,8 @@ func TestNezhaServeDump(t *testing.T) {
 // change touches neither grouping nor what the members carry, and serve's
 // last ranking of an incident may precede its last member update (a
 // member's status or count), so the figures can differ from the serve
-// path's in a few faults. With -v it prints the first
+// path's in a few faults. OSPREY_RCA_UNION=1 ranks every incident over
+// the union of the graphs instead. With -v it prints the first
 // OSPREY_RCA_EXPLAIN (default 4) explanations of each miss.
 func TestNezhaServeRerank(t *testing.T) {
 	path := os.Getenv("OSPREY_RCA_SERVE_DUMP")
@@ -100,7 +100,8 @@ func TestNezhaServeRerank(t *testing.T) {
 		graphs[id] = g
 	}
 	if os.Getenv("OSPREY_RCA_UNION") != "" {
-		// Dev: every incident ranked over the union of the graphs.
+		// Every incident ranked over the union of the day's graphs
+		// (docs/rca.md, session 7: not better).
 		u := rca.NewGraph()
 		for _, edges := range dump.Edges {
 			for _, e := range edges {
@@ -128,27 +129,7 @@ func TestNezhaServeRerank(t *testing.T) {
 		var causes []osprey.Cause
 		if s, _ := pickIncident(log, f); s != nil {
 			ranker := rca.IncidentRanker{Graph: func() *rca.Graph { return graphs[s.inc.ID] }, Config: rca.DefaultConfig()}
-			if v := os.Getenv("OSPREY_RCA_MEMBER"); v != "" {
-				inc := s.inc
-				inc.Members = slices.Clone(inc.Members)
-				for i := range inc.Members {
-					m := &inc.Members[i]
-					trace := m.Labels.Get(osprey.LabelTraceSignal) != ""
-					switch {
-					case v == "sev":
-						m.Score = 0
-					case v == "trace" && !trace:
-						m.Score = 0
-					case v == "tracemax" && !trace:
-						m.Score = 0
-					case v == "tracemax":
-						m.Score = max(m.Score, 0.6)
-					}
-				}
-				causes = ranker.RankCauses(&inc)
-			} else {
-				causes = ranker.RankCauses(&s.inc)
-			}
+			causes = ranker.RankCauses(&s.inc)
 			c.Ranking = causeNames(causes)
 		}
 		cases = append(cases, c)
