@@ -58,7 +58,13 @@ type Member struct {
 	Name        string      `json:"name"`
 	Labels      Labels      `json:"labels,omitempty"`
 	Severity    Severity    `json:"severity"`
-	Status      EventStatus `json:"status"`
+	// Score is the highest osprey.Anomaly.Score, in [0, 1], an anomaly
+	// member was reported with (a detector reports an anomaly again when
+	// it ends, the metric detector with its peak score). Zero for events,
+	// which carry a severity only, and for members stored before the
+	// field existed.
+	Score  float64     `json:"score,omitempty"`
+	Status EventStatus `json:"status"`
 	// FirstRef and LastRef are the ids of the first and latest event or
 	// anomaly seen for this member.
 	FirstRef  string    `json:"firstRef"`

@@ -19,6 +19,7 @@ type signal struct {
 	labels      osprey.Labels
 	summary     string
 	severity    osprey.Severity
+	score       float64 // an anomaly's score (osprey.Anomaly.Score), 0 for an event
 	firing      bool
 	fingerprint osprey.Fingerprint
 	// source is the event's sender, or "detect/<kind>" for an anomaly
@@ -71,6 +72,7 @@ func anomalySignal(a *osprey.Anomaly, now time.Time) signal {
 		labels:      a.Labels,
 		summary:     summary,
 		severity:    a.Severity,
+		score:       memberScore(a.Score),
 		firing:      a.Active(),
 		source:      "detect/" + string(a.Kind),
 		fingerprint: a.Fingerprint,
@@ -696,6 +698,7 @@ func updateMember(m *osprey.Member, sig signal) []osprey.TimelineEntry {
 		m.LastSeen = laterOf(m.LastSeen, sig.at)
 	}
 	m.Severity = max(m.Severity, sig.severity)
+	m.Score = max(m.Score, sig.score)
 	if sig.firing {
 		m.Count++
 		m.Status = osprey.StatusFiring
@@ -791,6 +794,7 @@ func newMember(sig signal) osprey.Member {
 		Name:        sig.name,
 		Labels:      sig.labels.Clone(),
 		Severity:    sig.severity,
+		Score:       sig.score,
 		Status:      status,
 		FirstRef:    sig.ref,
 		LastRef:     sig.ref,
@@ -799,6 +803,16 @@ func newMember(sig signal) osprey.Member {
 		Count:       1,
 		LastSeq:     sig.seq,
 	}
+}
+
+// memberScore is an anomaly score as a member keeps it: clamped to [0, 1],
+// 0 for a score that is not a number (a detector's bug must not make the
+// member's JSON unencodable nor the ranking's sums NaN).
+func memberScore(v float64) float64 {
+	if !(v > 0) {
+		return 0
+	}
+	return min(v, 1)
 }
 
 func title(sig signal, key string) string {

@@ -16,7 +16,7 @@
 //     walk moves to its callees in proportion to call weight times the
 //     callee's strength (a failure propagates from callee to caller, so the
 //     cause sits downstream of its symptoms), back to callers with a small
-//     weight, and stays put in proportion to its own strength (Config.StayOwn;
+//     weight, and stays put in proportion to its strength (Config.StayOwn;
 //     an anomalous callee explains part of a caller's anomaly, not all of
 //     it). A callee whose onset is later than the caller's is followed at a
 //     discount: a cause precedes its symptoms. When both were observed per
@@ -24,6 +24,14 @@
 //     share of the caller's anomalous requests in which the callee was
 //     anomalous too (Config.Joint): a callee whose failure never shows in
 //     the requests that failed at the caller does not explain them.
+//     Evidence of a service's own (Evidence.Own: the trace detect stage's
+//     anomalies, which judge a span's self time and its deepest break,
+//     and changes) counts more: the walk starts from a service's own
+//     strength plus Config.Symptom times the rest (logs, metrics and
+//     alerts, which a failing callee also makes its callers show), and
+//     a caller whose anomalous callee's own anomaly began no later than
+//     its first stays only in proportion to its own strength
+//     (Config.OwnExplains). Evidence without Own ranks as before.
 //  3. Rank: by walk score; ties by strength, then onset, then name, so the
 //     ranking is a pure function of its input.
 //

@@ -20,7 +20,8 @@ var severityScore = map[osprey.Severity]float64{
 // FromMember turns an incident member into Evidence for the service named by
 // its serviceLabel label (osprey.LabelService if empty); it reports false when
 // the member carries no service. A member's strength is its severity's score,
-// its onset when it was first seen; an event named "deploy" is a change.
+// its onset when it was first seen; an event named "deploy" is a change. A
+// trace anomaly member and a change are the service's own (Evidence.Own).
 func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	if serviceLabel == "" {
 		serviceLabel = osprey.LabelService
@@ -44,7 +45,8 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	if !ok {
 		score = severityScore[osprey.SeverityUnknown]
 	}
-	return Evidence{ID: m.FirstRef, Service: svc, Kind: kind, Signal: m.Name, Score: score, Onset: m.FirstSeen}, true
+	return Evidence{ID: m.FirstRef, Service: svc, Kind: kind, Signal: m.Name, Score: score, Onset: m.FirstSeen,
+		Own: kind == KindChange || m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != ""}, true
 }
 
 // IncidentRanker ranks the services of an incident's members as root-cause

@@ -47,18 +47,21 @@ func TestFromMemberKinds(t *testing.T) {
 	tests := []struct {
 		m    osprey.Member
 		want Kind
+		own  bool // Evidence.Own: a trace anomaly or a change
 	}{
-		{osprey.Member{Kind: osprey.MemberEvent, Name: "deploy", Labels: osprey.Labels{"service": "a"}}, KindChange},
-		{osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Labels: osprey.Labels{"service": "a"}}, KindAlert},
-		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "cpu", Labels: osprey.Labels{"service": "a"}}, KindMetric},
-		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "log template x", Labels: osprey.Labels{"service": "a", "template_id": "x"}}, KindLog},
-		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: osprey.Labels{"service": "a", osprey.LabelTraceSignal: "flow"}}, KindFlow},
-		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: osprey.Labels{"service": "a", osprey.LabelTraceSignal: "latency"}}, KindLatency},
+		{osprey.Member{Kind: osprey.MemberEvent, Name: "deploy", Labels: osprey.Labels{"service": "a"}}, KindChange, true},
+		{osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Labels: osprey.Labels{"service": "a"}}, KindAlert, false},
+		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "cpu", Labels: osprey.Labels{"service": "a"}}, KindMetric, false},
+		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "log template x", Labels: osprey.Labels{"service": "a", "template_id": "x"}}, KindLog, false},
+		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: osprey.Labels{"service": "a", osprey.LabelTraceSignal: "flow"}}, KindFlow, true},
+		{osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: osprey.Labels{"service": "a", osprey.LabelTraceSignal: "latency"}}, KindLatency, true},
+		// An alert that merely carries the label is not the trace stage's.
+		{osprey.Member{Kind: osprey.MemberEvent, Name: "SlowTraces", Labels: osprey.Labels{"service": "a", osprey.LabelTraceSignal: "latency"}}, KindAlert, false},
 	}
 	for _, tc := range tests {
 		e, ok := FromMember(&tc.m, "")
-		if !ok || e.Kind != tc.want {
-			t.Errorf("FromMember(%s %s) = %v, %v; want kind %s", tc.m.Kind, tc.m.Name, e.Kind, ok, tc.want)
+		if !ok || e.Kind != tc.want || e.Own != tc.own {
+			t.Errorf("FromMember(%s %s) = %v own %v, %v; want kind %s own %v", tc.m.Kind, tc.m.Name, e.Kind, e.Own, ok, tc.want, tc.own)
 		}
 	}
 }
@@ -69,7 +72,7 @@ func TestFromAnomalyTrace(t *testing.T) {
 			Labels:   osprey.Labels{"service": "cart", osprey.LabelTraceSignal: signal},
 			Evidence: []osprey.Evidence{{Detector: "trace_" + signal, Reason: "span pattern broken"}}}
 		e, ok := FromAnomaly(a, "")
-		if !ok || e.Kind != want || e.Service != "cart" || e.Signal != "span pattern broken" || e.Score != 0.6 {
+		if !ok || e.Kind != want || e.Service != "cart" || e.Signal != "span pattern broken" || e.Score != 0.6 || !e.Own {
 			t.Errorf("FromAnomaly(%s) = %+v, %v; want kind %s", signal, e, ok, want)
 		}
 	}

@@ -53,6 +53,15 @@ type Evidence struct {
 	// a broken span of this service used to make. With Requests it is
 	// what the walk's caller-callee test reads (Config.Joint).
 	Along map[string]int
+	// Own is set on evidence attributed to this service's own work rather
+	// than to what it waited for: the trace detect stage's anomalies
+	// (internal/detect/trace) judge a span's self time, without its
+	// children's, and tally a broken span only when no span below it in
+	// the request broke; a change (a deploy) is the service's own too.
+	// Logs and metrics are not attributed so: a caller logs errors and
+	// slows down when its callee fails. The walk reads it
+	// (Config.OwnExplains).
+	Own bool
 }
 
 // FromAnomaly turns an osprey.Anomaly into Evidence for the service named by
@@ -78,7 +87,8 @@ func FromAnomaly(a *osprey.Anomaly, serviceLabel string) (Evidence, bool) {
 			signal = a.Evidence[0].Reason
 		}
 	}
-	return Evidence{ID: a.ID, Service: svc, Kind: kind, Signal: signal, Score: a.Score, Onset: a.StartsAt}, true
+	return Evidence{ID: a.ID, Service: svc, Kind: kind, Signal: signal, Score: a.Score, Onset: a.StartsAt,
+		Own: a.Kind == osprey.AnomalyTrace}, true
 }
 
 // traceKind is the evidence kind of a trace anomaly labelled l
@@ -123,11 +133,38 @@ type Config struct {
 	// requests that failed at its caller does not explain the caller's
 	// failure, however early it began.
 	Joint bool
+	// OwnExplains lets an anomalous callee's own evidence (Evidence.Own:
+	// a break or slowness of its own spans, or a change) explain a
+	// caller's other evidence when it began no later than the caller's
+	// first anomaly (within OnsetSlack): the caller then keeps walk mass
+	// only in proportion to its own evidence, not to the logs and
+	// metrics that a failing callee makes its callers show. When both
+	// were observed per request and Joint is set, the caller's requests
+	// decide instead (a callee that never failed in them explains
+	// nothing).
+	OwnExplains bool
+	// Symptom weighs a service's evidence that is not its own (logs,
+	// metrics, alerts: what a failing callee also makes its callers
+	// show) against its own (Evidence.Own) where the walk starts: a
+	// service starts with its own strength plus Symptom times the rest
+	// of its strength. Values outside (0, 1) weigh both alike, as does
+	// evidence without any Own: the start is then the strength, as
+	// before. docs/rca.md measures it.
+	Symptom float64
+}
+
+// symptom returns Config.Symptom, 1 outside (0, 1).
+func (c Config) symptom() float64 {
+	if c.Symptom > 0 && c.Symptom < 1 {
+		return c.Symptom
+	}
+	return 1
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100, StayOwn: true, Joint: true}
+	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100,
+		StayOwn: true, Joint: true, OwnExplains: true, Symptom: 0.25}
 }
 
 // node is the ranker's summary of one service.
@@ -142,6 +179,13 @@ type node struct {
 	// requests (Evidence.Requests), zero and nil if none was.
 	requests int
 	along    map[string]int
+	// own is the noisy-or strength of the service's own evidence
+	// (Evidence.Own), ownOnset the earliest onset of it (zero if none).
+	own      float64
+	ownOnset time.Time
+	// explainedBy is the anomalous callee whose own evidence explains
+	// the rest of this service's (Config.OwnExplains), or "".
+	explainedBy string
 }
 
 // Rank ranks the services with evidence as root-cause candidates, best
@@ -179,13 +223,16 @@ func Rank(g *Graph, evidence []Evidence, cfg Config) []osprey.Cause {
 			earliest = n.onset
 		}
 	}
+	// Say what share of each strength is the service's own when the
+	// start weighs it (Config.Symptom).
+	showOwn := cfg.symptom() < 1 && slices.ContainsFunc(order, func(n *node) bool { return n.own > 0 })
 	causes := make([]osprey.Cause, len(order))
 	for i, n := range order {
 		causes[i] = osprey.Cause{
 			Kind:        osprey.CauseService,
 			Name:        n.name,
 			Score:       round(n.walk, 6),
-			Explanation: explain(g, n, nodes, earliest, cfg),
+			Explanation: explain(g, n, nodes, earliest, cfg, showOwn),
 			EvidenceIDs: evidenceIDs(n),
 		}
 	}
@@ -234,6 +281,7 @@ func summarise(evidence []Evidence, minScore float64) map[string]*node {
 			miss *= 1 - n.byKind[k].Score
 		}
 		n.strength = 1 - miss
+		n.own, n.ownOnset = ownStrength(n.all)
 		slices.SortFunc(n.all, func(a, b Evidence) int {
 			if stronger(a, b) {
 				return -1
@@ -245,6 +293,31 @@ func summarise(evidence []Evidence, minScore float64) map[string]*node {
 		})
 	}
 	return nodes
+}
+
+// ownStrength returns the noisy-or over kinds of the strongest own evidence
+// (Evidence.Own) of each kind in all, and its earliest onset; 0 and the
+// zero time if none is own (the common case: no map is allocated).
+func ownStrength(all []Evidence) (float64, time.Time) {
+	var best map[Kind]float64
+	var onset time.Time
+	for _, e := range all {
+		if !e.Own {
+			continue
+		}
+		if best == nil {
+			best = map[Kind]float64{}
+		}
+		best[e.Kind] = max(best[e.Kind], e.Score)
+		if onset.IsZero() || e.Onset.Before(onset) {
+			onset = e.Onset
+		}
+	}
+	miss := 1.0
+	for _, k := range sortedKeysOf(best) { // fixed order: a deterministic product
+		miss *= 1 - best[k]
+	}
+	return 1 - miss, onset
 }
 
 // stronger orders evidence: higher score, earlier onset, then kind, signal
@@ -280,8 +353,10 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 	k := len(names)
 	pers := make([]float64, k)
 	total := 0.0
+	symptom := cfg.symptom()
 	for i, s := range names {
-		pers[i] = nodes[s].strength
+		n := nodes[s]
+		pers[i] = n.own + symptom*max(n.strength-n.own, 0)
 		total += pers[i]
 	}
 	for i := range pers {
@@ -304,16 +379,22 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 			if !ok {
 				continue
 			}
-			w := weightShare(g.callees[s], c) * nodes[c].strength
-			if nodes[c].onset.After(n.onset.Add(cfg.OnsetSlack)) {
+			m := nodes[c]
+			w := weightShare(g.callees[s], c) * m.strength
+			if m.onset.After(n.onset.Add(cfg.OnsetSlack)) {
 				w *= cfg.LateCallee
 			}
-			if cfg.Joint && n.requests > 0 && nodes[c].requests > 0 {
+			joint := cfg.Joint && n.requests > 0 && m.requests > 0
+			if joint {
 				w *= float64(min(n.along[c], n.requests)) / float64(n.requests)
 			}
 			out = append(out, step{j, w})
 			sum += w
-			explained = max(explained, nodes[c].strength)
+			explained = max(explained, m.strength)
+			if cfg.OwnExplains && !joint && m.own > 0 && !m.ownOnset.After(n.onset.Add(cfg.OnsetSlack)) &&
+				(n.explainedBy == "" || m.own > nodes[n.explainedBy].own) {
+				n.explainedBy = c
+			}
 		}
 		for _, p := range g.Callers(s) {
 			j, ok := idx[p]
@@ -330,6 +411,10 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 		self := max(n.strength-explained, 0)
 		if cfg.StayOwn {
 			self = n.strength
+			if n.explainedBy != "" {
+				// Only its own evidence is unexplained.
+				self = n.own
+			}
 		}
 		if len(out) == 0 || sum == 0 {
 			self = 1
@@ -405,8 +490,11 @@ func round(v float64, digits int) float64 {
 
 // explain writes the checkable reasons for n's rank: its strongest evidence
 // per kind with onsets, its onset relative to the earliest anomaly and to its
-// anomalous callers, and which of its callers and callees are anomalous.
-func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg Config) string {
+// anomalous callers, which of its callers and callees are anomalous, the
+// callee whose own evidence explains it (Config.OwnExplains), and, with
+// showOwn, its own strength and the weight of the rest at the walk's start
+// (Config.Symptom).
+func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg Config, showOwn bool) string {
 	var b strings.Builder
 	b.WriteString(n.name)
 	b.WriteString(": ")
@@ -487,8 +575,31 @@ func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg 
 	} else {
 		fmt.Fprintf(&b, ", anomalous callees: %s", strings.Join(anomCallees, ", "))
 	}
-	fmt.Fprintf(&b, "; strength %.2f, walk score %.3f", n.strength, n.walk)
+	if c := n.explainedBy; c != "" {
+		m := nodes[c]
+		fmt.Fprintf(&b, "; callee %s's own evidence (trace or change, %.2f) began %s and can explain %s's other anomalies",
+			c, m.own, relOnset(m.ownOnset, n.onset, n.name), n.name)
+		if n.own > 0 {
+			fmt.Fprintf(&b, ", not its own (%.2f)", n.own)
+		}
+	}
+	if showOwn {
+		fmt.Fprintf(&b, "; strength %.2f, its own (trace or change) %.2f, the rest weighed %.2f at the start", n.strength, n.own, cfg.symptom())
+		fmt.Fprintf(&b, ", walk score %.3f", n.walk)
+	} else {
+		fmt.Fprintf(&b, "; strength %.2f, walk score %.3f", n.strength, n.walk)
+	}
 	return b.String()
+}
+
+// sortedKeysOf returns the kinds of m in order.
+func sortedKeysOf(m map[Kind]float64) []Kind {
+	out := make([]Kind, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // sortedKinds returns the kinds of m in order.
@@ -511,6 +622,19 @@ func kindWord(k Kind) string {
 		return "broken flow:"
 	}
 	return string(k)
+}
+
+// relOnset says when at was relative to ref, the first anomaly of
+// service ("12s before s's first anomaly", "with ...", "20s after ...").
+func relOnset(at, ref time.Time, service string) string {
+	first := service + "'s first anomaly"
+	switch d := ref.Sub(at); {
+	case d > 0:
+		return secs(d) + " before " + first
+	case d < 0:
+		return secs(-d) + " after " + first
+	}
+	return "with " + first
 }
 
 func secs(d time.Duration) string {

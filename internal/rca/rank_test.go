@@ -115,6 +115,22 @@ func rankCases() []rankCase {
 			want: []string{"db"},
 		},
 		{
+			// a hub caller's logs and metrics, and a trace anomaly of
+			// one of its callees' own that began first (the serve path's
+			// evidence): the callee explains the caller
+			// (Config.OwnExplains), whose symptoms weigh less at the
+			// start (Config.Symptom).
+			name:  "own trace callee explains caller",
+			graph: graph("seat>contacts", "seat>config", "seat>order", "gw>seat"),
+			evidence: []Evidence{
+				ev("seat", KindLog, "new template", 0.85, 20),
+				ev("seat", KindMetric, "PodLatencyP90", 0.85, 25),
+				ev("gw", KindMetric, "PodLatencyP90", 0.6, 30),
+				{ID: "contacts/flow", Service: "contacts", Kind: KindFlow, Signal: "span without its log line", Score: 0.6, Onset: at(0), Own: true},
+			},
+			want: []string{"contacts", "seat"},
+		},
+		{
 			// evidence below MinScore does not make a candidate.
 			name:  "weak evidence ignored",
 			graph: graph("a>b"),

@@ -54,6 +54,11 @@ type Options struct {
 	novelAllLevels  bool // new templates at any level count, not only warning and above
 	latencyOnBroken bool // self-time latency counted on spans missing a child too
 	keepDuplicates  bool // keep spans and log lines repeated by overlapping files
+
+	// serveDump, if set, is given the serve path's last snapshot of every
+	// incident (in publication order) and, per incident id, the graph its
+	// last ranking used (serve_dev_test.go re-ranks them offline).
+	serveDump func(incs []osprey.Incident, graphs map[string]*rca.Graph)
 }
 
 // DayResult is the outcome of replaying one day.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/config"
+	"github.com/osprey-aiops/osprey/internal/correlate"
 	logdetect "github.com/osprey-aiops/osprey/internal/detect/logs"
 	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	tracedetect "github.com/osprey-aiops/osprey/internal/detect/trace"
@@ -110,6 +111,23 @@ func (l *incidentLog) ConsumeIncidents(_ context.Context, batch []osprey.Inciden
 	return nil
 }
 
+// inOrder returns the last snapshot of every incident, in the order of
+// their first publication.
+func (l *incidentLog) inOrder() []osprey.Incident {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	snaps := make([]*snapshot, 0, len(l.last))
+	for _, s := range l.last {
+		snaps = append(snaps, s)
+	}
+	slices.SortFunc(snaps, func(a, b *snapshot) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]osprey.Incident, len(snaps))
+	for i, s := range snaps {
+		out[i] = s.inc
+	}
+	return out
+}
+
 // ServeCase is what the serve path saw of one fault, for the report of
 // its misses.
 type ServeCase struct {
@@ -204,7 +222,13 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 	}
 	ranker := rca.IncidentRanker{Graph: func() *rca.Graph { return causeGraph(graph) }, Config: rankCfg}
 	incidents := &incidentLog{last: map[string]*snapshot{}}
-	nc, cleanup, err := startNoiseCorrelator(ctx, graph, ranker, cfg.Correlate.Burst, clock, incidents)
+	var causes correlate.CauseRanker = ranker
+	var graphs map[string]*rca.Graph
+	if opt.serveDump != nil {
+		graphs = map[string]*rca.Graph{}
+		causes = recordingRanker{ranker: ranker, graphs: graphs}
+	}
+	nc, cleanup, err := startNoiseCorrelator(ctx, graph, causes, cfg.Correlate.Burst, clock, incidents)
 	if err != nil {
 		return nil, err
 	}
@@ -365,6 +389,9 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 		return nil, fmt.Errorf("serve path: %w", err)
 	}
 	res.Anomalies = len(opened)
+	if opt.serveDump != nil {
+		opt.serveDump(incidents.inOrder(), graphs)
+	}
 	res.Cases, res.Causes, res.Serve = serveCases(d, incidents)
 	for i := range res.Serve {
 		f := d.Faults[i]
@@ -378,6 +405,22 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 		slices.Sort(res.Serve[i].TruthKinds)
 	}
 	return res, nil
+}
+
+// recordingRanker ranks as ranker does and keeps, per incident id, the
+// graph of its last ranking (Options.serveDump). The correlator calls it
+// under its lock, so the map needs none.
+type recordingRanker struct {
+	ranker rca.IncidentRanker
+	graphs map[string]*rca.Graph
+}
+
+func (r recordingRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
+	g := r.ranker.Graph()
+	r.graphs[inc.ID] = g
+	rk := r.ranker
+	rk.Graph = func() *rca.Graph { return g }
+	return rk.RankCauses(inc)
 }
 
 // openedAnomaly is what the serve path keeps of an anomaly that opened.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -515,6 +516,13 @@ func appendMember(b []byte, m *osprey.Member) []byte {
 	}
 	b = append(b, `,"severity":`...)
 	b = appendJSONString(b, m.Severity.String())
+	if m.Score != 0 && !math.IsNaN(m.Score) && !math.IsInf(m.Score, 0) {
+		// Any JSON number decodes to the same float64; NaN and the
+		// infinities have none (json.Marshal refuses them), so they are
+		// left out, as a zero score is.
+		b = append(b, `,"score":`...)
+		b = strconv.AppendFloat(b, m.Score, 'g', -1, 64)
+	}
 	b = append(b, `,"status":`...)
 	b = appendJSONString(b, string(m.Status))
 	b = append(b, `,"firstRef":`...)
@@ -542,7 +550,7 @@ func appendMember(b []byte, m *osprey.Member) []byte {
 }
 
 // memberJSONFields are the osprey.Member fields appendMember writes.
-var memberJSONFields = []string{"Kind", "Fingerprint", "Name", "Labels", "Severity", "Status", "FirstRef", "LastRef",
+var memberJSONFields = []string{"Kind", "Fingerprint", "Name", "Labels", "Severity", "Score", "Status", "FirstRef", "LastRef",
 	"FirstSeen", "LastSeen", "Count", "LastSeq", "GroupKey", "Flapping"}
 
 const hexDigits = "0123456789abcdef"

@@ -35,6 +35,9 @@ func TestAppendMemberRoundTrip(t *testing.T) {
 			FirstSeen: time.Date(2026, 3, 14, 15, 9, 26, 535_000_001, zone), LastSeen: time.Date(2026, 3, 14, 15, 9, 27, 0, time.UTC),
 			Count: 9, LastSeq: 42, GroupKey: "rule/x\x01", Flapping: true,
 		},
+		{Kind: osprey.MemberAnomaly, Score: 0.1 + 0.2},
+		{Kind: osprey.MemberAnomaly, Score: 1},
+		{Kind: osprey.MemberAnomaly, Score: 1e-9},
 	}
 	for _, m := range members {
 		got := appendMember(nil, &m)

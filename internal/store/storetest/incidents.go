@@ -28,7 +28,7 @@ func newIncident(id string, status osprey.IncidentStatus, updated time.Duration)
 				FirstRef: "evt-1", LastRef: "evt-9", FirstSeen: at(-time.Hour), LastSeen: at(updated), Count: 9, LastSeq: 42,
 			},
 			{
-				Kind: osprey.MemberAnomaly, Fingerprint: 7, Name: "latency_p99", Severity: osprey.SeverityWarning,
+				Kind: osprey.MemberAnomaly, Fingerprint: 7, Name: "latency_p99", Severity: osprey.SeverityWarning, Score: 0.73,
 				Status: osprey.StatusResolved, FirstRef: "an-1", LastRef: "an-1", FirstSeen: at(-30 * time.Minute),
 				LastSeen: at(-20 * time.Minute), Count: 1,
 			},
