@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -251,7 +252,20 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, lineMode int) {
 			}
 			t.Logf("%s %s %-22s %-14s found=%v: %s", d.Day, x.Timestamp, x.Service, x.Type, found, strings.Join(names, ", "))
 		}
-		t.Logf("%s stats %+v", d.Day, det.Stats())
+		st := det.Stats()
+		t.Logf("%s stats %+v", d.Day, st)
+		// The heap the detector alone holds after the day: with it, then
+		// without it (the replay's closures that refer to it are dead).
+		var with, without runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&with)
+		runtime.KeepAlive(det)
+		det, set = nil, nil
+		runtime.GC()
+		runtime.ReadMemStats(&without)
+		t.Logf("%s detector heap %d KiB for %d operations: %.1f KiB per operation", d.Day,
+			(int64(with.HeapAlloc)-int64(without.HeapAlloc))>>10, st.Operations,
+			float64(int64(with.HeapAlloc)-int64(without.HeapAlloc))/1024/float64(max(st.Operations, 1)))
 	}
 	t.Logf("log lines joined: %v (mode %d); faults %d: root cause with a trace anomaly in %d (strongest in %d), %d anomalies of other services in windows (escalations not counted); %d opened outside every window in %.1f h of fault-day spans; the harness's flow and latency evidence from the same data names the root cause in %d",
 		withLogs, lineMode, faults, hit, top, others, outside, hours, baseHit)
