@@ -182,6 +182,9 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, lineMode int) {
 				// An escalation outside the windows is the same false
 				// alarm as the anomaly it escalates.
 				outside++
+				if os.Getenv("OSPREY_TRACE_DEBUG") != "" {
+					t.Logf("  outside %s %s %.2f: %s", a.StartsAt.UTC().Format(time.TimeOnly), a.Labels[osprey.LabelService], a.Score, a.Evidence[0].Reason)
+				}
 			}
 		}
 		// The harness's flow evidence from the same spans (with their log
