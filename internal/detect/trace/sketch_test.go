@@ -120,3 +120,32 @@ func BenchmarkLatencyMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFlowMemory reports the heap bytes per operation of a full flow
+// profile group: the detector's 33 keys (32 calls and log keys and the
+// operation's own), every pair of them learnt.
+//
+//	go test ./internal/detect/trace -run '^$' -bench FlowMemory -benchmem
+func BenchmarkFlowMemory(b *testing.B) {
+	const ops = 50
+	var perOp float64
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		p := NewFlowProfile()
+		p.MaxKeys = DefaultConfig().MaxCalls + 1
+		for o := range ops {
+			keys := []string{fmt.Sprintf("op Operation%d", o)}
+			for k := range DefaultConfig().MaxCalls {
+				keys = append(keys, fmt.Sprintf("call svc%d /api/v1/service%d/resource/%d", k%7, k, o))
+			}
+			p.Learn(Unit{Group: fmt.Sprintf("svc%d Operation%d", o%20, o), Keys: keys})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perOp = float64(after.HeapAlloc-before.HeapAlloc) / ops
+		runtime.KeepAlive(p)
+	}
+	b.ReportMetric(perOp, "heapB/operation")
+}
