@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -148,4 +149,118 @@ func BenchmarkFlowMemory(b *testing.B) {
 		runtime.KeepAlive(p)
 	}
 	b.ReportMetric(perOp, "heapB/operation")
+}
+
+// refFlow is the flow profile's counting as it was before slots: pairs
+// keyed by their two strings. Breaks must not tell the two apart.
+type refFlow struct {
+	maxKeys, maxUnits, units int
+	one                      map[string]int
+	pair                     map[[2]string]int
+}
+
+func (r *refFlow) learn(keys []string) {
+	var kept []string
+	room := r.maxKeys - len(r.one)
+	for _, k := range keys {
+		if r.one[k] == 0 {
+			if room <= 0 {
+				continue
+			}
+			room--
+		}
+		kept = append(kept, k)
+	}
+	r.units++
+	for i, a := range kept {
+		r.one[a]++
+		for j, b := range kept {
+			if i != j {
+				r.pair[[2]string{a, b}]++
+			}
+		}
+	}
+	if r.units >= r.maxUnits {
+		r.units /= 2
+		for k, v := range r.one {
+			if r.one[k] = v / 2; v/2 == 0 {
+				delete(r.one, k)
+			}
+		}
+		for k, v := range r.pair {
+			if r.pair[k] = v / 2; v/2 == 0 {
+				delete(r.pair, k)
+			}
+		}
+	}
+}
+
+func (r *refFlow) breaks(keys []string, minSupport int, minConf float64) [][2]string {
+	var out [][2]string
+	for _, a := range keys {
+		na := r.one[a]
+		if na < minSupport {
+			continue
+		}
+		best, bestConf := "", 0.0
+		for b, nb := range r.one {
+			if nb < minSupport || slices.Contains(keys, b) {
+				continue
+			}
+			both := r.pair[[2]string{a, b}]
+			conf := float64(both) / float64(na)
+			if na-both <= 1 {
+				conf = max(conf, minConf)
+			}
+			if conf >= minConf && (conf > bestConf || conf == bestConf && b < best) {
+				best, bestConf = b, conf
+			}
+		}
+		if best != "" {
+			out = append(out, [2]string{a, best})
+		}
+	}
+	return out
+}
+
+// The flow profile's slot-indexed pair counts (dense with MaxKeys, a map
+// without) break units exactly as counting pairs by their strings did,
+// through halving, keys forgotten and their slots reused, and the key cap.
+func TestFlowSlotsMatchStringPairs(t *testing.T) {
+	for _, maxKeys := range []int{0, 8} {
+		t.Run(fmt.Sprint("max keys ", maxKeys), func(t *testing.T) {
+			rnd := rand.New(rand.NewPCG(7, 8))
+			p := NewFlowProfile()
+			p.MaxKeys, p.MaxUnits = maxKeys, 60
+			ref := &refFlow{maxKeys: maxKeys, maxUnits: 60, one: map[string]int{}, pair: map[[2]string]int{}}
+			if maxKeys == 0 {
+				ref.maxKeys = math.MaxInt
+			}
+			broken := 0
+			for i := range 5000 {
+				// Keys come and go: a window of 12 of 40 keys drifts
+				// over time, most with a fixed rate.
+				var keys []string
+				for k := range 12 {
+					key := (i/400 + k) % 40
+					if rnd.Float64() < 0.3+0.7*float64(k%3)/2 {
+						keys = append(keys, fmt.Sprintf("k%02d", key))
+					}
+				}
+				slices.Sort(keys)
+				keys = slices.Compact(keys)
+				u := Unit{Group: "g", Keys: keys}
+				got, want := p.Breaks(u), ref.breaks(keys, p.MinSupport, p.MinConf)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("unit %d %v: breaks %v, want %v", i, keys, got, want)
+				}
+				broken += len(got)
+				p.Learn(u)
+				ref.learn(keys)
+			}
+			if broken == 0 || maxKeys > 0 && p.Dropped == 0 {
+				t.Errorf("the test broke %d units and dropped %d keys: it tests nothing", broken, p.Dropped)
+			}
+		})
+	}
 }
