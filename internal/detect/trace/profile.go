@@ -57,8 +57,9 @@ type flowGroup struct {
 	// two 4-byte slots instead of two strings per pair, which with up to
 	// 33 keys and their 1,056 ordered pairs per group is most of the
 	// detector's memory per operation (BenchmarkFlowMemory). With
-	// MaxKeys set, slots stay below it and dense (width MaxKeys, row a,
-	// column b) holds the counts instead of pair.
+	// MaxKeys set, slots stay below it and dense (row a, column b, width
+	// slots wide, grown by doubling up to MaxKeys) holds the counts
+	// instead of pair.
 	pair  map[uint64]int32
 	dense []int32
 	width int
@@ -75,6 +76,15 @@ type flowKey struct {
 }
 
 func pairKey(a, b flowKey) uint64 { return uint64(a.slot)<<32 | uint64(b.slot) }
+
+// widen makes the dense counts w slots wide.
+func (s *flowGroup) widen(w int) {
+	d := make([]int32, w*w)
+	for a := range s.width {
+		copy(d[a*w:a*w+s.width], s.dense[a*s.width:(a+1)*s.width])
+	}
+	s.dense, s.width = d, w
+}
 
 // both returns how many units had a and b.
 func (s *flowGroup) both(a, b flowKey) int {
@@ -103,8 +113,8 @@ func (p *FlowProfile) Learn(u Unit) {
 		}
 		s = &flowGroup{one: map[string]flowKey{}}
 		if p.MaxKeys > 0 {
-			s.width = p.MaxKeys
-			s.dense = make([]int32, p.MaxKeys*p.MaxKeys)
+			s.width = min(4, p.MaxKeys)
+			s.dense = make([]int32, s.width*s.width)
 		} else {
 			s.pair = map[uint64]int32{}
 		}
@@ -135,6 +145,9 @@ func (p *FlowProfile) Learn(u Unit) {
 			} else {
 				k.slot = s.next
 				s.next++
+				if s.dense != nil && int(k.slot) >= s.width {
+					s.widen(min(2*s.width, p.MaxKeys))
+				}
 			}
 		}
 		k.n++
