@@ -48,7 +48,7 @@ func spanLogObserver(det *tracedetect.Detector) func(string, logmine.Match, *osp
 	if det == nil {
 		return nil
 	}
-	return func(_ string, m logmine.Match, r *osprey.LogRecord) { det.ObserveRecord(m.ID, r) }
+	return func(_ string, m logmine.Match, r *osprey.LogRecord) { det.ObserveRecord(m.ID, m.Content, r) }
 }
 
 // registerTraceDetectMetrics exports the trace detector's counts.

@@ -72,6 +72,11 @@ type Match struct {
 	Overflow bool
 	// Index is the template's position in the miner, for Resolve.
 	Index int
+	// Content is the text that was mined (SetOptions.Content of the
+	// record), set by Set.Mine for OnMatch: a listener that needs more of
+	// the line than its template (the trace stage reads the code location
+	// a layout wrote in the header) need not extract it again.
+	Content string
 }
 
 // Stats counts what a miner did.

@@ -286,3 +286,18 @@ func TestSetOnMatchAndLookup(t *testing.T) {
 		t.Error("Lookup found a template of an unknown source")
 	}
 }
+
+// TestSetMatchContent: OnMatch gets the text that was mined (Content's,
+// not the body), so that a listener need not extract it again.
+func TestSetMatchContent(t *testing.T) {
+	var got []string
+	set := NewSet(SetOptions{
+		Content: func(r *osprey.LogRecord) string { return strings.TrimPrefix(r.Body, "12:00:00 ") },
+		OnMatch: func(_ string, m Match, _ *osprey.LogRecord) { got = append(got, m.Content) },
+	})
+	m := set.Mine(&osprey.LogRecord{Body: "12:00:00 Cart.java:42 user 1 logged in"})
+	want := "Cart.java:42 user 1 logged in"
+	if len(got) != 1 || got[0] != want || m.Content != want {
+		t.Errorf("OnMatch content %q, Mine's %q, want %q", got, m.Content, want)
+	}
+}

@@ -120,6 +120,7 @@ func (s *Set) Mine(r *osprey.LogRecord) Match {
 		content = s.opts.Content(r)
 	}
 	match := sm.m.Add(r.Time, content)
+	match.Content = content
 	if s.opts.OnUpdate != nil && !match.Overflow {
 		if match.New {
 			s.opts.OnUpdate(Update{Source: name, Template: sm.m.export(match.Index), New: true, Record: r})

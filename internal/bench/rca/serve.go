@@ -272,7 +272,7 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 	if traceDet != nil {
 		onMatch = func(source string, m logmine.Match, r *osprey.LogRecord) {
 			logDet.Observe(source, m, r)
-			traceDet.ObserveRecord(m.ID, r)
+			traceDet.ObserveRecord(m.ID, m.Content, r)
 		}
 	}
 	set = logmine.NewSet(logmine.SetOptions{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/config"
 	"github.com/osprey-aiops/osprey/internal/detect/trace"
+	"github.com/osprey-aiops/osprey/internal/logmine"
 	"github.com/osprey-aiops/osprey/internal/rca"
 )
 
@@ -27,7 +30,9 @@ import (
 // spans alone, and with the day's log lines that carry a span id joined to
 // their spans (keyed as the harness keys them: code location, else
 // template id), fed in time order with the spans as the log miner would
-// hand them over.
+// hand them over; and with the lines as the serve path hands them over
+// (whole lines through the production miner, keyed by
+// Detector.ObserveRecord).
 func TestNezhaTraceDetector(t *testing.T) {
 	dir := os.Getenv("OSPREY_RCA_NEZHA")
 	if dir == "" {
@@ -37,11 +42,20 @@ func TestNezhaTraceDetector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("spans", func(t *testing.T) { nezhaTraceDetector(t, days, false) })
-	t.Run("spans+logs", func(t *testing.T) { nezhaTraceDetector(t, days, true) })
+	t.Run("spans", func(t *testing.T) { nezhaTraceDetector(t, days, linesNone) })
+	t.Run("spans+logs", func(t *testing.T) { nezhaTraceDetector(t, days, linesHarness) })
+	t.Run("spans+served-logs", func(t *testing.T) { nezhaTraceDetector(t, days, linesServe) })
 }
 
-func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
+// How the dev test feeds log lines to the trace detector.
+const (
+	linesNone    = iota
+	linesHarness // keyed as the harness keys them, Detector.ObserveLog
+	linesServe   // whole lines through the production miner, Detector.ObserveRecord
+)
+
+func nezhaTraceDetector(t *testing.T, days []NezhaDay, lineMode int) {
+	withLogs := lineMode != linesNone
 	var faults, hit, top, others, outside, baseHit int
 	var hours float64
 	for i := range days {
@@ -62,6 +76,11 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 			// phase's files overlap the fault day's hours).
 			slices.SortStableFunc(lines, func(a, b *logLine) int { return a.at.Compare(b.at) })
 		}
+		var recs []logRec
+		if lineMode == linesServe {
+			lines = nil
+			recs = readLogRecords(d, func() {})
+		}
 		feed := slices.Clone(spans)
 		slices.SortStableFunc(feed, func(a, b spanRec) int { return a.at.Compare(b.at) })
 		out := &collect{}
@@ -75,7 +94,34 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 		// start), in time order as the serve path feeds them; log lines
 		// at their own time, before the spans of a later second.
 		li := 0
+		// The serve path's miner and hook (serve.go, runServe).
+		set := logmine.NewSet(logmine.SetOptions{
+			Config:  logmine.Config{MaxTemplates: config.Default().Logs.MaxTemplatesPerSource},
+			Content: mineContent,
+			OnMatch: func(_ string, m logmine.Match, r *osprey.LogRecord) { det.ObserveRecord(m.ID, m.Content, r) },
+		})
+		feedRecs := func(before time.Time) {
+			for ; li < len(recs); li++ {
+				l := &recs[li]
+				if !l.at.Before(before) {
+					return
+				}
+				if sec := l.at.Truncate(time.Second); sec.After(out.clock) {
+					out.clock = sec
+				}
+				r := osprey.LogRecord{Time: l.at, Level: l.level, Body: l.text, Labels: osprey.Labels{
+					logmine.LabelSource: logSource, osprey.LabelService: Deployment(l.pod), "pod": l.pod}}
+				if l.trace != "" {
+					r.Attributes = map[string]string{"trace_id": l.trace, "span_id": l.span}
+				}
+				set.Mine(&r)
+			}
+		}
 		feedLines := func(before time.Time) {
+			if recs != nil {
+				feedRecs(before)
+				return
+			}
 			for ; li < len(lines); li++ {
 				l := lines[li]
 				if !l.at.Before(before) {
@@ -136,6 +182,9 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 				// An escalation outside the windows is the same false
 				// alarm as the anomaly it escalates.
 				outside++
+				if os.Getenv("OSPREY_TRACE_DEBUG") != "" {
+					t.Logf("  outside %s %s %.2f: %s", a.StartsAt.UTC().Format(time.TimeOnly), a.Labels[osprey.LabelService], a.Score, a.Evidence[0].Reason)
+				}
 			}
 		}
 		// The harness's flow evidence from the same spans (with their log
@@ -206,10 +255,23 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, withLogs bool) {
 			}
 			t.Logf("%s %s %-22s %-14s found=%v: %s", d.Day, x.Timestamp, x.Service, x.Type, found, strings.Join(names, ", "))
 		}
-		t.Logf("%s stats %+v", d.Day, det.Stats())
+		st := det.Stats()
+		t.Logf("%s stats %+v", d.Day, st)
+		// The heap the detector alone holds after the day: with it, then
+		// without it (the replay's closures that refer to it are dead).
+		var with, without runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&with)
+		runtime.KeepAlive(det)
+		det, set = nil, nil
+		runtime.GC()
+		runtime.ReadMemStats(&without)
+		t.Logf("%s detector heap %d KiB for %d operations: %.1f KiB per operation", d.Day,
+			(int64(with.HeapAlloc)-int64(without.HeapAlloc))>>10, st.Operations,
+			float64(int64(with.HeapAlloc)-int64(without.HeapAlloc))/1024/float64(max(st.Operations, 1)))
 	}
-	t.Logf("log lines joined: %v; faults %d: root cause with a trace anomaly in %d (strongest in %d), %d anomalies of other services in windows (escalations not counted); %d opened outside every window in %.1f h of fault-day spans; the harness's flow and latency evidence from the same data names the root cause in %d",
-		withLogs, faults, hit, top, others, outside, hours, baseHit)
+	t.Logf("log lines joined: %v (mode %d); faults %d: root cause with a trace anomaly in %d (strongest in %d), %d anomalies of other services in windows (escalations not counted); %d opened outside every window in %.1f h of fault-day spans; the harness's flow and latency evidence from the same data names the root cause in %d",
+		withLogs, lineMode, faults, hit, top, others, outside, hours, baseHit)
 }
 
 // collect keeps the anomalies and the replay's clock.

@@ -121,6 +121,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("trace detector: %s must be positive, got %d", n.name, n.v)
 		}
 	}
+	if c.LatencySample > MaxLatencySample {
+		return fmt.Errorf("trace detector: latency sample must be at most %d, got %d", MaxLatencySample, c.LatencySample)
+	}
 	if c.SlowFactor <= 1 {
 		return fmt.Errorf("trace detector: slow factor must be above 1, got %v", c.SlowFactor)
 	}
@@ -177,7 +180,7 @@ type Detector struct {
 	pending map[string]*pendingTrace
 	nPend   int
 	flow    *FlowProfile
-	lat     *LatencyProfile
+	lat     *LatencySketch
 	svcs    map[string]*svcWindow
 	delayed []delayedSpan
 	// ended holds anomalies ended by a gap (endGap) until evaluate.
@@ -258,7 +261,7 @@ func New(opts Options) (*Detector, error) {
 		cfg: opts.Config, out: opts.Out, now: opts.Now, log: opts.Logger, tick: opts.Tick,
 		pending: map[string]*pendingTrace{},
 		flow:    NewFlowProfile(),
-		lat:     NewLatencyProfile(opts.Config.LatencySample),
+		lat:     NewLatencySketch(opts.Config.LatencySample),
 		svcs:    map[string]*svcWindow{},
 		stop:    make(chan struct{}), done: make(chan struct{}),
 	}

@@ -52,8 +52,46 @@ type FlowProfile struct {
 
 type flowGroup struct {
 	units int
-	one   map[string]int
-	pair  map[[2]string]int
+	one   map[string]flowKey
+	// pair counts the units with both keys, by their slots (pairKey):
+	// two 4-byte slots instead of two strings per pair, which with up to
+	// 33 keys and their 1,056 ordered pairs per group is most of the
+	// detector's memory per operation (BenchmarkFlowMemory). With
+	// MaxKeys set, slots stay below it and dense (row a, column b, width
+	// slots wide, grown by doubling up to MaxKeys) holds the counts
+	// instead of pair.
+	pair  map[uint64]int32
+	dense []int32
+	width int
+	// free holds the slots of keys forgotten by halve; next is the next
+	// slot never used.
+	free []uint32
+	next uint32
+}
+
+// flowKey is a key's count and its slot in the group's pairs.
+type flowKey struct {
+	n    int
+	slot uint32
+}
+
+func pairKey(a, b flowKey) uint64 { return uint64(a.slot)<<32 | uint64(b.slot) }
+
+// widen makes the dense counts w slots wide.
+func (s *flowGroup) widen(w int) {
+	d := make([]int32, w*w)
+	for a := range s.width {
+		copy(d[a*w:a*w+s.width], s.dense[a*s.width:(a+1)*s.width])
+	}
+	s.dense, s.width = d, w
+}
+
+// both returns how many units had a and b.
+func (s *flowGroup) both(a, b flowKey) int {
+	if s.dense != nil {
+		return int(s.dense[int(a.slot)*s.width+int(b.slot)])
+	}
+	return int(s.pair[pairKey(a, b)])
 }
 
 // NewFlowProfile returns a profile with the bench's measured thresholds:
@@ -73,7 +111,13 @@ func (p *FlowProfile) Learn(u Unit) {
 			p.Dropped++
 			return
 		}
-		s = &flowGroup{one: map[string]int{}, pair: map[[2]string]int{}}
+		s = &flowGroup{one: map[string]flowKey{}}
+		if p.MaxKeys > 0 {
+			s.width = min(4, p.MaxKeys)
+			s.dense = make([]int32, s.width*s.width)
+		} else {
+			s.pair = map[uint64]int32{}
+		}
 		p.groups[u.Group] = s
 	}
 	keys := u.Keys
@@ -81,7 +125,7 @@ func (p *FlowProfile) Learn(u Unit) {
 		keys = make([]string, 0, len(u.Keys))
 		room := p.MaxKeys - len(s.one)
 		for _, k := range u.Keys {
-			if s.one[k] == 0 {
+			if s.one[k].n == 0 {
 				if room <= 0 {
 					p.Dropped++
 					continue
@@ -92,11 +136,32 @@ func (p *FlowProfile) Learn(u Unit) {
 		}
 	}
 	s.units++
+	fk := make([]flowKey, len(keys))
 	for i, a := range keys {
-		s.one[a]++
-		for j, b := range keys {
-			if i != j {
-				s.pair[[2]string{a, b}]++
+		k, ok := s.one[a]
+		if !ok {
+			if n := len(s.free); n > 0 {
+				k.slot, s.free = s.free[n-1], s.free[:n-1]
+			} else {
+				k.slot = s.next
+				s.next++
+				if s.dense != nil && int(k.slot) >= s.width {
+					s.widen(min(2*s.width, p.MaxKeys))
+				}
+			}
+		}
+		k.n++
+		s.one[a] = k
+		fk[i] = k
+	}
+	for i := range fk {
+		for j := range fk {
+			switch {
+			case i == j:
+			case s.dense != nil:
+				s.dense[int(fk[i].slot)*s.width+int(fk[j].slot)]++
+			default:
+				s.pair[pairKey(fk[i], fk[j])]++
 			}
 		}
 	}
@@ -109,11 +174,15 @@ func (p *FlowProfile) Learn(u Unit) {
 // shares the thresholds read are kept, the weight of the past is halved.
 func (s *flowGroup) halve() {
 	s.units /= 2
+	// A key whose count halves to 0 had at most 1, so had each of its
+	// pairs: they go too, and its slot is free.
 	for k, v := range s.one {
-		if v/2 == 0 {
+		if v.n/2 == 0 {
 			delete(s.one, k)
+			s.free = append(s.free, v.slot)
 		} else {
-			s.one[k] = v / 2
+			v.n /= 2
+			s.one[k] = v
 		}
 	}
 	for k, v := range s.pair {
@@ -122,6 +191,9 @@ func (s *flowGroup) halve() {
 		} else {
 			s.pair[k] = v / 2
 		}
+	}
+	for i := range s.dense {
+		s.dense[i] /= 2
 	}
 }
 
@@ -134,17 +206,19 @@ func (p *FlowProfile) Breaks(u Unit) [][2]string {
 	}
 	var out [][2]string
 	for _, a := range u.Keys {
-		na := s.one[a]
+		ka := s.one[a]
+		na := ka.n
 		if na < p.MinSupport {
 			continue
 		}
 		best, bestConf := "", 0.0
-		for b, nb := range s.one {
-			if nb < p.MinSupport || slices.Contains(u.Keys, b) || p.Skip != nil && p.Skip(a, b) {
+		for b, kb := range s.one {
+			if kb.n < p.MinSupport || slices.Contains(u.Keys, b) || p.Skip != nil && p.Skip(a, b) {
 				continue
 			}
-			conf := float64(s.pair[[2]string{a, b}]) / float64(na)
-			if !p.Strict && na-s.pair[[2]string{a, b}] <= 1 {
+			both := s.both(ka, kb)
+			conf := float64(both) / float64(na)
+			if !p.Strict && na-both <= 1 {
 				conf = max(conf, p.MinConf)
 			}
 			if conf >= p.MinConf && (conf > bestConf || conf == bestConf && b < best) {
@@ -166,7 +240,7 @@ func (p *FlowProfile) Expects(u Unit) bool {
 		return false
 	}
 	for _, a := range u.Keys {
-		if s.one[a] >= p.MinSupport {
+		if s.one[a].n >= p.MinSupport {
 			return true
 		}
 	}
@@ -176,7 +250,7 @@ func (p *FlowProfile) Expects(u Unit) bool {
 // Known reports whether key was learnt in group.
 func (p *FlowProfile) Known(group, key string) bool {
 	s := p.groups[group]
-	return s != nil && s.one[key] > 0
+	return s != nil && s.one[key].n > 0
 }
 
 // Checkable returns the keys of u with enough support to have expected
@@ -188,7 +262,7 @@ func (p *FlowProfile) Checkable(u Unit) []string {
 	}
 	var out []string
 	for _, a := range u.Keys {
-		if s.one[a] >= p.MinSupport {
+		if s.one[a].n >= p.MinSupport {
 			out = append(out, a)
 		}
 	}
