@@ -56,6 +56,30 @@ func TestNewOnsetAfterTheGroupCleared(t *testing.T) {
 			{at: 6 * m, name: "Latency", labels: checkout},
 		},
 		joins: false,
+	}, {
+		// The shape that chained faults minutes apart into one incident:
+		// the service recovered, then its old alert fired again with the
+		// next fault. The repeat stays with its member; the new alert is
+		// a new onset.
+		name: "refired after the incident's first window: a new incident",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: checkout},
+			{at: 3 * m, name: "Errors", labels: checkout, resolved: true},
+			{at: 6 * m, name: "Errors", labels: checkout},
+			{at: 6*m + 30*time.Second, name: "Latency", labels: checkout},
+		},
+		joins: false,
+	}, {
+		name: "refired within the first window and firing since: the same ongoing problem",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: checkout},
+			{at: m, name: "Errors", labels: checkout, resolved: true},
+			{at: 2 * m, name: "Errors", labels: checkout},
+			{at: 5 * m, name: "Errors", labels: checkout},
+			{at: 8 * m, name: "Errors", labels: checkout},
+			{at: 9 * m, name: "Latency", labels: checkout},
+		},
+		joins: true,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, rigOptions{grace: 5 * m})
