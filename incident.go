@@ -84,7 +84,7 @@ type Member struct {
 	// that refired after its incident's first window is a repeat of a
 	// failure that had cleared, not an ongoing one: the correlator keeps
 	// it in its incident but does not let it hold its group open to new
-	// alerts (docs/rca.md, "Refired members").
+	// alerts (docs/rca.md, "Session 7: refired members").
 	Refired time.Time `json:"refired,omitzero"`
 }
 

@@ -900,10 +900,10 @@ func (s *state) groupFiring(inc *osprey.Incident, key string, except osprey.Fing
 // not refired after that window. A member that resolved and fired again
 // later is a repeat, kept in its incident (and reopening it), but its
 // service had recovered in between: a symptom of one fault after another
-// (a caller whose error alert clears and fires again at each fault
-// downstream) would otherwise hold its incident open to every later
-// fault's new alerts, chaining them into one incident (docs/rca.md,
-// "Refired members"). A failure that goes on without a break, or that
+// (a caller whose anomaly clears and fires again at each fault downstream)
+// would otherwise hold its incident open to every later fault's new
+// alerts, chaining them into one incident (docs/rca.md, "Session 7:
+// refired members"). A failure that goes on without a break, or that
 // refired within the first window (alerts of one failure staggering),
 // still holds it.
 func (s *state) holdsGroup(inc *osprey.Incident, m *osprey.Member) bool {
