@@ -703,8 +703,12 @@ func updateMember(m *osprey.Member, sig signal) []osprey.TimelineEntry {
 	if sig.firing {
 		m.Count++
 		m.Status = osprey.StatusFiring
-		if !wasFiring {
+		if !wasFiring && !sig.escalation {
+			// An escalation ends the member's anomaly and opens a
+			// larger one at once: the failure grew, it did not clear.
 			m.Refired = sig.at
+		}
+		if !wasFiring {
 			entries = append(entries, entry(sig.at, osprey.TimelineMemberUpdate, sig.ref,
 				fmt.Sprintf("%s fires again", describe(m))))
 		}
