@@ -85,6 +85,15 @@ type Member struct {
 	// more often than correlate.flapping allows; its flips then neither
 	// reopen, resolve nor re-notify the incident until it is stable again.
 	Flapping bool `json:"flapping,omitempty"`
+	// Refired is when the member last fired again after it had resolved
+	// (an anomaly's escalation, which ends it and opens a larger one at
+	// once, does not count); zero while it has fired without a break since
+	// it joined. A member
+	// that refired after its incident's first window is a repeat of a
+	// failure that had cleared, not an ongoing one: the correlator keeps
+	// it in its incident but does not let it hold its group open to new
+	// alerts (docs/rca.md, "Session 7: refired members").
+	Refired time.Time `json:"refired,omitzero"`
 }
 
 // CauseKind says what kind of thing a root-cause candidate is.

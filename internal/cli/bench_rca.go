@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	benchrca "github.com/osprey-aiops/osprey/internal/bench/rca"
+	"github.com/osprey-aiops/osprey/internal/config"
 	"github.com/osprey-aiops/osprey/internal/progress"
 	"github.com/osprey-aiops/osprey/internal/rca"
 )
@@ -19,11 +20,11 @@ import (
 // newBenchRCACmd scores root-cause ranking on a fault-injection corpus.
 func newBenchRCACmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		dataset, dir, out, path string
-		explain                 int
+		dataset, dir, out, path, cfgPath string
+		explain                          int
 	)
 	cmd := &cobra.Command{
-		Use:   "rca --dataset nezha|petshop --data DIR [--path harness|serve] [--out PRED.json]",
+		Use:   "rca --dataset nezha|petshop --data DIR [--path harness|serve [--config FILE]] [--out PRED.json]",
 		Short: "Score root-cause ranking on Nezha or PetShop (AC@1, AC@3, AC@5, Avg@5)",
 		Long: `Replays an unpacked fault-injection corpus through the production stages in
 virtual time and ranks the services for every injected fault with internal/rca.
@@ -45,7 +46,10 @@ default) ranks the evidence the bench builds for the fault's window. serve
 replays the day through the production stages as serve wires them (metric,
 log and trace detectors, the call graph, the correlator with the incident
 ranker) on a virtual clock and scores the causes of the incident serve opened
-for the fault (docs/rca.md, "The serve path").
+for the fault (docs/rca.md, "The serve path"). The serve path wires its
+stages from config.Default(), or from --config FILE (an osprey serve
+configuration: its detect, logs and correlate sections apply), so a
+configuration can be replayed before it is deployed.
 
 A DIR without an unpacked corpus but with corpus archives (*.tar.xz, *.tar.gz,
 ...) is unpacked into a temporary folder first (needs tar).
@@ -60,6 +64,17 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 			if path != benchrca.PathHarness && path != benchrca.PathServe {
 				return usageError{fmt.Errorf("--path must be %s or %s, not %q", benchrca.PathHarness, benchrca.PathServe, path)}
 			}
+			var cfg *config.Config
+			if cfgPath != "" {
+				if path != benchrca.PathServe {
+					return usageError{fmt.Errorf("--config applies to --path %s only (the harness path ranks the bench's own evidence)", benchrca.PathServe)}
+				}
+				c, err := config.Load(cfgPath)
+				if err != nil {
+					return err
+				}
+				cfg = &c
+			}
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
@@ -72,7 +87,7 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 			var cases []benchrca.Case
 			switch dataset {
 			case "nezha":
-				cases, err = runBenchNezha(ctx, stdout, stderr, dir, path, explain)
+				cases, err = runBenchNezha(ctx, stdout, stderr, dir, path, cfg, explain)
 			case "petshop":
 				if path != benchrca.PathHarness {
 					return usageError{fmt.Errorf("--path %s applies to nezha only (petshop has metrics only, no stream to replay through the stages)", path)}
@@ -98,6 +113,7 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 	cmd.Flags().StringVar(&dir, "data", "", "unpacked corpus folder")
 	cmd.Flags().StringVar(&out, "out", "", "write the rankings to this JSON file")
 	cmd.Flags().StringVar(&path, "path", benchrca.PathHarness, "how nezha faults are ranked: harness (the bench's evidence) or serve (the production stages' incidents)")
+	cmd.Flags().StringVar(&cfgPath, "config", "", "with --path serve: wire the stages from this osprey serve configuration file instead of the defaults")
 	cmd.Flags().IntVar(&explain, "explain", 0, "print the explanations of the first N candidates of every case")
 	return cmd
 }
@@ -141,7 +157,7 @@ func writePredictions(path string, cases []benchrca.Case) error {
 	return nil
 }
 
-func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir, path string, explain int) ([]benchrca.Case, error) {
+func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir, path string, cfg *config.Config, explain int) ([]benchrca.Case, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -165,7 +181,7 @@ func runBenchNezha(ctx context.Context, stdout, stderr io.Writer, dir, path stri
 		if path == benchrca.PathServe {
 			replay = benchrca.ReplayNezhaServe
 		}
-		r, err := replay(ctx, d, benchrca.Options{Progress: func(n int) { bar.Add(int64(n)) }})
+		r, err := replay(ctx, d, benchrca.Options{Config: cfg, Progress: func(n int) { bar.Add(int64(n)) }})
 		if err != nil {
 			return nil, fmt.Errorf("replay %s %s: %w", d.System, d.Day, err)
 		}

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -25,5 +27,44 @@ func TestBenchRCAServePath(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data, "--path", "other"); code != ExitUsage {
 		t.Errorf("--path other: exit %d, want %d", code, ExitUsage)
+	}
+}
+
+// TestBenchRCAConfig replays the fixture day on the serve path with a
+// user's configuration file: its settings reach the stages (with the trace
+// stage turned off the fixture's fault has no anomaly and is missed, where
+// the defaults rank it first). A file that does not load is an error, and
+// --config without --path serve a usage error.
+func TestBenchRCAConfig(t *testing.T) {
+	data := "../bench/rca/testdata/nezha"
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noTraces := write("no-traces.yaml", "detect:\n  traces:\n    enabled: false\n")
+	code, out, errOut := runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data, "--path", "serve", "--config", noTraces)
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.Contains(out, "serve miss:") || !strings.HasPrefix(lines[len(lines)-1], "AC@1=0.0000 ") {
+		t.Errorf("serve path without the trace stage:\n%s", out)
+	}
+	defaults := write("defaults.yaml", "")
+	code, out, _ = runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data, "--path", "serve", "--config", defaults)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != ExitOK || !strings.HasPrefix(lines[len(lines)-1], "AC@1=1.0000 ") {
+		t.Errorf("serve path with an empty config: exit %d, output:\n%s", code, out)
+	}
+	bad := write("bad.yaml", "correlate:\n  windw: 5m\n")
+	code, _, errOut = runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data, "--path", "serve", "--config", bad)
+	if code != ExitError || !strings.Contains(errOut, "windw") {
+		t.Errorf("bad config: exit %d, stderr %q; want %d naming the key", code, errOut, ExitError)
+	}
+	if code, _, _ := runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data, "--config", defaults); code != ExitUsage {
+		t.Errorf("--config on the harness path: exit %d, want %d", code, ExitUsage)
 	}
 }

@@ -220,6 +220,9 @@ func newFlapState(m *osprey.Member) *flapState {
 
 // absorb records a flapping member's signal on the member only.
 func absorb(m *osprey.Member, sig signal) {
+	if sig.firing && m.Status == osprey.StatusResolved && !sig.escalation {
+		m.Refired = sig.at
+	}
 	m.Status = osprey.StatusResolved
 	if sig.firing {
 		m.Status = osprey.StatusFiring

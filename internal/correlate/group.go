@@ -393,7 +393,7 @@ func (s *state) apply(sig signal) *change {
 	if inc == nil {
 		ch := s.openIncident(sig)
 		if settled != nil {
-			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s opened %s earlier and its %s alerts had all cleared",
+			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s opened %s earlier and its %s alerts had all cleared (or fired again after clearing)",
 				settled.ID, key, sig.at.Sub(settled.OpenedAt).Round(time.Second), key)
 		}
 		return ch
@@ -412,7 +412,8 @@ func (s *state) apply(sig signal) *change {
 //     the window (groupActiveSince), as before, and
 //   - the incident is young (opened at most window before the signal) or
 //     a member of the group other than the signal's own is still firing
-//     (or flapping).
+//     (or flapping) without having refired after that first window
+//     (holdsGroup).
 //
 // The second condition keeps an incident from chaining faults. A service
 // that is a symptom of one fault after another (a caller logging new
@@ -431,7 +432,10 @@ func (s *state) apply(sig signal) *change {
 // connections), and within the incident's first window alerts of one
 // failure may stagger and clear before the next fires; both join as
 // before. Repeats of members, flapping and reopens go by fingerprint and
-// are not affected.
+// are not affected, but a member that cleared and fired again after the
+// first window no longer counts as still firing: the service recovered in
+// between, and an old alert refiring with the next fault held the group
+// open to that fault's new alerts, chaining faults as before.
 //
 // settled is the group's incident when only the second condition kept
 // the signal out of it (for the new incident's timeline), else nil.
@@ -702,6 +706,11 @@ func updateMember(m *osprey.Member, sig signal) []osprey.TimelineEntry {
 	if sig.firing {
 		m.Count++
 		m.Status = osprey.StatusFiring
+		if !wasFiring && !sig.escalation {
+			// An escalation ends the member's anomaly and opens a
+			// larger one at once: the failure grew, it did not clear.
+			m.Refired = sig.at
+		}
 		if !wasFiring {
 			entries = append(entries, entry(sig.at, osprey.TimelineMemberUpdate, sig.ref,
 				fmt.Sprintf("%s fires again", describe(m))))
@@ -891,16 +900,35 @@ func (s *state) groupActiveSince(inc *osprey.Incident, key string, since time.Ti
 }
 
 // groupFiring reports whether a member of inc in the group key, other than
-// the member except, is firing or flapping.
+// the member except, is failing on: flapping, or firing without a break
+// since it joined or since the incident's first window (holdsGroup).
 func (s *state) groupFiring(inc *osprey.Incident, key string, except osprey.Fingerprint) bool {
 	name, value, _ := cut(key)
 	for i := range inc.Members {
 		m := &inc.Members[i]
-		if (m.Status == osprey.StatusFiring || m.Flapping) && m.Fingerprint != except && s.inGroup(m.Labels, name, value) {
+		if m.Fingerprint != except && s.holdsGroup(inc, m) && s.inGroup(m.Labels, name, value) {
 			return true
 		}
 	}
 	return false
+}
+
+// holdsGroup reports whether member m of inc keeps its group open to new
+// alerts after the incident's first window: it flaps, or it fires and has
+// not refired after that window. A member that resolved and fired again
+// later is a repeat, kept in its incident (and reopening it), but its
+// service had recovered in between: a symptom of one fault after another
+// (a caller whose anomaly clears and fires again at each fault downstream)
+// would otherwise hold its incident open to every later fault's new
+// alerts, chaining them into one incident (docs/rca.md, "Session 7:
+// refired members"). A failure that goes on without a break, or that
+// refired within the first window (alerts of one failure staggering),
+// still holds it.
+func (s *state) holdsGroup(inc *osprey.Incident, m *osprey.Member) bool {
+	if m.Flapping {
+		return true
+	}
+	return m.Status == osprey.StatusFiring && !m.Refired.After(inc.OpenedAt.Add(s.window))
 }
 
 // inGroup reports whether groupKey(l) is name=value, without building it.

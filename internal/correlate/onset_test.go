@@ -1,8 +1,11 @@
 package correlate_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/correlate"
@@ -56,6 +59,30 @@ func TestNewOnsetAfterTheGroupCleared(t *testing.T) {
 			{at: 6 * m, name: "Latency", labels: checkout},
 		},
 		joins: false,
+	}, {
+		// The shape that chained faults minutes apart into one incident:
+		// the service recovered, then its old alert fired again with the
+		// next fault. The repeat stays with its member; the new alert is
+		// a new onset.
+		name: "refired after the incident's first window: a new incident",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: checkout},
+			{at: 3 * m, name: "Errors", labels: checkout, resolved: true},
+			{at: 6 * m, name: "Errors", labels: checkout},
+			{at: 6*m + 30*time.Second, name: "Latency", labels: checkout},
+		},
+		joins: false,
+	}, {
+		name: "refired within the first window and firing since: the same ongoing problem",
+		evs: []ev{
+			{at: 0, name: "Errors", labels: checkout},
+			{at: m, name: "Errors", labels: checkout, resolved: true},
+			{at: 2 * m, name: "Errors", labels: checkout},
+			{at: 5 * m, name: "Errors", labels: checkout},
+			{at: 8 * m, name: "Errors", labels: checkout},
+			{at: 9 * m, name: "Latency", labels: checkout},
+		},
+		joins: true,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, rigOptions{grace: 5 * m})
@@ -146,5 +173,84 @@ func TestSymptomOfASecondFaultJoinsTheSecondIncident(t *testing.T) {
 	}
 	if n := len(incidents(t, r.st)); n != 2 {
 		t.Errorf("%d incidents, want 2", n)
+	}
+}
+
+// An escalation ends a member's anomaly and opens a larger one of the same
+// series at once: the failure grew, it did not clear. After the incident's
+// first window the member still holds its group open to new alerts, as it
+// did before; a member that cleared and fired again does not.
+func TestEscalatedMemberStillHoldsItsGroup(t *testing.T) {
+	const m = time.Minute
+	for _, tc := range []struct {
+		name     string
+		escalate bool
+		joins    bool
+	}{
+		{name: "escalated: still the same failure", escalate: true, joins: true},
+		{name: "cleared and fired again: a new onset", escalate: false, joins: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t)
+			now := t0
+			c, err := correlate.New(correlate.Options{
+				Store: st, Window: 5 * m, GroupBy: []string{"service"}, ResolveGrace: 5 * m, CatchUpInterval: time.Hour,
+				Now: func() time.Time { return now }, Registerer: prometheus.NewRegistry(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Shutdown(context.Background()) })
+			anomaly := func(metric string, at time.Duration) osprey.Anomaly {
+				l := osprey.Labels{osprey.LabelMetric: metric, "service": "checkout"}
+				return osprey.Anomaly{ID: osprey.NewID(t0.Add(at)), Kind: osprey.AnomalyMetric, Labels: l,
+					Severity: osprey.SeverityWarning, StartsAt: t0.Add(at), Fingerprint: l.Fingerprint()}
+			}
+			consume := func(at time.Duration, batch ...osprey.Anomaly) {
+				now = t0.Add(at)
+				if err := c.ConsumeAnomalies(t.Context(), batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			errs, lat := anomaly("errors", 0), anomaly("latency", 30*time.Second)
+			consume(0, errs)
+			consume(30*time.Second, lat)
+			// latency, still open, is reported again (the group is
+			// active).
+			consume(7*m+30*time.Second, lat)
+			// At 8m errors ends and a new anomaly of it opens: by an
+			// escalation, or after a minute clear.
+			ended, again := errs, anomaly("errors", 8*m)
+			ended.EndsAt = t0.Add(8 * m)
+			if tc.escalate {
+				ended.Evidence = []osprey.Evidence{{Detector: osprey.EvidenceEscalated}}
+				again.Evidence = []osprey.Evidence{{Detector: osprey.EvidenceEscalation}}
+				consume(8*m, ended, again)
+			} else {
+				ended.EndsAt = t0.Add(7 * m)
+				consume(7*m, ended)
+				consume(8*m, again)
+			}
+			lat.EndsAt = t0.Add(9 * m)
+			consume(9*m, lat)
+			consume(10*m, anomaly("saturation", 10*m))
+			var first, sat string
+			for _, inc := range incidents(t, st) {
+				for _, mem := range inc.Members {
+					switch mem.Name {
+					case "latency":
+						first = inc.ID
+					case "saturation":
+						sat = inc.ID
+					}
+				}
+			}
+			if got := first == sat; got != tc.joins {
+				t.Errorf("saturation joined the first incident: %v, want %v", got, tc.joins)
+			}
+		})
 	}
 }

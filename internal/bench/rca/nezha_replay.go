@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/config"
 	"github.com/osprey-aiops/osprey/internal/correlate"
 	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	"github.com/osprey-aiops/osprey/internal/logmine"
@@ -39,6 +40,12 @@ type Options struct {
 	NoMetrics, NoLogs, NoTraces bool
 	// Ranker is the ranker configuration; zero means rca.DefaultConfig().
 	Ranker *rca.Config
+	// Config is the configuration the serve path (ReplayNezhaServe) wires
+	// its stages from, as osprey serve does from its config file: the
+	// detect, logs and correlate sections (window, group-by, grace, burst,
+	// flapping, rules, inhibit and maintenance). Nil means
+	// config.Default(). The harness path does not read it.
+	Config *config.Config
 	// Progress is called with the number of files done.
 	Progress func(n int)
 

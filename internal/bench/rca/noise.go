@@ -151,7 +151,7 @@ func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWind
 		}
 		return nil
 	})
-	nc, cleanup, err := startNoiseCorrelator(ctx, topo, nil, burst, func() time.Time { return now }, sink)
+	nc, cleanup, err := startNoiseCorrelator(ctx, defaultCorrelate(burst), topo, nil, func() time.Time { return now }, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -216,19 +216,27 @@ func CorrelateNoise(ctx context.Context, stream []osprey.Anomaly, ws []FaultWind
 	return out, nil
 }
 
+// defaultCorrelate is config.Default()'s correlate section (window,
+// group-by, resolve grace, flapping; no rules or maintenance) with burst as
+// correlate.burst: the settings of every noise figure.
+func defaultCorrelate(burst time.Duration) config.CorrelateConfig {
+	cc := config.Default().Correlate
+	cc.Burst = burst
+	return cc
+}
+
 // noiseCorrelator is a production correlator on a fresh SQLite store.
 type noiseCorrelator struct {
 	c     *correlate.Correlator
 	store *sqlite.Store
 }
 
-// startNoiseCorrelator starts correlate.New with config.Default().Correlate
-// (window, group-by, resolve grace, flapping; no rules, silences or
-// maintenance) but burst as correlate.burst, on a fresh SQLite store in a
-// temporary directory, on the clock now. causes, if not nil, ranks each
+// startNoiseCorrelator starts correlate.New with the correlate settings cc
+// (no silences), on a fresh SQLite store in a temporary directory, on the
+// clock now. causes, if not nil, ranks each
 // incident's root-cause candidates (as serve's rca.IncidentRanker). cleanup
 // closes the store and removes the directory.
-func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, causes correlate.CauseRanker, burst time.Duration, now func() time.Time, out osprey.IncidentConsumer) (*noiseCorrelator, func(), error) {
+func startNoiseCorrelator(ctx context.Context, cc config.CorrelateConfig, topo correlate.Topology, causes correlate.CauseRanker, now func() time.Time, out osprey.IncidentConsumer) (*noiseCorrelator, func(), error) {
 	dir, err := os.MkdirTemp("", "osprey-bench-noise-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("noise: %w", err)
@@ -242,12 +250,12 @@ func startNoiseCorrelator(ctx context.Context, topo correlate.Topology, causes c
 		st.Close()
 		os.RemoveAll(dir)
 	}
-	opts, err := config.Default().Correlate.Options()
+	opts, err := cc.Options()
 	if err != nil {
 		cleanup()
 		return nil, nil, fmt.Errorf("noise: %w", err)
 	}
-	opts.Store, opts.Topology, opts.Causes, opts.Burst = st, topo, causes, burst
+	opts.Store, opts.Topology, opts.Causes = st, topo, causes
 	opts.Now, opts.Out, opts.CatchUpInterval = now, out, 24*time.Hour
 	corr, err := correlate.New(opts)
 	if err == nil {

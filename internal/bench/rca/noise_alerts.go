@@ -369,7 +369,7 @@ func CorrelateNotifications(ctx context.Context, ns []Notification, ws []FaultWi
 		}
 		return nil
 	})
-	corr, cleanup, err := startNoiseCorrelator(ctx, topo, nil, burst, func() time.Time { return now }, out)
+	corr, cleanup, err := startNoiseCorrelator(ctx, defaultCorrelate(burst), topo, nil, func() time.Time { return now }, out)
 	if err != nil {
 		return nil, nil, err
 	}

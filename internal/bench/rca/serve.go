@@ -162,7 +162,7 @@ type ServeCase struct {
 //   - spans, one batch per second of their start, into the trace detector
 //     (config.Default().Detect.Traces) and the topology graph;
 //   - every anomaly into a correlate.Correlator with config.Default()'s
-//     correlate settings, the topology graph as its Topology, and an
+//     correlate settings (opt.Config's, if set), the topology graph as its Topology, and an
 //     rca.IncidentRanker over the graph (request-weighted, as serve's
 //     causeGraph) as its Causes;
 //
@@ -215,6 +215,9 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 	clock := func() time.Time { return now }
 
 	cfg := config.Default()
+	if opt.Config != nil {
+		cfg = *opt.Config
+	}
 	graph := topology.New(topology.Options{Now: clock})
 	rankCfg := rca.DefaultConfig()
 	if opt.Ranker != nil {
@@ -228,7 +231,7 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 		graphs = map[string]*rca.Graph{}
 		causes = recordingRanker{ranker: ranker, graphs: graphs}
 	}
-	nc, cleanup, err := startNoiseCorrelator(ctx, graph, causes, cfg.Correlate.Burst, clock, incidents)
+	nc, cleanup, err := startNoiseCorrelator(ctx, cfg.Correlate, graph, causes, clock, incidents)
 	if err != nil {
 		return nil, err
 	}

@@ -546,12 +546,17 @@ func appendMember(b []byte, m *osprey.Member) []byte {
 	if m.Flapping {
 		b = append(b, `,"flapping":true`...)
 	}
+	if !m.Refired.IsZero() {
+		b = append(b, `,"refired":"`...)
+		b = m.Refired.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
 	return append(b, '}')
 }
 
 // memberJSONFields are the osprey.Member fields appendMember writes.
 var memberJSONFields = []string{"Kind", "Fingerprint", "Name", "Labels", "Severity", "Score", "Status", "FirstRef", "LastRef",
-	"FirstSeen", "LastSeen", "Count", "LastSeq", "GroupKey", "Flapping"}
+	"FirstSeen", "LastSeen", "Count", "LastSeq", "GroupKey", "Flapping", "Refired"}
 
 const hexDigits = "0123456789abcdef"
 

@@ -34,6 +34,7 @@ func TestAppendMemberRoundTrip(t *testing.T) {
 			Severity: osprey.SeverityCritical, Status: osprey.StatusFiring, FirstRef: "evt-1", LastRef: "evt-9",
 			FirstSeen: time.Date(2026, 3, 14, 15, 9, 26, 535_000_001, zone), LastSeen: time.Date(2026, 3, 14, 15, 9, 27, 0, time.UTC),
 			Count: 9, LastSeq: 42, GroupKey: "rule/x\x01", Flapping: true,
+			Refired: time.Date(2026, 3, 14, 15, 20, 0, 7, zone),
 		},
 		{Kind: osprey.MemberAnomaly, Score: 0.1 + 0.2},
 		{Kind: osprey.MemberAnomaly, Score: 1},
