@@ -440,6 +440,7 @@ func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) 
 				c.rankLocked(ch, ch.inc.UpdatedAt)
 			}
 		}
+		c.rankConcurrentLocked(&cs)
 	}
 	out, err := c.commitLocked(ctx, &cs, seq)
 	if err != nil {
@@ -532,7 +533,12 @@ func (c *Correlator) publishLocked(ctx context.Context, out []osprey.Incident) {
 // rankLocked re-ranks the causes of a changed incident and records a
 // timeline entry when the ranking (the order of candidates) changed.
 func (c *Correlator) rankLocked(ch *change, now time.Time) {
-	causes := c.causes.RankCauses(ch.inc)
+	var causes []osprey.Cause
+	if cr, ok := c.causes.(ConcurrentRanker); ok {
+		causes = cr.RankCausesAmong(ch.inc, c.concurrentLocked(ch.inc))
+	} else {
+		causes = c.causes.RankCauses(ch.inc)
+	}
 	if sameRanking(ch.inc.Causes, causes) {
 		ch.inc.Causes = causes // scores and explanations may have moved
 		return

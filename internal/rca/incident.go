@@ -65,18 +65,29 @@ type IncidentRanker struct {
 
 // RankCauses ranks inc's member services, best first.
 func (r IncidentRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
-	ev := make([]Evidence, 0, len(inc.Members))
-	for i := range inc.Members {
-		if e, ok := FromMember(&inc.Members[i], r.ServiceLabel); ok {
-			ev = append(ev, e)
-		}
-	}
+	ev := r.memberEvidence(inc)
 	if r.Extra != nil && len(ev) > 0 {
 		ev = append(ev, r.Extra.Evidence(inc)...)
 	}
 	if len(ev) == 0 {
 		return nil
 	}
+	return Rank(r.graph(), ev, r.Config)
+}
+
+// memberEvidence returns the evidence of inc's members.
+func (r IncidentRanker) memberEvidence(inc *osprey.Incident) []Evidence {
+	ev := make([]Evidence, 0, len(inc.Members))
+	for i := range inc.Members {
+		if e, ok := FromMember(&inc.Members[i], r.ServiceLabel); ok {
+			ev = append(ev, e)
+		}
+	}
+	return ev
+}
+
+// graph returns the graph Graph gives, an empty one if none.
+func (r IncidentRanker) graph() *Graph {
 	var g *Graph
 	if r.Graph != nil {
 		g = r.Graph()
@@ -84,5 +95,5 @@ func (r IncidentRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
 	if g == nil {
 		g = NewGraph()
 	}
-	return Rank(g, ev, r.Config)
+	return g
 }

@@ -62,6 +62,10 @@ type Evidence struct {
 	// slows down when its callee fails. The walk reads it
 	// (Config.OwnExplains).
 	Own bool
+	// Incident is the id of the concurrent incident the evidence is
+	// from, when it is not the ranked incident's own member
+	// (IncidentRanker.RankCausesAmong); "" otherwise.
+	Incident string
 }
 
 // FromAnomaly turns an osprey.Anomaly into Evidence for the service named by
@@ -583,6 +587,9 @@ func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg 
 			fmt.Fprintf(&b, ", not its own (%.2f)", n.own)
 		}
 	}
+	if inc := concurrentIncidents(n); len(inc) > 0 {
+		fmt.Fprintf(&b, "; evidence from concurrent incident %s", strings.Join(inc, ", "))
+	}
 	if showOwn {
 		fmt.Fprintf(&b, "; strength %.2f, its own (trace or change) %.2f, the rest weighed %.2f at the start", n.strength, n.own, cfg.symptom())
 		fmt.Fprintf(&b, ", walk score %.3f", n.walk)
@@ -590,6 +597,19 @@ func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg 
 		fmt.Fprintf(&b, "; strength %.2f, walk score %.3f", n.strength, n.walk)
 	}
 	return b.String()
+}
+
+// concurrentIncidents returns the ids of the concurrent incidents that
+// n's evidence is from (Evidence.Incident), sorted.
+func concurrentIncidents(n *node) []string {
+	var out []string
+	for _, e := range n.all {
+		if e.Incident != "" && !slices.Contains(out, e.Incident) {
+			out = append(out, e.Incident)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // sortedKeysOf returns the kinds of m in order.

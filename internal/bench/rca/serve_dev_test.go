@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/rca"
@@ -129,7 +130,13 @@ func TestNezhaServeRerank(t *testing.T) {
 		var causes []osprey.Cause
 		if s, _ := pickIncident(log, f); s != nil {
 			ranker := rca.IncidentRanker{Graph: func() *rca.Graph { return graphs[s.inc.ID] }, Config: rca.DefaultConfig()}
-			causes = ranker.RankCauses(&s.inc)
+			if mode := os.Getenv("OSPREY_RCA_CONCURRENT"); mode != "" {
+				cr := rca.ConcurrentIncidentRanker{IncidentRanker: ranker}
+				fmt.Sscan(os.Getenv("OSPREY_RCA_HOPS"), &cr.Hops)
+				causes = cr.RankCausesAmong(&s.inc, dumpConcurrent(dump.Incidents, &s.inc, mode))
+			} else {
+				causes = ranker.RankCauses(&s.inc)
+			}
 			c.Ranking = causeNames(causes)
 		}
 		cases = append(cases, c)
@@ -146,6 +153,31 @@ func TestNezhaServeRerank(t *testing.T) {
 	}
 	s := Score(cases)
 	t.Logf("rerank: AC@1=%.4f AC@3=%.4f AC@5=%.4f Avg@5=%.4f\n%s", s.AC[0], s.AC[2], s.AC[4], s.Avg5, strings.Join(lines, "\n"))
+}
+
+// dumpConcurrent returns the incidents of all other than inc that opened
+// within the default correlate window of inc's opening (mode "opened") or
+// of one of its members' first anomaly (mode "members").
+func dumpConcurrent(all []osprey.Incident, inc *osprey.Incident, mode string) []*osprey.Incident {
+	window := 5 * time.Minute
+	near := func(a, b time.Time) bool { d := a.Sub(b); return d <= window && d >= -window }
+	var out []*osprey.Incident
+	for i := range all {
+		o := &all[i]
+		if o.ID == inc.ID {
+			continue
+		}
+		ok := near(o.OpenedAt, inc.OpenedAt)
+		if mode == "members" {
+			for _, m := range inc.Members {
+				ok = ok || near(o.OpenedAt, m.FirstSeen)
+			}
+		}
+		if ok {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // head returns the first n elements of s (all of them if fewer).

@@ -1,0 +1,112 @@
+package rca
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/osprey-aiops/osprey"
+)
+
+// symptomAndCauseIncidents is the serve-path shape the concurrent ranking is
+// for: a symptom incident of two services that log errors and slow down
+// (seat and order, siblings under preserve), and, opened in the same
+// minute, a small incident of another service (auth's callee
+// verification) whose own spans broke, with a log anomaly of a further
+// service (food) that is not its own.
+func symptomAndCauseIncidents() (*Graph, *osprey.Incident, *osprey.Incident) {
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	member := func(svc, name string, kind osprey.MemberKind, sev osprey.Severity, after time.Duration, l osprey.Labels) osprey.Member {
+		labels := osprey.Labels{"service": svc}
+		for k, v := range l {
+			labels[k] = v
+		}
+		return osprey.Member{Kind: kind, Name: name, Labels: labels, Severity: sev, FirstRef: svc + "-" + name,
+			FirstSeen: t0.Add(after)}
+	}
+	logs := osprey.Labels{"template_id": "t1"}
+	symptoms := &osprey.Incident{ID: "inc-symptoms", OpenedAt: t0.Add(10 * time.Second), Members: []osprey.Member{
+		member("seat", "new template", osprey.MemberAnomaly, osprey.SeverityError, 10*time.Second, logs),
+		member("seat", "PodLatencyP90", osprey.MemberAnomaly, osprey.SeverityError, 15*time.Second, nil),
+		member("order", "new template", osprey.MemberAnomaly, osprey.SeverityError, 20*time.Second, logs),
+	}}
+	cause := &osprey.Incident{ID: "inc-cause", OpenedAt: t0, Members: []osprey.Member{
+		member("verification", "trace flow", osprey.MemberAnomaly, osprey.SeverityWarning, 0,
+			osprey.Labels{osprey.LabelTraceSignal: "flow"}),
+		member("food", "new template", osprey.MemberAnomaly, osprey.SeverityError, 5*time.Second, logs),
+	}}
+	g := graph("preserve>seat", "preserve>order", "gw>preserve", "gw>auth", "auth>verification", "gw>food")
+	return g, symptoms, cause
+}
+
+// The own evidence of a concurrent incident's service is a candidate of
+// the symptom incident, ranked above services whose evidence is only
+// symptoms, and its explanation names the incident it is from; the other
+// evidence of the concurrent incident (food's logs) is not taken. Without
+// concurrent incidents the ranking is RankCauses'.
+func TestRankCausesAmongTakesConcurrentOwnEvidence(t *testing.T) {
+	g, symptoms, cause := symptomAndCauseIncidents()
+	r := ConcurrentIncidentRanker{IncidentRanker: IncidentRanker{Graph: func() *Graph { return g }, Config: DefaultConfig()}}
+	alone := r.RankCauses(symptoms)
+	if got := names(alone); slices.Contains(got, "verification") {
+		t.Fatalf("RankCauses %v names a service of another incident", got)
+	}
+	if got := r.RankCausesAmong(symptoms, nil); !slices.Equal(names(got), names(alone)) {
+		t.Errorf("without concurrent incidents %v, want RankCauses' %v", names(got), names(alone))
+	}
+	causes := r.RankCausesAmong(symptoms, []*osprey.Incident{symptoms, cause})
+	got := names(causes)
+	if len(got) != 3 || got[0] != "verification" {
+		t.Fatalf("ranking %v, want verification first of verification, seat, order (not food: logs are not own)", got)
+	}
+	if want := "evidence from concurrent incident inc-cause"; !strings.Contains(causes[0].Explanation, want) {
+		t.Errorf("explanation %q lacks %q", causes[0].Explanation, want)
+	}
+	if !slices.Contains(causes[0].EvidenceIDs, "verification-trace flow") {
+		t.Errorf("evidence ids %v lack the concurrent member's", causes[0].EvidenceIDs)
+	}
+	for _, c := range causes[1:] {
+		if strings.Contains(c.Explanation, "concurrent incident") {
+			t.Errorf("%s's explanation names a concurrent incident: %q", c.Name, c.Explanation)
+		}
+	}
+	if again := r.RankCausesAmong(symptoms, []*osprey.Incident{symptoms, cause}); !slices.EqualFunc(causes, again,
+		func(a, b osprey.Cause) bool { return a.Name == b.Name && a.Explanation == b.Explanation }) {
+		t.Errorf("not deterministic: %v then %v", got, names(again))
+	}
+}
+
+// Hops limits the concurrent services to those within that many calls of
+// the incident's, in either direction: verification is four calls from
+// seat (seat<preserve<gw>auth>verification).
+func TestRankCausesAmongHops(t *testing.T) {
+	g, symptoms, cause := symptomAndCauseIncidents()
+	for _, tc := range []struct {
+		hops int
+		want bool
+	}{{0, true}, {3, false}, {4, true}} {
+		r := ConcurrentIncidentRanker{IncidentRanker: IncidentRanker{Graph: func() *Graph { return g }, Config: DefaultConfig()},
+			Hops: tc.hops}
+		if got := slices.Contains(names(r.RankCausesAmong(symptoms, []*osprey.Incident{cause})), "verification"); got != tc.want {
+			t.Errorf("hops %d: verification ranked %v, want %v", tc.hops, got, tc.want)
+		}
+	}
+}
+
+func TestGraphWithin(t *testing.T) {
+	g := graph("a>b", "b>c", "d>c", "c>e")
+	for _, tc := range []struct {
+		hops int
+		want []string
+	}{{0, []string{"b", "x"}}, {1, []string{"a", "b", "c", "x"}}, {2, []string{"a", "b", "c", "d", "e", "x"}}} {
+		var got []string
+		for s := range g.Within([]string{"b", "x", "b"}, tc.hops) {
+			got = append(got, s)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Within(b, x; %d) = %v, want %v", tc.hops, got, tc.want)
+		}
+	}
+}
