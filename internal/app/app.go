@@ -143,7 +143,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	}
 	corrOpts.Store = st
 	corrOpts.Topology = graph
-	corrOpts.Causes = ranker
+	// An incident is ranked with the own evidence of the incidents
+	// concurrent with it (docs/rca.md, "Session 7: concurrent incidents").
+	corrOpts.Causes = rca.ConcurrentIncidentRanker{IncidentRanker: ranker}
 	corrOpts.Out = bus.IncidentPublisher(b)
 	corrOpts.Now = now
 	corrOpts.Logger = log.With("component", "correlate")

@@ -131,6 +131,24 @@ func rankCases() []rankCase {
 			want: []string{"contacts", "seat"},
 		},
 		{
+			// A symptom incident's siblings (seat, order) and, from a
+			// concurrent incident (IncidentRanker.RankCausesAmong), the
+			// own trace anomaly of a service the graph does not connect
+			// to them: it starts with its whole strength, their logs
+			// and metrics with a quarter, and its explanation names the
+			// incident.
+			name:  "concurrent incident own evidence",
+			graph: graph("preserve>seat", "preserve>order", "gw>preserve", "gw>auth", "auth>verification"),
+			evidence: []Evidence{
+				ev("seat", KindLog, "new template", 0.85, 20),
+				ev("seat", KindMetric, "PodLatencyP90", 0.85, 25),
+				ev("order", KindLog, "new template", 0.85, 22),
+				{ID: "verification/flow", Service: "verification", Kind: KindFlow, Signal: "span without its log line", Score: 0.6,
+					Onset: at(0), Own: true, Incident: "inc-2"},
+			},
+			want: []string{"verification", "seat", "order"},
+		},
+		{
 			// evidence below MinScore does not make a candidate.
 			name:  "weak evidence ignored",
 			graph: graph("a>b"),

@@ -223,7 +223,7 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 	if opt.Ranker != nil {
 		rankCfg = *opt.Ranker
 	}
-	ranker := rca.IncidentRanker{Graph: func() *rca.Graph { return causeGraph(graph) }, Config: rankCfg}
+	ranker := rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Graph: func() *rca.Graph { return causeGraph(graph) }, Config: rankCfg}}
 	incidents := &incidentLog{last: map[string]*snapshot{}}
 	var causes correlate.CauseRanker = ranker
 	var graphs map[string]*rca.Graph
@@ -414,16 +414,25 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 // graph of its last ranking (Options.serveDump). The correlator calls it
 // under its lock, so the map needs none.
 type recordingRanker struct {
-	ranker rca.IncidentRanker
+	ranker rca.ConcurrentIncidentRanker
 	graphs map[string]*rca.Graph
 }
 
 func (r recordingRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
+	return r.record(inc).RankCauses(inc)
+}
+
+func (r recordingRanker) RankCausesAmong(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause {
+	return r.record(inc).RankCausesAmong(inc, concurrent)
+}
+
+// record keeps the graph of inc's ranking and returns the ranker over it.
+func (r recordingRanker) record(inc *osprey.Incident) rca.ConcurrentIncidentRanker {
 	g := r.ranker.Graph()
 	r.graphs[inc.ID] = g
 	rk := r.ranker
 	rk.Graph = func() *rca.Graph { return g }
-	return rk.RankCauses(inc)
+	return rk
 }
 
 // openedAnomaly is what the serve path keeps of an anomaly that opened.
