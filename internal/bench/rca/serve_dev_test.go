@@ -1,6 +1,7 @@
 package rca
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -77,7 +78,11 @@ func TestNezhaServeDump(t *testing.T) {
 // last ranking of an incident may precede its last member update (a
 // member's status or count), so the figures can differ from the serve
 // path's in a few faults. OSPREY_RCA_UNION=1 ranks every incident over
-// the union of the graphs instead. With -v it prints the first
+// the union of the graphs instead. Each incident is ranked with the
+// dump's incidents opened within 5 minutes of its opening, as serve's
+// correlator passes them to rca.ConcurrentIncidentRanker
+// (OSPREY_RCA_CONCURRENT=members: of any member's first anomaly; off:
+// none; OSPREY_RCA_HOPS=k limits them to k calls). With -v it prints the first
 // OSPREY_RCA_EXPLAIN (default 4) explanations of each miss.
 func TestNezhaServeRerank(t *testing.T) {
 	path := os.Getenv("OSPREY_RCA_SERVE_DUMP")
@@ -130,7 +135,7 @@ func TestNezhaServeRerank(t *testing.T) {
 		var causes []osprey.Cause
 		if s, _ := pickIncident(log, f); s != nil {
 			ranker := rca.IncidentRanker{Graph: func() *rca.Graph { return graphs[s.inc.ID] }, Config: rca.DefaultConfig()}
-			if mode := os.Getenv("OSPREY_RCA_CONCURRENT"); mode != "" {
+			if mode := cmp.Or(os.Getenv("OSPREY_RCA_CONCURRENT"), "opened"); mode != "off" {
 				cr := rca.ConcurrentIncidentRanker{IncidentRanker: ranker}
 				fmt.Sscan(os.Getenv("OSPREY_RCA_HOPS"), &cr.Hops)
 				causes = cr.RankCausesAmong(&s.inc, dumpConcurrent(dump.Incidents, &s.inc, mode))
