@@ -14,9 +14,10 @@ import (
 // (rca.IncidentRanker adds their services' own evidence as candidates).
 // The correlator calls RankCausesAmong instead of RankCauses when its
 // ranker implements it, and ranks the unresolved incidents concurrent
-// with one that opened or gained a member again, storing those whose
-// causes changed. RankCausesAmong must not modify inc or concurrent and
-// must be deterministic for the same incidents and graph.
+// with one that opened, gained a member or saw a member's severity rise
+// again, storing those whose causes changed. RankCausesAmong must not
+// modify inc or concurrent and must be deterministic for the same
+// incidents and graph.
 type ConcurrentRanker interface {
 	CauseRanker
 	RankCausesAmong(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause
@@ -52,8 +53,9 @@ func (c *Correlator) concurrentLocked(inc *osprey.Incident) []*osprey.Incident {
 
 // rankConcurrentLocked ranks again, with a ConcurrentRanker, the
 // unresolved incidents that cs does not hold and that are concurrent
-// with an incident of cs that opened or gained a member (its evidence is
-// their context), and adds to cs those whose causes changed.
+// with an incident of cs that opened, gained a member or saw a member's
+// severity rise (its evidence is their context), and adds to cs those
+// whose causes changed.
 func (c *Correlator) rankConcurrentLocked(cs *changeSet) {
 	if _, ok := c.causes.(ConcurrentRanker); !ok {
 		return
@@ -61,7 +63,7 @@ func (c *Correlator) rankConcurrentLocked(cs *changeSet) {
 	var grown []*osprey.Incident
 	var at time.Time
 	for _, id := range cs.order {
-		if ch := cs.byID[id]; ch.opened || ch.joined {
+		if ch := cs.byID[id]; ch.opened || ch.joined || ch.rerank {
 			grown = append(grown, ch.inc)
 			at = laterOf(at, ch.inc.UpdatedAt)
 		}

@@ -17,8 +17,8 @@ import (
 // With a ConcurrentRanker, an incident is ranked with the incidents that
 // opened within the window of its opening, and ranked again (stored,
 // handed on, with an rca timeline entry) when a concurrent incident opens
-// or gains a member; an incident opened later than the window is not
-// read.
+// or gains a member (stored when only its scores changed); an incident
+// opened later than the window is not read.
 func TestConcurrentIncidentsRankedTogether(t *testing.T) {
 	st := openStore(t)
 	out := &collect{}
@@ -80,6 +80,31 @@ func TestConcurrentIncidentsRankedTogether(t *testing.T) {
 	}
 	if last := seat.Timeline[len(seat.Timeline)-1]; last.Kind != osprey.TimelineRCA || !strings.Contains(last.Message, "service verification") {
 		t.Errorf("last timeline entry %+v, want the new ranking", last)
+	}
+	// A stronger change joining verification's incident ranks seat's
+	// again: the concurrent evidence's score rose.
+	scoreOf := func(service string) float64 {
+		t.Helper()
+		for _, inc := range incidents(t, st) {
+			if inc.Labels.Get("service") == "seat" {
+				for _, cs := range inc.Causes {
+					if cs.Name == service {
+						return cs.Score
+					}
+				}
+			}
+		}
+		t.Fatalf("no cause %s in seat's incident", service)
+		return 0
+	}
+	before := scoreOf("verification")
+	consume(ev{at: 40 * time.Second, name: "deploy", labels: osprey.Labels{"service": "verification", "version": "2"},
+		severity: osprey.SeverityCritical})
+	if n := len(incidents(t, st)); n != 2 {
+		t.Fatalf("%d incidents, want the change to join verification's", n)
+	}
+	if after := scoreOf("verification"); !(after > before) {
+		t.Errorf("verification's score in seat's incident %v after a critical change joined its incident, want above %v", after, before)
 	}
 	// A deploy ten minutes later is not concurrent with seat's incident.
 	consume(ev{at: 10 * time.Minute, name: "deploy", labels: osprey.Labels{"service": "other"}, severity: osprey.SeverityWarning})
