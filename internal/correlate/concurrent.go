@@ -11,7 +11,8 @@ import (
 // ConcurrentRanker is a CauseRanker that also reads the incidents
 // concurrent with the one it ranks: the unresolved and recently resolved
 // incidents that opened within the correlation window of its opening
-// (rca.IncidentRanker adds their services' own evidence as candidates).
+// (rca.ConcurrentIncidentRanker adds their services' own evidence as
+// candidates).
 // The correlator calls RankCausesAmong instead of RankCauses when its
 // ranker implements it, and ranks the unresolved incidents concurrent
 // with one that opened, gained a member or saw a member's severity rise
