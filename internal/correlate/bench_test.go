@@ -51,6 +51,14 @@ func BenchmarkConsumeEventsLargeIncidentsRCA(b *testing.B) {
 	benchConsumeWith(b, 0, 5000, rca.IncidentRanker{Config: rca.DefaultConfig()})
 }
 
+// BenchmarkConsumeEventsLargeIncidentsConcurrentRCA is
+// BenchmarkConsumeEventsLargeIncidentsRCA with the ranker serve wires
+// (rca.ConcurrentIncidentRanker): an incident that gains a member also
+// has its concurrent incidents ranked again.
+func BenchmarkConsumeEventsLargeIncidentsConcurrentRCA(b *testing.B) {
+	benchConsumeWith(b, 0, 5000, rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}})
+}
+
 // latencyRecorder is the Out of the benchmarked correlator: it notes when
 // each batch's changes were handed on.
 type latencyRecorder struct {
