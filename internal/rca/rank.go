@@ -3,6 +3,7 @@ package rca
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -318,7 +319,7 @@ func ownStrength(all []Evidence) (float64, time.Time) {
 		}
 	}
 	miss := 1.0
-	for _, k := range sortedKeysOf(best) { // fixed order: a deterministic product
+	for _, k := range sortedKinds(best) { // fixed order: a deterministic product
 		miss *= 1 - best[k]
 	}
 	return 1 - miss, onset
@@ -612,24 +613,10 @@ func concurrentIncidents(n *node) []string {
 	return out
 }
 
-// sortedKeysOf returns the kinds of m in order.
-func sortedKeysOf(m map[Kind]float64) []Kind {
-	out := make([]Kind, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// sortedKinds returns the kinds of m in order.
-func sortedKinds(m map[Kind]Evidence) []Kind {
-	out := make([]Kind, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+// sortedKinds returns the kinds (keys) of m in order: products over
+// them are then deterministic, whatever the map's iteration order.
+func sortedKinds[V any](m map[Kind]V) []Kind {
+	return slices.Sorted(maps.Keys(m))
 }
 
 func kindWord(k Kind) string {
