@@ -144,8 +144,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	corrOpts.Store = st
 	corrOpts.Topology = graph
 	// An incident is ranked with the own evidence of the incidents
-	// concurrent with it (docs/rca.md, "Session 7: concurrent incidents").
-	corrOpts.Causes = rca.ConcurrentIncidentRanker{IncidentRanker: ranker}
+	// concurrent with it unless rca.concurrent is off (docs/rca.md,
+	// "Session 7: concurrent incidents").
+	corrOpts.Causes = cfg.RCA.Concurrent.Ranker(ranker)
 	corrOpts.Out = bus.IncidentPublisher(b)
 	corrOpts.Now = now
 	corrOpts.Logger = log.With("component", "correlate")

@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/osprey-aiops/osprey/internal/correlate"
 	"github.com/osprey-aiops/osprey/internal/rca"
 )
 
@@ -11,6 +12,35 @@ type RCAConfig struct {
 	// History configures the comparison of an incident's coarse or short
 	// series with their normal period.
 	History RCAHistoryConfig `yaml:"history"`
+	// Concurrent configures ranking an incident with the own evidence
+	// (trace anomalies, deploys) of the incidents that opened within
+	// correlate.window of it (rca.ConcurrentIncidentRanker).
+	Concurrent RCAConcurrentConfig `yaml:"concurrent"`
+}
+
+// RCAConcurrentConfig configures rca.ConcurrentIncidentRanker: a failure
+// often shows its symptoms in one incident (callers and siblings that log
+// errors) and its cause in another (the service whose own spans broke);
+// the symptom incident then names the concurrent incident's service as a
+// candidate, with that incident's id in the explanation.
+type RCAConcurrentConfig struct {
+	// Enabled turns it on; off, an incident is ranked on its own members.
+	Enabled bool `yaml:"enabled"`
+	// Hops, if above 0, takes a concurrent incident's service only when
+	// it is within that many calls (either direction) of one of the
+	// incident's services in the learnt call graph; 0 takes any. On a
+	// system whose services share no gateway, a small limit keeps
+	// unrelated concurrent failures out of each other's candidates.
+	Hops int `yaml:"hops"`
+}
+
+// Ranker returns the correlate stage's cause ranker for base: base itself
+// when concurrent ranking is off, else a ConcurrentIncidentRanker over it.
+func (c RCAConcurrentConfig) Ranker(base rca.IncidentRanker) correlate.CauseRanker {
+	if !c.Enabled {
+		return base
+	}
+	return rca.ConcurrentIncidentRanker{IncidentRanker: base, Hops: c.Hops}
 }
 
 // RCAHistoryConfig configures rca.HistoryEvidence: when the correlator
@@ -42,7 +72,7 @@ func DefaultRCA() RCAConfig {
 		Lead:       rca.DefaultHistoryLead,
 		CoarseStep: rca.DefaultHistoryCoarseStep,
 		MaxSeries:  rca.DefaultHistoryMaxSeries,
-	}}
+	}, Concurrent: RCAConcurrentConfig{Enabled: true}}
 }
 
 // Validate checks the rca section.
@@ -52,6 +82,9 @@ func (c RCAConfig) Validate() error {
 	positive(&p, "history.lookback", h.Lookback)
 	positive(&p, "history.coarse_step", h.CoarseStep)
 	positive(&p, "history.max_series", h.MaxSeries)
+	if c.Concurrent.Hops < 0 {
+		p.addf("concurrent.hops", "must not be negative (0 takes any distance), got %d", c.Concurrent.Hops)
+	}
 	if h.Lead < 0 {
 		p.addf("history.lead", "must not be negative, got %s", h.Lead)
 	}

@@ -208,7 +208,7 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential
 		return nil, err
 	}
 	opts.Store = p.st
-	opts.Causes = rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}}
+	opts.Causes = cfg.RCA.Concurrent.Ranker(rca.IncidentRanker{Config: rca.DefaultConfig()})
 	opts.Out = osprey.IncidentConsumerFunc(func(ctx context.Context, batch []osprey.Incident) error {
 		p.rec.incidents(batch)
 		p.backTimes.enter(StageRemediate)

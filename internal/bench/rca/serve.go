@@ -10,7 +10,6 @@ import (
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/config"
-	"github.com/osprey-aiops/osprey/internal/correlate"
 	logdetect "github.com/osprey-aiops/osprey/internal/detect/logs"
 	"github.com/osprey-aiops/osprey/internal/detect/metric"
 	tracedetect "github.com/osprey-aiops/osprey/internal/detect/trace"
@@ -223,9 +222,10 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 	if opt.Ranker != nil {
 		rankCfg = *opt.Ranker
 	}
-	ranker := rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Graph: func() *rca.Graph { return causeGraph(graph) }, Config: rankCfg}}
+	base := rca.IncidentRanker{Graph: func() *rca.Graph { return causeGraph(graph) }, Config: rankCfg}
+	ranker := rca.ConcurrentIncidentRanker{IncidentRanker: base, Hops: cfg.RCA.Concurrent.Hops}
 	incidents := &incidentLog{last: map[string]*snapshot{}}
-	var causes correlate.CauseRanker = ranker
+	causes := cfg.RCA.Concurrent.Ranker(base)
 	var graphs map[string]*rca.Graph
 	if opt.serveDump != nil {
 		graphs = map[string]*rca.Graph{}
