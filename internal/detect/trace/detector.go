@@ -249,6 +249,8 @@ type judged struct {
 	slow      bool
 	self      time.Duration
 	p99       float64
+	// young: its breaks all rest on young expectations (MatureSupport).
+	young bool
 }
 
 // svcWindow is one service's judged spans and its open anomalies.
@@ -535,8 +537,9 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 	}
 	d.stats.Judged++
 	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), self: self}
+	young := d.youngBreaks(u.Group, breaks)
 	if !explained {
-		j.breaks = breaks
+		j.breaks, j.young = breaks, young
 	}
 	// A span that lacks a child it always had is not timed: its self time
 	// includes the missing child's. The break counts, once, as a break.
@@ -570,8 +573,19 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 		w.newest = u.At
 		w.dirty = true
 	}
-	young := d.youngBreaks(u.Group, breaks)
-	if d.mixed(u.Group, u.At, young, len(breaks) == 0) && young {
+	mixed, released := d.mixed(u.Group, u.At, young, len(breaks) == 0)
+	if released {
+		// The breaks were a branch's: they are not tallied any more, so
+		// an anomaly they opened ends at once, not when they leave the
+		// window.
+		for x := range w.units {
+			if w.units[x].op == op && w.units[x].young {
+				w.units[x].breaks, w.units[x].young = nil, false
+			}
+		}
+		w.dirty = true
+	}
+	if mixed && young {
 		d.flow.Learn(u)
 		d.lat.Learn(latKey, self.Seconds())
 		return
@@ -590,16 +604,16 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 
 // mixed records a span of group that broke only young expectations
 // (young) or none (clean) and reports whether the group's young breaks
-// come and go (MixedSwitches); when they first do, the group's waiting
-// young-broken spans are learnt at once.
-func (d *Detector) mixed(group string, at time.Time, young, clean bool) bool {
+// come and go (MixedSwitches); when they first do (released), the
+// group's waiting young-broken spans are learnt at once.
+func (d *Detector) mixed(group string, at time.Time, young, clean bool) (mixed, released bool) {
 	m := d.mix[group]
 	if m == nil {
 		if !young {
-			return false
+			return false, false
 		}
 		if len(d.mix) >= d.cfg.MaxOperations {
-			return false
+			return false, false
 		}
 		m = &mixState{}
 		d.mix[group] = m
@@ -617,7 +631,7 @@ func (d *Detector) mixed(group string, at time.Time, young, clean bool) bool {
 		}
 	}
 	if m.switches < d.cfg.MixedSwitches {
-		return false
+		return false, false
 	}
 	if m.switches == d.cfg.MixedSwitches {
 		m.switches++ // release once
@@ -629,8 +643,9 @@ func (d *Detector) mixed(group string, at time.Time, young, clean bool) bool {
 			d.lat.Learn(ds.key, ds.self)
 			return true
 		})
+		return true, true
 	}
-	return true
+	return true, false
 }
 
 // youngBreaks reports whether every break of a span of group rests on an

@@ -580,6 +580,20 @@ func TestYoungExpectationOfABranchFades(t *testing.T) {
 	if s := r.d.Stats(); s.Broken > 60 {
 		t.Errorf("%d broken spans of 605, want the expectation to have faded", s.Broken)
 	}
+	// Once the breaks are known to be a branch's they are not tallied:
+	// an anomaly they opened ends then, not a window later.
+	var first, last time.Time
+	for _, a := range r.anomalies() {
+		if first.IsZero() {
+			first = a.StartsAt
+		}
+		if !a.Active() {
+			last = a.EndsAt
+		}
+	}
+	if last.Sub(first) >= DefaultConfig().Window {
+		t.Errorf("seat's anomalies stayed open %v, from %v: want them ended once the breaks were known to be a branch's", last.Sub(first), first)
+	}
 }
 
 // A young operation whose every span breaks (a fault right after the
