@@ -84,7 +84,15 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, lineMode int) {
 		feed := slices.Clone(spans)
 		slices.SortStableFunc(feed, func(a, b spanRec) int { return a.at.Compare(b.at) })
 		out := &collect{}
-		det, err := trace.New(trace.Options{Config: trace.DefaultConfig(), Out: out, Now: func() time.Time { return out.clock }})
+		cfg := trace.DefaultConfig()
+		// OSPREY_TRACE_MATURE overrides MatureSupport (5, the profile's
+		// MinSupport, is the detector before it).
+		if v := os.Getenv("OSPREY_TRACE_MATURE"); v != "" {
+			if _, err := fmt.Sscan(v, &cfg.MatureSupport); err != nil {
+				t.Fatal(err)
+			}
+		}
+		det, err := trace.New(trace.Options{Config: cfg, Out: out, Now: func() time.Time { return out.clock }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,6 +263,7 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, lineMode int) {
 			}
 			t.Logf("%s %s %-22s %-14s found=%v: %s", d.Day, x.Timestamp, x.Service, x.Type, found, strings.Join(names, ", "))
 		}
+		logOpenTimes(t, d.Day, out.got)
 		st := det.Stats()
 		t.Logf("%s stats %+v", d.Day, st)
 		// The heap the detector alone holds after the day: with it, then
@@ -286,4 +295,51 @@ func (c *collect) ConsumeAnomalies(_ context.Context, b []osprey.Anomaly) error 
 	defer c.mu.Unlock()
 	c.got = append(c.got, slices.Clone(b)...)
 	return nil
+}
+
+// logOpenTimes logs how long the anomalies stayed open (span time from
+// StartsAt to EndsAt; an escalation ends one anomaly and opens another),
+// and how long each episode (an anomaly with its escalations) did.
+func logOpenTimes(t *testing.T, day string, got []osprey.Anomaly) {
+	starts := map[string]time.Time{}
+	var per, episodes []time.Duration
+	var episodeStart time.Time
+	open := 0
+	// by fingerprint: the start of the episode the open anomaly belongs to
+	ep := map[osprey.Fingerprint]time.Time{}
+	for _, a := range got {
+		if a.Active() {
+			starts[a.ID] = a.StartsAt
+			open++
+			if !a.Escalates() {
+				ep[a.Fingerprint] = a.StartsAt
+			}
+			continue
+		}
+		s, ok := starts[a.ID]
+		if !ok {
+			continue
+		}
+		open--
+		per = append(per, a.EndsAt.Sub(s))
+		if !strings.Contains(a.Evidence[len(a.Evidence)-1].Reason, "escalated") {
+			episodeStart = ep[a.Fingerprint]
+			episodes = append(episodes, a.EndsAt.Sub(episodeStart))
+		}
+	}
+	q := func(ds []time.Duration) string {
+		if len(ds) == 0 {
+			return "none"
+		}
+		slices.Sort(ds)
+		over := 0
+		for _, x := range ds {
+			if x > 5*time.Minute {
+				over++
+			}
+		}
+		at := func(f float64) time.Duration { return ds[int(f*float64(len(ds)-1))].Round(time.Second) }
+		return fmt.Sprintf("%d: p50 %v p90 %v p99 %v max %v, %d over 5m", len(ds), at(0.5), at(0.9), at(0.99), ds[len(ds)-1].Round(time.Second), over)
+	}
+	t.Logf("%s open times: anomalies %s; episodes %s; still open %d", day, q(per), q(episodes), open)
 }

@@ -52,6 +52,21 @@ type Config struct {
 	// change (a call removed by a deploy) stops being reported after
 	// about LearnDelay while a fault is reported for that long.
 	LearnDelay time.Duration
+	// MatureSupport and MixedSwitches: a young expectation (learnt from
+	// fewer than MatureSupport spans of the operation with the key that
+	// expects the missing one) whose breaks come and go from span to span
+	// (MixedSwitches changes between a span that breaks only young
+	// expectations and one that breaks none, without a Window between two
+	// such breaks) is a branch the first spans happened not to take, not
+	// a fault: its broken spans are learnt at once, those waiting too.
+	// Without it, the first spans of an operation that takes one of two
+	// branches (a call to one service or to another) could all take the
+	// same one; every span of the other branch breaks the expectation
+	// formed from them and waits LearnDelay, and as those spans are the
+	// only ones that could correct it, it is reported for that long. A
+	// fault breaks every span while it lasts (a change or two at its
+	// edges), and a mature expectation waits LearnDelay as before.
+	MatureSupport, MixedSwitches int
 	// MaxOperations bounds the (service, operation) profiles; spans of
 	// further operations are judged by nothing and learnt by nothing.
 	MaxOperations int
@@ -88,6 +103,8 @@ func DefaultConfig() Config {
 		Settle:          10 * time.Second,
 		Window:          2 * time.Minute,
 		LearnDelay:      30 * time.Minute,
+		MatureSupport:   100,
+		MixedSwitches:   8,
 		MaxOperations:   10_000,
 		MaxCalls:        32,
 		MaxServices:     1000,
@@ -116,7 +133,8 @@ func (c Config) Validate() error {
 		v    int
 	}{{"max operations", c.MaxOperations}, {"max calls", c.MaxCalls}, {"max services", c.MaxServices},
 		{"max window spans", c.MaxWindowSpans}, {"max pending spans", c.MaxPendingSpans},
-		{"max delayed", c.MaxDelayed}, {"latency sample", c.LatencySample}, {"min timed", c.MinTimed}} {
+		{"max delayed", c.MaxDelayed}, {"latency sample", c.LatencySample}, {"min timed", c.MinTimed},
+		{"mature support", c.MatureSupport}, {"mixed switches", c.MixedSwitches}} {
 		if n.v <= 0 {
 			return fmt.Errorf("trace detector: %s must be positive, got %d", n.name, n.v)
 		}
@@ -182,6 +200,8 @@ type Detector struct {
 	flow    *FlowProfile
 	lat     *LatencySketch
 	svcs    map[string]*svcWindow
+	// mix is per operation (bounded as the flow profile's groups).
+	mix     map[string]*mixState
 	delayed []delayedSpan
 	// ended holds anomalies ended by a gap (endGap) until evaluate.
 	ended []osprey.Anomaly
@@ -229,6 +249,8 @@ type judged struct {
 	slow      bool
 	self      time.Duration
 	p99       float64
+	// young: its breaks all rest on young expectations (MatureSupport).
+	young bool
 }
 
 // svcWindow is one service's judged spans and its open anomalies.
@@ -247,6 +269,17 @@ type delayedSpan struct {
 	unit Unit
 	self float64
 	key  string
+	// young: its breaks all rest on young expectations (MatureSupport).
+	young bool
+}
+
+// mixState is how an operation's spans met its young expectations
+// (MatureSupport): whether the last span classified broke them, how many
+// times that changed, and the span time of the last young break.
+type mixState struct {
+	broken    bool
+	switches  int
+	lastBreak time.Time
 }
 
 // New returns a detector; Start runs its settling loop.
@@ -263,6 +296,7 @@ func New(opts Options) (*Detector, error) {
 		flow:    NewFlowProfile(),
 		lat:     NewLatencySketch(opts.Config.LatencySample),
 		svcs:    map[string]*svcWindow{},
+		mix:     map[string]*mixState{},
 		stop:    make(chan struct{}), done: make(chan struct{}),
 	}
 	if d.now == nil {
@@ -503,8 +537,9 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 	}
 	d.stats.Judged++
 	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), self: self}
+	young := d.youngBreaks(u.Group, breaks)
 	if !explained {
-		j.breaks = breaks
+		j.breaks, j.young = breaks, young
 	}
 	// A span that lacks a child it always had is not timed: its self time
 	// includes the missing child's. The break counts, once, as a break.
@@ -538,6 +573,23 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 		w.newest = u.At
 		w.dirty = true
 	}
+	mixed, released := d.mixed(u.Group, u.At, young, len(breaks) == 0)
+	if released {
+		// The breaks were a branch's: they are not tallied any more, so
+		// an anomaly they opened ends at once, not when they leave the
+		// window.
+		for x := range w.units {
+			if w.units[x].op == op && w.units[x].young {
+				w.units[x].breaks, w.units[x].young = nil, false
+			}
+		}
+		w.dirty = true
+	}
+	if mixed && young {
+		d.flow.Learn(u)
+		d.lat.Learn(latKey, self.Seconds())
+		return
+	}
 	if len(breaks) == 0 && !j.slow {
 		d.flow.Learn(u)
 		d.lat.Learn(latKey, self.Seconds())
@@ -547,7 +599,64 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 		d.stats.DroppedDelayed++
 		return
 	}
-	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: latKey})
+	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: latKey, young: young})
+}
+
+// mixed records a span of group that broke only young expectations
+// (young) or none (clean) and reports whether the group's young breaks
+// come and go (MixedSwitches); when they first do (released), the
+// group's waiting young-broken spans are learnt at once.
+func (d *Detector) mixed(group string, at time.Time, young, clean bool) (mixed, released bool) {
+	m := d.mix[group]
+	if m == nil {
+		if !young {
+			return false, false
+		}
+		if len(d.mix) >= d.cfg.MaxOperations {
+			return false, false
+		}
+		m = &mixState{}
+		d.mix[group] = m
+	}
+	if young || clean {
+		if young && !m.lastBreak.IsZero() && at.Sub(m.lastBreak) > d.cfg.Window {
+			m.switches = 0
+		}
+		if young != m.broken {
+			m.switches++
+			m.broken = young
+		}
+		if young && at.After(m.lastBreak) {
+			m.lastBreak = at
+		}
+	}
+	if m.switches < d.cfg.MixedSwitches {
+		return false, false
+	}
+	if m.switches == d.cfg.MixedSwitches {
+		m.switches++ // release once
+		d.delayed = slices.DeleteFunc(d.delayed, func(ds delayedSpan) bool {
+			if !ds.young || ds.unit.Group != group {
+				return false
+			}
+			d.flow.Learn(ds.unit)
+			d.lat.Learn(ds.key, ds.self)
+			return true
+		})
+		return true, true
+	}
+	return true, false
+}
+
+// youngBreaks reports whether every break of a span of group rests on an
+// expectation learnt from fewer than MatureSupport spans (see there).
+func (d *Detector) youngBreaks(group string, breaks [][2]string) bool {
+	for _, b := range breaks {
+		if d.flow.Support(group, b[0]) >= d.cfg.MatureSupport {
+			return false
+		}
+	}
+	return len(breaks) > 0
 }
 
 // endGap ends service's open anomalies at its newest span, for a gap of

@@ -511,3 +511,103 @@ func TestLogLinePairBreaks(t *testing.T) {
 		t.Fatalf("anomalies = %+v", got)
 	}
 }
+
+// reserve sends one request: seat's "Reserve" calls orders "Create" or,
+// when other is true, orders-other "Create".
+func (r *rig) reserve(other bool) {
+	r.t.Helper()
+	r.n++
+	tid := fmt.Sprintf("t%06d", r.n)
+	callee := "orders"
+	if other {
+		callee = "orders-other"
+	}
+	spans := []osprey.Span{
+		{TraceID: tid, SpanID: "b", ParentSpanID: "a", Service: callee, Name: "Create", Start: r.at.Add(time.Millisecond), Duration: 10 * time.Millisecond},
+		{TraceID: tid, SpanID: "a", Service: "seat", Name: "Reserve", Start: r.at, Duration: 15 * time.Millisecond},
+	}
+	if err := r.d.ConsumeSpans(context.Background(), spans); err != nil {
+		r.t.Fatal(err)
+	}
+	r.at = r.at.Add(time.Second)
+	r.clock = r.clock.Add(2 * time.Second)
+	if err := r.d.Flush(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// open returns the anomalies of service still open.
+func (r *rig) open(service string) []osprey.Anomaly {
+	byID := map[string]osprey.Anomaly{}
+	var ids []string
+	for _, a := range r.anomalies() {
+		if a.Labels[osprey.LabelService] != service {
+			continue
+		}
+		if _, ok := byID[a.ID]; !ok {
+			ids = append(ids, a.ID)
+		}
+		byID[a.ID] = a
+	}
+	var out []osprey.Anomaly
+	for _, id := range ids {
+		if a := byID[id]; a.Active() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// An operation with two branches whose first spans all took one (the
+// detector started during a run of them) expects that branch's call; the
+// other branch's spans, which break it, come and go from one request to
+// the next and are learnt at once, so the expectation fades and nothing
+// stays open. Without it they wait the learning delay (30 minutes) and
+// seat's flow anomaly is open for that long.
+func TestYoungExpectationOfABranchFades(t *testing.T) {
+	r := newRig(t, nil)
+	for range 5 {
+		r.reserve(true)
+	}
+	// Ten minutes of both branches in short runs, as requests of
+	// different kinds come in.
+	for i := range 600 {
+		r.reserve(i%5 >= 3)
+	}
+	if open := r.open("seat"); len(open) != 0 {
+		t.Fatalf("seat anomalies still open after ten minutes of both branches: %+v", open)
+	}
+	if s := r.d.Stats(); s.Broken > 60 {
+		t.Errorf("%d broken spans of 605, want the expectation to have faded", s.Broken)
+	}
+	// Once the breaks are known to be a branch's they are not tallied:
+	// an anomaly they opened ends then, not a window later.
+	var first, last time.Time
+	for _, a := range r.anomalies() {
+		if first.IsZero() {
+			first = a.StartsAt
+		}
+		if !a.Active() {
+			last = a.EndsAt
+		}
+	}
+	if last.Sub(first) >= DefaultConfig().Window {
+		t.Errorf("seat's anomalies stayed open %v, from %v: want them ended once the breaks were known to be a branch's", last.Sub(first), first)
+	}
+}
+
+// A young operation whose every span breaks (a fault right after the
+// detector started) is still reported for as long as it lasts: the breaks
+// do not come and go.
+func TestYoungOperationFaultStillReported(t *testing.T) {
+	r := newRig(t, nil)
+	for range 10 {
+		r.checkout(true)
+	}
+	for range 200 {
+		r.checkout(false)
+	}
+	if open := r.open("cart"); len(open) != 1 || open[0].Labels[osprey.LabelTraceSignal] != SignalFlow {
+		t.Fatalf("cart's open anomalies = %+v, want its flow anomaly", open)
+	}
+}

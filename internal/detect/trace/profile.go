@@ -253,6 +253,16 @@ func (p *FlowProfile) Known(group, key string) bool {
 	return s != nil && s.one[key].n > 0
 }
 
+// Support returns how many learnt units of group had key (since the
+// group's last halving, halved with it).
+func (p *FlowProfile) Support(group, key string) int {
+	s := p.groups[group]
+	if s == nil {
+		return 0
+	}
+	return s.one[key].n
+}
+
 // Checkable returns the keys of u with enough support to have expected
 // companions.
 func (p *FlowProfile) Checkable(u Unit) []string {
