@@ -143,7 +143,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	}
 	corrOpts.Store = st
 	corrOpts.Topology = graph
-	// An incident is ranked with the own evidence of the incidents
+	// An incident is ranked with the evidence of the incidents
 	// concurrent with it unless rca.concurrent is off (docs/rca.md,
 	// "Session 7: concurrent incidents").
 	corrOpts.Causes = cfg.RCA.Concurrent.Ranker(ranker)

@@ -12,15 +12,16 @@ type RCAConfig struct {
 	// History configures the comparison of an incident's coarse or short
 	// series with their normal period.
 	History RCAHistoryConfig `yaml:"history"`
-	// Concurrent configures ranking an incident with the own evidence
-	// (trace anomalies, deploys) of the incidents that opened within
-	// correlate.window of it (rca.ConcurrentIncidentRanker).
+	// Concurrent configures ranking an incident with the evidence of the
+	// incidents that opened within correlate.window of it
+	// (rca.ConcurrentIncidentRanker).
 	Concurrent RCAConcurrentConfig `yaml:"concurrent"`
 }
 
 // RCAConcurrentConfig configures rca.ConcurrentIncidentRanker: a failure
 // often shows its symptoms in one incident (callers and siblings that log
-// errors) and its cause in another (the service whose own spans broke);
+// errors) and its cause in another (the service whose own spans broke or
+// whose CPU ran hot);
 // the symptom incident then names the concurrent incident's service as a
 // candidate, with that incident's id in the explanation.
 type RCAConcurrentConfig struct {

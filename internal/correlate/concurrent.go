@@ -11,7 +11,7 @@ import (
 // ConcurrentRanker is a CauseRanker that also reads the incidents
 // concurrent with the one it ranks: the unresolved and recently resolved
 // incidents that opened within the correlation window of its opening
-// (rca.ConcurrentIncidentRanker adds their services' own evidence as
+// (rca.ConcurrentIncidentRanker adds their members' evidence as
 // candidates).
 // The correlator calls RankCausesAmong instead of RankCauses when its
 // ranker implements it, and ranks the unresolved incidents concurrent

@@ -17,19 +17,20 @@ type ConcurrentIncidentRanker struct {
 }
 
 // RankCausesAmong ranks inc's member services as RankCauses does and adds
-// as candidates the own evidence (Evidence.Own: trace anomalies, changes)
-// of the members of concurrent, the other incidents that the caller (the
-// correlate stage) found to have begun about when inc did. A failure often
-// shows its symptoms in one incident (the callers and siblings that log
-// errors and slow down) and its cause in another (the service whose own
-// spans broke), which grouping keeps apart when the call graph does not
-// connect them closely; the symptom incident then names the concurrent
-// incident's service as a candidate, and its explanation says which
-// incident the evidence is from (Evidence.Incident). With r.Hops > 0,
-// only services within that many calls of one of inc's member services,
-// in either direction, are added. Evidence of a service that inc's
-// members already name is added too: it is that service's own evidence
-// either way. Logs, metrics and alerts of other incidents are not.
+// as candidates the evidence of the members of concurrent, the other
+// incidents that the caller (the correlate stage) found to have begun
+// about when inc did. A failure often shows its symptoms in one incident
+// (the callers and siblings that log errors and slow down) and its cause
+// in another (the service whose own spans broke, or whose CPU ran hot),
+// which grouping keeps apart when the call graph does not connect them
+// closely; the symptom incident then names the concurrent incident's
+// service as a candidate, and its explanation says which incident the
+// evidence is from (Evidence.Incident). A concurrent member counts as a
+// member would: its own evidence (Evidence.Own: trace anomalies,
+// changes) in full where the walk starts, its logs, metrics and alerts
+// weighed by Config.Symptom. With r.Hops > 0, only services within that
+// many calls of one of inc's member services, in either direction, are
+// added.
 func (r ConcurrentIncidentRanker) RankCausesAmong(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause {
 	if len(concurrent) == 0 {
 		return r.RankCauses(inc)
@@ -53,7 +54,7 @@ func (r ConcurrentIncidentRanker) RankCausesAmong(inc *osprey.Incident, concurre
 		}
 		for i := range o.Members {
 			e, ok := FromMember(&o.Members[i], r.ServiceLabel)
-			if !ok || !e.Own || near != nil && !near[e.Service] {
+			if !ok || near != nil && !near[e.Service] {
 				continue
 			}
 			e.Incident = o.ID

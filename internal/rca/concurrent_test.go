@@ -14,7 +14,7 @@ import (
 // (seat and order, siblings under preserve), and, opened in the same
 // minute, a small incident of another service (auth's callee
 // verification) whose own spans broke, with a log anomaly of a further
-// service (food) that is not its own.
+// service (food), which is a symptom wherever it is.
 func symptomAndCauseIncidents() (*Graph, *osprey.Incident, *osprey.Incident) {
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	member := func(svc, name string, kind osprey.MemberKind, sev osprey.Severity, after time.Duration, l osprey.Labels) osprey.Member {
@@ -40,11 +40,12 @@ func symptomAndCauseIncidents() (*Graph, *osprey.Incident, *osprey.Incident) {
 	return g, symptoms, cause
 }
 
-// The own evidence of a concurrent incident's service is a candidate of
-// the symptom incident, ranked above services whose evidence is only
-// symptoms, and its explanation names the incident it is from; the other
-// evidence of the concurrent incident (food's logs) is not taken. Without
-// concurrent incidents the ranking is RankCauses'.
+// The evidence of a concurrent incident's services makes them candidates
+// of the symptom incident: verification's own evidence ranks it above
+// services whose evidence is only symptoms, food's logs (a symptom, as a
+// member's would be) make it a candidate below it, and each explanation
+// names the incident its evidence is from. Without concurrent incidents the
+// ranking is RankCauses'.
 func TestRankCausesAmongTakesConcurrentOwnEvidence(t *testing.T) {
 	g, symptoms, cause := symptomAndCauseIncidents()
 	r := ConcurrentIncidentRanker{IncidentRanker: IncidentRanker{Graph: func() *Graph { return g }, Config: DefaultConfig()}}
@@ -57,8 +58,9 @@ func TestRankCausesAmongTakesConcurrentOwnEvidence(t *testing.T) {
 	}
 	causes := r.RankCausesAmong(symptoms, []*osprey.Incident{symptoms, cause})
 	got := names(causes)
-	if len(got) != 3 || got[0] != "verification" {
-		t.Fatalf("ranking %v, want verification first of verification, seat, order (not food: logs are not own)", got)
+	food := slices.Index(got, "food")
+	if len(got) != 4 || got[0] != "verification" || food < 1 {
+		t.Fatalf("ranking %v, want verification first of four, food (only a log, from the concurrent incident) among them", got)
 	}
 	if want := "evidence from concurrent incident inc-cause"; !strings.Contains(causes[0].Explanation, want) {
 		t.Errorf("explanation %q lacks %q", causes[0].Explanation, want)
@@ -66,8 +68,11 @@ func TestRankCausesAmongTakesConcurrentOwnEvidence(t *testing.T) {
 	if !slices.Contains(causes[0].EvidenceIDs, "verification-trace flow") {
 		t.Errorf("evidence ids %v lack the concurrent member's", causes[0].EvidenceIDs)
 	}
+	if want := "evidence from concurrent incident inc-cause"; !strings.Contains(causes[food].Explanation, want) {
+		t.Errorf("food's explanation %q lacks %q", causes[food].Explanation, want)
+	}
 	for _, c := range causes[1:] {
-		if strings.Contains(c.Explanation, "concurrent incident") {
+		if c.Name != "food" && strings.Contains(c.Explanation, "concurrent incident") {
 			t.Errorf("%s's explanation names a concurrent incident: %q", c.Name, c.Explanation)
 		}
 	}
