@@ -59,6 +59,21 @@ func BenchmarkConsumeEventsLargeIncidentsConcurrentRCA(b *testing.B) {
 	benchConsumeWith(b, 0, 5000, rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}})
 }
 
+// BenchmarkConsumeEventsManyIncidentsRCA spreads 5,000 distinct alerts
+// over 500 services: 500 incidents open at once, 10 members each, ranked
+// with the plain ranker.
+func BenchmarkConsumeEventsManyIncidentsRCA(b *testing.B) {
+	benchConsumeServices(b, 0, 5000, 500, rca.IncidentRanker{Config: rca.DefaultConfig()})
+}
+
+// BenchmarkConsumeEventsManyIncidentsConcurrentRCA is
+// BenchmarkConsumeEventsManyIncidentsRCA with the ranker serve wires: the
+// 500 incidents are all concurrent, so each change ranks the others again
+// over all their members (the storm case of rca.concurrent).
+func BenchmarkConsumeEventsManyIncidentsConcurrentRCA(b *testing.B) {
+	benchConsumeServices(b, 0, 5000, 500, rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}})
+}
+
 // latencyRecorder is the Out of the benchmarked correlator: it notes when
 // each batch's changes were handed on.
 type latencyRecorder struct {
@@ -91,21 +106,27 @@ func BenchmarkConsumeEventsPostgres(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	benchConsumeOn(b, st, 0, 50, nil)
+	benchConsumeOn(b, st, 0, 50, 10, nil)
 }
 
 func benchConsume(b *testing.B, silences, alerts int) { benchConsumeWith(b, silences, alerts, nil) }
 
 func benchConsumeWith(b *testing.B, silences, alerts int, causes correlate.CauseRanker) {
+	benchConsumeServices(b, silences, alerts, 10, causes)
+}
+
+// benchConsumeServices is benchConsumeWith with the alerts spread over
+// services services (one incident each).
+func benchConsumeServices(b *testing.B, silences, alerts, services int, causes correlate.CauseRanker) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "osprey.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	benchConsumeOn(b, st, silences, alerts, causes)
+	benchConsumeOn(b, st, silences, alerts, services, causes)
 }
 
-func benchConsumeOn(b *testing.B, st store.Store, silences, alerts int, causes correlate.CauseRanker) {
+func benchConsumeOn(b *testing.B, st store.Store, silences, alerts, services int, causes correlate.CauseRanker) {
 	ctx := context.Background()
 	for i := range silences {
 		err := st.SaveSilence(ctx, osprey.Silence{
@@ -144,7 +165,7 @@ func benchConsumeOn(b *testing.B, st store.Store, silences, alerts int, causes c
 			at = at.Add(10 * time.Millisecond)
 			k := n % alerts
 			n++
-			labels := osprey.Labels{"service": fmt.Sprintf("svc%d", k%10), "pod": fmt.Sprintf("p%d", k/10)}
+			labels := osprey.Labels{"service": fmt.Sprintf("svc%d", k%services), "pod": fmt.Sprintf("p%d", k/services)}
 			name := "HighLatency"
 			batch[j] = osprey.Event{
 				ID: osprey.NewID(at), Source: "bench", Name: name, Labels: labels,

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -31,9 +32,47 @@ func concurrentWith(a, b *osprey.Incident, window time.Duration) bool {
 	return d <= window && d >= -window
 }
 
+// maxConcurrent bounds the concurrent incidents one ranking reads, and
+// the incidents that one incident's change ranks again: those that opened
+// nearest in time to it. In an alert storm hundreds of incidents open
+// within one window; without a bound every change would rank all of them
+// again, each over the members of all the others
+// (BenchmarkConsumeEventsManyIncidentsConcurrentRCA).
+const maxConcurrent = 16
+
+// nearest keeps at most k of incs, those that opened nearest to at (ties
+// to the earlier opening, then the smaller id), and returns them by
+// opening time and id.
+func nearest(incs []*osprey.Incident, at time.Time, k int) []*osprey.Incident {
+	byOpening := func(a, b *osprey.Incident) int {
+		if d := a.OpenedAt.Compare(b.OpenedAt); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	}
+	if len(incs) > k {
+		dist := func(i *osprey.Incident) time.Duration {
+			d := i.OpenedAt.Sub(at)
+			if d < 0 {
+				return -d
+			}
+			return d
+		}
+		slices.SortFunc(incs, func(a, b *osprey.Incident) int {
+			if d := cmp.Compare(dist(a), dist(b)); d != 0 {
+				return d
+			}
+			return byOpening(a, b)
+		})
+		incs = incs[:k]
+	}
+	slices.SortFunc(incs, byOpening)
+	return incs
+}
+
 // concurrentLocked returns the unresolved and recently resolved
 // incidents other than inc that opened within the window of its opening,
-// by opening time and id.
+// by opening time and id: the maxConcurrent nearest to its opening.
 func (c *Correlator) concurrentLocked(inc *osprey.Incident) []*osprey.Incident {
 	var out []*osprey.Incident
 	for _, m := range []map[string]*osprey.Incident{c.st.open, c.st.resolved} {
@@ -43,13 +82,7 @@ func (c *Correlator) concurrentLocked(inc *osprey.Incident) []*osprey.Incident {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b *osprey.Incident) int {
-		if d := a.OpenedAt.Compare(b.OpenedAt); d != 0 {
-			return d
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out
+	return nearest(out, inc.OpenedAt, maxConcurrent)
 }
 
 // rankConcurrentLocked ranks again, with a ConcurrentRanker, the
@@ -72,16 +105,20 @@ func (c *Correlator) rankConcurrentLocked(cs *changeSet) {
 	if len(grown) == 0 {
 		return
 	}
-	ids := make([]string, 0, len(c.st.open))
-	for id, inc := range c.st.open {
-		if _, ok := cs.byID[id]; ok {
-			continue
+	var ids []string
+	for _, g := range grown {
+		var near []*osprey.Incident
+		for id, inc := range c.st.open {
+			if _, ok := cs.byID[id]; !ok && concurrentWith(g, inc, c.window) {
+				near = append(near, inc)
+			}
 		}
-		if slices.ContainsFunc(grown, func(g *osprey.Incident) bool { return concurrentWith(g, inc, c.window) }) {
-			ids = append(ids, id)
+		for _, inc := range nearest(near, g.OpenedAt, maxConcurrent) {
+			ids = append(ids, inc.ID)
 		}
 	}
 	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	for _, id := range ids {
 		inc := c.st.open[id]
 		before := inc.Causes
