@@ -46,7 +46,7 @@ func symptomAndCauseIncidents() (*Graph, *osprey.Incident, *osprey.Incident) {
 // member's would be) make it a candidate below it, and each explanation
 // names the incident its evidence is from. Without concurrent incidents the
 // ranking is RankCauses'.
-func TestRankCausesAmongTakesConcurrentOwnEvidence(t *testing.T) {
+func TestRankCausesAmongTakesConcurrentEvidence(t *testing.T) {
 	g, symptoms, cause := symptomAndCauseIncidents()
 	r := ConcurrentIncidentRanker{IncidentRanker: IncidentRanker{Graph: func() *Graph { return g }, Config: DefaultConfig()}}
 	alone := r.RankCauses(symptoms)

@@ -223,13 +223,13 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 		rankCfg = *opt.Ranker
 	}
 	base := rca.IncidentRanker{Graph: func() *rca.Graph { return causeGraph(graph) }, Config: rankCfg}
-	ranker := rca.ConcurrentIncidentRanker{IncidentRanker: base, Hops: cfg.RCA.Concurrent.Hops}
 	incidents := &incidentLog{last: map[string]*snapshot{}}
 	causes := cfg.RCA.Concurrent.Ranker(base)
 	var graphs map[string]*rca.Graph
 	if opt.serveDump != nil {
+		// The dump re-ranks with concurrent incidents (serve_dev_test.go).
 		graphs = map[string]*rca.Graph{}
-		causes = recordingRanker{ranker: ranker, graphs: graphs}
+		causes = recordingRanker{ranker: rca.ConcurrentIncidentRanker{IncidentRanker: base, Hops: cfg.RCA.Concurrent.Hops}, graphs: graphs}
 	}
 	nc, cleanup, err := startNoiseCorrelator(ctx, cfg.Correlate, graph, causes, clock, incidents)
 	if err != nil {

@@ -78,8 +78,15 @@ func (r *rig) checkout(withDB bool) {
 			r.t.Fatal(err)
 		}
 	}
+	r.settle()
+}
+
+// settle moves the request time on by a second and the clock past
+// Settle, and flushes: the request just fed is judged.
+func (r *rig) settle() {
+	r.t.Helper()
 	r.at = r.at.Add(time.Second)
-	r.clock = r.clock.Add(2 * time.Second) // past Settle: judged at the next call
+	r.clock = r.clock.Add(2 * time.Second)
 	if err := r.d.Flush(context.Background()); err != nil {
 		r.t.Fatal(err)
 	}
@@ -407,11 +414,7 @@ func (r *rig) loggedRequest(withLine, late bool) {
 		r.clock = r.clock.Add(time.Second / 2)
 		line()
 	}
-	r.at = r.at.Add(time.Second)
-	r.clock = r.clock.Add(2 * time.Second)
-	if err := r.d.Flush(context.Background()); err != nil {
-		r.t.Fatal(err)
-	}
+	r.settle()
 }
 
 // A span that always wrote a log line and no longer does breaks its flow
@@ -529,11 +532,7 @@ func (r *rig) reserve(other bool) {
 	if err := r.d.ConsumeSpans(context.Background(), spans); err != nil {
 		r.t.Fatal(err)
 	}
-	r.at = r.at.Add(time.Second)
-	r.clock = r.clock.Add(2 * time.Second)
-	if err := r.d.Flush(context.Background()); err != nil {
-		r.t.Fatal(err)
-	}
+	r.settle()
 }
 
 // open returns the anomalies of service still open.

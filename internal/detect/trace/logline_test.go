@@ -81,11 +81,7 @@ func (r *rig) minedRequest(set *logmine.Set, lines ...string) {
 	if err := r.d.ConsumeSpans(context.Background(), spans); err != nil {
 		r.t.Fatal(err)
 	}
-	r.at = r.at.Add(time.Second)
-	r.clock = r.clock.Add(2 * time.Second)
-	if err := r.d.Flush(context.Background()); err != nil {
-		r.t.Fatal(err)
-	}
+	r.settle()
 }
 
 // A line is keyed by the code location in its header, not by its
