@@ -65,8 +65,8 @@ func buildTopology(b bus.Bus, reg prometheus.Registerer, now func() time.Time) (
 // weighting each edge by its request count.
 func causeGraph(g *topology.Graph) *rca.Graph {
 	out := rca.NewGraph()
-	for _, e := range g.Edges() {
-		out.AddCall(e.Caller, e.Callee, float64(e.Requests))
+	for _, c := range g.Calls() {
+		out.AddCall(c.Caller, c.Callee, c.Weight)
 	}
 	return out
 }

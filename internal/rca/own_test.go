@@ -29,26 +29,55 @@ func callerSymptoms() (*Graph, []Evidence) {
 
 // A callee's own trace anomaly that began no later than its caller's first
 // anomaly explains the caller's logs and metrics (Config.OwnExplains): the
-// callee ranks first; without the rule, the caller's symptoms outweigh it,
-// also when they weigh less at the start (Config.Symptom), as the caller
-// keeps its mass in the walk.
+// callee ranks first. Without the rule the caller's symptoms still weigh
+// only Symptom of their strength in what the caller keeps, and the callee
+// ranks first too; weighed alike (Symptom 1) and without the rule, the
+// caller's symptoms outweigh it.
 func TestOwnEvidenceRanksTheCalleeFirst(t *testing.T) {
 	g, evidence := callerSymptoms()
 	off := DefaultConfig()
 	off.OwnExplains = false
+	alike := off
+	alike.Symptom = 1
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		want string
 	}{
 		{"defaults", DefaultConfig(), "contacts"},
-		{"own explains off", off, "seat"},
+		{"own explains off", off, "contacts"},
+		{"own explains off, symptoms weighed alike", alike, "seat"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := names(Rank(g, evidence, tc.cfg)); got[0] != tc.want {
 				t.Errorf("ranking %v, want %s first", got, tc.want)
 			}
 		})
+	}
+}
+
+// A caller whose own spans broke (it stopped making its calls) and a callee
+// that only shows symptoms — its client latency and error logs, what fewer
+// or failed calls from the caller make it show — with higher strength. The
+// callee's symptoms weigh Symptom of their strength in the step from the
+// caller too, not only at the start: they do not explain the caller's own
+// break, and the caller ranks first. Weighed alike, the walk hands the
+// caller's mass to the callee.
+func TestSymptomsDoNotExplainACallersOwnBreak(t *testing.T) {
+	g := graph("gw>travel", "travel>seat", "travel>basic")
+	evidence := []Evidence{
+		own(ev("travel", KindFlow, "span without its call to seat", 0.6, 0)),
+		ev("seat", KindMetric, "PodClientLatencyP90", 1, 90),
+		ev("seat", KindLog, "new template: request failed", 0.6, 1),
+		ev("basic", KindMetric, "CpuUsage", 1, 200),
+	}
+	if got := names(Rank(g, evidence, DefaultConfig())); got[0] != "travel" {
+		t.Errorf("ranking %v, want travel first", got)
+	}
+	alike := DefaultConfig()
+	alike.Symptom = 1
+	if got := names(Rank(g, evidence, alike)); got[0] == "travel" {
+		t.Errorf("with Symptom 1, ranking %v, want a callee first (the rule is what ranks travel first)", got)
 	}
 }
 

@@ -359,9 +359,14 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 	pers := make([]float64, k)
 	total := 0.0
 	symptom := cfg.symptom()
+	// weight is a service's strength with the evidence that is not its
+	// own weighed by Symptom: where the walk starts, how strongly a callee
+	// explains a caller, and how much a service keeps.
+	// Evidence without any Own is all scaled alike, so the walk is the
+	// same as on the strengths.
+	weight := func(n *node) float64 { return n.own + symptom*max(n.strength-n.own, 0) }
 	for i, s := range names {
-		n := nodes[s]
-		pers[i] = n.own + symptom*max(n.strength-n.own, 0)
+		pers[i] = weight(nodes[s])
 		total += pers[i]
 	}
 	for i := range pers {
@@ -385,7 +390,7 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 				continue
 			}
 			m := nodes[c]
-			w := weightShare(g.callees[s], c) * m.strength
+			w := weightShare(g.callees[s], c) * weight(m)
 			if m.onset.After(n.onset.Add(cfg.OnsetSlack)) {
 				w *= cfg.LateCallee
 			}
@@ -406,7 +411,7 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 			if !ok {
 				continue
 			}
-			w := cfg.Back * weightShare(g.callers[s], p) * nodes[p].strength
+			w := cfg.Back * weightShare(g.callers[s], p) * weight(nodes[p])
 			out = append(out, step{j, w})
 			sum += w
 		}
@@ -415,7 +420,7 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 		// with no anomalous callee keeps all of it either way.
 		self := max(n.strength-explained, 0)
 		if cfg.StayOwn {
-			self = n.strength
+			self = weight(n)
 			if n.explainedBy != "" {
 				// Only its own evidence is unexplained.
 				self = n.own

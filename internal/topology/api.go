@@ -123,6 +123,40 @@ func latencyOf(h *[numBuckets]uint32) Latency {
 	return Latency{P50: Seconds(quantile(h, 0.5)), P90: Seconds(quantile(h, 0.9)), P99: Seconds(quantile(h, 0.99))}
 }
 
+// Call is an edge as the root-cause ranking reads it: caller → callee and
+// its requests, counted with a half-life of Windows × Window.
+type Call struct {
+	EdgeKey
+	// Weight is the edge's request count, each request counted at
+	// 2^(−age / (Windows × Window)): about the requests of the windows
+	// kept while traffic flows, and the last such count, fading slowly
+	// and evenly across a service's calls, when it pauses.
+	Weight float64
+}
+
+// Calls returns every edge remembered (with a request within Retain),
+// sorted by caller and callee. While traffic pauses the weights of a
+// caller's calls decay together, so the shares of its calls stay those of
+// its traffic before the pause.
+func (g *Graph) Calls() []Call {
+	now := g.opts.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	w := g.windowOf(now)
+	oldest := w - int64(g.opts.Retain/g.opts.Window)
+	out := make([]Call, 0, len(g.edges))
+	for k, e := range g.edges {
+		if e.last < oldest {
+			continue
+		}
+		out = append(out, Call{EdgeKey: k, Weight: e.decayed(w, g.opts.Windows)})
+	}
+	slices.SortFunc(out, func(a, b Call) int {
+		return cmp.Or(cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee))
+	})
+	return out
+}
+
 // Neighbours returns the services that call service and those it calls,
 // each sorted, from the edges in the windows kept.
 func (g *Graph) Neighbours(service string) (callers, callees []string) {

@@ -38,16 +38,33 @@ type window struct {
 	hist     [numBuckets]uint32
 }
 
-// edge keeps a ring of windows.
+// edge keeps a ring of windows, and a request count that decays by half
+// every len(ring) windows (weight, as of window weightAt).
 type edge struct {
-	ring []window
-	last int64 // index of the newest window with a request
+	ring     []window
+	last     int64 // index of the newest window with a request
+	weight   float64
+	weightAt int64
 }
 
 func newEdge(n int) *edge { return &edge{ring: make([]window, n)} }
 
-// add counts one call in window w.
-func (e *edge) add(w int64, d time.Duration, isErr bool) {
+// decayed returns e's weight as of window w, halved for every half windows
+// since weightAt.
+func (e *edge) decayed(w int64, half int) float64 {
+	if w <= e.weightAt {
+		return e.weight
+	}
+	return e.weight * math.Exp2(-float64(w-e.weightAt)/float64(half))
+}
+
+// add counts one call in window w; half is the weight's half-life in
+// windows.
+func (e *edge) add(w int64, d time.Duration, isErr bool, half int) {
+	if w > e.weightAt {
+		e.weight, e.weightAt = e.decayed(w, half), w
+	}
+	e.weight++
 	slot := &e.ring[int(w%int64(len(e.ring)))]
 	if slot.index != w {
 		*slot = window{index: w}

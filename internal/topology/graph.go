@@ -16,8 +16,15 @@ type Options struct {
 	// Window is the length of one statistics window; default 1m.
 	Window time.Duration
 	// Windows is how many windows an edge keeps; default 15. An edge with
-	// no request in any of them is forgotten.
+	// no request in any of them leaves Edges and Neighbours, but is
+	// remembered for Calls until Retain.
 	Windows int
+	// Retain is how long an idle edge is remembered for Calls (the call
+	// graph root-cause ranking walks); default 24h, at least Windows ×
+	// Window. Traffic that pauses for longer than the windows kept — a
+	// quiet night, a batch job, a lull between load tests — does not take
+	// the service's dependencies with it.
+	Retain time.Duration
 	// TTL is how long a span is remembered for its late children, and how
 	// long a child waits for its parent; default 30s.
 	TTL time.Duration
@@ -37,6 +44,9 @@ func (o *Options) defaults() {
 	}
 	if o.Windows <= 0 {
 		o.Windows = 15
+	}
+	if o.Retain < time.Duration(o.Windows)*o.Window {
+		o.Retain = max(24*time.Hour, time.Duration(o.Windows)*o.Window)
 	}
 	if o.TTL <= 0 {
 		o.TTL = 30 * time.Second
@@ -248,11 +258,11 @@ func (g *Graph) expire(now time.Time) {
 		}
 	}
 	g.pendQueue = compact(g.pendQueue, i)
-	// Edges and services idle for every window are forgotten, once per
-	// window.
+	// Edges idle for longer than Retain and services idle for every
+	// window are forgotten, once per window.
 	if w := g.windowOf(now); w != g.lastPruned {
 		g.lastPruned = w
-		oldest := w - int64(g.opts.Windows) + 1
+		oldest := w - int64(g.opts.Retain/g.opts.Window)
 		for k, e := range g.edges {
 			if e.last < oldest {
 				delete(g.edges, k)
@@ -300,5 +310,5 @@ func (g *Graph) record(k EdgeKey, d time.Duration, isErr bool, now time.Time) {
 		e = newEdge(g.opts.Windows)
 		g.edges[k] = e
 	}
-	e.add(g.windowOf(now), d, isErr)
+	e.add(g.windowOf(now), d, isErr, g.opts.Windows)
 }

@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -128,8 +129,67 @@ func TestWindowsAndExpiry(t *testing.T) {
 	if e := g.Edges(); len(e) != 0 {
 		t.Fatalf("idle edge kept: %+v", e)
 	}
+	if callers, callees := g.Neighbours("frontend"); len(callers)+len(callees) != 0 {
+		t.Fatalf("idle edge among neighbours: %v %v", callers, callees)
+	}
+	// The ranking's graph remembers it until Retain (24h by default).
+	if calls := g.Calls(); len(calls) != 1 {
+		t.Fatalf("calls = %+v", calls)
+	}
+	c.advance(24 * time.Hour)
+	consume(t, g, span("y", "1", "", "other", osprey.SpanKindServer, time.Millisecond, false))
+	if calls := g.Calls(); len(calls) != 0 {
+		t.Fatalf("edge idle for longer than Retain kept: %+v", calls)
+	}
 	if len(g.edges) != 0 {
 		t.Errorf("idle edge not pruned: %d", len(g.edges))
+	}
+}
+
+// A pause in traffic keeps a caller's calls and their shares: the ranking
+// of an incident opened or re-ranked during the pause walks the same graph.
+func TestCallsKeepSharesThroughAPause(t *testing.T) {
+	g, c := newTestGraph(Options{Window: time.Minute, Windows: 4, Retain: time.Hour})
+	n := 0
+	send := func(callee string, k int) {
+		for range k {
+			n++
+			id := "t" + string(rune('A'+n%26)) + c.t.String() + callee
+			consume(t, g,
+				span(id, "a", "", "frontend", osprey.SpanKindServer, time.Millisecond, false),
+				span(id, "b", "a", callee, osprey.SpanKindServer, time.Millisecond, false))
+		}
+	}
+	send("cart", 30)
+	send("checkout", 10)
+	share := func() float64 {
+		t.Helper()
+		calls := g.Calls()
+		if len(calls) != 2 || calls[0].Callee != "cart" || calls[1].Callee != "checkout" {
+			t.Fatalf("calls = %+v", calls)
+		}
+		return calls[0].Weight / (calls[0].Weight + calls[1].Weight)
+	}
+	if s := share(); s != 0.75 {
+		t.Fatalf("share of cart = %v, want 0.75", s)
+	}
+	// Half an hour idle: gone from the windows, kept with the same shares,
+	// each weight halved every Windows × Window (4 minutes).
+	c.advance(30 * time.Minute)
+	if e := g.Edges(); len(e) != 0 {
+		t.Fatalf("edges after the pause = %+v", e)
+	}
+	if s := share(); s != 0.75 {
+		t.Errorf("share of cart after the pause = %v, want 0.75", s)
+	}
+	calls := g.Calls()
+	if want := 30 * math.Exp2(-30.0/4); math.Abs(calls[0].Weight-want) > 1e-9 {
+		t.Errorf("weight of cart after 30m = %v, want %v", calls[0].Weight, want)
+	}
+	// New traffic outweighs the old: 20 calls to checkout now.
+	send("checkout", 20)
+	if s := share(); s > 0.05 {
+		t.Errorf("share of cart after new traffic = %v, want the old weight faded", s)
 	}
 }
 

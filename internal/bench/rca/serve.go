@@ -553,8 +553,8 @@ func appendRuns(steps []serveStep, kind, n int, at func(i int) time.Time) []serv
 // causeGraph).
 func causeGraph(g *topology.Graph) *rca.Graph {
 	out := rca.NewGraph()
-	for _, e := range g.Edges() {
-		out.AddCall(e.Caller, e.Callee, float64(e.Requests))
+	for _, c := range g.Calls() {
+		out.AddCall(c.Caller, c.Callee, c.Weight)
 	}
 	return out
 }
