@@ -19,8 +19,9 @@ var severityScore = map[osprey.Severity]float64{
 
 // FromMember turns an incident member into Evidence for the service named by
 // its serviceLabel label (osprey.LabelService if empty); it reports false when
-// the member carries no service. A member's strength is its severity's score,
-// its onset when it was first seen; an event named "deploy" is a change. A
+// the member carries no service. An anomaly member's strength is its peak
+// score (Member.Score), any other member's (and an anomaly's stored without
+// one) its severity's score; its onset is when it was first seen; an event named "deploy" is a change. A
 // trace anomaly member and a change are the service's own (Evidence.Own).
 func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	if serviceLabel == "" {
@@ -45,8 +46,14 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	if !ok {
 		score = severityScore[osprey.SeverityUnknown]
 	}
+	own := kind == KindChange || m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != ""
+	if m.Kind == osprey.MemberAnomaly && m.Score > 0 {
+		// The detector's own measure, finer than the severity it maps
+		// to: the trace stage raises a warning from a score of 0.23 on.
+		score = min(m.Score, 1)
+	}
 	return Evidence{ID: m.FirstRef, Service: svc, Kind: kind, Signal: m.Name, Score: score, Onset: m.FirstSeen,
-		Own: kind == KindChange || m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != ""}, true
+		Own: own}, true
 }
 
 // IncidentRanker ranks the services of an incident's members as root-cause

@@ -77,3 +77,24 @@ func TestFromAnomalyTrace(t *testing.T) {
 		}
 	}
 }
+
+// An anomaly member weighs its peak score (the detector's own measure, as
+// FromAnomaly does); a member stored without one, and an event, weigh
+// their severity's score.
+func TestFromMemberScore(t *testing.T) {
+	trace := osprey.Labels{"service": "a", osprey.LabelTraceSignal: "flow"}
+	tests := []struct {
+		name string
+		m    osprey.Member
+		want float64
+	}{
+		{"anomaly with a peak score", osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: trace, Severity: osprey.SeverityWarning, Score: 0.27}, 0.27},
+		{"anomaly stored without one", osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: trace, Severity: osprey.SeverityWarning}, severityScore[osprey.SeverityWarning]},
+		{"event", osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Labels: osprey.Labels{"service": "a"}, Severity: osprey.SeverityCritical, Score: 0.1}, severityScore[osprey.SeverityCritical]},
+	}
+	for _, tc := range tests {
+		if e, ok := FromMember(&tc.m, ""); !ok || e.Score != tc.want {
+			t.Errorf("%s: score %v, %v; want %v", tc.name, e.Score, ok, tc.want)
+		}
+	}
+}
