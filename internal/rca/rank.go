@@ -391,6 +391,11 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 			}
 			m := nodes[c]
 			w := weightShare(g.callees[s], c) * weight(m)
+			// The caller's own evidence (a break or slowness of its own
+			// spans) is not what a callee explains: the walk goes on to
+			// callees only with the chance that the caller's anomaly is
+			// not its own.
+			w *= 1 - n.own
 			if m.onset.After(n.onset.Add(cfg.OnsetSlack)) {
 				w *= cfg.LateCallee
 			}
