@@ -150,11 +150,11 @@ type Config struct {
 	OwnExplains bool
 	// Symptom weighs a service's evidence that is not its own (logs,
 	// metrics, alerts: what a failing callee also makes its callers
-	// show) against its own (Evidence.Own) where the walk starts: a
-	// service starts with its own strength plus Symptom times the rest
-	// of its strength. Values outside (0, 1) weigh both alike, as does
-	// evidence without any Own: the start is then the strength, as
-	// before. docs/rca.md measures it.
+	// show) against its own (Evidence.Own) in the walk: a service starts
+	// with, pulls a step towards it with and keeps its own strength plus
+	// Symptom times the rest of its strength. Values outside (0, 1)
+	// weigh both alike, as does evidence without any Own: the walk then
+	// reads the strengths, as before. docs/rca.md measures it.
 	Symptom float64
 }
 

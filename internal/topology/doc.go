@@ -12,8 +12,9 @@
 // children can find it. Edges, windows, pending and remembered spans are all
 // capped, and what the caps turn away is counted.
 //
-// The correlate stage reads the graph as topology (Edges, Neighbours); the
-// API serves it as GET /api/v1/topology. Windows are measured on the
+// The correlate stage reads the graph as topology (Edges, Neighbours) and
+// the root-cause ranking as Calls, which remembers an idle edge for
+// Options.Retain (24h) with a decaying request weight; the API serves it as GET /api/v1/topology. Windows are measured on the
 // injected clock (the arrival time of spans), so a replay in virtual time
 // builds the same graph.
 package topology
