@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -298,4 +299,28 @@ func BenchmarkConsumeSpans(b *testing.B) {
 		_ = g.ConsumeSpans(context.Background(), s)
 	}
 	b.ReportMetric(float64(b.N*3)/b.Elapsed().Seconds(), "spans/s")
+}
+
+// BenchmarkCalls reads the ranking's call graph of 2,000 edges, half of
+// them idle past the windows kept.
+func BenchmarkCalls(b *testing.B) {
+	g, c := newTestGraph(Options{})
+	for i := range 2000 {
+		if i == 1000 {
+			c.advance(time.Hour)
+		}
+		id := "t" + strconv.Itoa(i)
+		_ = g.ConsumeSpans(context.Background(), []osprey.Span{
+			span(id, "a", "", "caller-"+strconv.Itoa(i%50), osprey.SpanKindServer, time.Millisecond, false),
+			span(id, "b", "a", "callee-"+strconv.Itoa(i/50), osprey.SpanKindServer, time.Millisecond, false),
+		})
+	}
+	if n := len(g.Calls()); n != 2000 {
+		b.Fatalf("%d calls, want 2000", n)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		_ = g.Calls()
+	}
 }
