@@ -180,3 +180,26 @@ func TestNoOwnEvidenceRanksAsBefore(t *testing.T) {
 		})
 	}
 }
+
+// A caller's own break stays with it; its own slowness does not: a failing
+// callee lengthens its caller's self time (retries, error handling), so
+// the walk still hands a slow caller's mass to a broken callee, while a
+// caller whose own spans broke (a break is tallied at the deepest broken
+// span of a request, so no callee broke in it) keeps it.
+func TestOwnBreakStaysOwnSlownessMayBeExplained(t *testing.T) {
+	g := graph("frontend>cart")
+	slow := []Evidence{
+		own(ev("frontend", KindLatency, "self time", 0.86, 0)),
+		own(ev("cart", KindFlow, "span without its query", 0.8, 0)),
+	}
+	if got := names(Rank(g, slow, DefaultConfig())); got[0] != "cart" {
+		t.Errorf("slow caller, broken callee: ranking %v, want cart first", got)
+	}
+	broken := []Evidence{
+		own(ev("frontend", KindFlow, "span without its call", 0.86, 0)),
+		own(ev("cart", KindLatency, "self time", 0.8, 0)),
+	}
+	if got := names(Rank(g, broken, DefaultConfig())); got[0] != "frontend" {
+		t.Errorf("broken caller, slow callee: ranking %v, want frontend first", got)
+	}
+}

@@ -188,6 +188,12 @@ type node struct {
 	// (Evidence.Own), ownOnset the earliest onset of it (zero if none).
 	own      float64
 	ownOnset time.Time
+	// ownUnexplained is the noisy-or of the own evidence no callee can
+	// explain: its own broken spans (the trace stage tallies a broken
+	// request at its deepest broken span, so no callee broke in it) and
+	// its changes. Its own slowness is not in it: a failing callee can
+	// lengthen a caller's self time (retries, error handling).
+	ownUnexplained float64
 	// explainedBy is the anomalous callee whose own evidence explains
 	// the rest of this service's (Config.OwnExplains), or "".
 	explainedBy string
@@ -286,7 +292,7 @@ func summarise(evidence []Evidence, minScore float64) map[string]*node {
 			miss *= 1 - n.byKind[k].Score
 		}
 		n.strength = 1 - miss
-		n.own, n.ownOnset = ownStrength(n.all)
+		n.own, n.ownOnset, n.ownUnexplained = ownStrength(n.all)
 		slices.SortFunc(n.all, func(a, b Evidence) int {
 			if stronger(a, b) {
 				return -1
@@ -303,9 +309,8 @@ func summarise(evidence []Evidence, minScore float64) map[string]*node {
 // ownStrength returns the noisy-or over kinds of the strongest own evidence
 // (Evidence.Own) of each kind in all, and its earliest onset; 0 and the
 // zero time if none is own (the common case: no map is allocated).
-func ownStrength(all []Evidence) (float64, time.Time) {
+func ownStrength(all []Evidence) (own float64, onset time.Time, unexplained float64) {
 	var best map[Kind]float64
-	var onset time.Time
 	for _, e := range all {
 		if !e.Own {
 			continue
@@ -322,7 +327,7 @@ func ownStrength(all []Evidence) (float64, time.Time) {
 	for _, k := range sortedKinds(best) { // fixed order: a deterministic product
 		miss *= 1 - best[k]
 	}
-	return 1 - miss, onset
+	return 1 - miss, onset, 1 - (1-best[KindFlow])*(1-best[KindChange])
 }
 
 // stronger orders evidence: higher score, earlier onset, then kind, signal
@@ -391,11 +396,10 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 			}
 			m := nodes[c]
 			w := weightShare(g.callees[s], c) * weight(m)
-			// The caller's own evidence (a break or slowness of its own
-			// spans) is not what a callee explains: the walk goes on to
-			// callees only with the chance that the caller's anomaly is
-			// not its own.
-			w *= 1 - n.own
+			// A caller's own break or change is not what a callee
+			// explains: the walk goes on to callees only with the
+			// chance that the caller's anomaly is not one.
+			w *= 1 - n.ownUnexplained
 			if m.onset.After(n.onset.Add(cfg.OnsetSlack)) {
 				w *= cfg.LateCallee
 			}
