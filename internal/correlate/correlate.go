@@ -435,14 +435,17 @@ func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) 
 		cs.add(ch)
 	}
 	if c.causes != nil {
+		stale := func(id string) bool { ch := cs.byID[id]; return ch.opened || ch.joined || ch.rerank }
 		// The rankings below change no incident's opening and no
-		// incident's status, so one index by opening serves them all.
+		// incident's status, so one index by opening serves them all
+		// (built only when the batch ranks: most batches repeat alerts).
 		var idx *openings
-		if _, ok := c.causes.(ConcurrentRanker); ok {
+		if _, ok := c.causes.(ConcurrentRanker); ok && slices.ContainsFunc(cs.order, stale) {
 			idx = c.openingsLocked()
 		}
 		for _, id := range cs.order {
-			if ch := cs.byID[id]; ch.opened || ch.joined || ch.rerank {
+			if stale(id) {
+				ch := cs.byID[id]
 				c.rankAmongLocked(ch, ch.inc.UpdatedAt, idx)
 			}
 		}
