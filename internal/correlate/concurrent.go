@@ -44,12 +44,6 @@ const maxConcurrent = 16
 // to the earlier opening, then the smaller id), and returns them by
 // opening time and id.
 func nearest(incs []*osprey.Incident, at time.Time, k int) []*osprey.Incident {
-	byOpening := func(a, b *osprey.Incident) int {
-		if d := a.OpenedAt.Compare(b.OpenedAt); d != 0 {
-			return d
-		}
-		return strings.Compare(a.ID, b.ID)
-	}
 	if len(incs) > k {
 		dist := func(i *osprey.Incident) time.Duration {
 			d := i.OpenedAt.Sub(at)
@@ -70,27 +64,116 @@ func nearest(incs []*osprey.Incident, at time.Time, k int) []*osprey.Incident {
 	return incs
 }
 
-// concurrentLocked returns the unresolved and recently resolved
-// incidents other than inc that opened within the window of its opening,
-// by opening time and id: the maxConcurrent nearest to its opening.
-func (c *Correlator) concurrentLocked(inc *osprey.Incident) []*osprey.Incident {
-	var out []*osprey.Incident
-	for _, m := range []map[string]*osprey.Incident{c.st.open, c.st.resolved} {
-		for id, o := range m {
-			if id != inc.ID && concurrentWith(o, inc, c.window) {
-				out = append(out, o)
-			}
+// openings is the unresolved and recently resolved incidents sorted by
+// opening time and id, so that the incidents opened nearest to a time are
+// found by a binary search and a walk outwards instead of a sort of all of
+// them. It is built under the correlator's lock and valid while the
+// incidents' openings and the sets of unresolved and recently resolved
+// incidents stay as they were: for one batch's rankings (applyLocked), or
+// for one ranking.
+type openings struct {
+	incs []*osprey.Incident
+	// open[i] reports whether incs[i] is unresolved.
+	open []bool
+}
+
+// openingsLocked indexes the correlator's unresolved and recently
+// resolved incidents by opening.
+func (c *Correlator) openingsLocked() *openings {
+	o := &openings{incs: make([]*osprey.Incident, 0, len(c.st.open)+len(c.st.resolved))}
+	for _, inc := range c.st.open {
+		o.incs = append(o.incs, inc)
+	}
+	for _, inc := range c.st.resolved {
+		o.incs = append(o.incs, inc)
+	}
+	slices.SortFunc(o.incs, byOpening)
+	o.open = make([]bool, len(o.incs))
+	for i, inc := range o.incs {
+		o.open[i] = c.st.open[inc.ID] == inc
+	}
+	return o
+}
+
+// byOpening orders incidents by opening time, then id.
+func byOpening(a, b *osprey.Incident) int {
+	if d := a.OpenedAt.Compare(b.OpenedAt); d != 0 {
+		return d
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// near returns what nearest(cands, at, k) returns for cands the indexed
+// incidents that opened within window of at and for which keep (given the
+// incident and whether it is unresolved) is true. It walks outwards from
+// at and takes the closest k, and those as close as the farthest of them
+// (the ties nearest breaks), and lets nearest choose among those.
+func (o *openings) near(at time.Time, window time.Duration, k int, keep func(inc *osprey.Incident, open bool) bool) []*osprey.Incident {
+	if k <= 0 {
+		return nil
+	}
+	j, _ := slices.BinarySearchFunc(o.incs, at, func(inc *osprey.Incident, t time.Time) int { return inc.OpenedAt.Compare(t) })
+	i := j - 1
+	// dist is how far incs[x] opened from at, or -1 when x is out of the
+	// index or beyond the window (the incidents are sorted, so so is
+	// every one further out on that side).
+	dist := func(x int) time.Duration {
+		if x < 0 || x >= len(o.incs) {
+			return -1
+		}
+		d := o.incs[x].OpenedAt.Sub(at)
+		if d < -window || d > window {
+			return -1
+		}
+		if d < 0 {
+			return -d
+		}
+		return d
+	}
+	var cands []*osprey.Incident
+	var last time.Duration // the distance of the farthest taken
+	for {
+		di, dj := dist(i), dist(j)
+		if di < 0 && dj < 0 {
+			break
+		}
+		x, d := j, dj
+		if di >= 0 && (dj < 0 || di <= dj) {
+			x, d = i, di
+		}
+		if len(cands) >= k && d > last {
+			break
+		}
+		if x == i {
+			i--
+		} else {
+			j++
+		}
+		if keep(o.incs[x], o.open[x]) {
+			cands = append(cands, o.incs[x])
+			last = d
 		}
 	}
-	return nearest(out, inc.OpenedAt, maxConcurrent)
+	return nearest(cands, at, k)
+}
+
+// concurrentLocked returns the unresolved and recently resolved
+// incidents other than inc that opened within the window of its opening,
+// by opening time and id: the maxConcurrent nearest to its opening. idx
+// indexes the incidents; nil indexes them for this call.
+func (c *Correlator) concurrentLocked(inc *osprey.Incident, idx *openings) []*osprey.Incident {
+	if idx == nil {
+		idx = c.openingsLocked()
+	}
+	return idx.near(inc.OpenedAt, c.window, maxConcurrent, func(o *osprey.Incident, _ bool) bool { return o.ID != inc.ID })
 }
 
 // rankConcurrentLocked ranks again, with a ConcurrentRanker, the
 // unresolved incidents that cs does not hold and that are concurrent
 // with an incident of cs that opened, gained a member or saw a member's
 // severity rise (its evidence is their context), and adds to cs those
-// whose causes changed.
-func (c *Correlator) rankConcurrentLocked(cs *changeSet) {
+// whose causes changed. idx indexes the incidents by opening.
+func (c *Correlator) rankConcurrentLocked(cs *changeSet, idx *openings) {
 	if _, ok := c.causes.(ConcurrentRanker); !ok {
 		return
 	}
@@ -105,15 +188,13 @@ func (c *Correlator) rankConcurrentLocked(cs *changeSet) {
 	if len(grown) == 0 {
 		return
 	}
+	unchanged := func(inc *osprey.Incident, open bool) bool {
+		_, changed := cs.byID[inc.ID]
+		return open && !changed
+	}
 	var ids []string
 	for _, g := range grown {
-		var near []*osprey.Incident
-		for id, inc := range c.st.open {
-			if _, ok := cs.byID[id]; !ok && concurrentWith(g, inc, c.window) {
-				near = append(near, inc)
-			}
-		}
-		for _, inc := range nearest(near, g.OpenedAt, maxConcurrent) {
+		for _, inc := range idx.near(g.OpenedAt, c.window, maxConcurrent, unchanged) {
 			ids = append(ids, inc.ID)
 		}
 	}
@@ -123,7 +204,7 @@ func (c *Correlator) rankConcurrentLocked(cs *changeSet) {
 		inc := c.st.open[id]
 		before := inc.Causes
 		ch := &change{inc: inc}
-		c.rankLocked(ch, at)
+		c.rankAmongLocked(ch, at, idx)
 		if sameCauses(before, inc.Causes) {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/correlate"
 	"github.com/osprey-aiops/osprey/internal/rca"
+	"github.com/osprey-aiops/osprey/internal/store"
 )
 
 // With a ConcurrentRanker, an incident is ranked with the incidents that
@@ -114,4 +116,152 @@ func TestConcurrentIncidentsRankedTogether(t *testing.T) {
 	if got := causesOf("other"); !slices.Equal(got, []string{"other"}) {
 		t.Errorf("the later deploy's incident: causes %v, want other alone", got)
 	}
+}
+
+// perIncidentCounter is a ConcurrentIncidentRanker that counts its rankings
+// per incident.
+type perIncidentCounter struct {
+	rca.ConcurrentIncidentRanker
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (r *perIncidentCounter) RankCausesAmong(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause {
+	r.mu.Lock()
+	r.calls[inc.ID]++
+	r.mu.Unlock()
+	return r.ConcurrentIncidentRanker.RankCausesAmong(inc, concurrent)
+}
+
+// take returns the counts since the last take and starts again.
+func (r *perIncidentCounter) take() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	calls := r.calls
+	r.calls = map[string]int{}
+	return calls
+}
+
+// A batch ranks each incident whose ranking it made stale (one that
+// opened, gained a member or saw a severity rise, and the concurrent
+// incidents of those) once, after all its signals, and the rankings it
+// ends with are those of the same events consumed one at a time, each
+// ranking its incident and the concurrent ones again.
+func TestBatchRanksEachStaleIncidentOnce(t *testing.T) {
+	newRig := func() (*correlate.Correlator, *perIncidentCounter, store.Store) {
+		st := openStore(t)
+		r := &perIncidentCounter{calls: map[string]int{},
+			ConcurrentIncidentRanker: rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}}}
+		c, err := correlate.New(correlate.Options{
+			Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
+			CatchUpInterval: time.Hour, Now: func() time.Time { return t0.Add(2 * time.Minute) },
+			Registerer: prometheus.NewRegistry(), Causes: r,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Shutdown(context.Background()) })
+		return c, r, st
+	}
+	batched, br, bst := newRig()
+	eager, er, est := newRig()
+	// consume hands evs to batched as one batch and to eager one event
+	// at a time (the same events: ids, times), and returns the counts of
+	// the batch's rankings and of the eager ones.
+	consume := func(evs []ev) (map[string]int, map[string]int) {
+		t.Helper()
+		batch := appendEvents(t, bst, evs)
+		single := make([]osprey.Event, len(batch))
+		for i, e := range batch {
+			e.Seq = 0
+			single[i] = e
+		}
+		if err := est.AppendEvents(context.Background(), single); err != nil {
+			t.Fatal(err)
+		}
+		br.take()
+		if err := batched.ConsumeEvents(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		er.take()
+		for i := range single {
+			if err := eager.ConsumeEvents(context.Background(), single[i:i+1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return br.take(), er.take()
+	}
+	// rankings returns each incident's causes by its service, with the
+	// incident ids in explanations replaced by their services (the two
+	// correlators give their incidents different ids).
+	rankings := func(st store.Store) map[string][]osprey.Cause {
+		t.Helper()
+		incs := incidents(t, st)
+		out := map[string][]osprey.Cause{}
+		for _, inc := range incs {
+			causes := slices.Clone(inc.Causes)
+			for i := range causes {
+				for _, o := range incs {
+					causes[i].Explanation = strings.ReplaceAll(causes[i].Explanation, o.ID, "incident of "+o.Labels.Get("service"))
+				}
+			}
+			out[inc.Labels.Get("service")] = causes
+		}
+		return out
+	}
+	check := func(step string, batchCalls, eagerCalls map[string]int, wantRanked int) {
+		t.Helper()
+		if len(batchCalls) != wantRanked {
+			t.Errorf("%s: the batch ranked %d incidents, want %d", step, len(batchCalls), wantRanked)
+		}
+		for id, n := range batchCalls {
+			if n != 1 {
+				t.Errorf("%s: the batch ranked incident %s %d times, want once", step, id, n)
+			}
+		}
+		eagerTotal := 0
+		for _, n := range eagerCalls {
+			eagerTotal += n
+		}
+		if eagerTotal <= wantRanked {
+			t.Errorf("%s: one at a time ranked %d times, want more than the batch's %d (the test shows nothing)", step, eagerTotal, wantRanked)
+		}
+		got, want := rankings(bst), rankings(est)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d incidents batched, %d one at a time", step, len(got), len(want))
+		}
+		for svc, w := range want {
+			if g := got[svc]; !slices.EqualFunc(g, w, func(a, b osprey.Cause) bool {
+				return a.Kind == b.Kind && a.Name == b.Name && a.Score == b.Score &&
+					a.Explanation == b.Explanation && slices.Equal(a.EvidenceIDs, b.EvidenceIDs)
+			}) {
+				t.Errorf("%s: %s's causes batched\n%+v\none at a time\n%+v", step, svc, g, w)
+			}
+		}
+	}
+	warn, crit := osprey.SeverityWarning, osprey.SeverityCritical
+	// Five incidents open in one batch, most gaining members in it too.
+	b, e := consume([]ev{
+		{at: 0, name: "Slow", labels: osprey.Labels{"service": "seat"}, severity: warn},
+		{at: 5 * time.Second, name: "Errors", labels: osprey.Labels{"service": "order"}, severity: warn},
+		{at: 10 * time.Second, name: "deploy", labels: osprey.Labels{"service": "price"}, severity: warn},
+		{at: 12 * time.Second, name: "Errors", labels: osprey.Labels{"service": "seat"}, severity: crit},
+		{at: 15 * time.Second, name: "Slow", labels: osprey.Labels{"service": "food"}, severity: warn},
+		{at: 18 * time.Second, name: "Slow", labels: osprey.Labels{"service": "order"}, severity: crit},
+		{at: 20 * time.Second, name: "Slow", labels: osprey.Labels{"service": "auth"}, severity: warn},
+		{at: 25 * time.Second, name: "Latency", labels: osprey.Labels{"service": "food"}, severity: warn},
+	})
+	check("opening batch", b, e, 5)
+	// Two of them gain members and one sees a severity rise: the other
+	// two are ranked again as their concurrent incidents, each once.
+	b, e = consume([]ev{
+		{at: 40 * time.Second, name: "Latency", labels: osprey.Labels{"service": "seat"}, severity: warn},
+		{at: 42 * time.Second, name: "deploy", labels: osprey.Labels{"service": "price", "version": "2"}, severity: crit},
+		{at: 45 * time.Second, name: "Latency", labels: osprey.Labels{"service": "seat", "pod": "b"}, severity: crit},
+		{at: 50 * time.Second, name: "Slow", labels: osprey.Labels{"service": "auth"}, severity: crit},
+	})
+	check("growing batch", b, e, 5)
 }

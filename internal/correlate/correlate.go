@@ -435,12 +435,21 @@ func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) 
 		cs.add(ch)
 	}
 	if c.causes != nil {
+		stale := func(id string) bool { ch := cs.byID[id]; return ch.opened || ch.joined || ch.rerank }
+		// The rankings below change no incident's opening and no
+		// incident's status, so one index by opening serves them all
+		// (built only when the batch ranks: most batches repeat alerts).
+		var idx *openings
+		if _, ok := c.causes.(ConcurrentRanker); ok && slices.ContainsFunc(cs.order, stale) {
+			idx = c.openingsLocked()
+		}
 		for _, id := range cs.order {
-			if ch := cs.byID[id]; ch.opened || ch.joined || ch.rerank {
-				c.rankLocked(ch, ch.inc.UpdatedAt)
+			if stale(id) {
+				ch := cs.byID[id]
+				c.rankAmongLocked(ch, ch.inc.UpdatedAt, idx)
 			}
 		}
-		c.rankConcurrentLocked(&cs)
+		c.rankConcurrentLocked(&cs, idx)
 	}
 	out, err := c.commitLocked(ctx, &cs, seq)
 	if err != nil {
@@ -532,10 +541,14 @@ func (c *Correlator) publishLocked(ctx context.Context, out []osprey.Incident) {
 
 // rankLocked re-ranks the causes of a changed incident and records a
 // timeline entry when the ranking (the order of candidates) changed.
-func (c *Correlator) rankLocked(ch *change, now time.Time) {
+func (c *Correlator) rankLocked(ch *change, now time.Time) { c.rankAmongLocked(ch, now, nil) }
+
+// rankAmongLocked is rankLocked with idx, when not nil, the index by
+// opening of the incidents a ConcurrentRanker reads.
+func (c *Correlator) rankAmongLocked(ch *change, now time.Time, idx *openings) {
 	var causes []osprey.Cause
 	if cr, ok := c.causes.(ConcurrentRanker); ok {
-		causes = cr.RankCausesAmong(ch.inc, c.concurrentLocked(ch.inc))
+		causes = cr.RankCausesAmong(ch.inc, c.concurrentLocked(ch.inc, idx))
 	} else {
 		causes = c.causes.RankCauses(ch.inc)
 	}

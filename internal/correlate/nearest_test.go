@@ -36,3 +36,47 @@ func TestNearestConcurrent(t *testing.T) {
 		t.Errorf("nearest 10 = %v, want %v (all, by opening)", got, want)
 	}
 }
+
+// openings.near picks what nearest picks from the incidents a filter
+// keeps within the window, on openings with many ties, for every k and
+// a time at, between and beyond the openings.
+func TestOpeningsNearMatchesNearest(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	const window = 5 * time.Minute
+	var o openings
+	for i := range 60 {
+		// Openings every 30 s from −8 min, two or three to a time.
+		off := time.Duration((i*7)%33-16) * 30 * time.Second
+		o.incs = append(o.incs, &osprey.Incident{ID: fmt.Sprintf("i%02d", (i*37)%60), OpenedAt: t0.Add(off)})
+		o.open = append(o.open, i%5 != 0)
+	}
+	slices.SortFunc(o.incs, byOpening)
+	keepers := map[string]func(*osprey.Incident, bool) bool{
+		"all":       func(*osprey.Incident, bool) bool { return true },
+		"open":      func(_ *osprey.Incident, open bool) bool { return open },
+		"even id":   func(inc *osprey.Incident, _ bool) bool { return inc.ID[2]%2 == 0 },
+		"not i07":   func(inc *osprey.Incident, _ bool) bool { return inc.ID != "i07" },
+		"none kept": func(*osprey.Incident, bool) bool { return false },
+	}
+	for name, keep := range keepers {
+		for off := -12 * 60; off <= 12*60; off += 15 {
+			at := t0.Add(time.Duration(off) * time.Second)
+			var cands []*osprey.Incident
+			for i, inc := range o.incs {
+				if d := inc.OpenedAt.Sub(at); d >= -window && d <= window && keep(inc, o.open[i]) {
+					cands = append(cands, inc)
+				}
+			}
+			for _, k := range []int{0, 1, 2, 3, 5, 16, 100} {
+				want := nearest(slices.Clone(cands), at, k)
+				if k == 0 {
+					want = nil
+				}
+				got := o.near(at, window, k, keep)
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s, at %+ds, k %d: near = %v, nearest = %v", name, off, k, got, want)
+				}
+			}
+		}
+	}
+}
