@@ -106,7 +106,9 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults. Thresholds of the flow profile and
-// of slowness are the RCA bench's (docs/rca.md, "The harness").
+// of slowness are the RCA bench's (docs/rca.md, "The harness"), except
+// MinTimed: the harness times after 20 self times learnt outside the
+// fault windows, the detector after 100 learnt causally (see there).
 func DefaultConfig() Config {
 	return Config{
 		Settle:          10 * time.Second,
