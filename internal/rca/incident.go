@@ -32,8 +32,9 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 		return Evidence{}, false
 	}
 	kind := KindAlert
+	trace := m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != ""
 	switch {
-	case m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != "":
+	case trace:
 		kind = traceKind(m.Labels)
 	case m.Kind == osprey.MemberAnomaly && m.Labels.Get("template_id") != "":
 		kind = KindLog
@@ -46,7 +47,7 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	if !ok {
 		score = severityScore[osprey.SeverityUnknown]
 	}
-	own := kind == KindChange || m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != ""
+	own := kind == KindChange || trace
 	if m.Kind == osprey.MemberAnomaly && m.Score > 0 {
 		// The detector's own measure, finer than the severity it maps
 		// to: the trace stage raises a warning from a score of 0.23 on.
@@ -72,19 +73,20 @@ type IncidentRanker struct {
 
 // RankCauses ranks inc's member services, best first.
 func (r IncidentRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
-	ev := r.memberEvidence(inc)
+	ev := r.memberEvidence(inc, 0)
 	if r.Extra != nil && len(ev) > 0 {
 		ev = append(ev, r.Extra.Evidence(inc)...)
 	}
 	if len(ev) == 0 {
 		return nil
 	}
-	return Rank(r.graph(), ev, r.Config)
+	return rank(r.graph(), ev, r.Config, true)
 }
 
-// memberEvidence returns the evidence of inc's members.
-func (r IncidentRanker) memberEvidence(inc *osprey.Incident) []Evidence {
-	ev := make([]Evidence, 0, len(inc.Members))
+// memberEvidence returns the evidence of inc's members, in a slice with
+// room for more further pieces.
+func (r IncidentRanker) memberEvidence(inc *osprey.Incident, more int) []Evidence {
+	ev := make([]Evidence, 0, len(inc.Members)+more)
 	for i := range inc.Members {
 		if e, ok := FromMember(&inc.Members[i], r.ServiceLabel); ok {
 			ev = append(ev, e)

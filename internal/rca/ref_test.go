@@ -476,7 +476,7 @@ func (r ConcurrentIncidentRanker) refRankCausesAmong(inc *osprey.Incident, concu
 	if len(concurrent) == 0 {
 		return refRankCauses(r.IncidentRanker, inc)
 	}
-	ev := r.memberEvidence(inc)
+	ev := r.memberEvidence(inc, 0)
 	if len(ev) == 0 {
 		return nil
 	}
@@ -509,7 +509,7 @@ func (r ConcurrentIncidentRanker) refRankCausesAmong(inc *osprey.Incident, concu
 }
 
 func refRankCauses(r IncidentRanker, inc *osprey.Incident) []osprey.Cause {
-	ev := r.memberEvidence(inc)
+	ev := r.memberEvidence(inc, 0)
 	if r.Extra != nil && len(ev) > 0 {
 		ev = append(ev, r.Extra.Evidence(inc)...)
 	}

@@ -141,7 +141,7 @@ func TestRankMatchesReference(t *testing.T) {
 		if d := sameCausesDiff(r.RankCauses(inc), refRankCauses(r.IncidentRanker, inc)); d != "" {
 			t.Fatalf("case %d: RankCauses %s", i, d)
 		}
-		ev := r.memberEvidence(inc)
+		ev := r.memberEvidence(inc, 0)
 		ev = append(ev, extra...)
 		if d := sameCausesDiff(Rank(g, ev, r.Config), refRank(g, ev, r.Config)); d != "" {
 			t.Fatalf("case %d: Rank %s", i, d)
