@@ -322,6 +322,7 @@ func summarise(evidence []Evidence, minScore float64, owned bool) map[string]*no
 			n.requests, n.along = e.Requests, e.Along
 		}
 	}
+	var keys []strengthKey // reused from node to node
 	for _, n := range nodes {
 		n.src = src
 		for _, i := range n.all {
@@ -341,7 +342,7 @@ func summarise(evidence []Evidence, minScore float64, owned bool) map[string]*no
 		}
 		n.strength = 1 - miss
 		n.own, n.ownOnset, n.ownUnexplained = ownStrength(src, n.all)
-		slices.SortFunc(n.all, func(a, b int32) int { return compareStrength(&src[a], &src[b]) })
+		keys = sortByStrength(src, n.all, keys)
 	}
 	return nodes
 }
@@ -385,6 +386,52 @@ func ownStrength(src []Evidence, all []int32) (own float64, onset time.Time, une
 		}
 	}
 	return 1 - miss, onset, 1 - (1-flow)*(1-change)
+}
+
+// strengthKey is what compareStrength reads first of src[i], without
+// pointers: sorting thousands of them is a move of a few bytes and a
+// comparison of numbers each.
+type strengthKey struct {
+	score float64
+	sec   int64
+	nsec  int32
+	i     int32
+}
+
+// sortByStrength sorts all, indices into src, strongest first
+// (compareStrength), using keys as room for their keys, and returns keys
+// for reuse. Onsets are compared as compareStrength does unless one
+// carries a monotonic clock reading (Time.Compare then reads those when
+// both do): all is then sorted with compareStrength itself.
+func sortByStrength(src []Evidence, all []int32, keys []strengthKey) []strengthKey {
+	keys = keys[:0]
+	for _, i := range all {
+		e := &src[i]
+		if e.Onset != e.Onset.Round(0) { // a monotonic reading
+			slices.SortFunc(all, func(a, b int32) int { return compareStrength(&src[a], &src[b]) })
+			return keys
+		}
+		keys = append(keys, strengthKey{score: e.Score, sec: e.Onset.Unix(), nsec: int32(e.Onset.Nanosecond()), i: i})
+	}
+	slices.SortFunc(keys, func(a, b strengthKey) int {
+		if a.score != b.score {
+			if a.score > b.score {
+				return -1
+			}
+			return 1
+		}
+		if a.sec != b.sec {
+			return cmp.Compare(a.sec, b.sec)
+		}
+		if a.nsec != b.nsec {
+			return cmp.Compare(a.nsec, b.nsec)
+		}
+		return compareStrength(&src[a.i], &src[b.i])
+	})
+	for k := range keys {
+		all[k] = keys[k].i
+	}
+	return keys
 }
 
 // kindAt returns the place of kind in byKind, evidence sorted by kind with
