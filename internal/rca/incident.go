@@ -7,14 +7,22 @@ import (
 // KindAlert is evidence from an alert (an event that is not a change).
 const KindAlert Kind = "alert"
 
-// Scores given to incident members, which carry a severity but no anomaly
-// score: an alert's severity is the sender's own judgement of its strength.
-var severityScore = map[osprey.Severity]float64{
-	osprey.SeverityCritical: 1,
-	osprey.SeverityError:    0.85,
-	osprey.SeverityWarning:  0.6,
-	osprey.SeverityInfo:     0.3,
-	osprey.SeverityUnknown:  0.5,
+// severityScore is the score given to an incident member, which carries a
+// severity but no anomaly score: an alert's severity is the sender's own
+// judgement of its strength. A severity it does not know scores as
+// SeverityUnknown does.
+func severityScore(s osprey.Severity) float64 {
+	switch s {
+	case osprey.SeverityCritical:
+		return 1
+	case osprey.SeverityError:
+		return 0.85
+	case osprey.SeverityWarning:
+		return 0.6
+	case osprey.SeverityInfo:
+		return 0.3
+	}
+	return 0.5
 }
 
 // FromMember turns an incident member into Evidence for the service named by
@@ -43,10 +51,7 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	case m.Name == "deploy":
 		kind = KindChange
 	}
-	score, ok := severityScore[m.Severity]
-	if !ok {
-		score = severityScore[osprey.SeverityUnknown]
-	}
+	score := severityScore(m.Severity)
 	own := kind == KindChange || trace
 	if m.Kind == osprey.MemberAnomaly && m.Score > 0 {
 		// The detector's own measure, finer than the severity it maps
