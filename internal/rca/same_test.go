@@ -20,10 +20,15 @@ func (s extraSource) Evidence(*osprey.Incident) []Evidence { return s }
 // randomRanking returns a random call graph over a small pool of services,
 // an incident, incidents concurrent with it (sharing services with it and
 // with each other, some members without a service, repeated ids, tied
-// onsets and scores, scores above 1 and below Config.MinScore) and extra
-// evidence observed per request.
+// onsets and scores, scores above 1 and below Config.MinScore, in a
+// quarter of the cases onsets with monotonic clock readings, some of them
+// stripped) and extra evidence observed per request.
 func randomRanking(rng *rand.Rand) (*Graph, *osprey.Incident, []*osprey.Incident, []Evidence) {
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	mono := rng.IntN(4) == 0
+	if mono {
+		t0 = time.Now() // onsets with monotonic clock readings, some
+	}
 	pool := 2 + rng.IntN(12)
 	svc := func() string { return "s" + strconv.Itoa(rng.IntN(pool)) }
 	g := NewGraph()
@@ -55,6 +60,9 @@ func randomRanking(rng *rand.Rand) (*Graph, *osprey.Incident, []*osprey.Incident
 		}
 		if rng.IntN(10) == 0 {
 			m.FirstRef = ""
+		}
+		if mono && rng.IntN(3) == 0 {
+			m.FirstSeen = m.FirstSeen.Round(0) // without its monotonic reading
 		}
 		return m
 	}
