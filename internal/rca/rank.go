@@ -176,7 +176,8 @@ type node struct {
 	name     string
 	strength float64
 	onset    time.Time
-	// kinds is the strongest evidence per kind, by kind.
+	// kinds is the strongest evidence per kind, by kind (explain sorts
+	// it by strength).
 	kinds []Evidence
 	// all indexes the service's evidence in src, the evidence ranked
 	// (scores above 1 taken as 1), strongest first.
