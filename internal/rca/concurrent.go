@@ -35,7 +35,15 @@ func (r ConcurrentIncidentRanker) RankCausesAmong(inc *osprey.Incident, concurre
 	if len(concurrent) == 0 {
 		return r.RankCauses(inc)
 	}
-	ev := r.memberEvidence(inc)
+	// Room for every concurrent member: thousands in a storm, which
+	// growing the slice would copy again and again.
+	more := 0
+	for _, o := range concurrent {
+		if o != nil && o.ID != inc.ID {
+			more += len(o.Members)
+		}
+	}
+	ev := r.memberEvidence(inc, more)
 	if len(ev) == 0 {
 		return nil
 	}
@@ -64,7 +72,7 @@ func (r ConcurrentIncidentRanker) RankCausesAmong(inc *osprey.Incident, concurre
 	if r.Extra != nil {
 		ev = append(ev, r.Extra.Evidence(inc)...)
 	}
-	return Rank(g, ev, r.Config)
+	return rank(g, ev, r.Config, true)
 }
 
 // Within returns the services at most hops calls away from one of seeds,

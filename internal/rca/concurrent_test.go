@@ -2,6 +2,7 @@ package rca
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,52 @@ func TestGraphWithin(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("Within(b, x; %d) = %v, want %v", tc.hops, got, tc.want)
+		}
+	}
+}
+
+// concurrentStorm returns ten incidents of one service each with members
+// members apiece (alerts, metric and log anomalies, a trace anomaly every
+// 50), opened a second apart: the shape of the correlate stage's
+// BenchmarkConsumeEventsLargeIncidentsConcurrentRCA.
+func concurrentStorm(members int) []*osprey.Incident {
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	incs := make([]*osprey.Incident, 10)
+	for i := range incs {
+		svc := "svc" + strconv.Itoa(i)
+		inc := &osprey.Incident{ID: "inc-" + strconv.Itoa(i), OpenedAt: t0.Add(time.Duration(i) * time.Second)}
+		for j := range members {
+			m := osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Severity: osprey.SeverityWarning,
+				Labels: osprey.Labels{"service": svc, "pod": "p" + strconv.Itoa(j)}, FirstRef: svc + "-" + strconv.Itoa(j),
+				FirstSeen: inc.OpenedAt.Add(time.Duration(j) * 10 * time.Millisecond)}
+			switch {
+			case j%50 == 7:
+				m.Kind, m.Score = osprey.MemberAnomaly, 0.3+float64(j%7)/10
+				m.Labels[osprey.LabelTraceSignal] = "flow"
+			case j%10 == 3:
+				m.Kind, m.Score = osprey.MemberAnomaly, 0.2+float64(j%9)/10
+				m.Labels["template_id"] = "t" + strconv.Itoa(j%4)
+			case j%10 == 5:
+				m.Kind, m.Score = osprey.MemberAnomaly, 0.1+float64(j%8)/10
+			}
+			inc.Members = append(inc.Members, m)
+		}
+		incs[i] = inc
+	}
+	return incs
+}
+
+// BenchmarkRankCausesAmong ranks one incident of 500 members among nine
+// concurrent ones of 500 members each, over a call graph of the ten
+// services.
+func BenchmarkRankCausesAmong(b *testing.B) {
+	incs := concurrentStorm(500)
+	g := graph("svc0>svc1", "svc0>svc2", "svc1>svc3", "svc2>svc3", "svc3>svc4", "svc5>svc6", "svc6>svc7", "svc8>svc9")
+	r := ConcurrentIncidentRanker{IncidentRanker: IncidentRanker{Graph: func() *Graph { return g }, Config: DefaultConfig()}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(r.RankCausesAmong(incs[0], incs[1:])) != 10 {
+			b.Fatal("not ten causes")
 		}
 	}
 }

@@ -531,10 +531,10 @@ func (h *HistoryEvidence) compute(ctx context.Context, req histRequest) ([]Evide
 		}
 	}
 	slices.SortFunc(out, func(a, b Evidence) int {
-		if stronger(a, b) {
+		if stronger(&a, &b) {
 			return -1
 		}
-		if stronger(b, a) {
+		if stronger(&b, &a) {
 			return 1
 		}
 		return 0

@@ -7,14 +7,22 @@ import (
 // KindAlert is evidence from an alert (an event that is not a change).
 const KindAlert Kind = "alert"
 
-// Scores given to incident members, which carry a severity but no anomaly
-// score: an alert's severity is the sender's own judgement of its strength.
-var severityScore = map[osprey.Severity]float64{
-	osprey.SeverityCritical: 1,
-	osprey.SeverityError:    0.85,
-	osprey.SeverityWarning:  0.6,
-	osprey.SeverityInfo:     0.3,
-	osprey.SeverityUnknown:  0.5,
+// severityScore is the score given to an incident member, which carries a
+// severity but no anomaly score: an alert's severity is the sender's own
+// judgement of its strength. A severity it does not know scores as
+// SeverityUnknown does.
+func severityScore(s osprey.Severity) float64 {
+	switch s {
+	case osprey.SeverityCritical:
+		return 1
+	case osprey.SeverityError:
+		return 0.85
+	case osprey.SeverityWarning:
+		return 0.6
+	case osprey.SeverityInfo:
+		return 0.3
+	}
+	return 0.5
 }
 
 // FromMember turns an incident member into Evidence for the service named by
@@ -32,8 +40,9 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 		return Evidence{}, false
 	}
 	kind := KindAlert
+	trace := m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != ""
 	switch {
-	case m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != "":
+	case trace:
 		kind = traceKind(m.Labels)
 	case m.Kind == osprey.MemberAnomaly && m.Labels.Get("template_id") != "":
 		kind = KindLog
@@ -42,11 +51,8 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	case m.Name == "deploy":
 		kind = KindChange
 	}
-	score, ok := severityScore[m.Severity]
-	if !ok {
-		score = severityScore[osprey.SeverityUnknown]
-	}
-	own := kind == KindChange || m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != ""
+	score := severityScore(m.Severity)
+	own := kind == KindChange || trace
 	if m.Kind == osprey.MemberAnomaly && m.Score > 0 {
 		// The detector's own measure, finer than the severity it maps
 		// to: the trace stage raises a warning from a score of 0.23 on.
@@ -72,19 +78,20 @@ type IncidentRanker struct {
 
 // RankCauses ranks inc's member services, best first.
 func (r IncidentRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
-	ev := r.memberEvidence(inc)
+	ev := r.memberEvidence(inc, 0)
 	if r.Extra != nil && len(ev) > 0 {
 		ev = append(ev, r.Extra.Evidence(inc)...)
 	}
 	if len(ev) == 0 {
 		return nil
 	}
-	return Rank(r.graph(), ev, r.Config)
+	return rank(r.graph(), ev, r.Config, true)
 }
 
-// memberEvidence returns the evidence of inc's members.
-func (r IncidentRanker) memberEvidence(inc *osprey.Incident) []Evidence {
-	ev := make([]Evidence, 0, len(inc.Members))
+// memberEvidence returns the evidence of inc's members, in a slice with
+// room for more further pieces.
+func (r IncidentRanker) memberEvidence(inc *osprey.Incident, more int) []Evidence {
+	ev := make([]Evidence, 0, len(inc.Members)+more)
 	for i := range inc.Members {
 		if e, ok := FromMember(&inc.Members[i], r.ServiceLabel); ok {
 			ev = append(ev, e)

@@ -89,8 +89,8 @@ func TestFromMemberScore(t *testing.T) {
 		want float64
 	}{
 		{"anomaly with a peak score", osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: trace, Severity: osprey.SeverityWarning, Score: 0.27}, 0.27},
-		{"anomaly stored without one", osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: trace, Severity: osprey.SeverityWarning}, severityScore[osprey.SeverityWarning]},
-		{"event", osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Labels: osprey.Labels{"service": "a"}, Severity: osprey.SeverityCritical, Score: 0.1}, severityScore[osprey.SeverityCritical]},
+		{"anomaly stored without one", osprey.Member{Kind: osprey.MemberAnomaly, Name: "trace anomaly", Labels: trace, Severity: osprey.SeverityWarning}, severityScore(osprey.SeverityWarning)},
+		{"event", osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Labels: osprey.Labels{"service": "a"}, Severity: osprey.SeverityCritical, Score: 0.1}, severityScore(osprey.SeverityCritical)},
 	}
 	for _, tc := range tests {
 		if e, ok := FromMember(&tc.m, ""); !ok || e.Score != tc.want {

@@ -2,10 +2,9 @@ package rca
 
 import (
 	"cmp"
-	"fmt"
-	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -177,9 +176,20 @@ type node struct {
 	name     string
 	strength float64
 	onset    time.Time
-	byKind   map[Kind]Evidence // strongest per kind
-	all      []Evidence
-	walk     float64
+	// kinds is the strongest evidence per kind, by kind (explain sorts
+	// it by strength).
+	kinds []Evidence
+	// all indexes the service's evidence in src, the evidence ranked
+	// (scores above 1 taken as 1), strongest first.
+	src  []Evidence
+	all  []int32
+	walk float64
+	// idx is the node's place in the walk's order (by name); callees
+	// and callers are the graph's for it, sorted, and calleeSum and
+	// callerSum the sums of their edges' weights in that order.
+	idx                  int
+	callees, callers     []string
+	calleeSum, callerSum float64
 	// requests and along are from the evidence observed over the most
 	// requests (Evidence.Requests), zero and nil if none was.
 	requests int
@@ -204,10 +214,16 @@ type node struct {
 // with evidence that the graph does not know are ranked on their own
 // evidence. The result is deterministic for a given input.
 func Rank(g *Graph, evidence []Evidence, cfg Config) []osprey.Cause {
+	return rank(g, evidence, cfg, false)
+}
+
+// rank is Rank; with owned, evidence is the caller's to give away, and
+// rank uses it in place (scores above 1 become 1) instead of copying it.
+func rank(g *Graph, evidence []Evidence, cfg Config, owned bool) []osprey.Cause {
 	if g == nil {
 		g = NewGraph()
 	}
-	nodes := summarise(evidence, cfg.MinScore)
+	nodes := summarise(evidence, cfg.MinScore, owned)
 	if len(nodes) == 0 {
 		return nil
 	}
@@ -238,101 +254,222 @@ func Rank(g *Graph, evidence []Evidence, cfg Config) []osprey.Cause {
 	// start weighs it (Config.Symptom).
 	showOwn := cfg.symptom() < 1 && slices.ContainsFunc(order, func(n *node) bool { return n.own > 0 })
 	causes := make([]osprey.Cause, len(order))
+	var seen map[string]bool
 	for i, n := range order {
+		if seen == nil {
+			seen = make(map[string]bool, len(n.all))
+		} else {
+			clear(seen)
+		}
 		causes[i] = osprey.Cause{
 			Kind:        osprey.CauseService,
 			Name:        n.name,
 			Score:       round(n.walk, 6),
 			Explanation: explain(g, n, nodes, earliest, cfg, showOwn),
-			EvidenceIDs: evidenceIDs(n),
+			EvidenceIDs: evidenceIDs(n, seen),
 		}
 	}
 	return causes
 }
 
 // summarise groups evidence by service: strongest evidence per kind, the
-// noisy-or strength over kinds, and the earliest onset.
-func summarise(evidence []Evidence, minScore float64) map[string]*node {
-	// Count each service's evidence first, so that each node's list is
-	// allocated once at its size (an incident's ranking runs on every
-	// join, over all its members' evidence).
-	counts := map[string]int{}
-	for i := range evidence {
-		if e := &evidence[i]; e.Service != "" && e.Score >= minScore {
-			counts[e.Service]++
+// noisy-or strength over kinds, and the earliest onset. An incident's
+// ranking runs on every join, over all its members' evidence and those of
+// its concurrent incidents (thousands), so the evidence is copied once,
+// into one slice (or, with owned, used in place), and each service's list
+// is a list of indices into it.
+func summarise(evidence []Evidence, minScore float64, owned bool) map[string]*node {
+	src := evidence
+	if !owned {
+		kept := 0
+		for i := range evidence {
+			if e := &evidence[i]; e.Service != "" && e.Score >= minScore {
+				kept++
+			}
 		}
+		if kept == 0 {
+			return map[string]*node{}
+		}
+		src = make([]Evidence, 0, kept)
 	}
-	nodes := make(map[string]*node, len(counts))
-	for _, e := range evidence {
+	nodes := map[string]*node{}
+	var last *node // evidence comes in runs of one service: look it up once
+	for i := range evidence {
+		e := &evidence[i]
 		if e.Service == "" || !(e.Score >= minScore) {
 			continue
 		}
-		e.Score = min(e.Score, 1)
-		n := nodes[e.Service]
-		if n == nil {
-			n = &node{name: e.Service, byKind: map[Kind]Evidence{}, onset: e.Onset, all: make([]Evidence, 0, counts[e.Service])}
-			nodes[e.Service] = n
+		at := int32(i)
+		if !owned {
+			src = append(src, *e)
+			at = int32(len(src) - 1)
+			e = &src[at]
 		}
-		n.all = append(n.all, e)
+		e.Score = min(e.Score, 1)
+		n := last
+		if n == nil || n.name != e.Service {
+			n = nodes[e.Service]
+			if n == nil {
+				n = &node{name: e.Service, onset: e.Onset}
+				nodes[e.Service] = n
+			}
+			last = n
+		}
+		n.all = append(n.all, at)
 		if e.Onset.Before(n.onset) {
 			n.onset = e.Onset
-		}
-		if best, ok := n.byKind[e.Kind]; !ok || stronger(e, best) {
-			n.byKind[e.Kind] = e
 		}
 		if e.Requests > n.requests {
 			n.requests, n.along = e.Requests, e.Along
 		}
 	}
+	var keys []strengthKey // reused from node to node
 	for _, n := range nodes {
-		// Multiply in a fixed order: floating-point products depend on
-		// it, and map order is random, so ties could flip between runs.
+		n.src = src
+		for _, i := range n.all {
+			e := &src[i]
+			k := kindAt(n.kinds, e.Kind)
+			if k == len(n.kinds) || n.kinds[k].Kind != e.Kind {
+				n.kinds = slices.Insert(n.kinds, k, *e)
+			} else if stronger(e, &n.kinds[k]) {
+				n.kinds[k] = *e
+			}
+		}
+		// Multiply in a fixed order (by kind): floating-point products
+		// depend on it.
 		miss := 1.0
-		for _, k := range sortedKinds(n.byKind) {
-			miss *= 1 - n.byKind[k].Score
+		for i := range n.kinds {
+			miss *= 1 - n.kinds[i].Score
 		}
 		n.strength = 1 - miss
-		n.own, n.ownOnset, n.ownUnexplained = ownStrength(n.all)
-		slices.SortFunc(n.all, func(a, b Evidence) int {
-			if stronger(a, b) {
-				return -1
-			}
-			if stronger(b, a) {
-				return 1
-			}
-			return 0
-		})
+		n.own, n.ownOnset, n.ownUnexplained = ownStrength(src, n.all)
+		keys = sortByStrength(src, n.all, keys)
 	}
 	return nodes
 }
 
 // ownStrength returns the noisy-or over kinds of the strongest own evidence
-// (Evidence.Own) of each kind in all, and its earliest onset; 0 and the
-// zero time if none is own (the common case: no map is allocated).
-func ownStrength(all []Evidence) (own float64, onset time.Time, unexplained float64) {
-	var best map[Kind]float64
-	for _, e := range all {
+// (Evidence.Own) of each kind among src's evidence at all, and its
+// earliest onset; 0 and the zero time if none is own.
+func ownStrength(src []Evidence, all []int32) (own float64, onset time.Time, unexplained float64) {
+	type kindScore struct {
+		kind  Kind
+		score float64
+	}
+	var best []kindScore // by kind, the greatest score of each
+	for _, i := range all {
+		e := &src[i]
 		if !e.Own {
 			continue
 		}
-		if best == nil {
-			best = map[Kind]float64{}
+		k := 0
+		for k < len(best) && best[k].kind < e.Kind {
+			k++
 		}
-		best[e.Kind] = max(best[e.Kind], e.Score)
+		if k == len(best) || best[k].kind != e.Kind {
+			best = slices.Insert(best, k, kindScore{e.Kind, max(0, e.Score)})
+		} else {
+			best[k].score = max(best[k].score, e.Score)
+		}
 		if onset.IsZero() || e.Onset.Before(onset) {
 			onset = e.Onset
 		}
 	}
 	miss := 1.0
-	for _, k := range sortedKinds(best) { // fixed order: a deterministic product
-		miss *= 1 - best[k]
+	flow, change := 0.0, 0.0
+	for _, b := range best { // by kind: a deterministic product
+		miss *= 1 - b.score
+		switch b.kind {
+		case KindFlow:
+			flow = b.score
+		case KindChange:
+			change = b.score
+		}
 	}
-	return 1 - miss, onset, 1 - (1-best[KindFlow])*(1-best[KindChange])
+	return 1 - miss, onset, 1 - (1-flow)*(1-change)
+}
+
+// strengthKey is what compareStrength reads first of src[i], without
+// pointers: sorting thousands of them is a move of a few bytes and a
+// comparison of numbers each.
+type strengthKey struct {
+	score float64
+	sec   int64
+	nsec  int32
+	i     int32
+}
+
+// sortByStrength sorts all, indices into src, strongest first
+// (compareStrength), using keys as room for their keys, and returns keys
+// for reuse. Onsets are compared as compareStrength does unless one
+// carries a monotonic clock reading (Time.Compare then reads those when
+// both do): all is then sorted with compareStrength itself.
+func sortByStrength(src []Evidence, all []int32, keys []strengthKey) []strengthKey {
+	keys = keys[:0]
+	for _, i := range all {
+		e := &src[i]
+		if e.Onset != e.Onset.Round(0) { // a monotonic reading
+			slices.SortFunc(all, func(a, b int32) int { return compareStrength(&src[a], &src[b]) })
+			return keys
+		}
+		keys = append(keys, strengthKey{score: e.Score, sec: e.Onset.Unix(), nsec: int32(e.Onset.Nanosecond()), i: i})
+	}
+	slices.SortFunc(keys, func(a, b strengthKey) int {
+		if a.score != b.score {
+			if a.score > b.score {
+				return -1
+			}
+			return 1
+		}
+		if a.sec != b.sec {
+			return cmp.Compare(a.sec, b.sec)
+		}
+		if a.nsec != b.nsec {
+			return cmp.Compare(a.nsec, b.nsec)
+		}
+		return compareStrength(&src[a.i], &src[b.i])
+	})
+	for k := range keys {
+		all[k] = keys[k].i
+	}
+	return keys
+}
+
+// kindAt returns the place of kind in byKind, evidence sorted by kind with
+// one piece per kind: where it is, or where it would go.
+func kindAt(byKind []Evidence, kind Kind) int {
+	k := 0
+	for k < len(byKind) && byKind[k].Kind < kind {
+		k++
+	}
+	return k
+}
+
+// compareStrength is stronger as a comparison: -1 when a is stronger than
+// b, 1 when b is stronger than a, 0 when neither is (the same score,
+// onset, kind, signal and id).
+func compareStrength(a, b *Evidence) int {
+	if a.Score != b.Score {
+		if a.Score > b.Score {
+			return -1
+		}
+		return 1
+	}
+	if c := a.Onset.Compare(b.Onset); c != 0 {
+		return c
+	}
+	if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Signal, b.Signal); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 // stronger orders evidence: higher score, earlier onset, then kind, signal
 // and id, so that the choice is deterministic.
-func stronger(a, b Evidence) bool {
+func stronger(a, b *Evidence) bool {
 	if a.Score != b.Score {
 		return a.Score > b.Score
 	}
@@ -356,9 +493,19 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 		names = append(names, s)
 	}
 	slices.Sort(names)
-	idx := make(map[string]int, len(names))
 	for i, s := range names {
-		idx[s] = i
+		n := nodes[s]
+		n.idx = i
+		// The sums weightShare took, in the same (sorted) order: the same
+		// floating-point sums, once per service instead of once per edge.
+		n.callees, n.callers = g.Callees(s), g.Callers(s)
+		n.calleeSum, n.callerSum = 0, 0
+		for _, c := range n.callees {
+			n.calleeSum += g.callees[s][c]
+		}
+		for _, p := range n.callers {
+			n.callerSum += g.callers[s][p]
+		}
 	}
 	k := len(names)
 	pers := make([]float64, k)
@@ -389,13 +536,13 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 		n := nodes[s]
 		var out []step
 		sum, explained := 0.0, 0.0
-		for _, c := range g.Callees(s) {
-			j, ok := idx[c]
+		for _, c := range n.callees {
+			m, ok := nodes[c]
 			if !ok {
 				continue
 			}
-			m := nodes[c]
-			w := weightShare(g.callees[s], c) * weight(m)
+			j := m.idx
+			w := share(g.callees[s][c], n.calleeSum) * weight(m)
 			// A caller's own break or change is not what a callee
 			// explains: the walk goes on to callees only with the
 			// chance that the caller's anomaly is not one.
@@ -415,12 +562,13 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 				n.explainedBy = c
 			}
 		}
-		for _, p := range g.Callers(s) {
-			j, ok := idx[p]
+		for _, p := range n.callers {
+			m, ok := nodes[p]
 			if !ok {
 				continue
 			}
-			w := cfg.Back * weightShare(g.callers[s], p) * weight(nodes[p])
+			j := m.idx
+			w := cfg.Back * share(g.callers[s][p], n.callerSum) * weight(m)
 			out = append(out, step{j, w})
 			sum += w
 		}
@@ -471,25 +619,24 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 	}
 }
 
-// weightShare is m[k] as a share of the sum of m, so that a hub's many
-// edges do not outweigh a leaf's one.
-func weightShare(m map[string]float64, k string) float64 {
-	sum := 0.0
-	for _, key := range sortedKeys(m) { // fixed order: a deterministic sum
-		sum += m[key]
-	}
+// share is an edge's weight w as a share of sum, the sum of the weights of
+// all the service's edges that way (summed in a fixed order: a
+// deterministic sum), so that a hub's many edges do not outweigh a leaf's
+// one.
+func share(w, sum float64) float64 {
 	if sum == 0 {
 		return 0
 	}
-	return m[k] / sum
+	return w / sum
 }
 
 // evidenceIDs lists the ids behind a node, strongest first, without
 // duplicates or empties.
-func evidenceIDs(n *node) []string {
+// seen is a set the caller clears and reuses from node to node.
+func evidenceIDs(n *node, seen map[string]bool) []string {
 	ids := make([]string, 0, len(n.all))
-	seen := make(map[string]bool, len(n.all))
-	for _, e := range n.all {
+	for _, i := range n.all {
+		e := &n.src[i]
 		if e.ID == "" || seen[e.ID] {
 			continue
 		}
@@ -514,41 +661,44 @@ func round(v float64, digits int) float64 {
 // showOwn, its own strength and the weight of the rest at the walk's start
 // (Config.Symptom).
 func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg Config, showOwn bool) string {
-	var b strings.Builder
-	b.WriteString(n.name)
-	b.WriteString(": ")
-	kinds := make([]Evidence, 0, len(n.byKind))
-	for _, e := range n.byKind {
-		kinds = append(kinds, e)
-	}
+	// Appended with strconv, not fmt: an incident's ranking explains
+	// every candidate on every join. The text is what fmt's verbs wrote
+	// (%.2f is strconv's 'f' format with 2 digits).
+	b := make([]byte, 0, 512)
+	b = append(b, n.name...)
+	b = append(b, ": "...)
+	kinds := n.kinds // the node is explained once: sorted in place
 	slices.SortFunc(kinds, func(a, b Evidence) int {
-		if stronger(a, b) {
+		if stronger(&a, &b) {
 			return -1
 		}
 		return 1
 	})
 	for i, e := range kinds {
 		if i > 0 {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
-		fmt.Fprintf(&b, "%s %s (score %.2f at %s)", kindWord(e.Kind), e.Signal, e.Score, e.Onset.UTC().Format(time.TimeOnly))
+		b = append(append(append(append(b, kindWord(e.Kind)...), ' '), e.Signal...), " (score "...)
+		b = strconv.AppendFloat(b, e.Score, 'f', 2, 64)
+		b = append(b, " at "...)
+		b = append(e.Onset.UTC().AppendFormat(b, time.TimeOnly), ')')
 		if i == 2 && len(kinds) > 3 {
-			fmt.Fprintf(&b, " and %d more kinds", len(kinds)-3)
+			b = append(strconv.AppendInt(append(b, " and "...), int64(len(kinds)-3), 10), " more kinds"...)
 			break
 		}
 	}
 	if extra := len(n.all) - len(kinds); extra > 0 {
-		fmt.Fprintf(&b, " and %d more anomalies", extra)
+		b = append(strconv.AppendInt(append(b, " and "...), int64(extra), 10), " more anomalies"...)
 	}
-	b.WriteString("; ")
+	b = append(b, "; "...)
 	// Onset.
 	if !n.onset.After(earliest) {
-		b.WriteString("earliest anomaly")
+		b = append(b, "earliest anomaly"...)
 	} else {
-		fmt.Fprintf(&b, "first anomalous %s after the earliest anomaly", secs(n.onset.Sub(earliest)))
+		b = append(append(append(b, "first anomalous "...), secs(n.onset.Sub(earliest))...), " after the earliest anomaly"...)
 	}
 	var anomCallers, laterCallers []string
-	callers := g.Callers(n.name)
+	callers := n.callers
 	firstCaller := time.Time{}
 	for _, p := range callers {
 		if m, ok := nodes[p]; ok {
@@ -563,74 +713,77 @@ func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg 
 	}
 	if len(anomCallers) > 0 {
 		if d := firstCaller.Sub(n.onset); d > 0 {
-			fmt.Fprintf(&b, " (%s before any anomalous caller)", secs(d))
+			b = append(append(append(b, " ("...), secs(d)...), " before any anomalous caller)"...)
 		} else if d < 0 {
-			fmt.Fprintf(&b, " (%s after its first anomalous caller)", secs(-d))
+			b = append(append(append(b, " ("...), secs(-d)...), " after its first anomalous caller)"...)
 		} else {
-			b.WriteString(" (with its first anomalous caller)")
+			b = append(b, " (with its first anomalous caller)"...)
 		}
 	}
 	switch {
 	case len(callers) == 0:
-		b.WriteString(", no known callers")
+		b = append(b, ", no known callers"...)
 	default:
-		fmt.Fprintf(&b, ", %d of its %d callers anomalous", len(anomCallers), len(callers))
+		b = strconv.AppendInt(append(b, ", "...), int64(len(anomCallers)), 10)
+		b = append(strconv.AppendInt(append(b, " of its "...), int64(len(callers)), 10), " callers anomalous"...)
 		if len(anomCallers) > 0 {
-			fmt.Fprintf(&b, " (%d not earlier than it)", len(laterCallers))
+			b = append(strconv.AppendInt(append(b, " ("...), int64(len(laterCallers)), 10), " not earlier than it)"...)
 		}
 	}
-	var anomCallees []string
-	for _, c := range g.Callees(n.name) {
+	anomCallees := 0
+	for _, c := range n.callees {
 		if m, ok := nodes[c]; ok {
-			e := fmt.Sprintf("%s %.2f", c, m.strength)
-			if n.requests > 0 && m.requests > 0 {
-				e += fmt.Sprintf(" (in %d of its %d anomalous requests)", min(n.along[c], n.requests), n.requests)
+			if anomCallees == 0 {
+				b = append(b, ", anomalous callees: "...)
+			} else {
+				b = append(b, ", "...)
 			}
-			anomCallees = append(anomCallees, e)
+			anomCallees++
+			b = strconv.AppendFloat(append(append(b, c...), ' '), m.strength, 'f', 2, 64)
+			if n.requests > 0 && m.requests > 0 {
+				b = strconv.AppendInt(append(b, " (in "...), int64(min(n.along[c], n.requests)), 10)
+				b = append(strconv.AppendInt(append(b, " of its "...), int64(n.requests), 10), " anomalous requests)"...)
+			}
 		}
 	}
-	if len(anomCallees) == 0 {
-		b.WriteString(", no anomalous callee")
-	} else {
-		fmt.Fprintf(&b, ", anomalous callees: %s", strings.Join(anomCallees, ", "))
+	if anomCallees == 0 {
+		b = append(b, ", no anomalous callee"...)
 	}
 	if c := n.explainedBy; c != "" {
 		m := nodes[c]
-		fmt.Fprintf(&b, "; callee %s's own evidence (trace or change, %.2f) began %s and can explain %s's other anomalies",
-			c, m.own, relOnset(m.ownOnset, n.onset, n.name), n.name)
+		b = append(append(append(b, "; callee "...), c...), "'s own evidence (trace or change, "...)
+		b = append(strconv.AppendFloat(b, m.own, 'f', 2, 64), ") began "...)
+		b = append(append(append(append(b, relOnset(m.ownOnset, n.onset, n.name)...), " and can explain "...), n.name...), "'s other anomalies"...)
 		if n.own > 0 {
-			fmt.Fprintf(&b, ", not its own (%.2f)", n.own)
+			b = append(strconv.AppendFloat(append(b, ", not its own ("...), n.own, 'f', 2, 64), ')')
 		}
 	}
 	if inc := concurrentIncidents(n); len(inc) > 0 {
-		fmt.Fprintf(&b, "; evidence from concurrent incident %s", strings.Join(inc, ", "))
+		b = append(append(b, "; evidence from concurrent incident "...), strings.Join(inc, ", ")...)
 	}
 	if showOwn {
-		fmt.Fprintf(&b, "; strength %.2f, its own (trace or change) %.2f, the rest weighed %.2f at the start", n.strength, n.own, cfg.symptom())
-		fmt.Fprintf(&b, ", walk score %.3f", n.walk)
+		b = strconv.AppendFloat(append(b, "; strength "...), n.strength, 'f', 2, 64)
+		b = strconv.AppendFloat(append(b, ", its own (trace or change) "...), n.own, 'f', 2, 64)
+		b = strconv.AppendFloat(append(b, ", the rest weighed "...), cfg.symptom(), 'f', 2, 64)
+		b = strconv.AppendFloat(append(b, " at the start, walk score "...), n.walk, 'f', 3, 64)
 	} else {
-		fmt.Fprintf(&b, "; strength %.2f, walk score %.3f", n.strength, n.walk)
+		b = strconv.AppendFloat(append(b, "; strength "...), n.strength, 'f', 2, 64)
+		b = strconv.AppendFloat(append(b, ", walk score "...), n.walk, 'f', 3, 64)
 	}
-	return b.String()
+	return string(b)
 }
 
 // concurrentIncidents returns the ids of the concurrent incidents that
 // n's evidence is from (Evidence.Incident), sorted.
 func concurrentIncidents(n *node) []string {
 	var out []string
-	for _, e := range n.all {
-		if e.Incident != "" && !slices.Contains(out, e.Incident) {
+	for _, i := range n.all {
+		if e := &n.src[i]; e.Incident != "" && !slices.Contains(out, e.Incident) {
 			out = append(out, e.Incident)
 		}
 	}
 	slices.Sort(out)
 	return out
-}
-
-// sortedKinds returns the kinds (keys) of m in order: products over
-// them are then deterministic, whatever the map's iteration order.
-func sortedKinds[V any](m map[Kind]V) []Kind {
-	return slices.Sorted(maps.Keys(m))
 }
 
 func kindWord(k Kind) string {
