@@ -92,6 +92,11 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, lineMode int) {
 				t.Fatal(err)
 			}
 		}
+		if v := os.Getenv("OSPREY_TRACE_MINTIMED"); v != "" {
+			if _, err := fmt.Sscan(v, &cfg.MinTimed); err != nil {
+				t.Fatal(err)
+			}
+		}
 		det, err := trace.New(trace.Options{Config: cfg, Out: out, Now: func() time.Time { return out.clock }})
 		if err != nil {
 			t.Fatal(err)

@@ -610,3 +610,75 @@ func TestYoungOperationFaultStillReported(t *testing.T) {
 		t.Fatalf("cart's open anomalies = %+v, want its flow anomaly", open)
 	}
 }
+
+// query sends one request of seat's "Query" operation (one span, no
+// children): its self time is ms, jittered by ±20 %.
+func (r *rig) query(ms float64) {
+	r.t.Helper()
+	r.n++
+	d := time.Duration(ms * (0.8 + 0.4*r.rnd.Float64()) * float64(time.Millisecond))
+	s := []osprey.Span{{TraceID: fmt.Sprintf("t%06d", r.n), SpanID: "a", Service: "seat", Name: "Query", Start: r.at, Duration: d}}
+	if err := r.d.ConsumeSpans(context.Background(), s); err != nil {
+		r.t.Fatal(err)
+	}
+	r.settle()
+}
+
+// openSignal returns service's open anomalies of signal.
+func (r *rig) openSignal(service, signal string) []osprey.Anomaly {
+	var out []osprey.Anomaly
+	for _, a := range r.open(service) {
+		if a.Labels[osprey.LabelTraceSignal] == signal {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// An operation with a slow mode (one request in ten takes 25 ms instead of
+// 2 ms) whose first spans all happened to be fast: its spans are timed
+// only once MinTimed self times are learnt, so the learnt p99 holds the
+// slow mode and the mode's spans are not slow. Timed after 20 spans (the
+// default before session 8), the p99 is the fast mode's, every slow-mode
+// span is slow and waits LearnDelay before it is learnt, so the p99 stays
+// wrong and the latency anomaly stays open. A contention that makes every
+// span four times slower afterwards is still reported.
+func TestSlowModeLearntBeforeTiming(t *testing.T) {
+	run := func(r *rig) {
+		for range 30 {
+			r.query(2)
+		}
+		for i := range 600 { // ten minutes
+			if i%10 == 9 {
+				r.query(25)
+			} else {
+				r.query(2)
+			}
+		}
+	}
+	early := newRig(t, func(c *Config) { c.MinTimed = 20 })
+	run(early)
+	if open := early.openSignal("seat", SignalLatency); len(open) != 1 {
+		t.Fatalf("timed after 20 spans: seat's open latency anomalies = %+v, want the one the slow mode keeps open", open)
+	}
+
+	r := newRig(t, nil)
+	run(r)
+	for _, a := range r.anomalies() {
+		t.Errorf("slow mode reported: %s %s", a.Labels, a.Evidence[0].Reason)
+	}
+	if s := r.d.Stats(); s.Slow != 0 {
+		t.Errorf("%d slow spans, want none", s.Slow)
+	}
+	// CPU contention: every span four times as slow for two minutes.
+	for i := range 120 {
+		if i%10 == 9 {
+			r.query(100)
+		} else {
+			r.query(8)
+		}
+	}
+	if open := r.openSignal("seat", SignalLatency); len(open) != 1 {
+		t.Fatalf("after the contention: seat's open latency anomalies = %+v, want one", open)
+	}
+}
