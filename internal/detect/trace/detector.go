@@ -19,6 +19,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -255,11 +256,13 @@ type judged struct {
 	at        time.Time
 	op        string
 	checkable []string
-	breaks    [][2]string
-	timed     bool
-	slow      bool
-	self      time.Duration
-	p99       float64
+	// support is, per checkable key, how many learnt units it rests on.
+	support []int32
+	breaks  [][2]string
+	timed   bool
+	slow    bool
+	self    time.Duration
+	p99     float64
 	// young: its breaks all rest on young expectations (MatureSupport).
 	young bool
 }
@@ -548,6 +551,12 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 	}
 	d.stats.Judged++
 	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), self: self}
+	if len(j.checkable) > 0 {
+		j.support = make([]int32, len(j.checkable))
+		for x, a := range j.checkable {
+			j.support[x] = int32(min(d.flow.Support(u.Group, a), math.MaxInt32))
+		}
+	}
 	young := d.youngBreaks(u.Group, breaks)
 	if !explained {
 		j.breaks, j.young = breaks, young
@@ -787,6 +796,9 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 			br[x] = [2]string{opKey(j.op, pr[0]), pr[1]}
 		}
 		t.AddBreaks(ck, j.at, br)
+		for x, a := range ck {
+			t.Support[a] = max(t.Support[a], int(j.support[x]))
+		}
 		if j.timed {
 			lat.n++
 			if j.slow {
@@ -801,7 +813,7 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 	}
 	p0 := 1 - d.flow.MinConf
 	a, miss, k, n, s := t.Worst(p0)
-	flow = finding{surprise: s, k: k, n: n, p0: p0, first: t.First}
+	flow = finding{surprise: s, k: k, n: n, p0: t.Rate(a, p0), first: t.First}
 	if k > 0 {
 		flow.reason = fmt.Sprintf("span pattern broken: %s without %s in %d of %d spans", a, miss, k, n)
 	}

@@ -391,13 +391,16 @@ func SurpriseScore(s float64) float64 {
 type Tally struct {
 	Checked, Broken map[string]int
 	Pairs           map[[2]string]int
+	// Support is, per key, the most learnt units its expectation rested
+	// on in the tallied units (0: unknown, p0 as given).
+	Support map[string]int
 	// First is when the earliest broken unit began.
 	First time.Time
 }
 
 // NewTally returns an empty tally.
 func NewTally() *Tally {
-	return &Tally{Checked: map[string]int{}, Broken: map[string]int{}, Pairs: map[[2]string]int{}}
+	return &Tally{Checked: map[string]int{}, Broken: map[string]int{}, Pairs: map[[2]string]int{}, Support: map[string]int{}}
 }
 
 // Add counts u against p and reports whether u is broken.
@@ -421,9 +424,22 @@ func (t *Tally) AddBreaks(checkable []string, at time.Time, br [][2]string) bool
 	return len(br) > 0
 }
 
+// Rate is the normal break rate key is judged at: p0, or for an
+// expectation learnt from n < 3/p0 units (Support) 3/n. An expectation
+// learnt from n units with no miss bounds its miss rate by about 3/n
+// (95 %, the rule of three), not by p0: a young one cannot be broken as
+// surprisingly as an old one.
+func (t *Tally) Rate(key string, p0 float64) float64 {
+	if n := t.Support[key]; n > 0 {
+		return min(max(p0, 3/float64(n)), 1)
+	}
+	return p0
+}
+
 // Worst returns the key whose units broke most surprisingly at the normal
-// break rate p0, with the surprise, its counts and its most common missing
-// companion.
+// break rate p0 — or, for a key whose expectation rests on n < 3/p0 learnt
+// units (Support), at 3/n — with the surprise, its counts and its most
+// common missing companion.
 func (t *Tally) Worst(p0 float64) (a, missing string, k, n int, s float64) {
 	keys := make([]string, 0, len(t.Broken))
 	for key := range t.Broken {
@@ -431,7 +447,8 @@ func (t *Tally) Worst(p0 float64) (a, missing string, k, n int, s float64) {
 	}
 	slices.Sort(keys)
 	for _, key := range keys {
-		if v := Surprise(t.Broken[key], t.Checked[key], p0); v > s {
+		p := t.Rate(key, p0)
+		if v := Surprise(t.Broken[key], t.Checked[key], p); v > s {
 			a, k, n, s = key, t.Broken[key], t.Checked[key], v
 		}
 	}
