@@ -114,7 +114,8 @@ type Cause struct {
 	// Explanation says in a sentence or two why this candidate ranks where it
 	// does, in terms a person can check against the evidence.
 	Explanation string `json:"explanation"`
-	// EvidenceIDs are the ids of the events and anomalies behind the rank.
+	// EvidenceIDs are the ids of the events and anomalies behind the rank,
+	// strongest first (the ranker lists at most rca.MaxEvidenceIDs).
 	EvidenceIDs []string `json:"evidenceIds,omitempty"`
 }
 

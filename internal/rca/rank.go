@@ -630,12 +630,22 @@ func share(w, sum float64) float64 {
 	return w / sum
 }
 
+// MaxEvidenceIDs is how many evidence ids a cause lists: its strongest.
+// The explanation counts the rest ("and 107 more anomalies"); listing
+// thousands (a chatty service's every log template, or every member of
+// the concurrent incidents) would only grow the incident that is stored
+// and sent on every change.
+const MaxEvidenceIDs = 20
+
 // evidenceIDs lists the ids behind a node, strongest first, without
-// duplicates or empties.
+// duplicates or empties, at most MaxEvidenceIDs.
 // seen is a set the caller clears and reuses from node to node.
 func evidenceIDs(n *node, seen map[string]bool) []string {
-	ids := make([]string, 0, len(n.all))
+	ids := make([]string, 0, min(len(n.all), MaxEvidenceIDs))
 	for _, i := range n.all {
+		if len(ids) == MaxEvidenceIDs {
+			break
+		}
 		e := &n.src[i]
 		if e.ID == "" || seen[e.ID] {
 			continue
