@@ -443,3 +443,24 @@ func BenchmarkRank(b *testing.B) {
 		}
 	}
 }
+
+// A cause lists its MaxEvidenceIDs strongest evidence ids, strongest
+// first; the explanation counts the rest.
+func TestEvidenceIDsCapped(t *testing.T) {
+	var evidence []Evidence
+	for i := range MaxEvidenceIDs + 10 {
+		e := ev("chatty", KindLog, "template "+strconv.Itoa(i), 0.5+float64(i)/100, i)
+		evidence = append(evidence, e)
+	}
+	causes := Rank(graph(), evidence, DefaultConfig())
+	if len(causes) != 1 {
+		t.Fatalf("causes = %+v", causes)
+	}
+	ids := causes[0].EvidenceIDs
+	if len(ids) != MaxEvidenceIDs || ids[0] != "chatty/template "+strconv.Itoa(MaxEvidenceIDs+9) {
+		t.Errorf("%d ids, first %q; want %d, the strongest first", len(ids), ids[0], MaxEvidenceIDs)
+	}
+	if !strings.Contains(causes[0].Explanation, "and 29 more anomalies") {
+		t.Errorf("explanation does not count the rest: %s", causes[0].Explanation)
+	}
+}
