@@ -19,7 +19,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -256,13 +255,11 @@ type judged struct {
 	at        time.Time
 	op        string
 	checkable []string
-	// support is, per checkable key, how many learnt units it rests on.
-	support []int32
-	breaks  [][2]string
-	timed   bool
-	slow    bool
-	self    time.Duration
-	p99     float64
+	breaks    [][2]string
+	timed     bool
+	slow      bool
+	self      time.Duration
+	p99       float64
 	// young: its breaks all rest on young expectations (MatureSupport).
 	young bool
 }
@@ -551,12 +548,6 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 	}
 	d.stats.Judged++
 	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), self: self}
-	if len(j.checkable) > 0 {
-		j.support = make([]int32, len(j.checkable))
-		for x, a := range j.checkable {
-			j.support[x] = int32(min(d.flow.Support(u.Group, a), math.MaxInt32))
-		}
-	}
 	young := d.youngBreaks(u.Group, breaks)
 	if !explained {
 		j.breaks, j.young = breaks, young
@@ -794,11 +785,13 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 		br := make([][2]string, len(j.breaks))
 		for x, pr := range j.breaks {
 			br[x] = [2]string{opKey(j.op, pr[0]), pr[1]}
+			// How many learnt units the broken expectation rests on
+			// (Tally.Rate).
+			if _, ok := t.Support[br[x][0]]; !ok {
+				t.Support[br[x][0]] = d.flow.Support(service+" "+j.op, pr[0])
+			}
 		}
 		t.AddBreaks(ck, j.at, br)
-		for x, a := range ck {
-			t.Support[a] = max(t.Support[a], int(j.support[x]))
-		}
 		if j.timed {
 			lat.n++
 			if j.slow {

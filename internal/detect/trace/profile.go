@@ -391,8 +391,8 @@ func SurpriseScore(s float64) float64 {
 type Tally struct {
 	Checked, Broken map[string]int
 	Pairs           map[[2]string]int
-	// Support is, per key, the most learnt units its expectation rested
-	// on in the tallied units (0: unknown, p0 as given).
+	// Support is, per key, how many learnt units its expectation rests on
+	// (0 or absent: unknown, judged at p0).
 	Support map[string]int
 	// First is when the earliest broken unit began.
 	First time.Time
