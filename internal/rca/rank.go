@@ -180,7 +180,7 @@ type node struct {
 	// it by strength).
 	kinds []Evidence
 	// all indexes the service's evidence in src, the evidence ranked
-	// (scores above 1 taken as 1), strongest first.
+	// (scores above 1 taken as 1), in the order it came.
 	src  []Evidence
 	all  []int32
 	walk float64
@@ -254,19 +254,13 @@ func rank(g *Graph, evidence []Evidence, cfg Config, owned bool) []osprey.Cause 
 	// start weighs it (Config.Symptom).
 	showOwn := cfg.symptom() < 1 && slices.ContainsFunc(order, func(n *node) bool { return n.own > 0 })
 	causes := make([]osprey.Cause, len(order))
-	var seen map[string]bool
 	for i, n := range order {
-		if seen == nil {
-			seen = make(map[string]bool, len(n.all))
-		} else {
-			clear(seen)
-		}
 		causes[i] = osprey.Cause{
 			Kind:        osprey.CauseService,
 			Name:        n.name,
 			Score:       round(n.walk, 6),
 			Explanation: explain(g, n, nodes, earliest, cfg, showOwn),
-			EvidenceIDs: evidenceIDs(n, seen),
+			EvidenceIDs: evidenceIDs(n),
 		}
 	}
 	return causes
@@ -323,7 +317,6 @@ func summarise(evidence []Evidence, minScore float64, owned bool) map[string]*no
 			n.requests, n.along = e.Requests, e.Along
 		}
 	}
-	var keys []strengthKey // reused from node to node
 	for _, n := range nodes {
 		n.src = src
 		for _, i := range n.all {
@@ -343,7 +336,6 @@ func summarise(evidence []Evidence, minScore float64, owned bool) map[string]*no
 		}
 		n.strength = 1 - miss
 		n.own, n.ownOnset, n.ownUnexplained = ownStrength(src, n.all)
-		keys = sortByStrength(src, n.all, keys)
 	}
 	return nodes
 }
@@ -387,52 +379,6 @@ func ownStrength(src []Evidence, all []int32) (own float64, onset time.Time, une
 		}
 	}
 	return 1 - miss, onset, 1 - (1-flow)*(1-change)
-}
-
-// strengthKey is what compareStrength reads first of src[i], without
-// pointers: sorting thousands of them is a move of a few bytes and a
-// comparison of numbers each.
-type strengthKey struct {
-	score float64
-	sec   int64
-	nsec  int32
-	i     int32
-}
-
-// sortByStrength sorts all, indices into src, strongest first
-// (compareStrength), using keys as room for their keys, and returns keys
-// for reuse. Onsets are compared as compareStrength does unless one
-// carries a monotonic clock reading (Time.Compare then reads those when
-// both do): all is then sorted with compareStrength itself.
-func sortByStrength(src []Evidence, all []int32, keys []strengthKey) []strengthKey {
-	keys = keys[:0]
-	for _, i := range all {
-		e := &src[i]
-		if e.Onset != e.Onset.Round(0) { // a monotonic reading
-			slices.SortFunc(all, func(a, b int32) int { return compareStrength(&src[a], &src[b]) })
-			return keys
-		}
-		keys = append(keys, strengthKey{score: e.Score, sec: e.Onset.Unix(), nsec: int32(e.Onset.Nanosecond()), i: i})
-	}
-	slices.SortFunc(keys, func(a, b strengthKey) int {
-		if a.score != b.score {
-			if a.score > b.score {
-				return -1
-			}
-			return 1
-		}
-		if a.sec != b.sec {
-			return cmp.Compare(a.sec, b.sec)
-		}
-		if a.nsec != b.nsec {
-			return cmp.Compare(a.nsec, b.nsec)
-		}
-		return compareStrength(&src[a.i], &src[b.i])
-	})
-	for k := range keys {
-		all[k] = keys[k].i
-	}
-	return keys
 }
 
 // kindAt returns the place of kind in byKind, evidence sorted by kind with
@@ -637,24 +583,38 @@ func share(w, sum float64) float64 {
 // and sent on every change.
 const MaxEvidenceIDs = 20
 
-// evidenceIDs lists the ids behind a node, strongest first, without
-// duplicates or empties, at most MaxEvidenceIDs.
-// seen is a set the caller clears and reuses from node to node.
-func evidenceIDs(n *node, seen map[string]bool) []string {
-	ids := make([]string, 0, min(len(n.all), MaxEvidenceIDs))
+// evidenceIDs lists the ids behind a node, strongest first
+// (compareStrength), each once (at its strongest) and without empties, at
+// most MaxEvidenceIDs. It selects them in one pass instead of sorting all
+// of a service's evidence (thousands with concurrent incidents).
+func evidenceIDs(n *node) []string {
+	var top []int32 // indices into n.src, strongest first
 	for _, i := range n.all {
-		if len(ids) == MaxEvidenceIDs {
-			break
-		}
 		e := &n.src[i]
-		if e.ID == "" || seen[e.ID] {
+		if e.ID == "" {
 			continue
 		}
-		seen[e.ID] = true
-		ids = append(ids, e.ID)
+		if len(top) == MaxEvidenceIDs && compareStrength(e, &n.src[top[len(top)-1]]) >= 0 {
+			continue
+		}
+		if p := slices.IndexFunc(top, func(t int32) bool { return n.src[t].ID == e.ID }); p >= 0 {
+			if compareStrength(e, &n.src[top[p]]) >= 0 {
+				continue
+			}
+			top = slices.Delete(top, p, p+1)
+		}
+		at, _ := slices.BinarySearchFunc(top, e, func(t int32, e *Evidence) int { return compareStrength(&n.src[t], e) })
+		top = slices.Insert(top, at, i)
+		if len(top) > MaxEvidenceIDs {
+			top = top[:MaxEvidenceIDs]
+		}
 	}
-	if len(ids) == 0 {
-		return nil // as before the list was allocated at its size
+	if len(top) == 0 {
+		return nil
+	}
+	ids := make([]string, len(top))
+	for k, t := range top {
+		ids[k] = n.src[t].ID
 	}
 	return ids
 }
