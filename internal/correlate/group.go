@@ -437,6 +437,13 @@ func (s *state) apply(sig signal) *change {
 // between, and an old alert refiring with the next fault held the group
 // open to that fault's new alerts, chaining faults as before.
 //
+// A trace detect stage anomaly (a break or slowness of the service's own
+// spans) counts only the group's trace anomalies in the second
+// condition: the service's logs and metrics still firing after the first
+// window are symptoms of what the incident is about, and a new break of
+// its own is a new onset, a cause candidate of its own (docs/rca.md,
+// "Session 8: a service's own break after the first window").
+//
 // settled is the group's incident when only the second condition kept
 // the signal out of it (for the new incident's timeline), else nil.
 func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Incident) {
@@ -451,10 +458,17 @@ func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Inc
 	if !s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
 		return nil, nil
 	}
-	if sig.at.Sub(inc.OpenedAt) <= s.window || s.groupFiring(inc, key, sig.fingerprint) {
+	if sig.at.Sub(inc.OpenedAt) <= s.window || s.groupFiring(inc, key, sig.fingerprint, traceSignal(sig.kind, sig.labels)) {
 		return inc, nil
 	}
 	return nil, inc
+}
+
+// traceSignal reports whether a signal or member is a trace detect stage
+// anomaly: a break or slowness of the service's own spans, not a symptom
+// of something it depends on (rca.Evidence.Own).
+func traceSignal(kind osprey.MemberKind, labels osprey.Labels) bool {
+	return kind == osprey.MemberAnomaly && labels.Get(osprey.LabelTraceSignal) != ""
 }
 
 // newOnset reports whether sig, a signal of a member of inc, is to be
@@ -902,10 +916,13 @@ func (s *state) groupActiveSince(inc *osprey.Incident, key string, since time.Ti
 // groupFiring reports whether a member of inc in the group key, other than
 // the member except, is failing on: flapping, or firing without a break
 // since it joined or since the incident's first window (holdsGroup).
-func (s *state) groupFiring(inc *osprey.Incident, key string, except osprey.Fingerprint) bool {
+func (s *state) groupFiring(inc *osprey.Incident, key string, except osprey.Fingerprint, own bool) bool {
 	name, value, _ := cut(key)
 	for i := range inc.Members {
 		m := &inc.Members[i]
+		if own && !traceSignal(m.Kind, m.Labels) {
+			continue
+		}
 		if m.Fingerprint != except && s.holdsGroup(inc, m) && s.inGroup(m.Labels, name, value) {
 			return true
 		}

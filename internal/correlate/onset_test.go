@@ -254,3 +254,81 @@ func TestEscalatedMemberStillHoldsItsGroup(t *testing.T) {
 		})
 	}
 }
+
+// After the incident's first window, a trace detect stage anomaly (a break
+// or slowness of the service's own spans) joins its service's group only
+// while one of the group's own trace anomalies still fires: the service's
+// logs and metrics still firing are symptoms of the first fault, and do
+// not make a new break of its own part of it. A metric anomaly in the same
+// place joins as before.
+func TestOwnBreakAfterTheFirstWindowIsANewOnset(t *testing.T) {
+	const m = time.Minute
+	for _, tc := range []struct {
+		name  string
+		late  osprey.Anomaly
+		trace bool // the first incident holds a firing trace anomaly of checkout
+		joins bool
+	}{
+		{name: "trace anomaly, only symptoms firing: a new incident", late: traceAnomaly("flow", 7*m), joins: false},
+		{name: "metric anomaly, symptoms firing: joins", late: metricAnomaly("latency", 7*m), joins: true},
+		{name: "trace anomaly, a trace anomaly of the service firing: joins", late: traceAnomaly("latency", 7*m), trace: true, joins: true},
+		{name: "trace anomaly within the first window: joins", late: traceAnomaly("flow", 3*m), joins: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t)
+			now := t0
+			c, err := correlate.New(correlate.Options{
+				Store: st, Window: 5 * m, GroupBy: []string{"service"}, ResolveGrace: 5 * m, CatchUpInterval: time.Hour,
+				Now: func() time.Time { return now }, Registerer: prometheus.NewRegistry(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Shutdown(context.Background()) })
+			consume := func(at time.Duration, batch ...osprey.Anomaly) {
+				now = t0.Add(at)
+				if err := c.ConsumeAnomalies(t.Context(), batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first := []osprey.Anomaly{metricAnomaly("errors", 0)}
+			if tc.trace {
+				first = append(first, traceAnomaly("flow", 0))
+			}
+			consume(0, first...)
+			// Still open, reported again: the group is active.
+			consume(4*m, first...)
+			consume(tc.late.StartsAt.Sub(t0), tc.late)
+			var errs, late string
+			for _, inc := range incidents(t, st) {
+				for _, mem := range inc.Members {
+					switch mem.Fingerprint {
+					case first[0].Fingerprint:
+						errs = inc.ID
+					case tc.late.Fingerprint:
+						late = inc.ID
+					}
+				}
+			}
+			if got := errs == late; got != tc.joins {
+				t.Errorf("the late anomaly joined the first incident: %v, want %v", got, tc.joins)
+			}
+		})
+	}
+}
+
+// metricAnomaly and traceAnomaly are firing anomalies of checkout at t0+at.
+func metricAnomaly(metric string, at time.Duration) osprey.Anomaly {
+	l := osprey.Labels{osprey.LabelMetric: metric, "service": "checkout"}
+	return osprey.Anomaly{ID: osprey.NewID(t0.Add(at)), Kind: osprey.AnomalyMetric, Labels: l,
+		Severity: osprey.SeverityWarning, StartsAt: t0.Add(at), Fingerprint: l.Fingerprint()}
+}
+
+func traceAnomaly(signal string, at time.Duration) osprey.Anomaly {
+	l := osprey.Labels{osprey.LabelTraceSignal: signal, "service": "checkout"}
+	return osprey.Anomaly{ID: osprey.NewID(t0.Add(at)), Kind: osprey.AnomalyTrace, Labels: l,
+		Severity: osprey.SeverityWarning, StartsAt: t0.Add(at), Fingerprint: l.Fingerprint()}
+}
