@@ -9,6 +9,7 @@ import (
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/correlate"
+	"github.com/osprey-aiops/osprey/internal/store"
 )
 
 // After its first window, an incident takes a new alert of a group only
@@ -191,30 +192,8 @@ func TestEscalatedMemberStillHoldsItsGroup(t *testing.T) {
 		{name: "cleared and fired again: a new onset", escalate: false, joins: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := openStore(t)
-			now := t0
-			c, err := correlate.New(correlate.Options{
-				Store: st, Window: 5 * m, GroupBy: []string{"service"}, ResolveGrace: 5 * m, CatchUpInterval: time.Hour,
-				Now: func() time.Time { return now }, Registerer: prometheus.NewRegistry(),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Start(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Shutdown(context.Background()) })
-			anomaly := func(metric string, at time.Duration) osprey.Anomaly {
-				l := osprey.Labels{osprey.LabelMetric: metric, "service": "checkout"}
-				return osprey.Anomaly{ID: osprey.NewID(t0.Add(at)), Kind: osprey.AnomalyMetric, Labels: l,
-					Severity: osprey.SeverityWarning, StartsAt: t0.Add(at), Fingerprint: l.Fingerprint()}
-			}
-			consume := func(at time.Duration, batch ...osprey.Anomaly) {
-				now = t0.Add(at)
-				if err := c.ConsumeAnomalies(t.Context(), batch); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st, consume := anomalyRig(t)
+			anomaly := metricAnomaly
 			errs, lat := anomaly("errors", 0), anomaly("latency", 30*time.Second)
 			consume(0, errs)
 			consume(30*time.Second, lat)
@@ -275,25 +254,7 @@ func TestOwnBreakAfterTheFirstWindowIsANewOnset(t *testing.T) {
 		{name: "trace anomaly within the first window: joins", late: traceAnomaly("flow", 3*m), joins: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := openStore(t)
-			now := t0
-			c, err := correlate.New(correlate.Options{
-				Store: st, Window: 5 * m, GroupBy: []string{"service"}, ResolveGrace: 5 * m, CatchUpInterval: time.Hour,
-				Now: func() time.Time { return now }, Registerer: prometheus.NewRegistry(),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Start(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Shutdown(context.Background()) })
-			consume := func(at time.Duration, batch ...osprey.Anomaly) {
-				now = t0.Add(at)
-				if err := c.ConsumeAnomalies(t.Context(), batch); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st, consume := anomalyRig(t)
 			first := []osprey.Anomaly{metricAnomaly("errors", 0)}
 			if tc.trace {
 				first = append(first, traceAnomaly("flow", 0))
@@ -317,6 +278,34 @@ func TestOwnBreakAfterTheFirstWindowIsANewOnset(t *testing.T) {
 				t.Errorf("the late anomaly joined the first incident: %v, want %v", got, tc.joins)
 			}
 		})
+	}
+}
+
+// anomalyRig starts a correlator grouping by service with a 5-minute
+// window on a test store, and returns the store and a function that
+// consumes a batch of anomalies at t0+at.
+func anomalyRig(t *testing.T) (store.Store, func(at time.Duration, batch ...osprey.Anomaly)) {
+	t.Helper()
+	const m = time.Minute
+	st := openStore(t)
+	now := t0
+	c, err := correlate.New(correlate.Options{
+		Store: st, Window: 5 * m, GroupBy: []string{"service"}, ResolveGrace: 5 * m, CatchUpInterval: time.Hour,
+		Now: func() time.Time { return now }, Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Shutdown(context.Background()) })
+	return st, func(at time.Duration, batch ...osprey.Anomaly) {
+		t.Helper()
+		now = t0.Add(at)
+		if err := c.ConsumeAnomalies(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
