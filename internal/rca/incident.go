@@ -28,9 +28,10 @@ func severityScore(s osprey.Severity) float64 {
 // FromMember turns an incident member into Evidence for the service named by
 // its serviceLabel label (osprey.LabelService if empty); it reports false when
 // the member carries no service. An anomaly member's strength is its peak
-// score (Member.Score), any other member's (and an anomaly's stored without
-// one) its severity's score; its onset is when it was first seen; an event named "deploy" is a change. A
-// trace anomaly member and a change are the service's own (Evidence.Own).
+// score (Member.Score), any other member's (and an anomaly's stored
+// without one) its severity's score; its onset is when it was first seen;
+// an event named "deploy" is a change. A trace anomaly member and a change
+// are the service's own (Evidence.Own).
 func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	if serviceLabel == "" {
 		serviceLabel = osprey.LabelService
