@@ -80,7 +80,7 @@ func (g *Graph) Edges() []Edge {
 		}
 	}
 	slices.SortFunc(out, func(a, b Edge) int {
-		return cmp.Or(cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee))
+		return byCallerCallee(a.EdgeKey, b.EdgeKey)
 	})
 	return out
 }
@@ -152,7 +152,7 @@ func (g *Graph) Calls() []Call {
 		out = append(out, Call{EdgeKey: k, Weight: e.decayed(w, g.opts.Windows)})
 	}
 	slices.SortFunc(out, func(a, b Call) int {
-		return cmp.Or(cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee))
+		return byCallerCallee(a.EdgeKey, b.EdgeKey)
 	})
 	return out
 }

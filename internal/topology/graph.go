@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -31,7 +32,9 @@ type Options struct {
 	// MaxSpans caps the remembered spans and, separately, the waiting
 	// children; default 100000 each. The oldest go first.
 	MaxSpans int
-	// MaxEdges caps the edges; a new edge beyond it is dropped (counted).
+	// MaxEdges caps the edges, those remembered for Calls included; a new
+	// edge beyond it takes the place of the edge idle longest, if one is
+	// idle for every window, and is dropped (counted) if none is.
 	// Default 10000.
 	MaxEdges int
 	// Now is the clock; default time.Now.
@@ -303,7 +306,7 @@ func (g *Graph) windowOf(t time.Time) int64 {
 func (g *Graph) record(k EdgeKey, d time.Duration, isErr bool, now time.Time) {
 	e, ok := g.edges[k]
 	if !ok {
-		if len(g.edges) >= g.opts.MaxEdges {
+		if len(g.edges) >= g.opts.MaxEdges && !g.evictIdle(now) {
 			g.dropped.WithLabelValues("edge_cap").Inc()
 			return
 		}
@@ -311,4 +314,34 @@ func (g *Graph) record(k EdgeKey, d time.Duration, isErr bool, now time.Time) {
 		g.edges[k] = e
 	}
 	e.add(g.windowOf(now), d, isErr, g.opts.Windows)
+}
+
+// evictIdle makes room for a new edge at the cap by forgetting the edge
+// idle longest (ties: the first by caller and callee), if it is idle for
+// every window kept, remembered only for Calls; it reports whether it
+// did. An edge with traffic in the windows kept is never evicted: the new
+// edge is dropped instead.
+func (g *Graph) evictIdle(now time.Time) bool {
+	oldest := g.windowOf(now) - int64(g.opts.Windows) + 1
+	var victim *EdgeKey
+	var last int64
+	for k, e := range g.edges {
+		if e.last >= oldest {
+			continue
+		}
+		if victim == nil || e.last < last || e.last == last && byCallerCallee(k, *victim) < 0 {
+			k := k
+			victim, last = &k, e.last
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	delete(g.edges, *victim)
+	return true
+}
+
+// byCallerCallee orders edge keys by caller, then callee.
+func byCallerCallee(a, b EdgeKey) int {
+	return cmp.Or(cmp.Compare(a.Caller, b.Caller), cmp.Compare(a.Callee, b.Callee))
 }

@@ -324,3 +324,40 @@ func BenchmarkCalls(b *testing.B) {
 		_ = g.Calls()
 	}
 }
+
+// At the edge cap, a new edge takes the place of the edge idle longest
+// (remembered only for Calls); an edge with traffic in the windows kept is
+// never evicted, and the new edge is dropped instead.
+func TestEdgeCapEvictsIdleEdges(t *testing.T) {
+	g, c := newTestGraph(Options{Window: time.Minute, Windows: 3, MaxEdges: 2})
+	edge := func(callee string) {
+		t.Helper()
+		id := callee + c.t.String()
+		consume(t, g,
+			span(id, "a", "", "frontend", osprey.SpanKindServer, time.Millisecond, false),
+			span(id, "b", "a", callee, osprey.SpanKindServer, time.Millisecond, false))
+	}
+	callees := func() []string {
+		var out []string
+		for _, call := range g.Calls() {
+			out = append(out, call.Callee)
+		}
+		return out
+	}
+	edge("cart")
+	c.advance(time.Minute)
+	edge("checkout")
+	c.advance(10 * time.Minute) // both idle; cart the longer
+	edge("search")
+	if got := callees(); !slices.Equal(got, []string{"checkout", "search"}) {
+		t.Fatalf("calls after the cap = %v, want checkout and search", got)
+	}
+	edge("checkout") // active again
+	edge("users")    // no idle edge left: dropped
+	if got := callees(); !slices.Equal(got, []string{"checkout", "search"}) {
+		t.Errorf("calls = %v, want checkout and search kept", got)
+	}
+	if n := testutil.ToFloat64(g.dropped.WithLabelValues("edge_cap")); n != 1 {
+		t.Errorf("edge_cap drops = %v, want 1", n)
+	}
+}
