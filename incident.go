@@ -50,6 +50,14 @@ const (
 	MemberAnomaly MemberKind = "anomaly"
 )
 
+// IsTraceAnomaly reports whether a member (or a signal) of kind with labels
+// is a trace detect stage anomaly: a break or slowness of the service's own
+// spans (its LabelTraceSignal label), not something an alert carrying the
+// label says.
+func IsTraceAnomaly(kind MemberKind, labels Labels) bool {
+	return kind == MemberAnomaly && labels.Get(LabelTraceSignal) != ""
+}
+
 // Member is one distinct alert or anomaly in an incident. Repeats of the same
 // fingerprint update the member rather than add one.
 type Member struct {

@@ -458,17 +458,10 @@ func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Inc
 	if !s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
 		return nil, nil
 	}
-	if sig.at.Sub(inc.OpenedAt) <= s.window || s.groupFiring(inc, key, sig.fingerprint, traceSignal(sig.kind, sig.labels)) {
+	if sig.at.Sub(inc.OpenedAt) <= s.window || s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) {
 		return inc, nil
 	}
 	return nil, inc
-}
-
-// traceSignal reports whether a signal or member is a trace detect stage
-// anomaly: a break or slowness of the service's own spans, not a symptom
-// of something it depends on (rca.Evidence.Own).
-func traceSignal(kind osprey.MemberKind, labels osprey.Labels) bool {
-	return kind == osprey.MemberAnomaly && labels.Get(osprey.LabelTraceSignal) != ""
 }
 
 // newOnset reports whether sig, a signal of a member of inc, is to be
@@ -920,7 +913,7 @@ func (s *state) groupFiring(inc *osprey.Incident, key string, except osprey.Fing
 	name, value, _ := cut(key)
 	for i := range inc.Members {
 		m := &inc.Members[i]
-		if own && !traceSignal(m.Kind, m.Labels) {
+		if own && !osprey.IsTraceAnomaly(m.Kind, m.Labels) {
 			continue
 		}
 		if m.Fingerprint != except && s.holdsGroup(inc, m) && s.inGroup(m.Labels, name, value) {

@@ -41,7 +41,7 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 		return Evidence{}, false
 	}
 	kind := KindAlert
-	trace := m.Kind == osprey.MemberAnomaly && m.Labels.Get(osprey.LabelTraceSignal) != ""
+	trace := osprey.IsTraceAnomaly(m.Kind, m.Labels)
 	switch {
 	case trace:
 		kind = traceKind(m.Labels)
