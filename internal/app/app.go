@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// correlator's lock, and asks the correlator to rank an incident
 	// again when its evidence changed (internal/app/history.go).
 	var corr *correlate.Correlator
-	rankGraph := func() *rca.Graph { return causeGraph(graph) }
+	rankGraph := graph.RankGraph
 	ranker := rca.IncidentRanker{Graph: rankGraph, Config: rca.DefaultConfig()}
 	hist, err := buildHistory(cfg, metrics, rankGraph, func(ctx context.Context, id string) error { return corr.Rerank(ctx, id) },
 		now, reg, log.With("component", "rca"))

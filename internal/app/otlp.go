@@ -15,7 +15,6 @@ import (
 	"github.com/osprey-aiops/osprey/internal/ingest"
 	"github.com/osprey-aiops/osprey/internal/ingest/otlp"
 	"github.com/osprey-aiops/osprey/internal/metricstore"
-	"github.com/osprey-aiops/osprey/internal/rca"
 	"github.com/osprey-aiops/osprey/internal/topology"
 )
 
@@ -59,16 +58,6 @@ func buildTopology(b bus.Bus, reg prometheus.Registerer, now func() time.Time) (
 		return nil, fmt.Errorf("subscribe topology to spans: %w", err)
 	}
 	return graph, nil
-}
-
-// causeGraph converts the learned call graph into the ranker's graph,
-// weighting each edge by its request count.
-func causeGraph(g *topology.Graph) *rca.Graph {
-	out := rca.NewGraph()
-	for _, c := range g.Calls() {
-		out.AddCall(c.Caller, c.Callee, c.Weight)
-	}
-	return out
 }
 
 func buildOTLP(cfg config.Config, d otlpDeps) (*otlpStage, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/osprey-aiops/osprey/internal/auth"
 	"github.com/osprey-aiops/osprey/internal/ingest"
+	"github.com/osprey-aiops/osprey/internal/rca"
 )
 
 // Route is the topology route.
@@ -154,6 +155,16 @@ func (g *Graph) Calls() []Call {
 	slices.SortFunc(out, func(a, b Call) int {
 		return byCallerCallee(a.EdgeKey, b.EdgeKey)
 	})
+	return out
+}
+
+// RankGraph is the call graph as the root-cause ranking walks it: Calls,
+// each edge weighted by its decaying request count.
+func (g *Graph) RankGraph() *rca.Graph {
+	out := rca.NewGraph()
+	for _, c := range g.Calls() {
+		out.AddCall(c.Caller, c.Callee, c.Weight)
+	}
 	return out
 }
 

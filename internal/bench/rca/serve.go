@@ -163,7 +163,7 @@ type ServeCase struct {
 //   - every anomaly into a correlate.Correlator with config.Default()'s
 //     correlate settings (opt.Config's, if set), the topology graph as its Topology, and an
 //     rca.IncidentRanker over the graph (request-weighted, as serve's
-//     causeGraph) as its Causes;
+//     topology.Graph.RankGraph) as its Causes;
 //
 // all on one virtual clock, the time of the batch being fed. rca.history
 // is not wired (it reads the TSDB asynchronously); the day has no deploy
@@ -222,7 +222,7 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 	if opt.Ranker != nil {
 		rankCfg = *opt.Ranker
 	}
-	base := rca.IncidentRanker{Graph: func() *rca.Graph { return causeGraph(graph) }, Config: rankCfg}
+	base := rca.IncidentRanker{Graph: graph.RankGraph, Config: rankCfg}
 	incidents := &incidentLog{last: map[string]*snapshot{}}
 	causes := cfg.RCA.Concurrent.Ranker(base)
 	var graphs map[string]*rca.Graph
@@ -546,17 +546,6 @@ func appendRuns(steps []serveStep, kind, n int, at func(i int) time.Time) []serv
 		i = j
 	}
 	return steps
-}
-
-// causeGraph is serve's conversion of the learnt call graph into the
-// ranker's graph, each edge weighted by its request count (internal/app,
-// causeGraph).
-func causeGraph(g *topology.Graph) *rca.Graph {
-	out := rca.NewGraph()
-	for _, c := range g.Calls() {
-		out.AddCall(c.Caller, c.Callee, c.Weight)
-	}
-	return out
 }
 
 // mineContent is serve's text to mine of a record (internal/app,
