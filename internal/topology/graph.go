@@ -109,6 +109,8 @@ type Graph struct {
 	edges      map[EdgeKey]*edge
 	services   map[string]time.Time // last seen, bounded by MaxEdges
 	lastPruned int64
+	// noIdleIn is the window in which evictIdle last found no idle edge.
+	noIdleIn int64
 
 	dropped *prometheus.CounterVec
 }
@@ -322,7 +324,13 @@ func (g *Graph) record(k EdgeKey, d time.Duration, isErr bool, now time.Time) {
 // did. An edge with traffic in the windows kept is never evicted: the new
 // edge is dropped instead.
 func (g *Graph) evictIdle(now time.Time) bool {
-	oldest := g.windowOf(now) - int64(g.opts.Windows) + 1
+	w := g.windowOf(now)
+	if w == g.noIdleIn {
+		// None was idle in this window, and none becomes idle before
+		// the next: do not scan every edge again for each new one.
+		return false
+	}
+	oldest := w - int64(g.opts.Windows) + 1
 	var victim *EdgeKey
 	var last int64
 	for k, e := range g.edges {
@@ -335,6 +343,7 @@ func (g *Graph) evictIdle(now time.Time) bool {
 		}
 	}
 	if victim == nil {
+		g.noIdleIn = w
 		return false
 	}
 	delete(g.edges, *victim)
