@@ -124,7 +124,8 @@ type Config struct {
 	// Iterations bounds the power iteration.
 	Iterations int
 	// StayOwn makes a service keep walk mass in proportion to its own
-	// strength (the default); without it, only in proportion to the part
+	// strength (the default; its strength weighed by Symptom where the
+	// incident has Own evidence); without it, only in proportion to the part
 	// of its strength that its strongest anomalous callee does not reach,
 	// so a caller drained into any callee about as anomalous as itself,
 	// and callees called by many anomalous services collected their mass
