@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		Registerer:     reg,
 		Logger:         log.With("component", "bus"),
 	})
-	graph, err := buildTopology(b, reg, now)
+	graph, err := buildTopology(cfg.Topology, b, reg, now)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,9 @@ type Config struct {
 	// RCA configures root-cause ranking: the comparison of coarse series
 	// with their normal period (docs/rca.md).
 	RCA RCAConfig `yaml:"rca"`
+	// Topology declares calls and host placements the traces do not
+	// show (docs/rca.md).
+	Topology TopologyConfig `yaml:"topology"`
 }
 
 // ServerConfig configures the HTTP server and its request limits.

@@ -123,7 +123,7 @@ colour: red
 	}
 	want := []string{
 		`line 3: server.write_timeout: "1" is a bare number: a duration needs a unit, such as "30s" or "5m"`,
-		`line 10: colour: unknown key (valid keys: data_dir, server, auth, storage, bus, correlate, log, tsdb, remote_write, detect, forecast, query, loki, syslog, logs, otlp, scrape, files, tail, remediation, notifications, rca)`,
+		`line 10: colour: unknown key (valid keys: data_dir, server, auth, storage, bus, correlate, log, tsdb, remote_write, detect, forecast, query, loki, syslog, logs, otlp, scrape, files, tail, remediation, notifications, rca, topology)`,
 		`line 2: server.listen: ":http": port "http" is not a number from 0 to 65535`,
 		`line 7: auth.tokens[1].role: "boss" is not one of viewer, operator, admin`,
 		`line 7: auth.tokens[1]: exactly one of token_file and sha256 must be set`,

@@ -52,6 +52,7 @@ func (c *Config) Validate() error {
 	p.nest("files", ValidateFiles(c.Files))
 	p.nest("tail", c.Tail.Validate())
 	p.nest("rca", c.RCA.Validate())
+	p.nest("topology", c.Topology.Validate())
 	p.nest("remediation", fromRemediate(c.Remediation.Validate()))
 	receivers := make([]string, 0, len(c.Notifications.Receivers))
 	for _, r := range c.Notifications.Receivers {

@@ -51,6 +51,9 @@ type Edge struct {
 	Latency  Latency       `json:"latency"`
 	LastSeen time.Time     `json:"lastSeen"`
 	Windows  []WindowStats `json:"windows"`
+	// Declared is set on a configured call (Options.Declared); one no
+	// span showed in the windows kept has no requests and no windows.
+	Declared bool `json:"declared,omitempty"`
 }
 
 // Node is a service of the graph.
@@ -65,6 +68,8 @@ type Snapshot struct {
 	Window Seconds `json:"window"`
 	Nodes  []Node  `json:"nodes"`
 	Edges  []Edge  `json:"edges"`
+	// Placement lists which services run on which hosts (Placements).
+	Placement []Placement `json:"placement"`
 }
 
 // Edges returns every edge with a request in the windows kept, sorted by
@@ -74,16 +79,33 @@ func (g *Graph) Edges() []Edge {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	oldest := g.windowOf(now) - int64(g.opts.Windows) + 1
-	out := make([]Edge, 0, len(g.edges))
+	out := make([]Edge, 0, len(g.edges)+len(g.decl.sortedCalls))
 	for k, e := range g.edges {
 		if ed, ok := g.export(k, e, oldest); ok {
+			_, ed.Declared = g.decl.calls[k]
 			out = append(out, ed)
+		}
+	}
+	for _, k := range g.decl.sortedCalls {
+		if e, ok := g.edges[k]; !ok || !hasRequests(e, oldest) {
+			out = append(out, Edge{EdgeKey: k, Declared: true})
 		}
 	}
 	slices.SortFunc(out, func(a, b Edge) int {
 		return byCallerCallee(a.EdgeKey, b.EdgeKey)
 	})
 	return out
+}
+
+// hasRequests reports whether e has a request in the windows from oldest
+// on.
+func hasRequests(e *edge, oldest int64) bool {
+	for i := range e.ring {
+		if w := &e.ring[i]; w.requests > 0 && w.index >= oldest {
+			return true
+		}
+	}
+	return false
 }
 
 // export summarises e over the windows from oldest on; false when none
@@ -139,18 +161,50 @@ type Call struct {
 // sorted by caller and callee. While traffic pauses the weights of a
 // caller's calls decay together, so the shares of its calls stay those of
 // its traffic before the pause.
+//
+// A declared call (Options.Declared) no span showed weighs the mean of
+// its caller's remembered calls, 1 when it has none: the configuration
+// says that the call happens, not how often, so it takes an average
+// share of the caller's traffic.
 func (g *Graph) Calls() []Call {
 	now := g.opts.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	w := g.windowOf(now)
 	oldest := w - int64(g.opts.Retain/g.opts.Window)
-	out := make([]Call, 0, len(g.edges))
+	out := make([]Call, 0, len(g.edges)+len(g.decl.sortedCalls))
+	type sum struct {
+		w float64
+		n int
+	}
+	var byCaller map[string]sum
+	if len(g.decl.sortedCalls) > 0 {
+		byCaller = map[string]sum{}
+	}
+	learnt := func(k EdgeKey) bool {
+		e, ok := g.edges[k]
+		return ok && e.last >= oldest
+	}
 	for k, e := range g.edges {
 		if e.last < oldest {
 			continue
 		}
-		out = append(out, Call{EdgeKey: k, Weight: e.decayed(w, g.opts.Windows)})
+		c := Call{EdgeKey: k, Weight: e.decayed(w, g.opts.Windows)}
+		out = append(out, c)
+		if byCaller != nil {
+			s := byCaller[k.Caller]
+			byCaller[k.Caller] = sum{s.w + c.Weight, s.n + 1}
+		}
+	}
+	for _, k := range g.decl.sortedCalls {
+		if learnt(k) {
+			continue
+		}
+		weight := 1.0
+		if s := byCaller[k.Caller]; s.n > 0 && s.w > 0 {
+			weight = s.w / float64(s.n)
+		}
+		out = append(out, Call{EdgeKey: k, Weight: weight})
 	}
 	slices.SortFunc(out, func(a, b Call) int {
 		return byCallerCallee(a.EdgeKey, b.EdgeKey)
@@ -169,7 +223,8 @@ func (g *Graph) RankGraph() *rca.Graph {
 }
 
 // Neighbours returns the services that call service and those it calls,
-// each sorted, from the edges in the windows kept.
+// each sorted, from the edges in the windows kept and the declared calls
+// (Options.Declared).
 func (g *Graph) Neighbours(service string) (callers, callees []string) {
 	now := g.opts.Now()
 	g.mu.Lock()
@@ -179,6 +234,9 @@ func (g *Graph) Neighbours(service string) (callers, callees []string) {
 		if e.last < oldest {
 			continue
 		}
+		if _, ok := g.decl.calls[k]; ok {
+			continue // listed below
+		}
 		if k.Callee == service {
 			callers = append(callers, k.Caller)
 		}
@@ -186,6 +244,8 @@ func (g *Graph) Neighbours(service string) (callers, callees []string) {
 			callees = append(callees, k.Callee)
 		}
 	}
+	callers = append(callers, g.decl.callers[service]...)
+	callees = append(callees, g.decl.callees[service]...)
 	slices.Sort(callers)
 	slices.Sort(callees)
 	return callers, callees
@@ -212,7 +272,13 @@ func (g *Graph) Snapshot() Snapshot {
 			}
 		}
 	}
-	snap := Snapshot{Window: Seconds(g.opts.Window), Nodes: make([]Node, 0, len(nodes)), Edges: edges}
+	placement := g.Placements()
+	for _, p := range placement {
+		if _, ok := nodes[p.Service]; !ok {
+			nodes[p.Service] = time.Time{}
+		}
+	}
+	snap := Snapshot{Window: Seconds(g.opts.Window), Nodes: make([]Node, 0, len(nodes)), Edges: edges, Placement: placement}
 	for s, at := range nodes {
 		snap.Nodes = append(snap.Nodes, Node{Service: s, LastSeen: at.UTC()})
 	}

@@ -37,6 +37,16 @@ type Options struct {
 	// idle for every window, and is dropped (counted) if none is.
 	// Default 10000.
 	MaxEdges int
+	// Declared are calls configured rather than seen
+	// (topology.dependencies): a database or queue without tracing, a
+	// service whose spans are sampled away or not exported. They are in
+	// Neighbours, Edges and Calls whether or not spans show them.
+	Declared []EdgeKey
+	// Placed are the services configured to run on a host
+	// (topology.placement), besides those whose spans name their host
+	// (the host.name resource attribute): Hosts, Services, Placements.
+	// Learnt placements count towards MaxEdges separately from edges.
+	Placed []Placement
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -107,7 +117,9 @@ type Graph struct {
 	pendQueue  []queued
 	nPending   int
 	edges      map[EdgeKey]*edge
-	services   map[string]time.Time // last seen, bounded by MaxEdges
+	services   map[string]time.Time   // last seen, bounded by MaxEdges
+	placed     map[placeKey]time.Time // learnt placements, last seen, bounded by MaxEdges
+	decl       declared
 	lastPruned int64
 	// noIdleIn is the window in which evictIdle last found no idle edge.
 	noIdleIn int64
@@ -126,16 +138,18 @@ func New(opts Options) *Graph {
 		pending:  make(map[spanKey][]child),
 		edges:    make(map[EdgeKey]*edge),
 		services: make(map[string]time.Time),
+		placed:   make(map[placeKey]time.Time),
+		decl:     newDeclared(opts.Declared, opts.Placed),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osprey_topology_dropped_total",
-			Help: "What the call graph's bounds turned away, by reason: edge_cap (a new edge beyond the cap), span_cap (a remembered span evicted early), pending_cap (a waiting child evicted early), orphan (a child whose parent never came within the TTL).",
+			Help: "What the call graph's bounds turned away, by reason: edge_cap (a new edge beyond the cap), placement_cap (a new host placement beyond the cap), span_cap (a remembered span evicted early), pending_cap (a waiting child evicted early), orphan (a child whose parent never came within the TTL).",
 		}, []string{"reason"}),
 	}
 }
 
 // Register registers the graph's metrics on reg.
 func (g *Graph) Register(reg prometheus.Registerer) error {
-	for _, r := range []string{"edge_cap", "span_cap", "pending_cap", "orphan"} {
+	for _, r := range []string{"edge_cap", "placement_cap", "span_cap", "pending_cap", "orphan"} {
 		g.dropped.WithLabelValues(r)
 	}
 	return reg.Register(g.dropped)
@@ -160,6 +174,9 @@ func (g *Graph) ConsumeSpans(_ context.Context, batch []osprey.Span) error {
 		}
 		g.remember(spanKey{s.TraceID, s.SpanID}, s.Service, now)
 		g.touchService(s.Service, now)
+		if h := s.Attributes.Get(hostLabel); h != "" && s.Service != "" {
+			g.place(h, s.Service, now)
+		}
 	}
 	for i := range batch {
 		s := &batch[i]
@@ -277,6 +294,11 @@ func (g *Graph) expire(now time.Time) {
 		for s, at := range g.services {
 			if at.Before(horizon) {
 				delete(g.services, s)
+			}
+		}
+		for k, at := range g.placed {
+			if at.Before(horizon) {
+				delete(g.placed, k)
 			}
 		}
 	}

@@ -1,0 +1,174 @@
+package topology
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Placement says that a service runs on a host.
+type Placement struct {
+	Host    string `json:"host"`
+	Service string `json:"service"`
+	// Declared is set when the configuration names it (Options.Placed);
+	// otherwise it was learnt from the service's spans.
+	Declared bool `json:"declared,omitempty"`
+	// LastSeen is when a span last showed it; zero for a declared one
+	// no span showed.
+	LastSeen time.Time `json:"lastSeen,omitzero"`
+}
+
+// hostLabel is the span attribute naming the host a span's service runs
+// on: the OTLP receiver renames the resource attribute host.name to it.
+const hostLabel = "host"
+
+// declared holds the configured calls and placements, indexed both ways.
+// It never changes after New, so it is read without the lock.
+type declared struct {
+	calls            map[EdgeKey]struct{}
+	callers, callees map[string][]string // by callee, by caller; sorted
+	hosts, onHost    map[string][]string // by service, by host; sorted
+	placed           map[placeKey]struct{}
+	sortedCalls      []EdgeKey
+	sortedPlacements []placeKey
+}
+
+// placeKey names a placement.
+type placeKey struct{ host, service string }
+
+// newDeclared indexes the configured calls and placements; empty names
+// and self-calls are left out (config validation reports them).
+func newDeclared(calls []EdgeKey, placed []Placement) declared {
+	d := declared{
+		calls: map[EdgeKey]struct{}{}, callers: map[string][]string{}, callees: map[string][]string{},
+		hosts: map[string][]string{}, onHost: map[string][]string{}, placed: map[placeKey]struct{}{},
+	}
+	for _, k := range calls {
+		if k.Caller == "" || k.Callee == "" || k.Caller == k.Callee {
+			continue
+		}
+		if _, ok := d.calls[k]; ok {
+			continue
+		}
+		d.calls[k] = struct{}{}
+		d.sortedCalls = append(d.sortedCalls, k)
+		d.callees[k.Caller] = append(d.callees[k.Caller], k.Callee)
+		d.callers[k.Callee] = append(d.callers[k.Callee], k.Caller)
+	}
+	for _, p := range placed {
+		k := placeKey{p.Host, p.Service}
+		if k.host == "" || k.service == "" {
+			continue
+		}
+		if _, ok := d.placed[k]; ok {
+			continue
+		}
+		d.placed[k] = struct{}{}
+		d.sortedPlacements = append(d.sortedPlacements, k)
+		d.hosts[k.service] = append(d.hosts[k.service], k.host)
+		d.onHost[k.host] = append(d.onHost[k.host], k.service)
+	}
+	for _, m := range []map[string][]string{d.callers, d.callees, d.hosts, d.onHost} {
+		for _, l := range m {
+			slices.Sort(l)
+		}
+	}
+	slices.SortFunc(d.sortedCalls, byCallerCallee)
+	slices.SortFunc(d.sortedPlacements, byHostService)
+	return d
+}
+
+func byHostService(a, b placeKey) int {
+	if c := cmp.Compare(a.host, b.host); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.service, b.service)
+}
+
+// merge returns the sorted union of two sorted lists without repeats.
+func merge(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	out := append(a, b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// place records that a span of service came from host. A placement
+// beyond the cap (MaxEdges) is dropped and counted.
+func (g *Graph) place(host, service string, now time.Time) {
+	k := placeKey{host, service}
+	if _, ok := g.placed[k]; !ok && len(g.placed) >= g.opts.MaxEdges {
+		g.dropped.WithLabelValues("placement_cap").Inc()
+		return
+	}
+	g.placed[k] = now
+}
+
+// Hosts returns the hosts service runs on, sorted: those configured
+// (Options.Placed) and those its spans named (the host resource
+// attribute) in the windows kept.
+func (g *Graph) Hosts(service string) []string {
+	horizon := g.horizon()
+	var learnt []string
+	g.mu.Lock()
+	for k, at := range g.placed {
+		if k.service == service && !at.Before(horizon) {
+			learnt = append(learnt, k.host)
+		}
+	}
+	g.mu.Unlock()
+	return merge(slices.Clone(g.decl.hosts[service]), learnt)
+}
+
+// Services returns the services that run on host, sorted, by the same
+// rules as Hosts.
+func (g *Graph) Services(host string) []string {
+	horizon := g.horizon()
+	var learnt []string
+	g.mu.Lock()
+	for k, at := range g.placed {
+		if k.host == host && !at.Before(horizon) {
+			learnt = append(learnt, k.service)
+		}
+	}
+	g.mu.Unlock()
+	return merge(slices.Clone(g.decl.onHost[host]), learnt)
+}
+
+// Placements returns every placement, declared or seen in the windows
+// kept, sorted by host and service.
+func (g *Graph) Placements() []Placement {
+	horizon := g.horizon()
+	byKey := map[placeKey]*Placement{}
+	for _, k := range g.decl.sortedPlacements {
+		byKey[k] = &Placement{Host: k.host, Service: k.service, Declared: true}
+	}
+	g.mu.Lock()
+	for k, at := range g.placed {
+		if at.Before(horizon) {
+			continue
+		}
+		p := byKey[k]
+		if p == nil {
+			p = &Placement{Host: k.host, Service: k.service}
+			byKey[k] = p
+		}
+		p.LastSeen = at.UTC()
+	}
+	g.mu.Unlock()
+	out := make([]Placement, 0, len(byKey))
+	for _, p := range byKey {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b Placement) int {
+		return byHostService(placeKey{a.Host, a.Service}, placeKey{b.Host, b.Service})
+	})
+	return out
+}
+
+// horizon is the start of the windows kept.
+func (g *Graph) horizon() time.Time {
+	return g.opts.Now().Add(-time.Duration(g.opts.Windows) * g.opts.Window)
+}
