@@ -400,7 +400,7 @@ func Default() Config {
 			},
 		},
 		Bus:       BusConfig{QueueSize: 1024, PublishTimeout: 5 * time.Second},
-		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service"}, ResolveGrace: 5 * time.Minute, Flapping: defaultFlapping},
+		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service", "host"}, ResolveGrace: 5 * time.Minute, Flapping: defaultFlapping},
 		Log:       LogConfig{Level: "info", Format: "text"},
 		TSDB:      TSDBConfig{Path: "tsdb", Retention: 15 * 24 * time.Hour, MaxSeries: 1_000_000, MaxSeriesPerMetric: 50_000},
 		RemoteWrite: RemoteWriteConfig{

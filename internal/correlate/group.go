@@ -388,6 +388,9 @@ func (s *state) apply(sig signal) *change {
 	}
 	inc, why := s.neighbourIncident(key, sig.at)
 	if inc == nil {
+		inc, why = s.placementIncident(key, sig.at)
+	}
+	if inc == nil {
 		inc, why = s.burstIncident(&sig)
 	}
 	if inc == nil {
@@ -605,10 +608,10 @@ func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, s
 			return
 		}
 		inc := s.open[id]
-		last := lastActivity(inc)
-		if at.Sub(last) > s.window || at.Sub(inc.OpenedAt) > s.window || at.Sub(latestOnset(inc)) > s.window/2 {
+		if !s.spreading(inc, at) {
 			return
 		}
+		last := lastActivity(inc)
 		if best == nil || last.After(lastActivity(best)) || last.Equal(lastActivity(best)) && openedBefore(inc, best) {
 			best = inc
 			why = fmt.Sprintf("service %s in the learned call graph, an incident opened within %s", path(), s.window)

@@ -25,9 +25,20 @@ func severityScore(s osprey.Severity) float64 {
 	return 0.5
 }
 
+// HostPrefix marks a host among the ranked names: a host's evidence (a
+// member with a host label and no service label) is attributed to
+// HostNode(host), the call graph links each service to the hosts it runs
+// on as to a callee (topology.Graph.RankGraph), and the host is ranked
+// as a cause of kind osprey.CauseHost named without the prefix.
+const HostPrefix = "host:"
+
+// HostNode returns the ranked name of a host.
+func HostNode(host string) string { return HostPrefix + host }
+
 // FromMember turns an incident member into Evidence for the service named by
-// its serviceLabel label (osprey.LabelService if empty); it reports false when
-// the member carries no service. An anomaly member's strength is its peak
+// its serviceLabel label (osprey.LabelService if empty), or for its host
+// (HostNode) when it has a host label and no service; it reports false when
+// the member carries neither. An anomaly member's strength is its peak
 // score (Member.Score), any other member's (and an anomaly's stored
 // without one) its severity's score; its onset is when it was first seen;
 // an event named "deploy" is a change. A trace anomaly member and a change
@@ -38,7 +49,11 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	}
 	svc := m.Labels.Get(serviceLabel)
 	if svc == "" {
-		return Evidence{}, false
+		host := m.Labels.Get(osprey.LabelHost)
+		if host == "" {
+			return Evidence{}, false
+		}
+		svc = HostNode(host)
 	}
 	kind := KindAlert
 	trace := osprey.IsTraceAnomaly(m.Kind, m.Labels)

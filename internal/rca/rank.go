@@ -256,9 +256,13 @@ func rank(g *Graph, evidence []Evidence, cfg Config, owned bool) []osprey.Cause 
 	showOwn := cfg.symptom() < 1 && slices.ContainsFunc(order, func(n *node) bool { return n.own > 0 })
 	causes := make([]osprey.Cause, len(order))
 	for i, n := range order {
+		kind, name := osprey.CauseService, n.name
+		if host, ok := strings.CutPrefix(n.name, HostPrefix); ok {
+			kind, name = osprey.CauseHost, host
+		}
 		causes[i] = osprey.Cause{
-			Kind:        osprey.CauseService,
-			Name:        n.name,
+			Kind:        kind,
+			Name:        name,
 			Score:       round(n.walk, 6),
 			Explanation: explain(g, n, nodes, earliest, cfg, showOwn),
 			EvidenceIDs: evidenceIDs(n),

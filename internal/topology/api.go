@@ -213,11 +213,29 @@ func (g *Graph) Calls() []Call {
 }
 
 // RankGraph is the call graph as the root-cause ranking walks it: Calls,
-// each edge weighted by its decaying request count.
+// each edge weighted by its decaying request count, and for every
+// placement (Placements) a call from the service to its host
+// (rca.HostNode), weighed as the mean of the service's calls (1 when it
+// has none): a service depends on its host as on a callee, so the walk
+// reaches a host whose own signals explain its services'.
 func (g *Graph) RankGraph() *rca.Graph {
 	out := rca.NewGraph()
+	type sum struct {
+		w float64
+		n int
+	}
+	byCaller := map[string]sum{}
 	for _, c := range g.Calls() {
 		out.AddCall(c.Caller, c.Callee, c.Weight)
+		s := byCaller[c.Caller]
+		byCaller[c.Caller] = sum{s.w + c.Weight, s.n + 1}
+	}
+	for _, p := range g.Placements() {
+		w := 1.0
+		if s := byCaller[p.Service]; s.n > 0 && s.w > 0 {
+			w = s.w / float64(s.n)
+		}
+		out.AddCall(p.Service, rca.HostNode(p.Host), w)
 	}
 	return out
 }
