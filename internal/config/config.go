@@ -175,6 +175,10 @@ type BusConfig struct {
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
 }
 
+// DefaultSimilarity is correlate.similarity's default (docs/rca.md,
+// "Text similarity").
+const DefaultSimilarity = 0.8
+
 // CorrelateConfig configures the built-in correlation stage.
 type CorrelateConfig struct {
 	// Window is how close in time an event must be to an open incident's
@@ -196,6 +200,12 @@ type CorrelateConfig struct {
 	// fleet where unrelated alerts start every minute it glues them
 	// together (docs/noise.md).
 	Burst time.Duration `yaml:"burst"`
+	// Similarity lets a signal with specific text (a log template's, an
+	// alert's summary or description) that neither its group, the call
+	// graph nor placement places join an incident holding a member whose
+	// text is at least this similar (Jaccard over words). Zero disables
+	// it.
+	Similarity float64 `yaml:"similarity"`
 	// Inhibit lists inhibition rules: a firing signal that matches a
 	// rule's target is suppressed while one that matches its source fires
 	// with the same values of its equal labels.
@@ -400,7 +410,7 @@ func Default() Config {
 			},
 		},
 		Bus:       BusConfig{QueueSize: 1024, PublishTimeout: 5 * time.Second},
-		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service", "host"}, ResolveGrace: 5 * time.Minute, Flapping: defaultFlapping},
+		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service", "host"}, ResolveGrace: 5 * time.Minute, Similarity: DefaultSimilarity, Flapping: defaultFlapping},
 		Log:       LogConfig{Level: "info", Format: "text"},
 		TSDB:      TSDBConfig{Path: "tsdb", Retention: 15 * 24 * time.Hour, MaxSeries: 1_000_000, MaxSeriesPerMetric: 50_000},
 		RemoteWrite: RemoteWriteConfig{

@@ -84,6 +84,7 @@ func (c CorrelateConfig) Options() (correlate.Options, error) {
 		GroupBy:      c.GroupBy,
 		ResolveGrace: c.ResolveGrace,
 		Burst:        c.Burst,
+		Similarity:   c.Similarity,
 		Rules:        c.CorrelateRules(),
 		Flapping:     c.FlapConfig(),
 		Maintenance:  windows,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -135,6 +136,8 @@ func (d *decoder) value(n *yaml.Node, out reflect.Value, path string) {
 		d.integer(n, out, path)
 	case t.Kind() == reflect.Bool:
 		d.boolean(n, out, path)
+	case t.Kind() == reflect.Float64:
+		d.number(n, out, path)
 	default:
 		// A field type this decoder does not know; TestDecoderSupportsConfig
 		// keeps this from happening.
@@ -350,6 +353,27 @@ func (d *decoder) integer(n *yaml.Node, out reflect.Value, path string) {
 		d.fail(path, n.Line, "%s is out of range for a %d-bit integer", describe(s), out.Type().Bits())
 	default:
 		d.fail(path, n.Line, "%s is not an integer", describe(s))
+	}
+}
+
+// number decodes an integer or a finite decimal number into out.
+func (d *decoder) number(n *yaml.Node, out reflect.Value, path string) {
+	s, ok := d.scalar(n, path)
+	if !ok {
+		return
+	}
+	switch s.ShortTag() {
+	case tagNull:
+		out.SetFloat(0)
+	case tagInt, tagFloat:
+		var f float64
+		if err := s.Decode(&f); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			out.SetFloat(f)
+			return
+		}
+		d.fail(path, n.Line, "%s is not a finite number", describe(s))
+	default:
+		d.fail(path, n.Line, "%s is not a number", describe(s))
 	}
 }
 

@@ -52,7 +52,7 @@ func TestDecoderSupportsConfig(t *testing.T) {
 			}
 			switch {
 			case ft == durationType, ft.Kind() == reflect.String, ft.Kind() == reflect.Bool,
-				ft.Kind() >= reflect.Int && ft.Kind() <= reflect.Int64:
+				ft.Kind() >= reflect.Int && ft.Kind() <= reflect.Int64, ft.Kind() == reflect.Float64:
 			case ft.Kind() == reflect.Struct:
 				check(ft)
 			default:

@@ -308,6 +308,9 @@ func (c CorrelateConfig) Validate() error {
 	if c.ResolveGrace < 0 {
 		p.addf("resolve_grace", "must not be negative, got %s", c.ResolveGrace)
 	}
+	if c.Similarity < 0 || c.Similarity > 1 {
+		p.addf("similarity", "must be from 0 (off) to 1, got %v", c.Similarity)
+	}
 	if c.Burst < 0 {
 		p.addf("burst", "must not be negative, got %s", c.Burst)
 	}

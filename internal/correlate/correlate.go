@@ -77,6 +77,13 @@ type Options struct {
 	// before it, unless the call graph knows both and they are more than
 	// two calls apart (state.burstIncident). Zero disables it.
 	Burst time.Duration
+	// Similarity, if positive, lets a new signal with specific text (a
+	// log template's, an alert's summary or description) that neither
+	// its group, the call graph nor placement places join an unresolved
+	// incident holding a member whose text is at least this similar
+	// (Jaccard over words, state.similarIncident), opened within Window
+	// and still spreading. Zero disables it.
+	Similarity float64
 	// Causes, if set, ranks root-cause candidates whenever a member joins
 	// an incident; the result is stored in Incident.Causes with an rca
 	// timeline entry when it changes.
@@ -154,6 +161,7 @@ type Correlator struct {
 	noise      *noiseCounter // the batch's noise counts (noise.go)
 	window     time.Duration
 	burst      time.Duration
+	similarity float64
 	groupBy    []string
 	checkpoint int64
 
@@ -195,6 +203,9 @@ func New(opts Options) (*Correlator, error) {
 	if opts.Burst < 0 {
 		return nil, errors.New("correlate: burst must not be negative")
 	}
+	if opts.Similarity < 0 || opts.Similarity > 1 {
+		return nil, fmt.Errorf("correlate: similarity must be in [0, 1], got %v", opts.Similarity)
+	}
 	inhib, err := newInhibitor(opts.Inhibit)
 	if err != nil {
 		return nil, err
@@ -204,21 +215,22 @@ func New(opts Options) (*Correlator, error) {
 		return nil, err
 	}
 	c := &Correlator{
-		store:    opts.Store,
-		out:      opts.Out,
-		topo:     opts.Topology,
-		causes:   opts.Causes,
-		interval: opts.CatchUpInterval,
-		grace:    opts.ResolveGrace,
-		inhib:    inhib,
-		now:      opts.Now,
-		log:      opts.Logger,
-		m:        m,
-		window:   opts.Window,
-		burst:    opts.Burst,
-		groupBy:  slices.Clone(opts.GroupBy),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		store:      opts.Store,
+		out:        opts.Out,
+		topo:       opts.Topology,
+		causes:     opts.Causes,
+		interval:   opts.CatchUpInterval,
+		grace:      opts.ResolveGrace,
+		inhib:      inhib,
+		now:        opts.Now,
+		log:        opts.Logger,
+		m:          m,
+		window:     opts.Window,
+		burst:      opts.Burst,
+		similarity: opts.Similarity,
+		groupBy:    slices.Clone(opts.GroupBy),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	c.silences.Store(&silenceSet{})
 	inhib.overflow = m.inhibitFull.Inc
@@ -592,6 +604,7 @@ func (c *Correlator) reloadLocked(ctx context.Context) error {
 		return fmt.Errorf("load correlate checkpoint: %w", err)
 	}
 	st := newState(c.window, c.grace, c.burst, c.groupBy, c.topo, osprey.NewID)
+	st.similarity = c.similarity
 	c.attach(st)
 	since := c.now().Add(-c.window)
 	recent, err := c.store.ListIncidents(ctx, store.IncidentQuery{

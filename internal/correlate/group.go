@@ -29,6 +29,9 @@ type signal struct {
 	// in this time, not in wall-clock time, so replaying stored events after
 	// a restart groups them exactly as the first pass did.
 	at time.Time
+	// words is a log anomaly's template text for similarity
+	// (anomalyText); nil for other signals or when it has too little.
+	words []string
 	// escalation is set on the two anomalies of an escalation: the one
 	// that ended in it and the one that began with it (osprey.Anomaly's
 	// Escalated and Escalates). See state.newOnset.
@@ -78,6 +81,7 @@ func anomalySignal(a *osprey.Anomaly, now time.Time) signal {
 		fingerprint: a.Fingerprint,
 		at:          now,
 		escalation:  a.Escalated() || a.Active() && a.Escalates(),
+		words:       anomalyText(a),
 	}
 }
 
@@ -125,10 +129,14 @@ type change struct {
 //     when the incident of its series opened more than window before it,
 //     it is grouped as a new signal, not as a repeat of that member.
 type state struct {
-	window  time.Duration
-	grace   time.Duration
-	groupBy []string
-	newID   func(time.Time) string
+	// similarity is Options.Similarity; texts the words of the first
+	// members of each incident (noteText), for similarIncident.
+	similarity float64
+	texts      map[string][]incidentText
+	window     time.Duration
+	grace      time.Duration
+	groupBy    []string
+	newID      func(time.Time) string
 	// topo, if set, lets a signal of one service join an incident of a
 	// service it calls or is called by.
 	topo Topology
@@ -389,6 +397,9 @@ func (s *state) apply(sig signal) *change {
 	inc, why := s.neighbourIncident(key, sig.at)
 	if inc == nil {
 		inc, why = s.placementIncident(key, sig.at)
+	}
+	if inc == nil {
+		inc, why = s.similarIncident(&sig, sig.at)
 	}
 	if inc == nil {
 		inc, why = s.burstIncident(&sig)
@@ -745,6 +756,7 @@ func (s *state) join(inc *osprey.Incident, sig signal, why string) *change {
 	}
 	m := newMember(sig)
 	inc.Members = append(inc.Members, m)
+	s.noteText(inc, &sig)
 	if sig.firing {
 		delete(s.held, inc.ID)
 	}
@@ -772,6 +784,7 @@ func (s *state) openIncident(sig signal) *change {
 	}
 	s.open[inc.ID] = inc
 	s.byFingerprint[sig.fingerprint] = inc.ID
+	s.noteText(inc, &sig)
 	if key != "" {
 		s.byGroup[key] = inc.ID
 	}
@@ -786,6 +799,7 @@ func (s *state) openIncident(sig signal) *change {
 // forget drops an incident from the state and the indexes.
 func (s *state) forget(inc *osprey.Incident) {
 	delete(s.open, inc.ID)
+	delete(s.texts, inc.ID)
 	delete(s.shared, inc)
 	delete(s.resolved, inc.ID)
 	delete(s.clearing, inc.ID)

@@ -34,6 +34,8 @@ type rigOptions struct {
 	st      store.Store
 	topo    correlate.Topology
 	burst   time.Duration
+	// similarity is correlate.Options.Similarity.
+	similarity float64
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -49,6 +51,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		Inhibit:      o.inhibit,
 		Topology:     o.topo,
 		Burst:        o.burst,
+		Similarity:   o.similarity,
 		GroupBy:      []string{"service", "host"},
 		Out: osprey.IncidentConsumerFunc(func(_ context.Context, batch []osprey.Incident) error {
 			r.mu.Lock()
