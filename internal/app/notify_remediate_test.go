@@ -75,15 +75,7 @@ remediation:
 		waitFor(t, what, cond, func() string { return fmt.Sprintf("received %+v", received()) })
 	}
 
-	resp, err := http.Post(base+"/api/v1/events", "application/json",
-		strings.NewReader(`[{"name": "CheckoutDown", "labels": {"service": "checkout"}, "severity": "critical"}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("POST /api/v1/events: %s", resp.Status)
-	}
+	postEvents(t, base, `[{"name": "CheckoutDown", "labels": {"service": "checkout"}, "severity": "critical"}]`)
 
 	var runs struct {
 		Runs []struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,20 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// postEvents posts a JSON array of events to base's /api/v1/events and
+// fails the test unless it is accepted.
+func postEvents(t *testing.T, base, body string) {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/events", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("POST /api/v1/events: %s", resp.Status)
 	}
 }
 

@@ -3,9 +3,7 @@ package app
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/osprey-aiops/osprey/internal/config"
@@ -39,14 +37,7 @@ topology:
 		`[{"name": "SlowQueries", "labels": {"service": "postgres"}, "severity": "warning"}]`,
 		`[{"name": "CheckoutErrors", "labels": {"service": "checkout"}, "severity": "warning"}]`,
 	} {
-		resp, err := http.Post(base+"/api/v1/events", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("POST events: %s", resp.Status)
-		}
+		postEvents(t, base, body)
 	}
 	type cause struct {
 		Kind        string `json:"kind"`
