@@ -73,6 +73,7 @@ Run "osprey serve" to start it with embedded storage and no configuration.`,
 		newStatsCmd(stdout),
 		newRunbookCmd(stdout),
 		newAnomaliesCmd(stdout),
+		newTopologyCmd(stdout),
 		newReplayCmd(stdout, stderr),
 		newLogsCmd(stdout, stderr),
 	)

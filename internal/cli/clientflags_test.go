@@ -60,6 +60,11 @@ auth:
   tokens:
     - {name: alice, role: operator, token_file: ` + opFile + `}
     - {name: bob, role: viewer, token_file: ` + viewFile + `}
+topology:
+  dependencies:
+    - {caller: checkout, callees: [postgres]}
+  placement:
+    - {host: db-1, services: [postgres]}
 remediation:
   runbooks:
     - name: hold-checkout
@@ -237,6 +242,7 @@ func TestClientCommands(t *testing.T) {
 	t.Run("maintenance", func(t *testing.T) { testMaintenance(t, s) })
 	t.Run("stats", func(t *testing.T) { testStats(t, s) })
 	t.Run("anomalies", func(t *testing.T) { testAnomalies(t, s) })
+	t.Run("topology", func(t *testing.T) { testTopology(t, s) })
 	t.Run("logs", func(t *testing.T) { testLogTemplates(t, s) })
 	t.Run("completion", func(t *testing.T) { testCompletion(t, s, checkout) })
 }
