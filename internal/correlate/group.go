@@ -386,7 +386,7 @@ func (s *state) apply(sig signal) *change {
 	if group != nil {
 		return s.join(group, sig, fmt.Sprintf("same %s within %s", key, s.window))
 	}
-	inc, why := s.neighbourIncident(key, sig.at)
+	inc, why := s.neighbourIncident(key, sig.at, settled)
 	if inc == nil {
 		inc, why = s.burstIncident(&sig)
 	}
@@ -444,6 +444,19 @@ func (s *state) apply(sig signal) *change {
 // its own is a new onset, a cause candidate of its own (docs/rca.md,
 // "Session 8: a service's own break after the first window").
 //
+// Within the first window the incident takes a new alert of the group
+// only while a member of the group there still fires (any member, for
+// every kind of signal): a service all of whose alerts in a young
+// incident have cleared has recovered, and a new alert of it is a new
+// wave, not a staggered alert of the incident's onset. A failure's
+// symptoms in a caller (a burst of error log templates) clear within a
+// minute or two of its cause recovering, so when the next fault breaks
+// something the caller uses a few minutes later, its new symptoms arrived
+// just before the first incident's window ended and joined it
+// (docs/rca.md, "Session 9: a recovered service's new wave"). Such a
+// signal does not join the settled incident through the call graph
+// either (neighbourIncident's except).
+//
 // settled is the group's incident when only the second condition kept
 // the signal out of it (for the new incident's timeline), else nil.
 func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Incident) {
@@ -458,7 +471,10 @@ func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Inc
 	if !s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
 		return nil, nil
 	}
-	if sig.at.Sub(inc.OpenedAt) <= s.window || s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) {
+	if s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) {
+		return inc, nil
+	}
+	if sig.at.Sub(inc.OpenedAt) <= s.window && s.groupFiring(inc, key, sig.fingerprint, false) {
 		return inc, nil
 	}
 	return nil, inc
@@ -588,8 +604,10 @@ func (s *state) anyKnown(c *burstCandidate) bool {
 //     "Faults minutes apart").
 //
 // Of the qualifying incidents it prefers the most recently active, then the
-// one opened first (compareOpened).
-func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, string) {
+// one opened first (compareOpened). except, if not nil, is the incident
+// the signal's own group settled in (groupIncident): the service
+// recovered there, so its new alert is not that incident's symptom.
+func (s *state) neighbourIncident(key string, at time.Time, except *osprey.Incident) (*osprey.Incident, string) {
 	name, svc, ok := cut(key)
 	if s.topo == nil || !ok || name != osprey.LabelService {
 		return nil, ""
@@ -605,6 +623,9 @@ func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, s
 			return
 		}
 		inc := s.open[id]
+		if inc == except {
+			return
+		}
 		last := lastActivity(inc)
 		if at.Sub(last) > s.window || at.Sub(inc.OpenedAt) > s.window || at.Sub(latestOnset(inc)) > s.window/2 {
 			return

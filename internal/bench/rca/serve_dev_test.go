@@ -179,10 +179,33 @@ func dumpConcurrent(all []osprey.Incident, inc *osprey.Incident, mode string) []
 			}
 		}
 		if ok {
-			out = append(out, o)
+			out = append(out, clipAfter(o, inc))
 		}
 	}
 	return out
+}
+
+// clipAfter returns o without the members that first fired more than
+// OSPREY_RCA_CONC_AFTER after inc's latest onset (o itself when unset).
+func clipAfter(o, inc *osprey.Incident) *osprey.Incident {
+	d, err := time.ParseDuration(os.Getenv("OSPREY_RCA_CONC_AFTER"))
+	if err != nil {
+		return o
+	}
+	var last time.Time
+	for _, m := range inc.Members {
+		if m.FirstSeen.After(last) {
+			last = m.FirstSeen
+		}
+	}
+	c := *o
+	c.Members = nil
+	for _, m := range o.Members {
+		if !m.FirstSeen.After(last.Add(d)) {
+			c.Members = append(c.Members, m)
+		}
+	}
+	return &c
 }
 
 // head returns the first n elements of s (all of them if fewer).
