@@ -118,9 +118,10 @@ type change struct {
 //   - An incident a person reopened while all its members were clear is held
 //     open (not auto-resolved) until one of its members fires again.
 //   - A new alert of a group joins the group's open incident only while
-//     the incident is young (opened within window) or one of the group's
-//     members there still fires; once they have all cleared it is a new
-//     onset and opens an incident of its own (groupIncident).
+//     one of the group's members there still fires (after the incident's
+//     first window, without having refired since); once they have all
+//     cleared it is a new onset and opens an incident of its own
+//     (groupIncident).
 //   - An anomaly that began with an escalation is a new onset (newOnset):
 //     when the incident of its series opened more than window before it,
 //     it is grouped as a new signal, not as a repeat of that member.
@@ -410,10 +411,12 @@ func (s *state) apply(sig signal) *change {
 //
 //   - a member of the group other than the signal's own was active within
 //     the window (groupActiveSince), as before, and
-//   - the incident is young (opened at most window before the signal) or
-//     a member of the group other than the signal's own is still firing
-//     (or flapping) without having refired after that first window
-//     (holdsGroup).
+//   - a member of the group other than the signal's own is still firing
+//     (or flapping) without having refired after the incident's first
+//     window (holdsGroup; for a trace anomaly after the first window, a
+//     trace anomaly of the group: below). Within the first window (the
+//     incident opened at most window before the signal) any firing member
+//     of the group holds it.
 //
 // The second condition keeps an incident from chaining faults. A service
 // that is a symptom of one fault after another (a caller logging new
@@ -429,9 +432,10 @@ func (s *state) apply(sig signal) *change {
 // symptoms then join it through the call graph while it spreads). While
 // the service's alerts still fire, a new one is part of the same ongoing
 // problem (a database slow for ten minutes that now runs out of
-// connections), and within the incident's first window alerts of one
-// failure may stagger and clear before the next fires; both join as
-// before. Repeats of members, flapping and reopens go by fingerprint and
+// connections) and joins as before. Until session 9 a group that had
+// cleared still took new alerts within the incident's first window, for
+// alerts of one failure that stagger; see below for why it no longer
+// does. Repeats of members, flapping and reopens go by fingerprint and
 // are not affected, but a member that cleared and fired again after the
 // first window no longer counts as still firing: the service recovered in
 // between, and an old alert refiring with the next fault held the group
