@@ -560,7 +560,7 @@ func (c *Correlator) rankLocked(ch *change, now time.Time) { c.rankAmongLocked(c
 func (c *Correlator) rankAmongLocked(ch *change, now time.Time, idx *openings) {
 	var causes []osprey.Cause
 	if cr, ok := c.causes.(ConcurrentRanker); ok {
-		causes = cr.RankCausesAmong(ch.inc, c.concurrentLocked(ch.inc, idx))
+		causes = cr.RankCausesAmong(ch.inc, afterSpread(ch.inc, c.concurrentLocked(ch.inc, idx), c.window/2))
 	} else {
 		causes = c.causes.RankCauses(ch.inc)
 	}
@@ -579,6 +579,53 @@ func (c *Correlator) rankAmongLocked(ch *change, now time.Time, idx *openings) {
 		msg = "root-cause candidates: " + strings.Join(parts, ", ")
 	}
 	ch.entries = append(ch.entries, osprey.TimelineEntry{At: now, Kind: osprey.TimelineRCA, Actor: "osprey", Message: msg})
+}
+
+// afterSpread returns the concurrent incidents as evidence for the ranking
+// of inc: without their members that first fired more than settle after
+// inc's latest onset (latestOnset). Concurrent incidents are those opened
+// within the window of inc's opening, so an incident opened four minutes
+// after inc by the next, unrelated fault counted with all its members,
+// and its root cause's break ranked first in inc as well. By the rule
+// that ends a call-graph join (neighbourIncident: an incident that gained
+// no member for half the window has stopped spreading), an anomaly that
+// begins that long after inc stopped gaining members is neither its cause
+// nor its symptom but a new problem, ranked in its own incident; one that
+// begins while inc still spreads, or before it, is evidence as before
+// (docs/rca.md, "Session 9: a recovered service's new wave"). The
+// incidents are copied only when a member is left out; concurrent itself
+// is not modified.
+func afterSpread(inc *osprey.Incident, concurrent []*osprey.Incident, settle time.Duration) []*osprey.Incident {
+	cut := latestOnset(inc).Add(settle)
+	late := func(m osprey.Member) bool { return m.FirstSeen.After(cut) }
+	var out []*osprey.Incident
+	for i, o := range concurrent {
+		if !slices.ContainsFunc(o.Members, late) {
+			if out != nil {
+				out = append(out, o)
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]*osprey.Incident, 0, len(concurrent)), concurrent[:i]...)
+		}
+		kept := make([]osprey.Member, 0, len(o.Members))
+		for _, m := range o.Members {
+			if !late(m) {
+				kept = append(kept, m)
+			}
+		}
+		if len(kept) == 0 {
+			continue
+		}
+		cp := *o
+		cp.Members = kept
+		out = append(out, &cp)
+	}
+	if out == nil {
+		return concurrent
+	}
+	return out
 }
 
 // sameRanking reports whether a and b name the same candidates in the same

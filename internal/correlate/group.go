@@ -122,9 +122,10 @@ type change struct {
 //   - An incident a person reopened while all its members were clear is held
 //     open (not auto-resolved) until one of its members fires again.
 //   - A new alert of a group joins the group's open incident only while
-//     the incident is young (opened within window) or one of the group's
-//     members there still fires; once they have all cleared it is a new
-//     onset and opens an incident of its own (groupIncident).
+//     one of the group's members there still fires (after the incident's
+//     first window, without having refired since); once they have all
+//     cleared it is a new onset and opens an incident of its own
+//     (groupIncident).
 //   - An anomaly that began with an escalation is a new onset (newOnset):
 //     when the incident of its series opened more than window before it,
 //     it is grouped as a new signal, not as a repeat of that member.
@@ -394,12 +395,12 @@ func (s *state) apply(sig signal) *change {
 	if group != nil {
 		return s.join(group, sig, fmt.Sprintf("same %s within %s", key, s.window))
 	}
-	inc, why := s.neighbourIncident(key, sig.at)
+	inc, why := s.neighbourIncident(key, sig.at, settled)
 	if inc == nil {
-		inc, why = s.placementIncident(key, sig.at)
+		inc, why = s.placementIncident(key, sig.at, settled)
 	}
 	if inc == nil {
-		inc, why = s.similarIncident(&sig, sig.at)
+		inc, why = s.similarIncident(&sig, sig.at, settled)
 	}
 	if inc == nil {
 		inc, why = s.burstIncident(&sig)
@@ -424,10 +425,12 @@ func (s *state) apply(sig signal) *change {
 //
 //   - a member of the group other than the signal's own was active within
 //     the window (groupActiveSince), as before, and
-//   - the incident is young (opened at most window before the signal) or
-//     a member of the group other than the signal's own is still firing
-//     (or flapping) without having refired after that first window
-//     (holdsGroup).
+//   - a member of the group other than the signal's own is still firing
+//     (or flapping) without having refired after the incident's first
+//     window (holdsGroup; for a trace anomaly after the first window, a
+//     trace anomaly of the group: below). Within the first window (the
+//     incident opened at most window before the signal) any firing member
+//     of the group holds it.
 //
 // The second condition keeps an incident from chaining faults. A service
 // that is a symptom of one fault after another (a caller logging new
@@ -443,9 +446,10 @@ func (s *state) apply(sig signal) *change {
 // symptoms then join it through the call graph while it spreads). While
 // the service's alerts still fire, a new one is part of the same ongoing
 // problem (a database slow for ten minutes that now runs out of
-// connections), and within the incident's first window alerts of one
-// failure may stagger and clear before the next fires; both join as
-// before. Repeats of members, flapping and reopens go by fingerprint and
+// connections) and joins as before. Until session 9 a group that had
+// cleared still took new alerts within the incident's first window, for
+// alerts of one failure that stagger; see below for why it no longer
+// does. Repeats of members, flapping and reopens go by fingerprint and
 // are not affected, but a member that cleared and fired again after the
 // first window no longer counts as still firing: the service recovered in
 // between, and an old alert refiring with the next fault held the group
@@ -457,6 +461,19 @@ func (s *state) apply(sig signal) *change {
 // window are symptoms of what the incident is about, and a new break of
 // its own is a new onset, a cause candidate of its own (docs/rca.md,
 // "Session 8: a service's own break after the first window").
+//
+// Within the first window the incident takes a new alert of the group
+// only while a member of the group there still fires (any member, for
+// every kind of signal): a service all of whose alerts in a young
+// incident have cleared has recovered, and a new alert of it is a new
+// wave, not a staggered alert of the incident's onset. A failure's
+// symptoms in a caller (a burst of error log templates) clear within a
+// minute or two of its cause recovering, so when the next fault breaks
+// something the caller uses a few minutes later, its new symptoms arrived
+// just before the first incident's window ended and joined it
+// (docs/rca.md, "Session 9: a recovered service's new wave"). Such a
+// signal does not join the settled incident through the call graph
+// either (neighbourIncident's except).
 //
 // settled is the group's incident when only the second condition kept
 // the signal out of it (for the new incident's timeline), else nil.
@@ -472,7 +489,10 @@ func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Inc
 	if !s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
 		return nil, nil
 	}
-	if sig.at.Sub(inc.OpenedAt) <= s.window || s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) {
+	if s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) {
+		return inc, nil
+	}
+	if sig.at.Sub(inc.OpenedAt) <= s.window && s.groupFiring(inc, key, sig.fingerprint, false) {
 		return inc, nil
 	}
 	return nil, inc
@@ -602,8 +622,10 @@ func (s *state) anyKnown(c *burstCandidate) bool {
 //     "Faults minutes apart").
 //
 // Of the qualifying incidents it prefers the most recently active, then the
-// one opened first (compareOpened).
-func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, string) {
+// one opened first (compareOpened). except, if not nil, is the incident
+// the signal's own group settled in (groupIncident): the service
+// recovered there, so its new alert is not that incident's symptom.
+func (s *state) neighbourIncident(key string, at time.Time, except *osprey.Incident) (*osprey.Incident, string) {
 	name, svc, ok := cut(key)
 	if s.topo == nil || !ok || name != osprey.LabelService {
 		return nil, ""
@@ -619,7 +641,7 @@ func (s *state) neighbourIncident(key string, at time.Time) (*osprey.Incident, s
 			return
 		}
 		inc := s.open[id]
-		if !s.spreading(inc, at) {
+		if inc == except || !s.spreading(inc, at) {
 			return
 		}
 		last := lastActivity(inc)

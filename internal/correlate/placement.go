@@ -37,8 +37,10 @@ func (s *state) spreading(inc *osprey.Incident, at time.Time) bool {
 // either way they are one problem. It needs the host label in
 // correlate.group_by (the default), else a host's signals have no group
 // whose incident to look up. Of the qualifying incidents it prefers the
-// most recently active, then the one opened first.
-func (s *state) placementIncident(key string, at time.Time) (*osprey.Incident, string) {
+// most recently active, then the one opened first. except, if not nil, is
+// the incident the signal's own group settled in (groupIncident), which
+// it does not rejoin this way either.
+func (s *state) placementIncident(key string, at time.Time, except *osprey.Incident) (*osprey.Incident, string) {
 	pl, ok := s.topo.(Placement)
 	name, value, cutOK := cut(key)
 	if !ok || !cutOK {
@@ -62,7 +64,7 @@ func (s *state) placementIncident(key string, at time.Time) (*osprey.Incident, s
 			continue
 		}
 		inc := s.open[id]
-		if inc == nil || !s.spreading(inc, at) {
+		if inc == nil || inc == except || !s.spreading(inc, at) {
 			continue
 		}
 		last := lastActivity(inc)

@@ -129,8 +129,8 @@ func (s *state) noteText(inc *osprey.Incident, sig *signal) {
 // text is at least Options.Similarity similar (Jaccard over words) to the
 // signal's, under the rules of a call-graph join (active and opened
 // within the window, still spreading); the most similar wins, then the
-// most recently active.
-func (s *state) similarIncident(sig *signal, at time.Time) (*osprey.Incident, string) {
+// most recently active. except is as in placementIncident.
+func (s *state) similarIncident(sig *signal, at time.Time, except *osprey.Incident) (*osprey.Incident, string) {
 	if s.similarity <= 0 || len(sig.words) == 0 {
 		return nil, ""
 	}
@@ -139,7 +139,7 @@ func (s *state) similarIncident(sig *signal, at time.Time) (*osprey.Incident, st
 	var why string
 	for id, texts := range s.texts {
 		inc := s.open[id]
-		if inc == nil || !s.spreading(inc, at) {
+		if inc == nil || inc == except || !s.spreading(inc, at) {
 			continue
 		}
 		for _, t := range texts {

@@ -82,7 +82,8 @@ func TestNezhaServeDump(t *testing.T) {
 // dump's incidents opened within 5 minutes of its opening, as serve's
 // correlator passes them to rca.ConcurrentIncidentRanker
 // (OSPREY_RCA_CONCURRENT=members: of any member's first anomaly; off:
-// none; OSPREY_RCA_HOPS=k limits them to k calls). With -v it prints the first
+// none; OSPREY_RCA_HOPS=k limits them to k calls), without their members
+// that began after the incident stopped spreading (clipAfter). With -v it prints the first
 // OSPREY_RCA_EXPLAIN (default 4) explanations of each miss.
 func TestNezhaServeRerank(t *testing.T) {
 	path := os.Getenv("OSPREY_RCA_SERVE_DUMP")
@@ -179,10 +180,39 @@ func dumpConcurrent(all []osprey.Incident, inc *osprey.Incident, mode string) []
 			}
 		}
 		if ok {
-			out = append(out, o)
+			out = append(out, clipAfter(o, inc))
 		}
 	}
 	return out
+}
+
+// clipAfter returns o without the members that first fired more than
+// half the window after inc's latest onset, as the correlator leaves them
+// out of inc's ranking (docs/rca.md, "Session 9: a recovered service's new
+// wave"); OSPREY_RCA_CONC_AFTER sets another duration, "off" keeps them.
+func clipAfter(o, inc *osprey.Incident) *osprey.Incident {
+	v := cmp.Or(os.Getenv("OSPREY_RCA_CONC_AFTER"), "2m30s")
+	if v == "off" {
+		return o
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return o
+	}
+	var last time.Time
+	for _, m := range inc.Members {
+		if m.FirstSeen.After(last) {
+			last = m.FirstSeen
+		}
+	}
+	c := *o
+	c.Members = nil
+	for _, m := range o.Members {
+		if !m.FirstSeen.After(last.Add(d)) {
+			c.Members = append(c.Members, m)
+		}
+	}
+	return &c
 }
 
 // head returns the first n elements of s (all of them if fewer).
