@@ -37,6 +37,9 @@ type cut struct {
 // isLogKey reports whether a unit key is a log line's (judgeTrace).
 func isLogKey(k string) bool { return strings.HasPrefix(k, "log ") }
 
+// isOpKey reports whether a unit key is its operation's (judgeTrace).
+func isOpKey(k string) bool { return strings.HasPrefix(k, "op ") }
+
 // isCallKey reports whether a unit key is a call's (judgeTrace).
 func isCallKey(k string) bool { return strings.HasPrefix(k, "call ") }
 

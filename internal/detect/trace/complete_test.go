@@ -150,3 +150,19 @@ func TestCutLogsRaiseNoBreak(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkJudgeTrace judges whole traces with log lines (order) and
+// without (shop), the completeness check included.
+func BenchmarkJudgeTrace(b *testing.B) {
+	r := newRig(b, nil)
+	for range 300 {
+		r.order()
+		r.shop(true)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		r.order()
+		r.shop(true)
+	}
+}

@@ -523,12 +523,21 @@ func (d *Detector) judgeTrace(t *pendingTrace, now time.Time) {
 func (d *Detector) completeness(spans []span, idx map[string]int, units []Unit) cut {
 	c := cut{spans: tops(spans, idx) > 1}
 	// A silent span: no line of its own, while its operation writes
-	// lines (a log companion is expected of it).
+	// lines (a log companion is expected of its operation's key; one
+	// key, not each of its calls', keeps this a scan of the operation's
+	// keys).
 	silent := make([]bool, len(spans))
 	d.flow.Skip = func(_, b string) bool { return !isLogKey(b) }
+	var op [1]string
 	for i := range spans {
-		if !slices.ContainsFunc(units[i].Keys, isLogKey) {
-			silent[i] = len(d.flow.Breaks(units[i])) > 0
+		u := units[i]
+		if slices.ContainsFunc(u.Keys, isLogKey) {
+			continue
+		}
+		if k := slices.IndexFunc(u.Keys, isOpKey); k >= 0 {
+			op[0] = u.Keys[k]
+			u.Keys = op[:]
+			silent[i] = len(d.flow.Breaks(u)) > 0
 		}
 	}
 	d.flow.Skip = nil
