@@ -502,8 +502,11 @@ func (d *Detector) judgeTrace(t *pendingTrace, now time.Time) {
 	}
 	// What a cut trace lacks is not judged: its breaks are sought among
 	// the companions it could show.
-	d.flow.Skip = func(a, b string) bool {
-		return c.spans && isCallKey(b) || c.logs && (isLogKey(a) || isLogKey(b))
+	// (The detector's profile has no Skip of its own.)
+	if c.spans || c.logs {
+		d.flow.Skip = func(a, b string) bool {
+			return c.spans && isCallKey(b) || c.logs && (isLogKey(a) || isLogKey(b))
+		}
 	}
 	breaks := make([][][2]string, len(spans))
 	for i := range spans {
