@@ -70,6 +70,14 @@ func registerTraceDetectMetrics(reg prometheus.Registerer, det *tracedetect.Dete
 			ConstLabels: prometheus.Labels{"reason": reason},
 		}, stat(f))
 	}
+	// One help text for both parts, as for dropped.
+	cutTraces := func(part string, f func(tracedetect.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "osprey_tracedetect_cut_traces_total",
+			Help:        "Traces judged as incomplete, whose missing calls (part spans: two or more spans without their parent) or missing log lines (part logs: spans without any line in two services, neither calling the other) were not taken as breaks.",
+			ConstLabels: prometheus.Labels{"part": part},
+		}, stat(f))
+	}
 	cs := []prometheus.Collector{
 		counter("osprey_tracedetect_spans_total", "Spans the trace detector received (with a trace id, span id and service).",
 			func(s tracedetect.Stats) float64 { return float64(s.Spans) }),
@@ -97,6 +105,10 @@ func registerTraceDetectMetrics(reg prometheus.Registerer, det *tracedetect.Dete
 			func(s tracedetect.Stats) float64 { return float64(s.Operations) }),
 		gauge("osprey_tracedetect_services", "Services with judged spans in the window or an open anomaly.",
 			func(s tracedetect.Stats) float64 { return float64(s.Services) }),
+		cutTraces("spans",
+			func(s tracedetect.Stats) float64 { return float64(s.CutSpans) }),
+		cutTraces("logs",
+			func(s tracedetect.Stats) float64 { return float64(s.CutLogs) }),
 		dropped("pending",
 			func(s tracedetect.Stats) float64 { return float64(s.DroppedPending) }),
 		dropped("profile",

@@ -182,6 +182,10 @@ type Stats struct {
 	// LogsUnjoined those whose span had not arrived, or was judged
 	// already, when their trace settled.
 	Logs, LogsJoined, LogsUnjoined int64
+	// CutSpans counts the traces judged with spans missing, CutLogs
+	// those judged with log lines missing (cut, complete.go): what they
+	// lack was not judged.
+	CutSpans, CutLogs int64
 	// Dropped counts spans not held or not judged because of a cap
 	// (pending, services, window), and units and keys the profiles did
 	// not learn because of theirs.
@@ -484,19 +488,64 @@ func (d *Detector) judgeTrace(t *pendingTrace, now time.Time) {
 		}
 	}
 	units := make([]Unit, len(spans))
-	breaks := make([][][2]string, len(spans))
 	for i := range spans {
 		s := &spans[i]
 		slices.Sort(keys[i])
 		units[i] = Unit{Group: s.service + " " + s.name, At: s.start, Keys: keys[i]}
+	}
+	c := d.completeness(spans, idx, units)
+	if c.spans {
+		d.stats.CutSpans++
+	}
+	if c.logs {
+		d.stats.CutLogs++
+	}
+	// What a cut trace lacks is not judged: its breaks are sought among
+	// the companions it could show.
+	// (The detector's profile has no Skip of its own.)
+	if c.spans || c.logs {
+		d.flow.Skip = func(a, b string) bool {
+			return c.spans && isCallKey(b) || c.logs && (isLogKey(a) || isLogKey(b))
+		}
+	}
+	breaks := make([][][2]string, len(spans))
+	for i := range spans {
 		breaks[i] = d.flow.Breaks(units[i])
 	}
+	d.flow.Skip = nil
 	explained := explainedBreaks(spans, idx, breaks)
 	for i := range spans {
 		s := &spans[i]
 		self := max(s.dur-childSum[i], 0)
-		d.judge(s.service, s.name, units[i], breaks[i], explained[i], self, now)
+		d.judge(s.service, s.name, units[i], breaks[i], explained[i], self, c, now)
 	}
+}
+
+// completeness judges which parts of a trace are known to be missing
+// (cut); units are its spans' units, in the order of spans.
+func (d *Detector) completeness(spans []span, idx map[string]int, units []Unit) cut {
+	c := cut{spans: tops(spans, idx) > 1}
+	// A silent span: no line of its own, while its operation writes
+	// lines (a log companion is expected of its operation's key; one
+	// key, not each of its calls', keeps this a scan of the operation's
+	// keys).
+	silent := make([]bool, len(spans))
+	d.flow.Skip = func(_, b string) bool { return !isLogKey(b) }
+	var op [1]string
+	for i := range spans {
+		u := units[i]
+		if slices.ContainsFunc(u.Keys, isLogKey) {
+			continue
+		}
+		if k := slices.IndexFunc(u.Keys, isOpKey); k >= 0 {
+			op[0] = u.Keys[k]
+			u.Keys = op[:]
+			silent[i] = len(d.flow.Breaks(u)) > 0
+		}
+	}
+	d.flow.Skip = nil
+	c.logs = logsCut(spans, idx, silent)
+	return c
 }
 
 // explainedBreaks marks the broken spans with a broken span below them in
@@ -536,7 +585,7 @@ func explainedBreaks(spans []span, idx map[string]int, breaks [][][2]string) []b
 // judge records span u of service's operation op, with its breaks, in the
 // service's window (explained: its breaks are a broken callee's, and are
 // not tallied) and learns it.
-func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explained bool, self time.Duration, now time.Time) {
+func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explained bool, self time.Duration, c cut, now time.Time) {
 	w := d.svcs[service]
 	if w == nil {
 		if len(d.svcs) >= d.cfg.MaxServices {
@@ -555,7 +604,7 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 	// A span that lacks a child it always had is not timed: its self time
 	// includes the missing child's. The break counts, once, as a break.
 	latKey := service + " " + op
-	if q, n := d.lat.Quantile(latKey, 0.99); n >= d.cfg.MinTimed && len(breaks) == 0 {
+	if q, n := d.lat.Quantile(latKey, 0.99); n >= d.cfg.MinTimed && len(breaks) == 0 && !c.spans {
 		j.timed, j.p99 = true, q
 		sec := self.Seconds()
 		j.slow = sec > d.cfg.SlowFactor*q && self > d.cfg.SlowMin
@@ -583,6 +632,19 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 		}
 		w.newest = u.At
 		w.dirty = true
+	}
+	if c.spans {
+		// Its spans' calls and self times are not whole: nothing of it
+		// is learnt.
+		return
+	}
+	if c.logs {
+		// Its lines are not whole: its flow is not learnt; its self time
+		// is when it is not slow (a slow one is not learnt at all).
+		if !j.slow && len(breaks) == 0 {
+			d.lat.Learn(latKey, self.Seconds())
+		}
+		return
 	}
 	mixed, released := d.mixed(u.Group, u.At, young, len(breaks) == 0)
 	if released {

@@ -27,7 +27,7 @@ func (s *sink) ConsumeAnomalies(_ context.Context, b []osprey.Anomaly) error {
 
 // rig is a detector on a fake arrival clock fed one trace at a time.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	d     *Detector
 	out   *sink
 	clock time.Time
@@ -36,7 +36,7 @@ type rig struct {
 	rnd   *rand.Rand
 }
 
-func newRig(t *testing.T, mod func(*Config)) *rig {
+func newRig(t testing.TB, mod func(*Config)) *rig {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Settle = time.Second
