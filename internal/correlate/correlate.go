@@ -582,24 +582,44 @@ func (c *Correlator) rankAmongLocked(ch *change, now time.Time, idx *openings) {
 }
 
 // afterSpread returns the concurrent incidents as evidence for the ranking
-// of inc: without their members that first fired more than settle after
-// inc's latest onset (latestOnset). Concurrent incidents are those opened
-// within the window of inc's opening, so an incident opened four minutes
-// after inc by the next, unrelated fault counted with all its members,
-// and its root cause's break ranked first in inc as well. By the rule
-// that ends a call-graph join (neighbourIncident: an incident that gained
-// no member for half the window has stopped spreading), an anomaly that
-// begins that long after inc stopped gaining members is neither its cause
-// nor its symptom but a new problem, ranked in its own incident; one that
-// begins while inc still spreads, or before it, is evidence as before
-// (docs/rca.md, "Session 9: a recovered service's new wave"). The
-// incidents are copied only when a member is left out; concurrent itself
-// is not modified.
+// of inc, by the rule that ends a call-graph join (neighbourIncident: an
+// incident that gained no member for half the window, settle, has stopped
+// spreading):
+//
+//   - without their members that first fired more than settle after inc's
+//     latest onset (latestOnset). Concurrent incidents are those opened
+//     within the window of inc's opening, so an incident opened four
+//     minutes after inc by the next, unrelated fault counted with all its
+//     members, and its root cause's break ranked first in inc as well. An
+//     anomaly that begins that long after inc stopped gaining members is
+//     neither its cause nor its symptom but a new problem, ranked in its
+//     own incident (docs/rca.md, "Session 9: a recovered service's new
+//     wave");
+//   - without the incidents that had stopped spreading settle before inc
+//     opened: the mirror case, the previous fault's incident, whose cause
+//     ranked first in the next fault's incident opened within the window
+//     after it (docs/rca.md, "Session 9: an earlier incident that stopped
+//     spreading"). A cause still failing is still a candidate when its
+//     incident gained a member within settle before inc opened, and an
+//     incident holding a change (a deploy event) stays one however long
+//     ago it stopped spreading: a bad deploy's errors can take minutes to
+//     show (caches warming, traffic shifting to the new version).
+//
+// One that begins while inc still spreads, or before it, is evidence as
+// before. The incidents are copied only when a member is left out;
+// concurrent itself is not modified.
 func afterSpread(inc *osprey.Incident, concurrent []*osprey.Incident, settle time.Duration) []*osprey.Incident {
 	cut := latestOnset(inc).Add(settle)
 	late := func(m osprey.Member) bool { return m.FirstSeen.After(cut) }
+	stopped := inc.OpenedAt.Add(-settle)
 	var out []*osprey.Incident
 	for i, o := range concurrent {
+		if latestOnset(o).Before(stopped) && !slices.ContainsFunc(o.Members, isChange) {
+			if out == nil {
+				out = append(make([]*osprey.Incident, 0, len(concurrent)), concurrent[:i]...)
+			}
+			continue
+		}
 		if !slices.ContainsFunc(o.Members, late) {
 			if out != nil {
 				out = append(out, o)
@@ -627,6 +647,10 @@ func afterSpread(inc *osprey.Incident, concurrent []*osprey.Incident, settle tim
 	}
 	return out
 }
+
+// isChange reports whether m is a change: a deploy event (rca.FromMember's
+// KindChange).
+func isChange(m osprey.Member) bool { return m.Kind == osprey.MemberEvent && m.Name == "deploy" }
 
 // sameRanking reports whether a and b name the same candidates in the same
 // order.

@@ -121,7 +121,10 @@ func TestConcurrentEvidenceAfterTheIncidentStoppedSpreading(t *testing.T) {
 	if got := causesOf("verification"); slices.Contains(got, "price") {
 		t.Errorf("verification's incident names price: %v", got)
 	}
-	if got := causesOf("price"); !slices.Contains(got, "price") || !slices.Contains(got, "seat") {
-		t.Errorf("price's incident: causes %v, want price and seat's earlier evidence among them", got)
+	// Price's incident opened 3m40s after seat's and verification's
+	// stopped spreading: seat's slowness is an earlier problem, not a
+	// candidate, but verification's deploy stays one.
+	if got := causesOf("price"); !slices.Equal(got, []string{"price", "verification"}) && !slices.Equal(got, []string{"verification", "price"}) {
+		t.Errorf("price's incident: causes %v, want price and verification's deploy, not seat", got)
 	}
 }

@@ -179,7 +179,7 @@ func dumpConcurrent(all []osprey.Incident, inc *osprey.Incident, mode string) []
 				ok = ok || near(o.OpenedAt, m.FirstSeen)
 			}
 		}
-		if ok {
+		if ok && !stoppedBefore(o, inc) {
 			out = append(out, clipAfter(o, inc))
 		}
 	}
@@ -217,3 +217,25 @@ func clipAfter(o, inc *osprey.Incident) *osprey.Incident {
 
 // head returns the first n elements of s (all of them if fewer).
 func head(s []string, n int) []string { return s[:min(n, len(s))] }
+
+// stoppedBefore reports whether o had stopped spreading (no member first
+// fired in it) half the window before inc opened, as the correlator then
+// leaves o out of inc's ranking (docs/rca.md, "Session 9: an earlier
+// incident that stopped spreading"); OSPREY_RCA_CONC_BEFORE sets another
+// duration, "off" keeps every o.
+func stoppedBefore(o, inc *osprey.Incident) bool {
+	d, err := time.ParseDuration(cmp.Or(os.Getenv("OSPREY_RCA_CONC_BEFORE"), "2m30s"))
+	if err != nil {
+		return false
+	}
+	var last time.Time
+	for _, m := range o.Members {
+		if m.Kind == osprey.MemberEvent && m.Name == "deploy" {
+			return false
+		}
+		if m.FirstSeen.After(last) {
+			last = m.FirstSeen
+		}
+	}
+	return last.Before(inc.OpenedAt.Add(-d))
+}
