@@ -119,7 +119,7 @@ func TestConcurrentIncidentsRankedTogether(t *testing.T) {
 }
 
 // perIncidentCounter is a ConcurrentIncidentRanker that counts its rankings
-// per incident.
+// per incident, one at a time and in batches (correlate.BatchRanker).
 type perIncidentCounter struct {
 	rca.ConcurrentIncidentRanker
 	mu    sync.Mutex
@@ -131,6 +131,18 @@ func (r *perIncidentCounter) RankCausesAmong(inc *osprey.Incident, concurrent []
 	r.calls[inc.ID]++
 	r.mu.Unlock()
 	return r.ConcurrentIncidentRanker.RankCausesAmong(inc, concurrent)
+}
+
+// RankBatch counts the rankings of the batch (the embedded ranker's
+// RankBatch would not).
+func (r *perIncidentCounter) RankBatch() func(*osprey.Incident, []*osprey.Incident) []osprey.Cause {
+	rank := r.ConcurrentIncidentRanker.RankBatch()
+	return func(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause {
+		r.mu.Lock()
+		r.calls[inc.ID]++
+		r.mu.Unlock()
+		return rank(inc, concurrent)
+	}
 }
 
 // take returns the counts since the last take and starts again.

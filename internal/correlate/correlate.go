@@ -548,7 +548,7 @@ func (c *Correlator) rankLocked(ch *change, now time.Time) { c.rankAmongLocked(c
 func (c *Correlator) rankAmongLocked(ch *change, now time.Time, idx *openings) {
 	var causes []osprey.Cause
 	if cr, ok := c.causes.(ConcurrentRanker); ok {
-		causes = cr.RankCausesAmong(ch.inc, c.concurrentLocked(ch.inc, idx))
+		causes = c.rankCausesAmongLocked(cr, ch.inc, idx)
 	} else {
 		causes = c.causes.RankCauses(ch.inc)
 	}
