@@ -213,3 +213,36 @@ func BenchmarkRankCausesAmong(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRankCausesAmongTen ranks each of ten incidents of 500 members
+// among the nine others, as a batch of the correlate stage in which all
+// ten gained a member does: one at a time with RankCausesAmong, and in a
+// ConcurrentBatch.
+func BenchmarkRankCausesAmongTen(b *testing.B) {
+	incs := concurrentStorm(500)
+	g := graph("svc0>svc1", "svc0>svc2", "svc1>svc3", "svc2>svc3", "svc3>svc4", "svc5>svc6", "svc6>svc7", "svc8>svc9")
+	r := ConcurrentIncidentRanker{IncidentRanker: IncidentRanker{Graph: func() *Graph { return g }, Config: DefaultConfig()}}
+	others := make([][]*osprey.Incident, len(incs))
+	for i := range incs {
+		others[i] = slices.Concat(incs[:i], incs[i+1:])
+	}
+	for _, bc := range []struct {
+		name string
+		rank func() func(*osprey.Incident, []*osprey.Incident) []osprey.Cause
+	}{
+		{"one at a time", func() func(*osprey.Incident, []*osprey.Incident) []osprey.Cause { return r.RankCausesAmong }},
+		{"batch", r.RankBatch},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rank := bc.rank()
+				for i, inc := range incs {
+					if len(rank(inc, others[i])) != 10 {
+						b.Fatal("not ten causes")
+					}
+				}
+			}
+		})
+	}
+}
