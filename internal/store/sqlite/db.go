@@ -129,6 +129,15 @@ func openDB(ctx context.Context, path string) (*db, error) {
 	return &db{write: write, read: read, stmts: &stmtCache{m: make(map[string]*sql.Stmt)}}, nil
 }
 
+// writeCacheKiB is the page cache of the write connection, in KiB (SQLite's
+// default is 2,000). A transaction whose pages do not fit spills them to the
+// WAL before its commit, and may write them again; and a cache smaller than
+// the pages the correlate stage rewrites batch after batch (the members and
+// incidents of its open incidents) reads them back from the file on every
+// batch. An alert storm's batch rewrites hundreds of incidents with their
+// causes (BenchmarkConsumeEventsManyIncidentsConcurrentRCA).
+const writeCacheKiB = 16 << 10
+
 // dsn returns the driver's name for the file at the absolute path abs with
 // the connection settings. Every connection gets busy_timeout, foreign_keys
 // and synchronous=FULL (per-connection settings); the write connection sets
@@ -144,6 +153,7 @@ func dsn(abs string, readOnly bool) string {
 		q.Set("_query_only", "1")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writeCacheKiB))
 		q.Set("_txlock", "immediate")
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}

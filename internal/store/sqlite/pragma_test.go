@@ -25,6 +25,7 @@ func TestConnectionSettings(t *testing.T) {
 		{"write", d.write, "foreign_keys", "1"},
 		{"write", d.write, "busy_timeout", "10000"},
 		{"write", d.write, "query_only", "0"},
+		{"write", d.write, "cache_size", "-16384"}, // KiB: writeCacheKiB
 		{"read", d.read, "journal_mode", "wal"},
 		{"read", d.read, "foreign_keys", "1"},
 		{"read", d.read, "busy_timeout", "10000"},
