@@ -46,3 +46,31 @@ func TestConnectionSettings(t *testing.T) {
 		t.Errorf("write pool allows %d connections, want 1", got)
 	}
 }
+
+// The write connection keeps its temporary files (the journals of
+// multi-row statements) in memory once the migrations have run, and not
+// before (a migration's sort would be held in memory).
+func TestTempStoreInMemoryAfterMigrations(t *testing.T) {
+	d, err := openDB(t.Context(), filepath.Join(t.TempDir(), "osprey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	tempStore := func() string {
+		t.Helper()
+		var got string
+		if err := d.write.QueryRow("PRAGMA temp_store").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := tempStore(); got != "0" {
+		t.Errorf("before the migrations: temp_store = %s, want 0 (default)", got)
+	}
+	if err := d.migrated(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := tempStore(); got != "2" {
+		t.Errorf("after the migrations: temp_store = %s, want 2 (memory)", got)
+	}
+}
