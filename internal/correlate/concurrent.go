@@ -25,6 +25,37 @@ type ConcurrentRanker interface {
 	RankCausesAmong(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause
 }
 
+// BatchRanker is a ConcurrentRanker that ranks faster when it knows that
+// several rankings read the same members: the correlator ranks every
+// incident of a batch that gained a member, and the incidents concurrent
+// with them, each among the same concurrent incidents. RankBatch returns
+// a function that ranks as RankCausesAmong does, and that the correlator
+// calls only while no member of any incident changes (it may keep what it
+// read of them); the correlator asks for a new one for every batch. A
+// type that embeds a BatchRanker and changes its RankCausesAmong must
+// change RankBatch too: the correlator would call the embedded one's.
+type BatchRanker interface {
+	ConcurrentRanker
+	RankBatch() func(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause
+}
+
+// rankCausesAmongLocked ranks inc among its concurrent incidents with cr;
+// idx, when not nil, indexes the incidents by opening and holds the
+// batch's ranking (BatchRanker) while it lasts.
+func (c *Correlator) rankCausesAmongLocked(cr ConcurrentRanker, inc *osprey.Incident, idx *openings) []osprey.Cause {
+	concurrent := afterSpread(inc, c.concurrentLocked(inc, idx), c.window/2)
+	if idx == nil {
+		return cr.RankCausesAmong(inc, concurrent)
+	}
+	if idx.rank == nil {
+		idx.rank = cr.RankCausesAmong
+		if br, ok := cr.(BatchRanker); ok {
+			idx.rank = br.RankBatch()
+		}
+	}
+	return idx.rank(inc, concurrent)
+}
+
 // concurrentWith reports whether a and b opened within window of each
 // other.
 func concurrentWith(a, b *osprey.Incident, window time.Duration) bool {
@@ -68,13 +99,16 @@ func nearest(incs []*osprey.Incident, at time.Time, k int) []*osprey.Incident {
 // opening time and id, so that the incidents opened nearest to a time are
 // found by a binary search and a walk outwards instead of a sort of all of
 // them. It is built under the correlator's lock and valid while the
-// incidents' openings and the sets of unresolved and recently resolved
-// incidents stay as they were: for one batch's rankings (applyLocked), or
-// for one ranking.
+// incidents' openings, their members and the sets of unresolved and
+// recently resolved incidents stay as they were: for one batch's rankings
+// (applyLocked), or for one ranking.
 type openings struct {
 	incs []*osprey.Incident
 	// open[i] reports whether incs[i] is unresolved.
 	open []bool
+	// rank is the rankings' BatchRanker.RankBatch (or RankCausesAmong),
+	// nil until the first ranking.
+	rank func(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause
 }
 
 // openingsLocked indexes the correlator's unresolved and recently

@@ -2,6 +2,7 @@ package correlate_test
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -119,7 +120,7 @@ func TestConcurrentIncidentsRankedTogether(t *testing.T) {
 }
 
 // perIncidentCounter is a ConcurrentIncidentRanker that counts its rankings
-// per incident.
+// per incident, one at a time and in batches (correlate.BatchRanker).
 type perIncidentCounter struct {
 	rca.ConcurrentIncidentRanker
 	mu    sync.Mutex
@@ -131,6 +132,18 @@ func (r *perIncidentCounter) RankCausesAmong(inc *osprey.Incident, concurrent []
 	r.calls[inc.ID]++
 	r.mu.Unlock()
 	return r.ConcurrentIncidentRanker.RankCausesAmong(inc, concurrent)
+}
+
+// RankBatch counts the rankings of the batch (the embedded ranker's
+// RankBatch would not).
+func (r *perIncidentCounter) RankBatch() func(*osprey.Incident, []*osprey.Incident) []osprey.Cause {
+	rank := r.ConcurrentIncidentRanker.RankBatch()
+	return func(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause {
+		r.mu.Lock()
+		r.calls[inc.ID]++
+		r.mu.Unlock()
+		return rank(inc, concurrent)
+	}
 }
 
 // take returns the counts since the last take and starts again.
@@ -264,4 +277,118 @@ func TestBatchRanksEachStaleIncidentOnce(t *testing.T) {
 		{at: 50 * time.Second, name: "Slow", labels: osprey.Labels{"service": "auth"}, severity: crit},
 	})
 	check("growing batch", b, e, 5)
+}
+
+// oneAtATime is a ConcurrentRanker that is not a BatchRanker: it ranks
+// with the ConcurrentIncidentRanker it holds, one ranking at a time.
+type oneAtATime struct{ r rca.ConcurrentIncidentRanker }
+
+func (o oneAtATime) RankCauses(inc *osprey.Incident) []osprey.Cause { return o.r.RankCauses(inc) }
+
+func (o oneAtATime) RankCausesAmong(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause {
+	return o.r.RankCausesAmong(inc, concurrent)
+}
+
+// A correlator whose ranker ranks a batch's incidents together
+// (BatchRanker) stores the incidents, causes and timelines that it stores
+// when its ranker ranks them one at a time, batch after batch: incidents
+// opening, growing, rising in severity, and ranked again as the
+// concurrent incidents of others.
+func TestBatchRankingStoresWhatRankingOneAtATimeStores(t *testing.T) {
+	ranker := rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}}
+	rig := func(causes correlate.CauseRanker) (*correlate.Correlator, store.Store) {
+		st := openStore(t)
+		c, err := correlate.New(correlate.Options{
+			Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
+			CatchUpInterval: time.Hour, Now: func() time.Time { return t0.Add(3 * time.Minute) },
+			Registerer: prometheus.NewRegistry(), Causes: causes,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Shutdown(context.Background()) })
+		return c, st
+	}
+	if _, ok := correlate.CauseRanker(ranker).(correlate.BatchRanker); !ok {
+		t.Fatal("rca.ConcurrentIncidentRanker is not a correlate.BatchRanker: the test compares nothing")
+	}
+	batched, bst := rig(ranker)
+	single, sst := rig(oneAtATime{ranker})
+	warn, crit := osprey.SeverityWarning, osprey.SeverityCritical
+	svcs := []string{"seat", "order", "price", "food", "auth"}
+	var at time.Duration
+	for b := range 6 {
+		var evs []ev
+		for i := range 12 {
+			at += 700 * time.Millisecond
+			svc := svcs[(b*7+i*3)%len(svcs)]
+			name := []string{"Slow", "Errors", "Latency", "deploy"}[(b+i)%4]
+			sev := warn
+			if (b+i)%5 == 0 {
+				sev = crit
+			}
+			evs = append(evs, ev{at: at, name: name, labels: osprey.Labels{"service": svc, "pod": "p" + string(rune('a'+i%3))}, severity: sev})
+		}
+		batch := appendEvents(t, bst, evs)
+		if err := sst.AppendEvents(context.Background(), slices.Clone(batch)); err != nil {
+			t.Fatal(err)
+		}
+		if err := batched.ConsumeEvents(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		if err := single.ConsumeEvents(context.Background(), slices.Clone(batch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// stored returns each incident, read back with its timeline, by its
+	// service, with incident ids replaced by their services (the two
+	// correlators give their incidents different ids) and the timeline's
+	// Seqs cleared.
+	stored := func(st store.Store) map[string]osprey.Incident {
+		t.Helper()
+		incs := incidents(t, st)
+		out := map[string]osprey.Incident{}
+		for _, listed := range incs {
+			inc, err := st.GetIncident(context.Background(), listed.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range incs {
+				name := "incident of " + o.Labels.Get("service")
+				for i := range inc.Causes {
+					inc.Causes[i].Explanation = strings.ReplaceAll(inc.Causes[i].Explanation, o.ID, name)
+				}
+				for i := range inc.Timeline {
+					inc.Timeline[i].Message = strings.ReplaceAll(inc.Timeline[i].Message, o.ID, name)
+				}
+			}
+			inc.ID = ""
+			for i := range inc.Timeline {
+				inc.Timeline[i].Seq = 0
+			}
+			out[inc.Labels.Get("service")] = inc
+		}
+		return out
+	}
+	got, want := stored(bst), stored(sst)
+	if len(want) != len(svcs) {
+		t.Fatalf("%d incidents one at a time, want one per service (%d)", len(want), len(svcs))
+	}
+	rcaEntries := 0
+	for svc, w := range want {
+		for _, e := range w.Timeline {
+			if e.Kind == osprey.TimelineRCA {
+				rcaEntries++
+			}
+		}
+		if g, ok := got[svc]; !ok || !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: batched\n%+v\none at a time\n%+v", svc, g, w)
+		}
+	}
+	if rcaEntries <= len(svcs) {
+		t.Errorf("%d rankings changed over %d incidents: the test ranks too little to show anything", rcaEntries, len(svcs))
+	}
 }

@@ -560,7 +560,7 @@ func (c *Correlator) rankLocked(ch *change, now time.Time) { c.rankAmongLocked(c
 func (c *Correlator) rankAmongLocked(ch *change, now time.Time, idx *openings) {
 	var causes []osprey.Cause
 	if cr, ok := c.causes.(ConcurrentRanker); ok {
-		causes = cr.RankCausesAmong(ch.inc, afterSpread(ch.inc, c.concurrentLocked(ch.inc, idx), c.window/2))
+		causes = c.rankCausesAmongLocked(cr, ch.inc, idx)
 	} else {
 		causes = c.causes.RankCauses(ch.inc)
 	}

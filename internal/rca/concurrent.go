@@ -35,6 +35,82 @@ func (r ConcurrentIncidentRanker) RankCausesAmong(inc *osprey.Incident, concurre
 	if len(concurrent) == 0 {
 		return r.RankCauses(inc)
 	}
+	var b ConcurrentBatch
+	b.r = r
+	return b.rankAmong(inc, concurrent, r.memberEvidence, nil)
+}
+
+// ConcurrentBatch ranks several incidents as RankCausesAmong does while
+// none of their members changes: the correlate stage ranks every incident
+// of a batch that gained a member, each among the same concurrent
+// incidents, so each incident's members would be turned into evidence
+// once for every ranking that reads them (ten times for ten concurrent
+// incidents). A batch turns them once and copies that evidence into one
+// slice it reuses for every ranking. Its results are RankCausesAmong's.
+// It is not safe for concurrent use, and must not be used once a member
+// of an incident it ranked or read has changed (its evidence would be
+// the old members').
+type ConcurrentBatch struct {
+	r ConcurrentIncidentRanker
+	// evidence is the evidence of each incident's members read so far,
+	// as memberEvidence gives it (Evidence.Incident empty).
+	evidence map[*osprey.Incident][]Evidence
+	// buf is the evidence of the last ranking, reused by the next (rank
+	// keeps none of it).
+	buf []Evidence
+}
+
+// Batch returns a ConcurrentBatch ranking with r.
+func (r ConcurrentIncidentRanker) Batch() *ConcurrentBatch {
+	return &ConcurrentBatch{r: r, evidence: make(map[*osprey.Incident][]Evidence)}
+}
+
+// RankBatch returns the RankCausesAmong of a new ConcurrentBatch (the
+// correlate stage's BatchRanker).
+func (r ConcurrentIncidentRanker) RankBatch() func(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause {
+	return r.Batch().RankCausesAmong
+}
+
+// RankCausesAmong returns what b's ranker's RankCausesAmong returns for
+// inc and concurrent, reading the members of each incident once per
+// batch.
+func (b *ConcurrentBatch) RankCausesAmong(inc *osprey.Incident, concurrent []*osprey.Incident) []osprey.Cause {
+	buf := b.buf[:0]
+	if len(concurrent) == 0 {
+		buf = append(buf, b.members(inc)...)
+		if b.r.Extra != nil && len(buf) > 0 {
+			buf = append(buf, b.r.Extra.Evidence(inc)...)
+		}
+		b.buf = buf
+		if len(buf) == 0 {
+			return nil
+		}
+		return rank(b.r.graph(), buf, b.r.Config, true)
+	}
+	return b.rankAmong(inc, concurrent, func(inc *osprey.Incident, more int) []Evidence {
+		return append(slices.Grow(buf, len(b.members(inc))+more), b.members(inc)...)
+	}, b.members)
+}
+
+// members returns the evidence of inc's members, which b keeps: callers
+// copy it before ranking (rank changes the evidence it owns).
+func (b *ConcurrentBatch) members(inc *osprey.Incident) []Evidence {
+	ev, ok := b.evidence[inc]
+	if !ok {
+		ev = b.r.memberEvidence(inc, 0)
+		b.evidence[inc] = ev
+	}
+	return ev
+}
+
+// rankAmong is RankCausesAmong for a non-empty concurrent: own returns
+// the evidence of inc's members in a slice rank may own, with room for
+// more further pieces; of, if not nil, the evidence of a concurrent
+// incident's members (else it is read from them). b.buf keeps the slice
+// ranked.
+func (b *ConcurrentBatch) rankAmong(inc *osprey.Incident, concurrent []*osprey.Incident,
+	own func(inc *osprey.Incident, more int) []Evidence, of func(*osprey.Incident) []Evidence) []osprey.Cause {
+	r := b.r
 	// Room for every concurrent member: thousands in a storm, which
 	// growing the slice would copy again and again.
 	more := 0
@@ -43,7 +119,8 @@ func (r ConcurrentIncidentRanker) RankCausesAmong(inc *osprey.Incident, concurre
 			more += len(o.Members)
 		}
 	}
-	ev := r.memberEvidence(inc, more)
+	ev := own(inc, more)
+	defer func() { b.buf = ev }()
 	if len(ev) == 0 {
 		return nil
 	}
@@ -58,6 +135,17 @@ func (r ConcurrentIncidentRanker) RankCausesAmong(inc *osprey.Incident, concurre
 	}
 	for _, o := range concurrent {
 		if o == nil || o.ID == inc.ID {
+			continue
+		}
+		if of != nil {
+			src := of(o)
+			for i := range src {
+				if near != nil && !near[src[i].Service] {
+					continue
+				}
+				ev = append(ev, src[i])
+				ev[len(ev)-1].Incident = o.ID
+			}
 			continue
 		}
 		for i := range o.Members {

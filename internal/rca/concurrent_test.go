@@ -1,6 +1,7 @@
 package rca
 
 import (
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,6 +101,56 @@ func TestRankCausesAmongHops(t *testing.T) {
 	}
 }
 
+// extraEvidence is an EvidenceSource giving one piece of evidence, with
+// a score above 1 (rank takes it as 1), for every incident.
+type extraEvidence struct{}
+
+func (extraEvidence) Evidence(inc *osprey.Incident) []Evidence {
+	return []Evidence{{ID: "extra-" + inc.ID, Service: "extra", Kind: KindMetric, Signal: "history", Score: 1.5,
+		Onset: inc.OpenedAt}}
+}
+
+// A ConcurrentBatch ranks as RankCausesAmong does, ranking after ranking
+// over the same incidents (each incident's evidence read once, the
+// evidence slice reused): with and without Hops and Extra, with no
+// concurrent incidents, with the ranked incident and nil among them.
+func TestConcurrentBatchRanksAsRankCausesAmong(t *testing.T) {
+	storm := concurrentStorm(60)
+	g := graph("svc0>svc1", "svc0>svc2", "svc1>svc3", "svc2>svc3", "svc3>svc4", "svc5>svc6", "svc6>svc7", "svc8>svc9")
+	sg, symptoms, cause := symptomAndCauseIncidents()
+	for _, tc := range []struct {
+		name  string
+		g     *Graph
+		incs  []*osprey.Incident
+		hops  int
+		extra EvidenceSource
+	}{
+		{"storm", g, storm, 0, nil},
+		{"storm hops 1", g, storm, 1, nil},
+		{"storm extra", g, storm, 0, extraEvidence{}},
+		{"symptom and cause", sg, []*osprey.Incident{symptoms, cause}, 0, nil},
+		{"symptom and cause hops 3 extra", sg, []*osprey.Incident{symptoms, cause}, 3, extraEvidence{}},
+		{"no member evidence", g, []*osprey.Incident{{ID: "empty"}, storm[0]}, 0, extraEvidence{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ConcurrentIncidentRanker{IncidentRanker: IncidentRanker{Graph: func() *Graph { return tc.g },
+				Config: DefaultConfig(), Extra: tc.extra}, Hops: tc.hops}
+			b := r.Batch()
+			for round := range 2 {
+				for i, inc := range tc.incs {
+					others := slices.Concat(tc.incs[:i], tc.incs[i+1:])
+					for _, among := range [][]*osprey.Incident{others, nil, append([]*osprey.Incident{nil, inc}, others...)} {
+						want := r.RankCausesAmong(inc, among)
+						if got := b.RankCausesAmong(inc, among); !reflect.DeepEqual(got, want) {
+							t.Fatalf("round %d, %s among %d: batch ranked\n%+v\nwant\n%+v", round, inc.ID, len(among), got, want)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestGraphWithin(t *testing.T) {
 	g := graph("a>b", "b>c", "d>c", "c>e")
 	for _, tc := range []struct {
@@ -160,5 +211,38 @@ func BenchmarkRankCausesAmong(b *testing.B) {
 		if len(r.RankCausesAmong(incs[0], incs[1:])) != 10 {
 			b.Fatal("not ten causes")
 		}
+	}
+}
+
+// BenchmarkRankCausesAmongTen ranks each of ten incidents of 500 members
+// among the nine others, as a batch of the correlate stage in which all
+// ten gained a member does: one at a time with RankCausesAmong, and in a
+// ConcurrentBatch.
+func BenchmarkRankCausesAmongTen(b *testing.B) {
+	incs := concurrentStorm(500)
+	g := graph("svc0>svc1", "svc0>svc2", "svc1>svc3", "svc2>svc3", "svc3>svc4", "svc5>svc6", "svc6>svc7", "svc8>svc9")
+	r := ConcurrentIncidentRanker{IncidentRanker: IncidentRanker{Graph: func() *Graph { return g }, Config: DefaultConfig()}}
+	others := make([][]*osprey.Incident, len(incs))
+	for i := range incs {
+		others[i] = slices.Concat(incs[:i], incs[i+1:])
+	}
+	for _, bc := range []struct {
+		name string
+		rank func() func(*osprey.Incident, []*osprey.Incident) []osprey.Cause
+	}{
+		{"one at a time", func() func(*osprey.Incident, []*osprey.Incident) []osprey.Cause { return r.RankCausesAmong }},
+		{"batch", r.RankBatch},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rank := bc.rank()
+				for i, inc := range incs {
+					if len(rank(inc, others[i])) != 10 {
+						b.Fatal("not ten causes")
+					}
+				}
+			}
+		})
 	}
 }

@@ -129,6 +129,33 @@ func openDB(ctx context.Context, path string) (*db, error) {
 	return &db{write: write, read: read, stmts: &stmtCache{m: make(map[string]*sql.Stmt)}}, nil
 }
 
+// writeCacheKiB is the page cache of the write connection, in KiB (SQLite's
+// default is 2,000). A transaction whose pages do not fit spills them to the
+// WAL before its commit, and may write them again; and a cache smaller than
+// the pages the correlate stage rewrites batch after batch (the members and
+// incidents of its open incidents) reads them back from the file on every
+// batch. An alert storm's batch rewrites hundreds of incidents with their
+// causes (BenchmarkConsumeEventsManyIncidentsConcurrentRCA).
+const writeCacheKiB = 16 << 10
+
+// migrated keeps the write connection's temporary files in memory, once
+// the migrations have run. A statement that writes several rows (the
+// multi-row upserts of a batch) keeps a journal of the pages it changed,
+// to undo itself alone if it fails; past 64 KiB SQLite spills that
+// journal to a temporary file, and a batch of incidents whose causes run
+// to kilobytes each passes that, so every batch wrote and read a
+// temporary file (a fifth of the bytes the correlate stage wrote,
+// BenchmarkConsumeEventsLargeIncidentsConcurrentRCA; a third in an alert
+// storm). In memory, such a journal is at most the pages of one batch.
+// It is not set for the migrations, which may sort a large table to
+// build an index: SQLite's sorter then keeps all of it in memory.
+func (d *db) migrated(ctx context.Context) error {
+	if _, err := d.write.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
+		return fmt.Errorf("keep temporary files in memory: %w", err)
+	}
+	return nil
+}
+
 // dsn returns the driver's name for the file at the absolute path abs with
 // the connection settings. Every connection gets busy_timeout, foreign_keys
 // and synchronous=FULL (per-connection settings); the write connection sets
@@ -144,6 +171,7 @@ func dsn(abs string, readOnly bool) string {
 		q.Set("_query_only", "1")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writeCacheKiB))
 		q.Set("_txlock", "immediate")
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}

@@ -59,6 +59,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite %s: %w", path, err), db.Close())
 	}
+	if err := db.migrated(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite %s: %w", path, err), db.Close())
+	}
 	return &Store{Store: s}, nil
 }
 

@@ -122,7 +122,7 @@ type incidentWrite struct {
 	// replace lists the incidents whose stored members are deleted before
 	// the members are written.
 	replace []string
-	// buf is reused to encode members.
+	// buf is reused to encode causes and members.
 	buf []byte
 }
 
@@ -146,7 +146,10 @@ func (w *incidentWrite) add(ch *store.IncidentChange) error {
 	if ch.KeepCauses {
 		a.add(keptCauses)
 	} else {
-		a.json(inc.Causes)
+		var err error
+		w.buf, err = appendCauses(w.buf[:0], inc.Causes)
+		a.keep(err)
+		a.add(string(w.buf))
 	}
 	w.incidents = a.list
 	if a.err != nil {
