@@ -110,31 +110,28 @@ func (g *Graph) place(host, service string, now time.Time) {
 // (Options.Placed) and those its spans named (the host resource
 // attribute) in the windows kept.
 func (g *Graph) Hosts(service string) []string {
-	horizon := g.horizon()
-	var learnt []string
-	g.mu.Lock()
-	for k, at := range g.placed {
-		if k.service == service && !at.Before(horizon) {
-			learnt = append(learnt, k.host)
-		}
-	}
-	g.mu.Unlock()
-	return merge(slices.Clone(g.decl.hosts[service]), learnt)
+	return merge(slices.Clone(g.decl.hosts[service]), g.learnt(func(k placeKey) (string, bool) { return k.host, k.service == service }))
 }
 
 // Services returns the services that run on host, sorted, by the same
 // rules as Hosts.
 func (g *Graph) Services(host string) []string {
+	return merge(slices.Clone(g.decl.onHost[host]), g.learnt(func(k placeKey) (string, bool) { return k.service, k.host == host }))
+}
+
+// learnt returns pick's name of every placement learnt in the windows
+// kept that pick accepts.
+func (g *Graph) learnt(pick func(placeKey) (string, bool)) []string {
 	horizon := g.horizon()
-	var learnt []string
+	var out []string
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	for k, at := range g.placed {
-		if k.host == host && !at.Before(horizon) {
-			learnt = append(learnt, k.service)
+		if name, ok := pick(k); ok && !at.Before(horizon) {
+			out = append(out, name)
 		}
 	}
-	g.mu.Unlock()
-	return merge(slices.Clone(g.decl.onHost[host]), learnt)
+	return out
 }
 
 // Placements returns every placement, declared or seen in the windows
