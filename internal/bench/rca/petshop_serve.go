@@ -39,9 +39,10 @@ type petshopServeOptions struct {
 	// noMetricLabel sends the alert without the symptom metric's name:
 	// the comparison then reads every series of the services.
 	noMetricLabel bool
-	// alertAtOnset has the alert received at the symptom's timestamp,
-	// not when the row holding it is delivered (petshopAlertReceived).
-	alertAtOnset bool
+	// alertAtDelivery has the alert received when the row holding the
+	// symptom's timestamp is delivered (petshopAlertReceived), not at the
+	// timestamp itself.
+	alertAtDelivery bool
 	// severity is the alert's; zero means osprey.SeverityCritical.
 	severity osprey.Severity
 }
@@ -291,9 +292,9 @@ func servePetShopIssue(ctx context.Context, scDir string, is *PetShopIssue, refs
 	if onset.IsZero() {
 		onset = now // no timestamp: alerted when the first row arrives
 	}
-	recv := petshopAlertReceived(t.Times, step, onset)
-	if so.alertAtOnset {
-		recv = onset
+	recv := onset
+	if so.alertAtDelivery {
+		recv = petshopAlertReceived(t.Times, step, onset)
 	}
 	alerted := false
 	send := func() error {

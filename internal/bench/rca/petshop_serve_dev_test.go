@@ -56,7 +56,7 @@ func TestPetShopServeDev(t *testing.T) {
 		}{
 			{"pool-all", petshopServeOptions{poolAll: true}, nil},
 			{"no-metric-label", petshopServeOptions{noMetricLabel: true}, nil},
-			{"alert-at-onset", petshopServeOptions{alertAtOnset: true}, nil},
+			{"alert-at-delivery", petshopServeOptions{alertAtDelivery: true}, nil},
 			{"warning", petshopServeOptions{severity: osprey.SeverityWarning}, nil},
 			{"info", petshopServeOptions{severity: osprey.SeverityInfo}, nil},
 			{"stay-excess", petshopServeOptions{}, cfgWith(func(c *rca.Config) { c.StayOwn = false })},
