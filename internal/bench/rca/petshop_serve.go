@@ -60,6 +60,15 @@ type PetShopServeStats struct {
 	NoIncident int
 }
 
+// Add adds o's counts to s.
+func (s *PetShopServeStats) Add(o PetShopServeStats) {
+	s.Samples += o.Samples
+	s.Rejected += o.Rejected
+	s.Computations += o.Computations
+	s.Evidence += o.Evidence
+	s.NoIncident += o.NoIncident
+}
+
 // ReplayPetShopServe ranks every issue of a scenario through the
 // production stages as osprey serve wires them, each issue in a fresh
 // metric store on its own virtual clock (docs/rca.md, "Session 9: PetShop

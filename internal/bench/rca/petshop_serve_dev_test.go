@@ -82,11 +82,7 @@ func TestPetShopServeDev(t *testing.T) {
 					t.Logf("  %s %d. %s", c.ID, k+1, cs.Explanation)
 				}
 			}
-			st.Samples += s.Samples
-			st.Rejected += s.Rejected
-			st.Computations += s.Computations
-			st.Evidence += s.Evidence
-			st.NoIncident += s.NoIncident
+			st.Add(s)
 		}
 		for _, c := range all {
 			if len(c.Ranking) == 0 {
