@@ -45,6 +45,11 @@ type petshopServeOptions struct {
 	alertAtDelivery bool
 	// severity is the alert's; zero means osprey.SeverityCritical.
 	severity osprey.Severity
+	// historyHops, above 1, lets the comparison read the services up to
+	// that many calls away from the incident's (production reads one):
+	// the history is given the call graph with a call added from every
+	// service to each one it reaches in that many calls (reachGraph).
+	historyHops int
 }
 
 // PetShopServeStats counts what the serve path stored and computed over a
@@ -261,12 +266,16 @@ func servePetShopIssue(ctx context.Context, scDir string, is *PetShopIssue, refs
 	graph := topology.New(topology.Options{Now: clock, Declared: declared})
 	incidents := &incidentLog{last: map[string]*snapshot{}}
 	base := rca.IncidentRanker{Graph: graph.RankGraph, Config: rankCfg}
+	histGraph := graph.RankGraph
+	if so.historyHops > 1 {
+		histGraph = func() *rca.Graph { return reachGraph(graph.RankGraph(), so.historyHops) }
+	}
 	var hist *rca.HistoryEvidence
 	var rerank func(context.Context, string) error
 	if hc := cfg.RCA.History; hc.Enabled {
 		hist, err = rca.NewHistoryEvidence(rca.HistoryOptions{
 			History:    rca.TSDBHistory{Queryable: ms},
-			Graph:      graph.RankGraph,
+			Graph:      histGraph,
 			Lookback:   hc.Lookback,
 			Lead:       hc.Lead,
 			CoarseStep: hc.CoarseStep,
@@ -417,4 +426,30 @@ func petshopAlertReceived(times []time.Time, step time.Duration, onset time.Time
 		}
 	}
 	return onset
+}
+
+// reachGraph returns g with a call of weight 1 added from every service to
+// each service it reaches in at most hops calls (petshopServeOptions.
+// historyHops).
+func reachGraph(g *rca.Graph, hops int) *rca.Graph {
+	out := rca.NewGraph()
+	for _, s := range g.Services() {
+		out.AddService(s)
+		seen := map[string]bool{s: true}
+		front := []string{s}
+		for h := 0; h < hops; h++ {
+			var next []string
+			for _, a := range front {
+				for _, b := range g.Callees(a) {
+					if !seen[b] {
+						seen[b] = true
+						next = append(next, b)
+						out.AddCall(s, b, 1)
+					}
+				}
+			}
+			front = next
+		}
+	}
+	return out
 }

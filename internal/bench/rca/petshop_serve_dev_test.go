@@ -60,6 +60,9 @@ func TestPetShopServeDev(t *testing.T) {
 			{"warning", petshopServeOptions{severity: osprey.SeverityWarning}, nil},
 			{"info", petshopServeOptions{severity: osprey.SeverityInfo}, nil},
 			{"stay-excess", petshopServeOptions{}, cfgWith(func(c *rca.Config) { c.StayOwn = false })},
+			{"history-2-hops", petshopServeOptions{historyHops: 2}, nil},
+			{"history-3-hops", petshopServeOptions{historyHops: 3}, nil},
+			{"history-3-hops-info", petshopServeOptions{historyHops: 3, severity: osprey.SeverityInfo}, nil},
 		} {
 			variants = append(variants, x)
 		}
