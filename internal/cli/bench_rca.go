@@ -41,14 +41,18 @@ the corpus (rca.Reference: the normal periods do not reach the issues, so the
 streaming detector would not be warm for them); without any normal period,
 with the issue's first row.
 
---path (nezha only) says how a fault's ranking is computed. harness (the
-default) ranks the evidence the bench builds for the fault's window. serve
-replays the day through the production stages as serve wires them (metric,
-log and trace detectors, the call graph, the correlator with the incident
-ranker) on a virtual clock and scores the causes of the incident serve opened
-for the fault (docs/rca.md, "The serve path"). The serve path wires its
+--path says how a fault's ranking is computed. harness (the default) ranks
+the evidence the bench builds for the fault's window. serve replays the data
+through the production stages as serve wires them on a virtual clock and
+scores the causes of the incident serve opened (docs/rca.md, "The serve
+path"): for nezha the day through the metric, log and trace detectors, the
+call graph and the correlator with the incident ranker; for petshop each
+issue in a fresh metric store (its normal period shifted to end just before
+the issue), graph.csv as declared calls, the symptom as one alert to the
+correlator, and the ranker's comparison with the normal period (rca.history)
+(docs/rca.md, "Session 9: PetShop through serve"). The serve path wires its
 stages from config.Default(), or from --config FILE (an osprey serve
-configuration: its detect, logs and correlate sections apply), so a
+configuration: its detect, logs, correlate and rca sections apply), so a
 configuration can be replayed before it is deployed.
 
 A DIR without an unpacked corpus but with corpus archives (*.tar.xz, *.tar.gz,
@@ -89,10 +93,7 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 			case "nezha":
 				cases, err = runBenchNezha(ctx, stdout, stderr, dir, path, cfg, explain)
 			case "petshop":
-				if path != benchrca.PathHarness {
-					return usageError{fmt.Errorf("--path %s applies to nezha only (petshop has metrics only, no stream to replay through the stages)", path)}
-				}
-				cases, err = runBenchPetShop(stdout, stderr, dir, explain)
+				cases, err = runBenchPetShop(ctx, stdout, stderr, dir, path, cfg, explain)
 			default:
 				return usageError{fmt.Errorf("--dataset must be nezha or petshop, not %q", dataset)}
 			}
@@ -112,7 +113,7 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 	cmd.Flags().StringVar(&dataset, "dataset", "nezha", "corpus layout: nezha or petshop")
 	cmd.Flags().StringVar(&dir, "data", "", "unpacked corpus folder")
 	cmd.Flags().StringVar(&out, "out", "", "write the rankings to this JSON file")
-	cmd.Flags().StringVar(&path, "path", benchrca.PathHarness, "how nezha faults are ranked: harness (the bench's evidence) or serve (the production stages' incidents)")
+	cmd.Flags().StringVar(&path, "path", benchrca.PathHarness, "how faults are ranked: harness (the bench's evidence) or serve (the production stages' incidents)")
 	cmd.Flags().StringVar(&cfgPath, "config", "", "with --path serve: wire the stages from this osprey serve configuration file instead of the defaults")
 	cmd.Flags().IntVar(&explain, "explain", 0, "print the explanations of the first N candidates of every case")
 	return cmd
@@ -267,7 +268,7 @@ var petshopBaseline = map[string][2]float64{
 	"high_traffic latency":     {0.571, 0.786},
 }
 
-func runBenchPetShop(stdout, stderr io.Writer, dir string, explain int) ([]benchrca.Case, error) {
+func runBenchPetShop(ctx context.Context, stdout, stderr io.Writer, dir, path string, cfg *config.Config, explain int) ([]benchrca.Case, error) {
 	scs, err := benchrca.FindPetShop(dir)
 	if err != nil {
 		return nil, err
@@ -280,10 +281,21 @@ func runBenchPetShop(stdout, stderr io.Writer, dir string, explain int) ([]bench
 	var cases []benchrca.Case
 	var cold, borrowed []string
 	normals := benchrca.PetShopNormals(scs)
+	var serve benchrca.PetShopServeStats
 	for i := range scs {
 		sc := &scs[i]
-		r := benchrca.ReplayPetShop(sc, normals, rca.DefaultConfig())
-		bar.Add(int64(len(sc.Issues)))
+		var r *benchrca.ScenarioResult
+		if path == benchrca.PathServe {
+			var st benchrca.PetShopServeStats
+			r, st, err = benchrca.ReplayPetShopServe(ctx, sc, normals, benchrca.Options{Config: cfg, Progress: func(n int) { bar.Add(int64(n)) }})
+			if err != nil {
+				return nil, err
+			}
+			serve.Add(st)
+		} else {
+			r = benchrca.ReplayPetShop(sc, normals, rca.DefaultConfig())
+			bar.Add(int64(len(sc.Issues)))
+		}
 		switch {
 		case !r.Warm:
 			cold = append(cold, sc.Name)
@@ -331,7 +343,15 @@ func runBenchPetShop(stdout, stderr io.Writer, dir string, explain int) ([]bench
 		fmt.Fprintf(stdout, "no normal period of its own (compared with the other scenarios'): %s\n", strings.Join(borrowed, ", "))
 	}
 	if len(cold) > 0 {
-		fmt.Fprintf(stdout, "no normal period (degraded to change against each issue's first row): %s\n", strings.Join(cold, ", "))
+		what := "degraded to change against each issue's first row"
+		if path == benchrca.PathServe {
+			what = "ranked on the alert alone"
+		}
+		fmt.Fprintf(stdout, "no normal period (%s): %s\n", what, strings.Join(cold, ", "))
+	}
+	if path == benchrca.PathServe {
+		fmt.Fprintf(stdout, "path: serve (causes of the incident the symptom's alert opened, final snapshot): %d samples stored (%d rejected), %d comparisons computed, %d evidence, %d issues without an incident\n",
+			serve.Samples, serve.Rejected, serve.Computations, serve.Evidence, serve.NoIncident)
 	}
 	return cases, printScoreTable(stdout, cases, "target")
 }

@@ -383,6 +383,28 @@ func (h *HistoryEvidence) loop() {
 	}
 }
 
+// RunPending does in the calling goroutine what the worker would do at
+// the clock's current time (Now): it queues the incidents due for a
+// refresh, then computes every queued incident, calling Rerank when its
+// evidence changed, and returns how many computations ran. It is for
+// drivers of a virtual clock that do not Start the worker and must have
+// the comparison and its rerank done before they advance the clock
+// (osprey bench rca --path serve, tests); with the worker started the two
+// would take turns at the queue in no set order.
+func (h *HistoryEvidence) RunPending(ctx context.Context) int {
+	h.refresh()
+	n := 0
+	for {
+		select {
+		case id := <-h.queue:
+			h.run(ctx, id)
+			n++
+		default:
+			return n
+		}
+	}
+}
+
 // refresh queues the incidents whose series may have brought new samples
 // to compare since their last computation.
 func (h *HistoryEvidence) refresh() {

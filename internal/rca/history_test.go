@@ -397,3 +397,36 @@ func BenchmarkHistoryCompute(b *testing.B) {
 		}
 	}
 }
+
+// TestHistoryEvidenceRunPending drives the history on a virtual clock
+// without its worker: RunPending computes what Evidence queued, then at
+// each later clock time the refreshes due, each with its rerank, and
+// nothing once the compared range has passed.
+func TestHistoryEvidenceRunPending(t *testing.T) {
+	ms := testStore(t)
+	clock := histOnset.Add(-time.Minute) // the deviating samples are still to come
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	set := func(t time.Time) { mu.Lock(); clock = t; mu.Unlock() }
+	h, rr := newTestHistory(t, ms, HistoryOptions{Now: now})
+	inc := testIncident()
+	ctx := context.Background()
+	if n := h.RunPending(ctx); n != 0 {
+		t.Fatalf("%d computations before any ranking", n)
+	}
+	h.Evidence(inc)
+	if n := h.RunPending(ctx); n != 1 || len(rr.calls()) != 0 || h.Evidence(inc) != nil {
+		t.Fatalf("before the jump: %d computations, evidence %v, reranks %v; want 1, none, none", n, h.Evidence(inc), rr.calls())
+	}
+	if n := h.RunPending(ctx); n != 0 {
+		t.Fatalf("%d computations with nothing due", n)
+	}
+	set(histOnset) // a Refresh later: the jump is stored
+	if n := h.RunPending(ctx); n != 1 || len(rr.calls()) != 1 || len(h.Evidence(inc)) != 1 {
+		t.Fatalf("after the jump: %d computations, evidence %v, reranks %v; want 1, one, one", n, h.Evidence(inc), rr.calls())
+	}
+	set(histOnset.Add(2 * time.Hour))
+	if n := h.RunPending(ctx); n != 0 {
+		t.Errorf("%d computations past the compared range", n)
+	}
+}
