@@ -245,6 +245,22 @@ func TestHistoryEvidenceSymptomMetricAndNeighbours(t *testing.T) {
 	if !services["payment"] || !services["frontend"] {
 		t.Errorf("evidence of %v, want payment (a callee) and frontend", services)
 	}
+	// An alert of an entry point two calls above payment: payment's
+	// series are read too (historyHops).
+	g.AddCall("edge", "frontend", 1)
+	inc = &osprey.Incident{ID: "inc-3", Status: osprey.IncidentOpen, Members: []osprey.Member{
+		{Kind: osprey.MemberEvent, Name: "EdgeSlow", Severity: osprey.SeverityWarning, FirstSeen: histOnset.Add(4 * time.Minute),
+			Labels: osprey.Labels{"service": "edge"}},
+	}}
+	h.Evidence(inc)
+	runQueued(h)
+	services = map[string]bool{}
+	for _, e := range h.Evidence(inc) {
+		services[e.Service] = true
+	}
+	if !services["payment"] {
+		t.Errorf("evidence of %v, want payment (two calls from edge)", services)
+	}
 }
 
 func TestHistoryEvidenceCap(t *testing.T) {

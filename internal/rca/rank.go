@@ -156,6 +156,38 @@ type Config struct {
 	// weigh both alike, as does evidence without any Own: the walk then
 	// reads the strengths, as before. docs/rca.md measures it.
 	Symptom float64
+	// SymptomAlerts weighs alerts (KindAlert) by Symptom in a service's
+	// strength when the ranked evidence holds anything else (anomalies,
+	// changes, comparisons): an alert says where users see a problem, the
+	// rest where something changed (Config.alertWeight).
+	SymptomAlerts bool
+}
+
+// alertWeight returns what an alert's score counts for in a service's
+// strength: Symptom (Config.SymptomAlerts) when evidence holds evidence
+// of another kind than alerts and none of it is Own (with Own evidence,
+// Symptom already weighs alerts with the rest of the non-own evidence),
+// else 1. Alerts are written on symptoms —
+// what users see: latency, errors, saturation of an entry point — while
+// the detectors and the comparison with the normal period name where
+// something changed; an alert of the service users call would otherwise
+// outweigh its callees' anomalies, since a critical alert scores 1
+// (docs/rca.md, "Session 9: alerts are symptoms").
+func (c Config) alertWeight(evidence []Evidence) float64 {
+	if !c.SymptomAlerts {
+		return 1
+	}
+	other := false
+	for i := range evidence {
+		if evidence[i].Own && evidence[i].Score >= c.MinScore {
+			return 1 // Symptom weighs every non-own piece already
+		}
+		other = other || evidence[i].Kind != KindAlert && evidence[i].Score >= c.MinScore
+	}
+	if other {
+		return c.symptom()
+	}
+	return 1
 }
 
 // symptom returns Config.Symptom, 1 outside (0, 1).
@@ -169,7 +201,7 @@ func (c Config) symptom() float64 {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100,
-		StayOwn: true, Joint: true, OwnExplains: true, Symptom: 0.25}
+		StayOwn: true, Joint: true, OwnExplains: true, Symptom: 0.25, SymptomAlerts: true}
 }
 
 // node is the ranker's summary of one service.
@@ -205,6 +237,9 @@ type node struct {
 	// its changes. Its own slowness is not in it: a failing callee can
 	// lengthen a caller's self time (retries, error handling).
 	ownUnexplained float64
+	// alertWeight is what its alerts counted for in strength
+	// (Config.alertWeight), 1 when it has none or they count in full.
+	alertWeight float64
 	// explainedBy is the anomalous callee whose own evidence explains
 	// the rest of this service's (Config.OwnExplains), or "".
 	explainedBy string
@@ -224,7 +259,7 @@ func rank(g *Graph, evidence []Evidence, cfg Config, owned bool) []osprey.Cause 
 	if g == nil {
 		g = NewGraph()
 	}
-	nodes := summarise(evidence, cfg.MinScore, owned)
+	nodes := summarise(evidence, cfg.MinScore, owned, cfg.alertWeight(evidence))
 	if len(nodes) == 0 {
 		return nil
 	}
@@ -277,7 +312,7 @@ func rank(g *Graph, evidence []Evidence, cfg Config, owned bool) []osprey.Cause 
 // its concurrent incidents (thousands), so the evidence is copied once,
 // into one slice (or, with owned, used in place), and each service's list
 // is a list of indices into it.
-func summarise(evidence []Evidence, minScore float64, owned bool) map[string]*node {
+func summarise(evidence []Evidence, minScore float64, owned bool, alertWeight float64) map[string]*node {
 	src := evidence
 	if !owned {
 		kept := 0
@@ -336,8 +371,14 @@ func summarise(evidence []Evidence, minScore float64, owned bool) map[string]*no
 		// Multiply in a fixed order (by kind): floating-point products
 		// depend on it.
 		miss := 1.0
+		n.alertWeight = 1
 		for i := range n.kinds {
-			miss *= 1 - n.kinds[i].Score
+			sc := n.kinds[i].Score
+			if n.kinds[i].Kind == KindAlert {
+				sc *= alertWeight
+				n.alertWeight = alertWeight
+			}
+			miss *= 1 - sc
 		}
 		n.strength = 1 - miss
 		n.own, n.ownOnset, n.ownUnexplained = ownStrength(src, n.all)
@@ -743,6 +784,10 @@ func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg 
 		b = strconv.AppendFloat(append(b, " at the start, walk score "...), n.walk, 'f', 3, 64)
 	} else {
 		b = strconv.AppendFloat(append(b, "; strength "...), n.strength, 'f', 2, 64)
+		if n.alertWeight < 1 {
+			b = strconv.AppendFloat(append(b, " (its alerts weighed "...), n.alertWeight, 'f', 2, 64)
+			b = append(b, " as symptoms)"...)
+		}
 		b = strconv.AppendFloat(append(b, ", walk score "...), n.walk, 'f', 3, 64)
 	}
 	return string(b)

@@ -464,3 +464,39 @@ func TestEvidenceIDsCapped(t *testing.T) {
 		t.Errorf("explanation does not count the rest: %s", causes[0].Explanation)
 	}
 }
+
+// An entry point's critical alert and its callee's metric anomaly: the
+// alert is where users see the problem, the anomaly where something
+// changed, and the callee ranks first (Config.SymptomAlerts). With alerts
+// only, they weigh as before.
+func TestAlertsWeighAsSymptoms(t *testing.T) {
+	g := NewGraph()
+	for _, c := range []string{"db", "cache", "search", "auth"} {
+		g.AddCall("frontend", c, 1)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ev := []Evidence{
+		{ID: "a1", Service: "frontend", Kind: KindAlert, Signal: "FrontendLatency", Score: 1, Onset: at},
+		{ID: "m1", Service: "db", Kind: KindMetric, Signal: "query_seconds", Score: 0.8, Onset: at.Add(-time.Minute)},
+	}
+	names := func(cs []osprey.Cause) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	cfg := DefaultConfig()
+	if got := names(Rank(g, ev, cfg)); !slices.Equal(got, []string{"db", "frontend"}) {
+		t.Errorf("with SymptomAlerts: %v, want db first", got)
+	}
+	cfg.SymptomAlerts = false
+	if got := names(Rank(g, ev, cfg)); !slices.Equal(got, []string{"frontend", "db"}) {
+		t.Errorf("without SymptomAlerts: %v, want frontend first (the check that the test can fail)", got)
+	}
+	// Alerts only: weighed alike, as before.
+	alerts := []Evidence{ev[0], {ID: "a2", Service: "db", Kind: KindAlert, Signal: "DBSlow", Score: 0.6, Onset: at}}
+	if got := names(Rank(g, alerts, DefaultConfig())); !slices.Equal(got, names(Rank(g, alerts, cfg))) {
+		t.Errorf("alerts only: %v with SymptomAlerts, %v without", got, names(Rank(g, alerts, cfg)))
+	}
+}
