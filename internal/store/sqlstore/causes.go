@@ -80,12 +80,17 @@ func appendMarshalFloat(b []byte, f float64) ([]byte, error) {
 // appendMarshalString appends s as json.Marshal writes a string: with <, >
 // and & escaped for HTML, as are U+2028 and U+2029, and invalid UTF-8 as
 // U+FFFD.
-func appendMarshalString(b []byte, s string) []byte {
+func appendMarshalString(b []byte, s string) []byte { return appendString(b, s, true) }
+
+// appendString appends s as a JSON string, invalid UTF-8 as U+FFFD, as
+// encoding/json does; with html, also <, >, &, U+2028 and U+2029 escaped,
+// as json.Marshal does.
+func appendString(b []byte, s string, html bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if c >= 0x20 && c != '"' && c != '\\' && (!html || c != '<' && c != '>' && c != '&') {
 				i++
 				continue
 			}
@@ -118,7 +123,7 @@ func appendMarshalString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		if r == '\u2028' || r == '\u2029' {
+		if html && (r == '\u2028' || r == '\u2029') {
 			b = append(b, s[start:i]...)
 			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 			i += size
