@@ -63,6 +63,7 @@ func TestPetShopServeDev(t *testing.T) {
 			{"history-2-hops", petshopServeOptions{historyHops: 2}, nil},
 			{"history-3-hops", petshopServeOptions{historyHops: 3}, nil},
 			{"history-3-hops-info", petshopServeOptions{historyHops: 3, severity: osprey.SeverityInfo}, nil},
+			{"prior-issues", petshopServeOptions{prior: true}, nil},
 		} {
 			variants = append(variants, x)
 		}
