@@ -51,18 +51,7 @@ type otlpStage struct {
 // placements (the topology section) and subscribes it to bus.Spans (group
 // "topology"), so it runs before the bus starts.
 func buildTopology(cfg config.TopologyConfig, b bus.Bus, reg prometheus.Registerer, now func() time.Time) (*topology.Graph, error) {
-	opts := topology.Options{Now: now}
-	for _, d := range cfg.Dependencies {
-		for _, callee := range d.Callees {
-			opts.Declared = append(opts.Declared, topology.EdgeKey{Caller: d.Caller, Callee: callee})
-		}
-	}
-	for _, p := range cfg.Placement {
-		for _, s := range p.Services {
-			opts.Placed = append(opts.Placed, topology.Placement{Host: p.Host, Service: s, Declared: true})
-		}
-	}
-	graph := topology.New(opts)
+	graph := topology.New(topology.FromConfig(cfg, now))
 	if err := graph.Register(reg); err != nil {
 		return nil, fmt.Errorf("register topology metrics: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/osprey-aiops/osprey/internal/rca"
 	"github.com/osprey-aiops/osprey/internal/remediate"
 	"github.com/osprey-aiops/osprey/internal/store"
+	"github.com/osprey-aiops/osprey/internal/topology"
 )
 
 // Stage names, as the report's timings name them.
@@ -208,7 +209,14 @@ func newPipeline(cfg config.Config, st store.Store, log *slog.Logger, sequential
 		return nil, err
 	}
 	opts.Store = p.st
-	opts.Causes = cfg.RCA.Concurrent.Ranker(rca.IncidentRanker{Config: rca.DefaultConfig()})
+	ranker := rca.IncidentRanker{Config: rca.DefaultConfig()}
+	if t := cfg.Topology; len(t.Dependencies)+len(t.Placement) > 0 {
+		// No spans are replayed: the call graph is what the
+		// configuration declares.
+		graph := topology.New(topology.FromConfig(t, now))
+		opts.Topology, ranker.Graph = graph, graph.RankGraph
+	}
+	opts.Causes = cfg.RCA.Concurrent.Ranker(ranker)
 	opts.Out = osprey.IncidentConsumerFunc(func(ctx context.Context, batch []osprey.Incident) error {
 		p.rec.incidents(batch)
 		p.backTimes.enter(StageRemediate)

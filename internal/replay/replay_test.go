@@ -518,3 +518,36 @@ func TestCorrelateSettingsApply(t *testing.T) {
 		}
 	}
 }
+
+// The configuration's declared calls and placements group the replayed
+// alerts as in serve: a host's disk alert, the database on it and its
+// caller are one incident, without them three.
+func TestDeclaredTopologyApplies(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alerts.jsonl")
+	at := func(m int) string { return t0.Add(time.Duration(m) * time.Minute).Format(time.RFC3339) }
+	lines := strings.Join([]string{
+		`{"name":"DiskFull","labels":{"host":"db-1"},"severity":"critical","startsAt":"` + at(0) + `"}`,
+		`{"name":"SlowQueries","labels":{"service":"postgres"},"severity":"warning","startsAt":"` + at(1) + `"}`,
+		`{"name":"CheckoutErrors","labels":{"service":"checkout"},"severity":"warning","startsAt":"` + at(2) + `"}`,
+	}, "\n") + "\n"
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	declared := config.Default()
+	declared.Topology = config.TopologyConfig{
+		Dependencies: []config.DependencyConfig{{Caller: "checkout", Callees: []string{"postgres"}}},
+		Placement:    []config.PlacementConfig{{Host: "db-1", Services: []string{"postgres"}}},
+	}
+	rep := run(t, []Source{EventsSource{Path: path}}, NamedConfig{Name: "plain", Config: config.Default()}, NamedConfig{Name: "declared", Config: declared})
+	if n := rep.Results[0].Incidents.Total; n != 3 {
+		t.Errorf("without the topology section: %d incidents, want 3", n)
+	}
+	res := &rep.Results[1]
+	if res.Incidents.Total != 1 {
+		t.Fatalf("with it: %d incidents, want 1: %+v", res.Incidents.Total, res.Incidents.List)
+	}
+	if c := res.Incidents.List[0].Causes; len(c) == 0 || c[0].Name != "db-1" {
+		t.Errorf("causes %+v, want the host db-1 first", c)
+	}
+}

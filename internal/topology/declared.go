@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/osprey-aiops/osprey/internal/config"
 )
 
 // Placement says that a service runs on a host.
@@ -168,4 +170,21 @@ func (g *Graph) Placements() []Placement {
 // horizon is the start of the windows kept.
 func (g *Graph) horizon() time.Time {
 	return g.opts.Now().Add(-time.Duration(g.opts.Windows) * g.opts.Window)
+}
+
+// FromConfig returns the options for the calls and placements the
+// configuration's topology section declares, on the clock now.
+func FromConfig(c config.TopologyConfig, now func() time.Time) Options {
+	opts := Options{Now: now}
+	for _, d := range c.Dependencies {
+		for _, callee := range d.Callees {
+			opts.Declared = append(opts.Declared, EdgeKey{Caller: d.Caller, Callee: callee})
+		}
+	}
+	for _, p := range c.Placement {
+		for _, s := range p.Services {
+			opts.Placed = append(opts.Placed, Placement{Host: p.Host, Service: s, Declared: true})
+		}
+	}
+	return opts
 }
