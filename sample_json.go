@@ -79,7 +79,8 @@ func (v *sampleValue) UnmarshalJSON(b []byte) error {
 }
 
 // appendSampleValue appends f as encoding/json encodes a float64 when f is
-// finite (the same code), and as a quoted "NaN", "+Inf" or "-Inf" otherwise.
+// finite (AppendJSONFloat), and as a quoted "NaN", "+Inf" or "-Inf"
+// otherwise.
 func appendSampleValue(b []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
@@ -89,7 +90,13 @@ func appendSampleValue(b []byte, f float64) []byte {
 	case math.IsInf(f, -1):
 		return append(b, `"-Inf"`...)
 	}
-	// Like ES6 and encoding/json: %f between 1e-6 and 1e21, %e outside.
+	return AppendJSONFloat(b, f)
+}
+
+// AppendJSONFloat appends a finite f as encoding/json writes a float64,
+// the bytes of json.Marshal: like ES6, %f between 1e-6 and 1e21, %e
+// outside. Writers of JSON by hand on hot paths (the stores) use it.
+func AppendJSONFloat(b []byte, f float64) []byte {
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'

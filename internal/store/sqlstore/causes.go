@@ -56,25 +56,13 @@ func appendCauses(b []byte, causes []osprey.Cause) ([]byte, error) {
 // causeJSONFields are the osprey.Cause fields appendCauses writes.
 var causeJSONFields = []string{"Kind", "Name", "Score", "Explanation", "EvidenceIDs"}
 
-// appendMarshalFloat appends f as json.Marshal writes a float64: as
-// ECMAScript formats numbers, an exponent only below 1e-6 or from 1e21 on.
+// appendMarshalFloat appends f as json.Marshal writes a float64
+// (osprey.AppendJSONFloat), and fails on a value it cannot write.
 func appendMarshalFloat(b []byte, f float64) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return nil, fmt.Errorf("json: unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
 	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// e-09 is written e-9.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b, nil
+	return osprey.AppendJSONFloat(b, f), nil
 }
 
 // appendMarshalString appends s as json.Marshal writes a string: with <, >
