@@ -50,6 +50,11 @@ const (
 	MemberAnomaly MemberKind = "anomaly"
 )
 
+// IsChange reports whether a member (or a signal) of kind named name is a
+// change: an event named "deploy" (POST /api/v1/events with name deploy),
+// a service's own evidence whose effects can take minutes to show.
+func IsChange(kind MemberKind, name string) bool { return kind == MemberEvent && name == "deploy" }
+
 // IsTraceAnomaly reports whether a member (or a signal) of kind with labels
 // is a trace detect stage anomaly: a break or slowness of the service's own
 // spans (its LabelTraceSignal label), not something an alert carrying the

@@ -43,7 +43,7 @@ type BatchRanker interface {
 // idx, when not nil, indexes the incidents by opening and holds the
 // batch's ranking (BatchRanker) while it lasts.
 func (c *Correlator) rankCausesAmongLocked(cr ConcurrentRanker, inc *osprey.Incident, idx *openings) []osprey.Cause {
-	concurrent := afterSpread(inc, c.concurrentLocked(inc, idx), c.window/2)
+	concurrent := whileSpreading(inc, c.concurrentLocked(inc, idx), c.window/2)
 	if idx == nil {
 		return cr.RankCausesAmong(inc, concurrent)
 	}
@@ -54,6 +54,72 @@ func (c *Correlator) rankCausesAmongLocked(cr ConcurrentRanker, inc *osprey.Inci
 		}
 	}
 	return idx.rank(inc, concurrent)
+}
+
+// whileSpreading returns the concurrent incidents as evidence for the ranking
+// of inc, by the rule that ends a call-graph join (neighbourIncident: an
+// incident that gained no member for half the window, settle, has stopped
+// spreading):
+//
+//   - without their members that first fired more than settle after inc's
+//     latest onset (latestOnset). Concurrent incidents are those opened
+//     within the window of inc's opening, so an incident opened four
+//     minutes after inc by the next, unrelated fault counted with all its
+//     members, and its root cause's break ranked first in inc as well. An
+//     anomaly that begins that long after inc stopped gaining members is
+//     neither its cause nor its symptom but a new problem, ranked in its
+//     own incident (docs/rca.md, "Session 9: a recovered service's new
+//     wave");
+//   - without the incidents that had stopped spreading settle before inc
+//     opened: the mirror case, the previous fault's incident, whose cause
+//     ranked first in the next fault's incident opened within the window
+//     after it (docs/rca.md, "Session 9: an earlier incident that stopped
+//     spreading"). A cause still failing is still a candidate when its
+//     incident gained a member within settle before inc opened, and an
+//     incident holding a change (a deploy event) stays one however long
+//     ago it stopped spreading: a bad deploy's errors can take minutes to
+//     show (caches warming, traffic shifting to the new version).
+//
+// One that begins while inc still spreads, or before it, is evidence as
+// before. The incidents are copied only when a member is left out;
+// concurrent itself is not modified.
+func whileSpreading(inc *osprey.Incident, concurrent []*osprey.Incident, settle time.Duration) []*osprey.Incident {
+	cut := latestOnset(inc).Add(settle)
+	late := func(m osprey.Member) bool { return m.FirstSeen.After(cut) }
+	stopped := inc.OpenedAt.Add(-settle)
+	isChange := func(m osprey.Member) bool { return osprey.IsChange(m.Kind, m.Name) }
+	var out []*osprey.Incident // nil until an incident is changed or left out
+	for i, o := range concurrent {
+		leftOut := latestOnset(o).Before(stopped) && !slices.ContainsFunc(o.Members, isChange)
+		if !leftOut && !slices.ContainsFunc(o.Members, late) {
+			if out != nil {
+				out = append(out, o)
+			}
+			continue
+		}
+		if out == nil {
+			out = append(make([]*osprey.Incident, 0, len(concurrent)), concurrent[:i]...)
+		}
+		if leftOut {
+			continue
+		}
+		kept := make([]osprey.Member, 0, len(o.Members))
+		for _, m := range o.Members {
+			if !late(m) {
+				kept = append(kept, m)
+			}
+		}
+		if len(kept) == 0 {
+			continue
+		}
+		cp := *o
+		cp.Members = kept
+		out = append(out, &cp)
+	}
+	if out == nil {
+		return concurrent
+	}
+	return out
 }
 
 // concurrentWith reports whether a and b opened within window of each

@@ -41,7 +41,7 @@ func HostNode(host string) string { return HostPrefix + host }
 // the member carries neither. An anomaly member's strength is its peak
 // score (Member.Score), any other member's (and an anomaly's stored
 // without one) its severity's score; its onset is when it was first seen;
-// an event named "deploy" is a change. A trace anomaly member and a change
+// an event named "deploy" is a change (osprey.IsChange). A trace anomaly member and a change
 // are the service's own (Evidence.Own).
 func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 	if serviceLabel == "" {
@@ -64,7 +64,7 @@ func FromMember(m *osprey.Member, serviceLabel string) (Evidence, bool) {
 		kind = KindLog
 	case m.Kind == osprey.MemberAnomaly:
 		kind = KindMetric
-	case m.Name == "deploy":
+	case osprey.IsChange(m.Kind, m.Name):
 		kind = KindChange
 	}
 	score := severityScore(m.Severity)

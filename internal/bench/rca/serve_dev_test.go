@@ -230,7 +230,7 @@ func stoppedBefore(o, inc *osprey.Incident) bool {
 	}
 	var last time.Time
 	for _, m := range o.Members {
-		if m.Kind == osprey.MemberEvent && m.Name == "deploy" {
+		if osprey.IsChange(m.Kind, m.Name) {
 			return false
 		}
 		if m.FirstSeen.After(last) {
