@@ -1,6 +1,9 @@
 package osprey
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // AnomalyKind says what kind of signal an anomaly was found in.
 type AnomalyKind string
@@ -71,6 +74,29 @@ const (
 	EvidenceEscalation = "escalation"
 	EvidenceEscalated  = "escalated"
 )
+
+// EvidenceLogTemplate is the Evidence.Detector of the entry a log anomaly
+// carries with its template's text (TemplateEvidence).
+const EvidenceLogTemplate = "log_template"
+
+// TemplateEvidence returns the entry naming log template id and its text.
+func TemplateEvidence(id, text string) Evidence {
+	return Evidence{Detector: EvidenceLogTemplate, Reason: "template " + id + ": " + text}
+}
+
+// TemplateText returns the text of the anomaly's log template from its
+// TemplateEvidence entry; false when it has none.
+func (a *Anomaly) TemplateText() (string, bool) {
+	for _, ev := range a.Evidence {
+		if ev.Detector != EvidenceLogTemplate {
+			continue
+		}
+		if text, ok := strings.CutPrefix(ev.Reason, "template "+a.TemplateID+": "); ok {
+			return text, true
+		}
+	}
+	return "", false
+}
 
 // Escalates reports whether the anomaly began with an escalation (it has
 // an EvidenceEscalation entry).

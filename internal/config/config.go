@@ -200,11 +200,10 @@ type CorrelateConfig struct {
 	// fleet where unrelated alerts start every minute it glues them
 	// together (docs/noise.md).
 	Burst time.Duration `yaml:"burst"`
-	// Similarity lets a signal with specific text (a log template's, an
-	// alert's summary or description) that neither its group, the call
-	// graph nor placement places join an incident holding a member whose
-	// text is at least this similar (Jaccard over words). Zero disables
-	// it.
+	// Similarity lets a log anomaly that neither its group, the call
+	// graph nor placement places join an incident holding a log anomaly
+	// whose template text is at least this similar (Jaccard over words).
+	// Zero disables it.
 	Similarity float64 `yaml:"similarity"`
 	// Inhibit lists inhibition rules: a firing signal that matches a
 	// rule's target is suppressed while one that matches its source fires

@@ -77,12 +77,12 @@ type Options struct {
 	// before it, unless the call graph knows both and they are more than
 	// two calls apart (state.burstIncident). Zero disables it.
 	Burst time.Duration
-	// Similarity, if positive, lets a new signal with specific text (a
-	// log template's, an alert's summary or description) that neither
-	// its group, the call graph nor placement places join an unresolved
-	// incident holding a member whose text is at least this similar
-	// (Jaccard over words, state.similarIncident), opened within Window
-	// and still spreading. Zero disables it.
+	// Similarity, if positive, lets a new log anomaly that neither its
+	// group, the call graph nor placement places join an unresolved
+	// incident holding a log anomaly whose template text is at least this
+	// similar (Jaccard over words, state.similarIncident), opened within
+	// Window and still spreading. Alerts are not compared (similar.go
+	// says why). Zero disables it.
 	Similarity float64
 	// Causes, if set, ranks root-cause candidates whenever a member joins
 	// an incident; the result is stored in Incident.Causes with an rca

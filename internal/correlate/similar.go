@@ -34,18 +34,16 @@ const (
 	maxIncidentTexts = 16
 )
 
-// anomalyText returns the words of a log anomaly's template text (from
-// the evidence naming the template) for similarity, nil for any other
+// anomalyText returns the words of a log anomaly's template text
+// (Anomaly.TemplateText) for similarity, nil for any other
 // anomaly or when it has too few. The values of its labels (its service,
 // host, source) are left out: they say where, not what.
 func anomalyText(a *osprey.Anomaly) []string {
 	if a.Kind != osprey.AnomalyLog {
 		return nil
 	}
-	for _, ev := range a.Evidence {
-		if _, text, ok := strings.Cut(ev.Reason, ": "); ok && strings.HasPrefix(ev.Reason, "template ") {
-			return words(text, a.Labels)
-		}
+	if text, ok := a.TemplateText(); ok {
+		return words(text, a.Labels)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ func (r *rig) logAnomaly(at time.Duration, service, templateID, text string) {
 	a := osprey.Anomaly{
 		ID: osprey.NewID(r.clock()), Kind: osprey.AnomalyLog, Labels: l, TemplateID: templateID, Score: 0.8,
 		Severity: osprey.SeverityWarning, StartsAt: r.clock(), Fingerprint: l.Fingerprint(),
-		Evidence: []osprey.Evidence{{Detector: "log_template", Reason: "template " + templateID + ": " + text}},
+		Evidence: []osprey.Evidence{osprey.TemplateEvidence(templateID, text)},
 	}
 	if err := r.c.ConsumeAnomalies(context.Background(), []osprey.Anomaly{a}); err != nil {
 		r.t.Fatal(err)

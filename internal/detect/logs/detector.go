@@ -64,7 +64,7 @@ const (
 	EvidenceNewTemplate = "log_new_template"
 	EvidenceRate        = "log_rate"
 	EvidenceErrors      = "log_errors"
-	EvidenceTemplate    = "log_template"
+	EvidenceTemplate    = osprey.EvidenceLogTemplate
 	EvidenceSample      = "log_sample"
 )
 
@@ -661,7 +661,7 @@ func (d *Detector) withTemplate(src, id string, ev []osprey.Evidence) []osprey.E
 	if !ok {
 		return slices.Clone(ev)
 	}
-	entry := osprey.Evidence{Detector: EvidenceTemplate, Reason: fmt.Sprintf("template %s: %s", id, t.Template)}
+	entry := osprey.TemplateEvidence(id, t.Template)
 	out := make([]osprey.Evidence, 0, len(ev)+1) // a copy: ev is shared with the trackers
 	for i, e := range ev {
 		if e.Detector == EvidenceTemplate {
