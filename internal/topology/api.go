@@ -173,17 +173,9 @@ func (g *Graph) Calls() []Call {
 	w := g.windowOf(now)
 	oldest := w - int64(g.opts.Retain/g.opts.Window)
 	out := make([]Call, 0, len(g.edges)+len(g.decl.sortedCalls))
-	type sum struct {
-		w float64
-		n int
-	}
-	var byCaller map[string]sum
+	var mean callerMeans
 	if len(g.decl.sortedCalls) > 0 {
-		byCaller = map[string]sum{}
-	}
-	learnt := func(k EdgeKey) bool {
-		e, ok := g.edges[k]
-		return ok && e.last >= oldest
+		mean = callerMeans{}
 	}
 	for k, e := range g.edges {
 		if e.last < oldest {
@@ -191,20 +183,13 @@ func (g *Graph) Calls() []Call {
 		}
 		c := Call{EdgeKey: k, Weight: e.decayed(w, g.opts.Windows)}
 		out = append(out, c)
-		if byCaller != nil {
-			s := byCaller[k.Caller]
-			byCaller[k.Caller] = sum{s.w + c.Weight, s.n + 1}
-		}
+		mean.add(k.Caller, c.Weight)
 	}
 	for _, k := range g.decl.sortedCalls {
-		if learnt(k) {
-			continue
+		if e, ok := g.edges[k]; ok && e.last >= oldest {
+			continue // learnt: weighs its requests
 		}
-		weight := 1.0
-		if s := byCaller[k.Caller]; s.n > 0 && s.w > 0 {
-			weight = s.w / float64(s.n)
-		}
-		out = append(out, Call{EdgeKey: k, Weight: weight})
+		out = append(out, Call{EdgeKey: k, Weight: mean.of(k.Caller)})
 	}
 	slices.SortFunc(out, func(a, b Call) int {
 		return byCallerCallee(a.EdgeKey, b.EdgeKey)
@@ -220,24 +205,39 @@ func (g *Graph) Calls() []Call {
 // reaches a host whose own signals explain its services'.
 func (g *Graph) RankGraph() *rca.Graph {
 	out := rca.NewGraph()
-	type sum struct {
-		w float64
-		n int
-	}
-	byCaller := map[string]sum{}
+	mean := callerMeans{}
 	for _, c := range g.Calls() {
 		out.AddCall(c.Caller, c.Callee, c.Weight)
-		s := byCaller[c.Caller]
-		byCaller[c.Caller] = sum{s.w + c.Weight, s.n + 1}
+		mean.add(c.Caller, c.Weight)
 	}
 	for _, p := range g.Placements() {
-		w := 1.0
-		if s := byCaller[p.Service]; s.n > 0 && s.w > 0 {
-			w = s.w / float64(s.n)
-		}
-		out.AddCall(p.Service, rca.HostNode(p.Host), w)
+		out.AddCall(p.Service, rca.HostNode(p.Host), mean.of(p.Service))
 	}
 	return out
+}
+
+// callerMeans sums each caller's call weights (nil sums nothing).
+type callerMeans map[string]struct {
+	w float64
+	n int
+}
+
+func (m callerMeans) add(caller string, w float64) {
+	if m != nil {
+		s := m[caller]
+		s.w, s.n = s.w+w, s.n+1
+		m[caller] = s
+	}
+}
+
+// of is what a call of caller the traffic does not weigh (a declared
+// call no span showed, a placement) weighs: the mean of its calls, 1 when
+// it has none.
+func (m callerMeans) of(caller string) float64 {
+	if s := m[caller]; s.n > 0 && s.w > 0 {
+		return s.w / float64(s.n)
+	}
+	return 1
 }
 
 // Neighbours returns the services that call service and those it calls,

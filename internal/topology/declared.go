@@ -183,7 +183,7 @@ func FromConfig(c config.TopologyConfig, now func() time.Time) Options {
 	}
 	for _, p := range c.Placement {
 		for _, s := range p.Services {
-			opts.Placed = append(opts.Placed, Placement{Host: p.Host, Service: s, Declared: true})
+			opts.Placed = append(opts.Placed, Placement{Host: p.Host, Service: s})
 		}
 	}
 	return opts

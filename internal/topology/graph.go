@@ -43,9 +43,10 @@ type Options struct {
 	// Neighbours, Edges and Calls whether or not spans show them.
 	Declared []EdgeKey
 	// Placed are the services configured to run on a host
-	// (topology.placement), besides those whose spans name their host
-	// (the host.name resource attribute): Hosts, Services, Placements.
-	// Learnt placements count towards MaxEdges separately from edges.
+	// (topology.placement; only Host and Service are read), besides those
+	// whose spans name their host (the host.name resource attribute):
+	// Hosts, Services, Placements. Learnt placements count towards
+	// MaxEdges separately from edges.
 	Placed []Placement
 	// Now is the clock; default time.Now.
 	Now func() time.Time
