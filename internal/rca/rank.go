@@ -159,35 +159,25 @@ type Config struct {
 	// SymptomAlerts weighs alerts (KindAlert) by Symptom in a service's
 	// strength when the ranked evidence holds anything else (anomalies,
 	// changes, comparisons): an alert says where users see a problem, the
-	// rest where something changed (Config.alertWeight).
+	// rest where something changed (Config.alertSymptom).
 	SymptomAlerts bool
 }
 
-// alertWeight returns what an alert's score counts for in a service's
-// strength: Symptom (Config.SymptomAlerts) when evidence holds evidence
-// of another kind than alerts and none of it is Own (with Own evidence,
-// Symptom already weighs alerts with the rest of the non-own evidence),
-// else 1. Alerts are written on symptoms —
-// what users see: latency, errors, saturation of an entry point — while
-// the detectors and the comparison with the normal period name where
+// alertSymptom returns what an alert's score counts for in a service's
+// strength when the ranked evidence holds evidence of another kind than
+// alerts and none of it is Own (summarise): Symptom with SymptomAlerts,
+// else 1. With Own evidence, Symptom already weighs alerts with the rest
+// of the non-own evidence. Alerts are written on symptoms — what users
+// see: latency, errors, saturation of an entry point — while the
+// detectors and the comparison with the normal period name where
 // something changed; an alert of the service users call would otherwise
 // outweigh its callees' anomalies, since a critical alert scores 1
 // (docs/rca.md, "Session 9: alerts are symptoms").
-func (c Config) alertWeight(evidence []Evidence) float64 {
+func (c Config) alertSymptom() float64 {
 	if !c.SymptomAlerts {
 		return 1
 	}
-	other := false
-	for i := range evidence {
-		if evidence[i].Own && evidence[i].Score >= c.MinScore {
-			return 1 // Symptom weighs every non-own piece already
-		}
-		other = other || evidence[i].Kind != KindAlert && evidence[i].Score >= c.MinScore
-	}
-	if other {
-		return c.symptom()
-	}
-	return 1
+	return c.symptom()
 }
 
 // symptom returns Config.Symptom, 1 outside (0, 1).
@@ -238,7 +228,7 @@ type node struct {
 	// lengthen a caller's self time (retries, error handling).
 	ownUnexplained float64
 	// alertWeight is what its alerts counted for in strength
-	// (Config.alertWeight), 1 when it has none or they count in full.
+	// (Config.alertSymptom), 1 when it has none or they count in full.
 	alertWeight float64
 	// explainedBy is the anomalous callee whose own evidence explains
 	// the rest of this service's (Config.OwnExplains), or "".
@@ -259,7 +249,7 @@ func rank(g *Graph, evidence []Evidence, cfg Config, owned bool) []osprey.Cause 
 	if g == nil {
 		g = NewGraph()
 	}
-	nodes := summarise(evidence, cfg.MinScore, owned, cfg.alertWeight(evidence))
+	nodes := summarise(evidence, cfg.MinScore, owned, cfg.alertSymptom())
 	if len(nodes) == 0 {
 		return nil
 	}
@@ -311,8 +301,10 @@ func rank(g *Graph, evidence []Evidence, cfg Config, owned bool) []osprey.Cause 
 // ranking runs on every join, over all its members' evidence and those of
 // its concurrent incidents (thousands), so the evidence is copied once,
 // into one slice (or, with owned, used in place), and each service's list
-// is a list of indices into it.
-func summarise(evidence []Evidence, minScore float64, owned bool, alertWeight float64) map[string]*node {
+// is a list of indices into it. An alert's score counts alertSymptom of
+// itself when the evidence ranked holds another kind and none is Own
+// (Config.alertSymptom).
+func summarise(evidence []Evidence, minScore float64, owned bool, alertSymptom float64) map[string]*node {
 	src := evidence
 	if !owned {
 		kept := 0
@@ -327,6 +319,7 @@ func summarise(evidence []Evidence, minScore float64, owned bool, alertWeight fl
 		src = make([]Evidence, 0, kept)
 	}
 	nodes := map[string]*node{}
+	anyOwn, anyOther := false, false
 	var last *node // evidence comes in runs of one service: look it up once
 	for i := range evidence {
 		e := &evidence[i]
@@ -356,6 +349,12 @@ func summarise(evidence []Evidence, minScore float64, owned bool, alertWeight fl
 		if e.Requests > n.requests {
 			n.requests, n.along = e.Requests, e.Along
 		}
+		anyOwn = anyOwn || e.Own
+		anyOther = anyOther || e.Kind != KindAlert
+	}
+	alertWeight := 1.0
+	if anyOther && !anyOwn {
+		alertWeight = alertSymptom
 	}
 	for _, n := range nodes {
 		n.src = src
