@@ -44,20 +44,7 @@ func TestConcurrentIncidentsRankedTogether(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	causesOf := func(service string) []string {
-		t.Helper()
-		for _, inc := range incidents(t, st) {
-			if inc.Labels.Get("service") == service {
-				var names []string
-				for _, cs := range inc.Causes {
-					names = append(names, cs.Name)
-				}
-				return names
-			}
-		}
-		t.Fatalf("no incident of %s", service)
-		return nil
-	}
+	causesOf := func(service string) []string { t.Helper(); return causeNamesOf(t, st, service) }
 	consume(ev{at: 0, name: "Slow", labels: osprey.Labels{"service": "seat"}, severity: osprey.SeverityWarning})
 	if got := causesOf("seat"); !slices.Equal(got, []string{"seat"}) {
 		t.Fatalf("seat's incident alone: causes %v", got)
@@ -391,4 +378,21 @@ func TestBatchRankingStoresWhatRankingOneAtATimeStores(t *testing.T) {
 	if rcaEntries <= len(svcs) {
 		t.Errorf("%d rankings changed over %d incidents: the test ranks too little to show anything", rcaEntries, len(svcs))
 	}
+}
+
+// causeNamesOf returns the names of the causes of the stored incident
+// labelled with service.
+func causeNamesOf(t *testing.T, st store.Store, service string) []string {
+	t.Helper()
+	for _, inc := range incidents(t, st) {
+		if inc.Labels.Get("service") == service {
+			var names []string
+			for _, cs := range inc.Causes {
+				names = append(names, cs.Name)
+			}
+			return names
+		}
+	}
+	t.Fatalf("no incident of %s", service)
+	return nil
 }

@@ -92,20 +92,7 @@ func TestConcurrentEvidenceAfterTheIncidentStoppedSpreading(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	causesOf := func(service string) []string {
-		t.Helper()
-		for _, inc := range incidents(t, st) {
-			if inc.Labels.Get("service") == service {
-				var names []string
-				for _, cs := range inc.Causes {
-					names = append(names, cs.Name)
-				}
-				return names
-			}
-		}
-		t.Fatalf("no incident of %s", service)
-		return nil
-	}
+	causesOf := func(service string) []string { t.Helper(); return causeNamesOf(t, st, service) }
 	consume(ev{at: 0, name: "Slow", labels: osprey.Labels{"service": "seat"}, severity: osprey.SeverityWarning})
 	consume(ev{at: 20 * time.Second, name: "deploy", labels: osprey.Labels{"service": "verification"}, severity: osprey.SeverityWarning})
 	if got := causesOf("seat"); !slices.Equal(got, []string{"verification", "seat"}) {
