@@ -57,7 +57,7 @@ func printTopology(w io.Writer, f *clientFlags, topo client.Topology) error {
 		tw := newTable(w)
 		row(tw, "CALLER", "CALLEE", "SOURCE", "REQUESTS", "ERRORS", "P50", "P99", "LAST SEEN")
 		for _, e := range topo.Edges {
-			src, p50, p99, seen := "traces", seconds(e.Latency.P50), seconds(e.Latency.P99), relTime(now, e.LastSeen)
+			src, p50, p99, seen := "traces", latencyText(e.Latency.P50), latencyText(e.Latency.P99), relTime(now, e.LastSeen)
 			switch {
 			case e.Declared && e.Requests == 0:
 				src, p50, p99, seen = "config", "-", "-", "-"
@@ -95,8 +95,8 @@ func printTopology(w io.Writer, f *clientFlags, topo client.Topology) error {
 	return tw.Flush()
 }
 
-// seconds renders a latency in seconds as milliseconds or seconds.
-func seconds(s float64) string {
+// latencyText renders a latency given in seconds as milliseconds or seconds.
+func latencyText(s float64) string {
 	if s < 1 {
 		return strconv.FormatFloat(s*1000, 'g', 3, 64) + "ms"
 	}

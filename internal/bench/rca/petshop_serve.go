@@ -50,11 +50,12 @@ type petshopServeOptions struct {
 	// (docs/rca.md, "Session 9: alerts are symptoms"): AC@1 up, AC@3
 	// down, Avg@5 about the same; not the default.
 	prior bool
-	// historyHops, above 1, lets the comparison read the services up to
-	// that many calls away from the incident's (production reads two
-	// since session 9, historyHops in internal/rca):
-	// the history is given the call graph with a call added from every
-	// service to each one it reaches in that many calls (reachGraph).
+	// historyHops, above 1, gives the history the call graph with a call
+	// added from every service to each one it reaches in that many calls
+	// (reachGraph). The history reads two calls of the graph it is given
+	// (historyHops in internal/rca, since session 9; one before, when the
+	// docs' figures of this ablation were measured), so it then reads up
+	// to twice that many calls away.
 	historyHops int
 }
 
