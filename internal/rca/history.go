@@ -480,37 +480,22 @@ func sameEvidence(a, b []Evidence) bool {
 	})
 }
 
-// historyHops is how many calls from an incident's services a
-// computation reads services, nearest first within MaxSeries: a root
-// cause is often two calls below the alerting entry point (a database
-// behind the service behind the frontend; on PetShop 22 of 68 root
-// causes, docs/rca.md "Session 9: alerts are symptoms").
-const historyHops = 2
+// historyServicesPerSeries bounds the services one computation queries
+// at this many times MaxSeries: a service's query may match no series (no
+// series of the symptom metric), so the series budget alone would not
+// bound the reads on a large call graph.
+const historyServicesPerSeries = 4
 
-// compute reads the series of req's services (and the services up to
-// historyHops calls from them), compares those the detector cannot judge with their normal
-// period, and returns the evidence and until when a computation again
-// may find more.
+// compute reads the series of req's services and of the services the call
+// graph connects them to, nearest first (readOrder) until MaxSeries
+// series are read, compares those the detector cannot judge with their
+// normal period, and returns the evidence and until when a computation
+// again may find more.
 func (h *HistoryEvidence) compute(ctx context.Context, req histRequest) ([]Evidence, time.Time, error) {
-	services := slices.Clone(req.services)
+	services := req.services
 	if h.o.Graph != nil {
 		if g := h.o.Graph(); g != nil {
-			// Breadth first, nearest first: the budget (MaxSeries)
-			// reads the incident's services, then those one call away,
-			// then two.
-			ring := req.services
-			for range historyHops {
-				var next []string
-				for _, s := range ring {
-					for _, n := range slices.Concat(g.Callers(s), g.Callees(s)) {
-						if !slices.Contains(services, n) {
-							services = append(services, n)
-							next = append(next, n)
-						}
-					}
-				}
-				ring = next
-			}
+			services = readOrder(g, req.services, historyServicesPerSeries*h.o.MaxSeries)
 		}
 	}
 	start := req.onset.Add(-h.o.Lead) // samples after it belong to the incident
