@@ -159,7 +159,10 @@ type Config struct {
 	// SymptomAlerts weighs alerts (KindAlert) by Symptom in a service's
 	// strength when the ranked evidence holds anything else (anomalies,
 	// changes, comparisons): an alert says where users see a problem, the
-	// rest where something changed (Config.alertSymptom).
+	// rest where something changed (Config.alertSymptom). A service's
+	// alerts then count only when it has no other evidence: with other
+	// evidence they add nothing to its strength, and its onset is that
+	// of the other evidence (symptomOnset).
 	SymptomAlerts bool
 }
 
@@ -172,7 +175,13 @@ type Config struct {
 // detectors and the comparison with the normal period name where
 // something changed; an alert of the service users call would otherwise
 // outweigh its callees' anomalies, since a critical alert scores 1
-// (docs/rca.md, "Session 9: alerts are symptoms").
+// (docs/rca.md, "Session 9: alerts are symptoms"). A service that also
+// has evidence of another kind is judged on that evidence alone
+// (summarise): the alert restates, as a threshold crossed, what the
+// service's own metrics (its detector's anomalies, its comparison with
+// the normal period) measure, and counting both would make the alerting
+// entry point outweigh the callee that explains it (docs/rca.md,
+// "Session 10: PetShop serve").
 func (c Config) alertSymptom() float64 {
 	if !c.SymptomAlerts {
 		return 1
@@ -374,12 +383,21 @@ func summarise(evidence []Evidence, minScore float64, owned bool, alertSymptom f
 		for i := range n.kinds {
 			sc := n.kinds[i].Score
 			if n.kinds[i].Kind == KindAlert {
-				sc *= alertWeight
-				n.alertWeight = alertWeight
+				w := alertWeight
+				if w < 1 && len(n.kinds) > 1 {
+					// Its other evidence says how it changed; its
+					// alerts, that users saw it (symptomOnset).
+					w = 0
+				}
+				sc *= w
+				n.alertWeight = w
 			}
 			miss *= 1 - sc
 		}
 		n.strength = 1 - miss
+		if alertWeight < 1 {
+			n.onset = symptomOnset(src, n.all, n.onset)
+		}
 		n.own, n.ownOnset, n.ownUnexplained = ownStrength(src, n.all)
 	}
 	return nodes
@@ -783,7 +801,10 @@ func explain(g *Graph, n *node, nodes map[string]*node, earliest time.Time, cfg 
 		b = strconv.AppendFloat(append(b, " at the start, walk score "...), n.walk, 'f', 3, 64)
 	} else {
 		b = strconv.AppendFloat(append(b, "; strength "...), n.strength, 'f', 2, 64)
-		if n.alertWeight < 1 {
+		switch {
+		case n.alertWeight == 0:
+			b = append(b, " (its alerts not counted: symptoms of a service with other evidence)"...)
+		case n.alertWeight < 1:
 			b = strconv.AppendFloat(append(b, " (its alerts weighed "...), n.alertWeight, 'f', 2, 64)
 			b = append(b, " as symptoms)"...)
 		}
@@ -832,4 +853,27 @@ func relOnset(at, ref time.Time, service string) string {
 
 func secs(d time.Duration) string {
 	return d.Round(time.Second).String()
+}
+
+// symptomOnset returns the onset of a service whose alerts weigh as
+// symptoms (Config.alertSymptom): the earliest onset of its other
+// evidence, or onset (the earliest of all) when it has only alerts. An
+// alert's time is when a rule found its condition true, on a threshold and
+// after its "for" while, not when the service changed, which is what the
+// walk's timing asks (a callee that began later than its caller does not
+// explain it, Config.LateCallee); on coarse metrics (5-minute cloud
+// metrics) the alert's time also falls inside the sample where the
+// comparison finds the change, and would precede it (docs/rca.md,
+// "Session 10: PetShop serve").
+func symptomOnset(src []Evidence, all []int32, onset time.Time) time.Time {
+	var first time.Time
+	for _, i := range all {
+		if e := &src[i]; e.Kind != KindAlert && (first.IsZero() || e.Onset.Before(first)) {
+			first = e.Onset
+		}
+	}
+	if first.IsZero() {
+		return onset
+	}
+	return first
 }

@@ -160,7 +160,16 @@ func (r *Reference) Compare(base float64, baseLag int, post []float64, mode Comp
 			if math.IsNaN(base) || baseLag <= 0 || k >= len(r.lags) || r.lags[k][0] == nil {
 				continue // no change to judge: not shown to be unusual
 			}
-			lc := r.logTail(r.lags[k][0], r.lags[k][1], v-base)
+			var lc float64
+			if mode == CompareBoth {
+				// The change on the side the value lies on: a sample
+				// above its normal values counts only if it rose from
+				// the base (below, if it fell), not a level that was
+				// off before the onset and moved back towards normal.
+				lc = r.logTailSide(r.lags[k][0], r.lags[k][1], v-base, r.above(v))
+			} else {
+				lc = r.logTail(r.lags[k][0], r.lags[k][1], v-base)
+			}
 			if math.IsInf(lp, 1) || lc > lp {
 				lp = lc
 			}
@@ -209,6 +218,26 @@ func (r *Reference) logTail(asc, negAsc []float64, v float64) float64 {
 	up := logCountAtLeast(asc, v)
 	down := logCountAtLeast(negAsc, -v)
 	return min(up, down, math.Log(n+1)) - math.Log(n+1)
+}
+
+// above reports whether v lies on the upper side of the reference's
+// values: its upper tail is the smaller (the side logTail takes).
+func (r *Reference) above(v float64) bool {
+	return logCountAtLeast(r.sorted, v) < logCountAtLeast(r.neg, -v)
+}
+
+// logTailSide is logTail on one side: the upper tail of d under asc with
+// up, the lower one (under negAsc, the negations) without. A d on the
+// other side has a probability near 1.
+func (r *Reference) logTailSide(asc, negAsc []float64, d float64, up bool) float64 {
+	n := float64(len(asc))
+	var c float64
+	if up {
+		c = logCountAtLeast(asc, d)
+	} else {
+		c = logCountAtLeast(negAsc, -d)
+	}
+	return min(c, math.Log(n+1)) - math.Log(n+1)
 }
 
 // logCountAtLeast estimates the log of how many of asc (ascending) are at
