@@ -261,6 +261,22 @@ func TestHistoryEvidenceSymptomMetricAndNeighbours(t *testing.T) {
 	if !services["payment"] {
 		t.Errorf("evidence of %v, want payment (two calls from edge)", services)
 	}
+	// Three calls above payment: the whole graph is read, nearest first
+	// (readOrder), within MaxSeries (two calls before session 10).
+	g.AddCall("gateway", "edge", 1)
+	inc = &osprey.Incident{ID: "inc-4", Status: osprey.IncidentOpen, Members: []osprey.Member{
+		{Kind: osprey.MemberEvent, Name: "GatewaySlow", Severity: osprey.SeverityWarning, FirstSeen: histOnset.Add(4 * time.Minute),
+			Labels: osprey.Labels{"service": "gateway"}},
+	}}
+	h.Evidence(inc)
+	runQueued(h)
+	services = map[string]bool{}
+	for _, e := range h.Evidence(inc) {
+		services[e.Service] = true
+	}
+	if !services["payment"] {
+		t.Errorf("evidence of %v, want payment (three calls from gateway)", services)
+	}
 }
 
 func TestHistoryEvidenceCap(t *testing.T) {

@@ -500,3 +500,58 @@ func TestAlertsWeighAsSymptoms(t *testing.T) {
 		t.Errorf("alerts only: %v with SymptomAlerts, %v without", got, names(Rank(g, alerts, cfg)))
 	}
 }
+
+// TestAlertsWithOtherEvidence: a service's alert adds nothing when the
+// service has other evidence (its comparison with the normal period, an
+// anomaly), and its onset is that evidence's; alone, an alert still
+// weighs Symptom.
+func TestAlertsWithOtherEvidence(t *testing.T) {
+	g := NewGraph()
+	for _, c := range []string{"db", "cache", "search", "auth"} {
+		g.AddCall("frontend", c, 1)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	// The alert fires before the 5-minute sample in which both metrics
+	// changed; db's change is as strong as frontend's and explains it.
+	ev := []Evidence{
+		{ID: "a1", Service: "frontend", Kind: KindAlert, Signal: "FrontendLatency", Score: 1, Onset: at.Add(-3 * time.Minute)},
+		{Service: "frontend", Kind: KindMetric, Signal: "latency", Score: 0.45, Onset: at},
+		{Service: "db", Kind: KindMetric, Signal: "query_seconds", Score: 0.5, Onset: at},
+	}
+	cs := Rank(g, ev, DefaultConfig())
+	if len(cs) != 2 || cs[0].Name != "db" {
+		t.Fatalf("ranking %v, want db first", causeNames(cs))
+	}
+	fe := cs[1].Explanation
+	for _, want := range []string{"strength 0.45 (its alerts not counted", "earliest anomaly"} {
+		if !strings.Contains(fe, want) {
+			t.Errorf("frontend's explanation lacks %q: %s", want, fe)
+		}
+	}
+	if !strings.Contains(cs[0].Explanation, "(with its first anomalous caller)") {
+		t.Errorf("db's onset is not its caller's metric's: %s", cs[0].Explanation)
+	}
+	// Without SymptomAlerts the alert counts in full (the check that the
+	// test can fail).
+	cfg := DefaultConfig()
+	cfg.SymptomAlerts = false
+	if cs := Rank(g, ev, cfg); cs[0].Name != "frontend" {
+		t.Errorf("without SymptomAlerts: %v, want frontend first", causeNames(cs))
+	}
+	// An alert of a service without other evidence weighs Symptom.
+	ev[1].Service = "cache"
+	cs = Rank(g, ev, DefaultConfig())
+	for _, c := range cs {
+		if c.Name == "frontend" && !strings.Contains(c.Explanation, "strength 0.25 (its alerts weighed 0.25 as symptoms)") {
+			t.Errorf("frontend with its alert alone: %s", c.Explanation)
+		}
+	}
+}
+
+func causeNames(cs []osprey.Cause) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.Name)
+	}
+	return out
+}

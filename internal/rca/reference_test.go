@@ -60,6 +60,13 @@ func TestCompare(t *testing.T) {
 		// change from the incident's start.
 		{"shift before onset, both", lat, 0.7, []float64{0.7, 0.71, 0.69, 0.7}, CompareBoth, 0, 1, -1, false},
 		{"shift before onset, level", lat, 0.7, []float64{0.7, 0.71, 0.69, 0.7}, CompareLevel, 20, math.Inf(1), 0, true},
+		// Off before the onset and falling back towards normal: still
+		// unusual as a value (above) and as a change (a fall), but the
+		// change is not on the value's side; as changes alone it is.
+		{"falling back towards normal, both", lat, 1.2, []float64{0.7, 0.69, 0.7, 0.71}, CompareBoth, 0, 1, -1, false},
+		{"falling back towards normal, change", lat, 1.2, []float64{0.7, 0.69, 0.7, 0.71}, CompareChange, 20, math.Inf(1), 0, true},
+		// Off before the onset and rising further: both sides agree.
+		{"rising further, both", lat, 0.7, []float64{1.2, 1.19, 1.2, 1.21}, CompareBoth, 20, math.Inf(1), 0, true},
 		{"no base, both", lat, nan, []float64{0.7, 0.71}, CompareBoth, 0, 0, -1, false},
 		{"no base, level", lat, nan, []float64{0.7, 0.71}, CompareLevel, 20, math.Inf(1), 0, true},
 		// A constant reference bounds any other value's probability at
