@@ -112,9 +112,11 @@ type CompareMode int
 
 // Comparison modes. CompareBoth, the default, asks a sample to be unusual
 // both as a value and as a change from the incident's last sample before
-// its onset: a level the normal period never had but that the incident
-// already had before it began (a period months away from the incident, a
-// slow drift) is not evidence of what began at the onset, and a change
+// its onset, the change on the side the value lies on (a rise for a value
+// above the normal ones): a level the normal period never had but that
+// the incident already had before it began (a period months away from
+// the incident, a slow drift) is not evidence of what began at the
+// onset, nor is such a level moving back towards normal, and a change
 // that is large only against the incident's own unusual start is not
 // either.
 const (
@@ -129,7 +131,8 @@ const (
 // post[0]. Each sample's probability is its one-sided tail probability
 // (the side it lies on) under the reference's values (CompareLevel), under
 // the reference's changes over the same lag from base (CompareChange), or
-// the larger of the two (CompareBoth); the tail beyond the refTail-th most
+// the larger of the two (CompareBoth, the change's tail on the value's
+// side); the tail beyond the refTail-th most
 // extreme value is extrapolated exponentially. Without a base (NaN, or
 // baseLag ≤ 0) or beyond the kept lags, a change cannot be judged and
 // only CompareLevel scores. The samples are combined by their order

@@ -50,13 +50,6 @@ type petshopServeOptions struct {
 	// (docs/rca.md, "Session 9: alerts are symptoms"): AC@1 up, AC@3
 	// down, Avg@5 about the same; not the default.
 	prior bool
-	// historyHops, above 1, gives the history the call graph with a call
-	// added from every service to each one it reaches in that many calls
-	// (reachGraph). The history reads two calls of the graph it is given
-	// (historyHops in internal/rca, since session 9; one before, when the
-	// docs' figures of this ablation were measured), so it then reads up
-	// to twice that many calls away.
-	historyHops int
 }
 
 // PetShopServeStats counts what the serve path stored and computed over a
@@ -288,16 +281,12 @@ func servePetShopIssue(ctx context.Context, scDir string, is *PetShopIssue, refs
 	graph := topology.New(topology.Options{Now: clock, Declared: declared})
 	incidents := &incidentLog{last: map[string]*snapshot{}}
 	base := rca.IncidentRanker{Graph: graph.RankGraph, Config: rankCfg}
-	histGraph := graph.RankGraph
-	if so.historyHops > 1 {
-		histGraph = func() *rca.Graph { return reachGraph(graph.RankGraph(), so.historyHops) }
-	}
 	var hist *rca.HistoryEvidence
 	var rerank func(context.Context, string) error
 	if hc := cfg.RCA.History; hc.Enabled {
 		hist, err = rca.NewHistoryEvidence(rca.HistoryOptions{
 			History:    rca.TSDBHistory{Queryable: ms},
-			Graph:      histGraph,
+			Graph:      graph.RankGraph,
 			Lookback:   hc.Lookback,
 			Lead:       hc.Lead,
 			CoarseStep: hc.CoarseStep,
@@ -448,32 +437,6 @@ func petshopAlertReceived(times []time.Time, step time.Duration, onset time.Time
 		}
 	}
 	return onset
-}
-
-// reachGraph returns g with a call of weight 1 added from every service to
-// each service it reaches in at most hops calls (petshopServeOptions.
-// historyHops).
-func reachGraph(g *rca.Graph, hops int) *rca.Graph {
-	out := rca.NewGraph()
-	for _, s := range g.Services() {
-		out.AddService(s)
-		seen := map[string]bool{s: true}
-		front := []string{s}
-		for h := 0; h < hops; h++ {
-			var next []string
-			for _, a := range front {
-				for _, b := range g.Callees(a) {
-					if !seen[b] {
-						seen[b] = true
-						next = append(next, b)
-						out.AddCall(s, b, 1)
-					}
-				}
-			}
-			front = next
-		}
-	}
-	return out
 }
 
 // priorIssues returns the tables of the issues of issues (a scenario's)
