@@ -62,6 +62,8 @@ func TestPetShopServeDev(t *testing.T) {
 			{"warning", petshopServeOptions{severity: osprey.SeverityWarning}, nil},
 			{"info", petshopServeOptions{severity: osprey.SeverityInfo}, nil},
 			{"stay-excess", petshopServeOptions{}, cfgWith(func(c *rca.Config) { c.StayOwn = false })},
+			{"alerts-in-full", petshopServeOptions{}, cfgWith(func(c *rca.Config) { c.SymptomAlerts = false })},
+			{"pool-all-stay-excess", petshopServeOptions{poolAll: true}, cfgWith(func(c *rca.Config) { c.StayOwn = false })},
 			{"prior-issues", petshopServeOptions{prior: true}, nil},
 		} {
 			variants = append(variants, x)
