@@ -63,8 +63,9 @@ type Options struct {
 	keepDuplicates  bool // keep spans and log lines repeated by overlapping files
 
 	// serveDump, if set, is given the serve path's last snapshot of every
-	// incident (in publication order) and, per incident id, the graph its
-	// last ranking used (serve_dev_test.go re-ranks them offline).
+	// incident (in publication order, with its whole timeline: why each
+	// member joined) and, per incident id, the graph its last ranking used
+	// (serve_dev_test.go re-ranks them offline).
 	serveDump func(incs []osprey.Incident, graphs map[string]*rca.Graph)
 }
 

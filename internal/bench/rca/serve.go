@@ -91,6 +91,9 @@ type snapshot struct {
 type incidentLog struct {
 	mu   sync.Mutex
 	last map[string]*snapshot
+	// timeline, when set, keeps every incident's timeline entries (each
+	// snapshot carries only its new ones), for the dump's reader.
+	timeline bool
 }
 
 // ConsumeIncidents implements osprey.IncidentConsumer.
@@ -103,7 +106,12 @@ func (l *incidentLog) ConsumeIncidents(_ context.Context, batch []osprey.Inciden
 			s = &snapshot{seq: len(l.last)}
 			l.last[inc.ID] = s
 		}
+		var tl []osprey.TimelineEntry
+		if l.timeline {
+			tl = append(s.inc.Timeline, inc.Timeline...)
+		}
 		s.inc = inc
+		s.inc.Timeline = tl
 		s.inc.Members = slices.Clone(inc.Members)
 		s.inc.Causes = slices.Clone(inc.Causes)
 	}
@@ -229,6 +237,7 @@ func ReplayNezhaServe(ctx context.Context, d *NezhaDay, opt Options) (*DayResult
 	if opt.serveDump != nil {
 		// The dump re-ranks with concurrent incidents (serve_dev_test.go).
 		graphs = map[string]*rca.Graph{}
+		incidents.timeline = true
 		causes = recordingRanker{ranker: rca.ConcurrentIncidentRanker{IncidentRanker: base, Hops: cfg.RCA.Concurrent.Hops}, graphs: graphs}
 	}
 	nc, cleanup, err := startNoiseCorrelator(ctx, cfg.Correlate, graph, causes, clock, incidents)

@@ -81,7 +81,8 @@ func TestNezhaServeDump(t *testing.T) {
 // the union of the graphs instead. Each incident is ranked with the
 // dump's incidents opened within 5 minutes of its opening, as serve's
 // correlator passes them to rca.ConcurrentIncidentRanker
-// (OSPREY_RCA_CONCURRENT=members: of any member's first anomaly; off:
+// (OSPREY_RCA_CONCURRENT=members: of any member's first anomaly;
+// spreading: also those opened while either still spread; off:
 // none; OSPREY_RCA_HOPS=k limits them to k calls), without their members
 // that began after the incident stopped spreading (clipAfter). With -v it prints the first
 // OSPREY_RCA_EXPLAIN (default 4) explanations of each miss.
@@ -163,7 +164,9 @@ func TestNezhaServeRerank(t *testing.T) {
 
 // dumpConcurrent returns the incidents of all other than inc that opened
 // within the default correlate window of inc's opening (mode "opened") or
-// of one of its members' first anomaly (mode "members").
+// of one of its members' first anomaly (mode "members"), or that opened
+// after the other of the two while it still spread, within half the window
+// of its latest onset (mode "spreading", besides those of "opened").
 func dumpConcurrent(all []osprey.Incident, inc *osprey.Incident, mode string) []*osprey.Incident {
 	window := 5 * time.Minute
 	near := func(a, b time.Time) bool { d := a.Sub(b); return d <= window && d >= -window }
@@ -174,16 +177,31 @@ func dumpConcurrent(all []osprey.Incident, inc *osprey.Incident, mode string) []
 			continue
 		}
 		ok := near(o.OpenedAt, inc.OpenedAt)
-		if mode == "members" {
+		switch mode {
+		case "members":
 			for _, m := range inc.Members {
 				ok = ok || near(o.OpenedAt, m.FirstSeen)
 			}
+		case "spreading":
+			ok = ok || openedWhileSpreading(o, inc, window/2) || openedWhileSpreading(inc, o, window/2)
 		}
 		if ok && !stoppedBefore(o, inc) {
 			out = append(out, clipAfter(o, inc))
 		}
 	}
 	return out
+}
+
+// openedWhileSpreading reports whether b opened after a and at most
+// settle after a's latest onset: while a was still spreading.
+func openedWhileSpreading(b, a *osprey.Incident, settle time.Duration) bool {
+	var last time.Time
+	for _, m := range a.Members {
+		if m.FirstSeen.After(last) {
+			last = m.FirstSeen
+		}
+	}
+	return b.OpenedAt.After(a.OpenedAt) && !b.OpenedAt.After(last.Add(settle))
 }
 
 // clipAfter returns o without the members that first fired more than
