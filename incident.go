@@ -33,7 +33,7 @@ type Incident struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// ResolvedAt is zero unless Status is resolved.
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
-	Members    []Member  `json:"members"`
+	Members    []*Member `json:"members"`
 	// Causes are the root-cause candidates, best first.
 	Causes []Cause `json:"causes,omitempty"`
 	// Timeline is filled when an incident is read with its timeline; it is

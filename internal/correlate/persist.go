@@ -58,7 +58,7 @@ func mark(m *osprey.Member) memberMark {
 func (sm storedMembers) remember(inc *osprey.Incident) {
 	marks := make([]memberMark, len(inc.Members))
 	for i := range inc.Members {
-		marks[i] = mark(&inc.Members[i])
+		marks[i] = mark(inc.Members[i])
 	}
 	sm[inc.ID] = marks
 }
@@ -74,7 +74,7 @@ func (sm storedMembers) diff(inc *osprey.Incident) store.IncidentChange {
 		return ch
 	}
 	for i := range inc.Members {
-		if i >= len(marks) || marks[i] != mark(&inc.Members[i]) {
+		if i >= len(marks) || marks[i] != mark(inc.Members[i]) {
 			ch.Members = append(ch.Members, i)
 		}
 	}
@@ -90,9 +90,9 @@ func (sm storedMembers) update(inc *osprey.Incident, ch *store.IncidentChange) {
 	marks := sm[inc.ID]
 	for _, i := range ch.Members {
 		if i < len(marks) {
-			marks[i] = mark(&inc.Members[i])
+			marks[i] = mark(inc.Members[i])
 		} else {
-			marks = append(marks, mark(&inc.Members[i]))
+			marks = append(marks, mark(inc.Members[i]))
 		}
 	}
 	sm[inc.ID] = marks
@@ -193,7 +193,7 @@ func (c *Correlator) commitLocked(ctx context.Context, cs *changeSet, seq int64)
 	}
 	c.stored.prune(c.st)
 	c.lastCauses.prune(c.st)
-	c.st.pruneShared()
+	c.st.pruneOwn()
 	c.m.open.Set(float64(len(c.st.open)))
 	return out, nil
 }

@@ -126,7 +126,7 @@ func TestDeepCopyPipelineTypes(t *testing.T) {
 		{"anomalies", []osprey.Anomaly{{ID: "a", Labels: labels(), Evidence: []osprey.Evidence{{Detector: "d"}}}}},
 		{"incidents", []osprey.Incident{{
 			ID: "i", Labels: labels(),
-			Members:  []osprey.Member{{Labels: labels()}},
+			Members:  []*osprey.Member{{Labels: labels()}},
 			Causes:   []osprey.Cause{{EvidenceIDs: []string{"e"}}},
 			Timeline: []osprey.TimelineEntry{{At: now}},
 		}}},
