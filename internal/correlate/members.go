@@ -18,7 +18,7 @@ import (
 // member in place (state.member) it makes its own copy of the array, once
 // per snapshot, and of that one member, once per snapshot: a batch that
 // changes ten of an incident's 500 members copies 500 pointers and ten
-// members, not 500 members (which was 80 % of the bytes allocated per
+// members, not 500 members (about two thirds of the bytes allocated per
 // batch of BenchmarkConsumeEventsLargeIncidentsConcurrentRCA). Appending a
 // member needs no copy: it writes past the length of every snapshot taken
 // so far, where none of them can look. Replacing Members with a new slice
