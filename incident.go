@@ -33,7 +33,10 @@ type Incident struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// ResolvedAt is zero unless Status is resolved.
 	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
-	Members    []Member  `json:"members"`
+	// Members are pointers so that a snapshot of an incident can share
+	// the members that did not change with the previous one
+	// (IncidentConsumer); nil entries are not allowed.
+	Members []*Member `json:"members"`
 	// Causes are the root-cause candidates, best first.
 	Causes []Cause `json:"causes,omitempty"`
 	// Timeline is filled when an incident is read with its timeline; it is

@@ -48,10 +48,11 @@ type AnomalyConsumer interface {
 // IncidentConsumer takes incidents that the correlate stage opened or changed,
 // for remediation and notification. Each Incident is a snapshot; Timeline holds
 // only the entries added by the change being reported. A snapshot's Members
-// array (like each member's Labels) is shared with the correlate stage and
-// with other snapshots of the incident, which never change it: a consumer may
-// keep it, append to it (its capacity is its length) or replace it, but must
-// not change a member in place.
+// array and the members it points to (like each member's Labels) are shared
+// with the correlate stage and with other snapshots of the incident, which
+// never change them: a consumer may keep them, append to the array (its
+// capacity is its length) or replace it, but must not change a member in
+// place.
 type IncidentConsumer interface {
 	ConsumeIncidents(ctx context.Context, batch []Incident) error
 }

@@ -22,7 +22,7 @@ func seedIncidents(tb testing.TB, st store.Store) (open, acked, resolved osprey.
 		return osprey.Incident{
 			ID: id, Title: "incident " + id, Status: status, Severity: osprey.SeverityError,
 			Labels: osprey.Labels{"service": "checkout"}, OpenedAt: testNow, UpdatedAt: testNow.Add(updated),
-			Members: []osprey.Member{{Kind: osprey.MemberEvent, Name: "HighLatency", Status: osprey.StatusFiring,
+			Members: []*osprey.Member{{Kind: osprey.MemberEvent, Name: "HighLatency", Status: osprey.StatusFiring,
 				FirstRef: "e1", LastRef: "e1", FirstSeen: testNow, LastSeen: testNow, Count: 1}},
 		}
 	}

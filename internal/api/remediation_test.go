@@ -57,7 +57,7 @@ func (e *env) pendingRun(tb testing.TB, eng *remediate.Engine, incidentID string
 	labels := osprey.Labels{"service": "web"}
 	inc := osprey.Incident{ID: incidentID, Title: "web is down", Status: osprey.IncidentOpen,
 		Severity: osprey.SeverityCritical, Labels: labels, OpenedAt: now, UpdatedAt: now,
-		Members: []osprey.Member{{Kind: osprey.MemberEvent, Name: "Down", Labels: labels,
+		Members: []*osprey.Member{{Kind: osprey.MemberEvent, Name: "Down", Labels: labels,
 			Severity: osprey.SeverityCritical, Status: osprey.StatusFiring, FirstSeen: now, LastSeen: now, Count: 1}}}
 	ctx := context.Background()
 	if err := e.store.SaveIncident(ctx, inc); err != nil {

@@ -161,19 +161,19 @@ func TestLogTemplateLinks(t *testing.T) {
 		t.Errorf("the anomaly's link served %+v", got)
 	}
 
-	member := func(a osprey.Anomaly) osprey.Member {
-		return osprey.Member{Kind: osprey.MemberAnomaly, Fingerprint: a.Fingerprint, Name: a.ID, Labels: a.Labels,
+	member := func(a osprey.Anomaly) *osprey.Member {
+		return &osprey.Member{Kind: osprey.MemberAnomaly, Fingerprint: a.Fingerprint, Name: a.ID, Labels: a.Labels,
 			Severity: a.Severity, Status: osprey.StatusFiring, FirstRef: a.ID, LastRef: a.ID, FirstSeen: testNow, LastSeen: testNow, Count: 1}
 	}
 	inc := osprey.Incident{ID: "01JINCLOGS0000000000000000", Title: "payments errors", Status: osprey.IncidentOpen,
-		Severity: osprey.SeverityError, OpenedAt: testNow, UpdatedAt: testNow, Members: []osprey.Member{member(metricA), member(logA)}}
+		Severity: osprey.SeverityError, OpenedAt: testNow, UpdatedAt: testNow, Members: []*osprey.Member{member(metricA), member(logA)}}
 	if err := e.store.SaveIncident(ctx, inc); err != nil {
 		t.Fatal(err)
 	}
 	var view struct {
-		ID           string          `json:"id"`
-		Members      []osprey.Member `json:"members"`
-		LogTemplates []templateLink  `json:"logTemplates"`
+		ID           string           `json:"id"`
+		Members      []*osprey.Member `json:"members"`
+		LogTemplates []templateLink   `json:"logTemplates"`
 	}
 	decodeReply(t, e.do("GET", "/api/v1/incidents/"+inc.ID, "", viewer...), 200, &view)
 	if view.ID != inc.ID || len(view.Members) != 2 {

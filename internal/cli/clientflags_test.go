@@ -185,7 +185,7 @@ func (s *ospreyServer) waitIncident(t *testing.T, name string) osprey.Incident {
 			t.Fatal(err)
 		}
 		for _, inc := range incs {
-			if slices.ContainsFunc(inc.Members, func(m osprey.Member) bool { return m.Name == name }) {
+			if slices.ContainsFunc(inc.Members, func(m *osprey.Member) bool { return m.Name == name }) {
 				found = inc
 				return true
 			}

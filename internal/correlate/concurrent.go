@@ -85,9 +85,9 @@ func (c *Correlator) rankCausesAmongLocked(cr ConcurrentRanker, inc *osprey.Inci
 // concurrent itself is not modified.
 func whileSpreading(inc *osprey.Incident, concurrent []*osprey.Incident, settle time.Duration) []*osprey.Incident {
 	cut := latestOnset(inc).Add(settle)
-	late := func(m osprey.Member) bool { return m.FirstSeen.After(cut) }
+	late := func(m *osprey.Member) bool { return m.FirstSeen.After(cut) }
 	stopped := inc.OpenedAt.Add(-settle)
-	isChange := func(m osprey.Member) bool { return osprey.IsChange(m.Kind, m.Name) }
+	isChange := func(m *osprey.Member) bool { return osprey.IsChange(m.Kind, m.Name) }
 	var out []*osprey.Incident // nil until an incident is changed or left out
 	for i, o := range concurrent {
 		leftOut := latestOnset(o).Before(stopped) && !slices.ContainsFunc(o.Members, isChange)
@@ -103,7 +103,7 @@ func whileSpreading(inc *osprey.Incident, concurrent []*osprey.Incident, settle 
 		if leftOut {
 			continue
 		}
-		kept := make([]osprey.Member, 0, len(o.Members))
+		kept := make([]*osprey.Member, 0, len(o.Members))
 		for _, m := range o.Members {
 			if !late(m) {
 				kept = append(kept, m)

@@ -113,7 +113,7 @@ func TestEscalationReachesTheIncident(t *testing.T) {
 			if cpuInc.ID != latInc.ID || cpuInc.ID == first.ID {
 				t.Fatalf("escalation in %s, neighbour in %s, first anomaly in %s; want the escalation with the neighbour", cpuInc.ID, latInc.ID, first.ID)
 			}
-			i := slices.IndexFunc(cpuInc.Members, func(m osprey.Member) bool { return m.Name == "cpu" })
+			i := slices.IndexFunc(cpuInc.Members, func(m *osprey.Member) bool { return m.Name == "cpu" })
 			if m := cpuInc.Members[i]; m.FirstRef != esc.ID || !m.FirstSeen.Equal(esc.StartsAt) {
 				t.Errorf("member %+v: want first seen at the escalation %s", m, esc.StartsAt)
 			}

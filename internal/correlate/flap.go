@@ -274,7 +274,7 @@ func (s *state) settleFlaps(at time.Time) []*change {
 		ft.rescan = false
 		for _, inc := range s.open {
 			for i := range inc.Members {
-				if m := &inc.Members[i]; m.Flapping && ft.byFP[m.Fingerprint] == nil {
+				if m := inc.Members[i]; m.Flapping && ft.byFP[m.Fingerprint] == nil {
 					fs := newFlapState(m)
 					ft.byFP[m.Fingerprint] = fs
 					ft.due(fs.last.Add(ft.cfg.Stable))

@@ -176,10 +176,11 @@ type state struct {
 	// incident's timeline, so a suppressed alert that repeats every minute
 	// adds one entry, not one per repeat.
 	noted map[osprey.Fingerprint]string
-	// shared holds the incidents whose member array a snapshot handed to
-	// the next stages shares (members.go): it is copied before a member
-	// is changed in place.
-	shared map[*osprey.Incident]struct{}
+	// own holds, per incident, the members (and so the member array) the
+	// state copied since a snapshot handed them to the next stages
+	// (members.go); any other member is copied before it is changed in
+	// place.
+	own map[*osprey.Incident]ownMembers
 }
 
 // maxNoted bounds state.noted; when full it is cleared (at worst one more
@@ -201,7 +202,7 @@ func newState(window, grace, burst time.Duration, groupBy []string, topo Topolog
 		byFingerprint: make(map[osprey.Fingerprint]string),
 		byGroup:       make(map[string]string),
 		noted:         make(map[osprey.Fingerprint]string),
-		shared:        make(map[*osprey.Incident]struct{}),
+		own:           make(map[*osprey.Incident]ownMembers),
 	}
 }
 
@@ -248,7 +249,7 @@ func (s *state) index(inc *osprey.Incident) {
 		if cur, ok := s.byFingerprint[m.Fingerprint]; !ok || cur == inc.ID || s.open[cur] == nil || openedBefore(s.open[cur], inc) {
 			s.byFingerprint[m.Fingerprint] = inc.ID
 		}
-		keys = append(keys, s.memberKey(&m))
+		keys = append(keys, s.memberKey(m))
 	}
 	for _, key := range keys {
 		if key == "" {
@@ -772,7 +773,7 @@ func updateMember(m *osprey.Member, sig signal) []osprey.TimelineEntry {
 // member shares with the incident. A signal of a member inc already has
 // (a new onset grouped back into its incident: newOnset) updates it.
 func (s *state) join(inc *osprey.Incident, sig signal, why string) *change {
-	if slices.ContainsFunc(inc.Members, func(m osprey.Member) bool { return m.Fingerprint == sig.fingerprint }) {
+	if slices.ContainsFunc(inc.Members, func(m *osprey.Member) bool { return m.Fingerprint == sig.fingerprint }) {
 		s.byFingerprint[sig.fingerprint] = inc.ID
 		return s.update(inc, sig)
 	}
@@ -786,7 +787,7 @@ func (s *state) join(inc *osprey.Incident, sig signal, why string) *change {
 	inc.Severity = max(inc.Severity, sig.severity)
 	s.byFingerprint[sig.fingerprint] = inc.ID
 	return &change{inc: inc, joined: true, entries: []osprey.TimelineEntry{entry(sig.at, osprey.TimelineMemberJoined, sig.ref,
-		fmt.Sprintf("%s joined: %s", describe(&m), why))}}
+		fmt.Sprintf("%s joined: %s", describe(m), why))}}
 }
 
 // openIncident starts a new incident around sig.
@@ -799,7 +800,7 @@ func (s *state) openIncident(sig signal) *change {
 		Severity:  sig.severity,
 		OpenedAt:  sig.at,
 		UpdatedAt: sig.at,
-		Members:   []osprey.Member{newMember(sig)},
+		Members:   []*osprey.Member{newMember(sig)},
 	}
 	if name, value, ok := cut(key); ok {
 		inc.Labels = osprey.Labels{name: value}
@@ -814,7 +815,7 @@ func (s *state) openIncident(sig signal) *change {
 		s.recent = append(s.recent, &burstCandidate{inc: inc})
 	}
 	return &change{inc: inc, opened: true, entries: []osprey.TimelineEntry{
-		entry(sig.at, osprey.TimelineOpened, sig.ref, fmt.Sprintf("opened by %s", describe(&inc.Members[0]))),
+		entry(sig.at, osprey.TimelineOpened, sig.ref, fmt.Sprintf("opened by %s", describe(inc.Members[0]))),
 	}}
 }
 
@@ -822,7 +823,7 @@ func (s *state) openIncident(sig signal) *change {
 func (s *state) forget(inc *osprey.Incident) {
 	delete(s.open, inc.ID)
 	delete(s.texts, inc.ID)
-	delete(s.shared, inc)
+	s.disown(inc)
 	delete(s.resolved, inc.ID)
 	delete(s.clearing, inc.ID)
 	delete(s.held, inc.ID)
@@ -838,12 +839,12 @@ func (s *state) forget(inc *osprey.Incident) {
 	}
 }
 
-func newMember(sig signal) osprey.Member {
+func newMember(sig signal) *osprey.Member {
 	status := osprey.StatusFiring
 	if !sig.firing {
 		status = osprey.StatusResolved
 	}
-	return osprey.Member{
+	return &osprey.Member{
 		Kind:        sig.kind,
 		Fingerprint: sig.fingerprint,
 		Name:        sig.name,
@@ -938,7 +939,7 @@ func openedBefore(a, b *osprey.Incident) bool { return compareOpened(a, b) < 0 }
 func (s *state) groupActiveSince(inc *osprey.Incident, key string, since time.Time, except osprey.Fingerprint) bool {
 	name, value, _ := cut(key)
 	for i := len(inc.Members) - 1; i >= 0; i-- {
-		if m := &inc.Members[i]; !m.LastSeen.Before(since) && m.Fingerprint != except && s.inGroup(m.Labels, name, value) {
+		if m := inc.Members[i]; !m.LastSeen.Before(since) && m.Fingerprint != except && s.inGroup(m.Labels, name, value) {
 			return true
 		}
 	}
@@ -951,7 +952,7 @@ func (s *state) groupActiveSince(inc *osprey.Incident, key string, since time.Ti
 func (s *state) groupFiring(inc *osprey.Incident, key string, except osprey.Fingerprint, own bool) bool {
 	name, value, _ := cut(key)
 	for i := range inc.Members {
-		m := &inc.Members[i]
+		m := inc.Members[i]
 		if own && !osprey.IsTraceAnomaly(m.Kind, m.Labels) {
 			continue
 		}

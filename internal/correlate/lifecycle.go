@@ -276,7 +276,9 @@ func withComment(msg, comment string) string {
 // merge moves the members of from into into and resolves from at now.
 func (s *state) merge(into, from *osprey.Incident, now time.Time) {
 	into.Members = append(into.Members, from.Members...)
-	from.Members = []osprey.Member{}
+	from.Members = []*osprey.Member{}
+	s.disown(into)
+	s.disown(from)
 	into.Severity = max(into.Severity, from.Severity)
 	if from.OpenedAt.Before(into.OpenedAt) {
 		into.OpenedAt = from.OpenedAt

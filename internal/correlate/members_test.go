@@ -3,6 +3,7 @@ package correlate_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +15,11 @@ import (
 // digest renders what a consumer sees of a snapshot's members, causes
 // and labels.
 func digest(inc *osprey.Incident) string {
-	return fmt.Sprintf("%+v|%+v|%v", inc.Members, inc.Causes, inc.Labels)
+	var b strings.Builder
+	for _, m := range inc.Members {
+		fmt.Fprintf(&b, "%+v,", *m)
+	}
+	return fmt.Sprintf("%s|%+v|%v", b.String(), inc.Causes, inc.Labels)
 }
 
 // TestSnapshotsDoNotSeeLaterChanges hands snapshots on and then changes

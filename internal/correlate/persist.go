@@ -23,9 +23,22 @@ import (
 // incident with what was last stored (stored), not by trusting every code
 // path that touches a member to say so: a member is a handful of scalar
 // fields, so the comparison costs far less than encoding and writing it.
+// Only a member that is not the one last stored is compared: the stage
+// changes a member only through state.member, which copies it before its
+// first change after a snapshot (members.go), and every stored incident is
+// snapshotted right after the commit, so a member whose pointer is the one
+// stored has not changed since. That keeps a batch that changes ten of an
+// incident's 500 members from comparing the other 490.
 
 // storedMembers remembers, per incident, its members as last stored.
-type storedMembers map[string][]memberMark
+type storedMembers map[string][]storedMember
+
+// storedMember is one member as last stored: the member the state held
+// then and what its fields were.
+type storedMember struct {
+	m    *osprey.Member
+	mark memberMark
+}
 
 // memberMark is a member without its labels, which never change once a
 // member exists. A field added to osprey.Member that can change must be
@@ -56,9 +69,9 @@ func mark(m *osprey.Member) memberMark {
 
 // remember records every member of inc as stored.
 func (sm storedMembers) remember(inc *osprey.Incident) {
-	marks := make([]memberMark, len(inc.Members))
-	for i := range inc.Members {
-		marks[i] = mark(&inc.Members[i])
+	marks := make([]storedMember, len(inc.Members))
+	for i, m := range inc.Members {
+		marks[i] = storedMember{m, mark(m)}
 	}
 	sm[inc.ID] = marks
 }
@@ -73,8 +86,8 @@ func (sm storedMembers) diff(inc *osprey.Incident) store.IncidentChange {
 		ch.AllMembers = true
 		return ch
 	}
-	for i := range inc.Members {
-		if i >= len(marks) || marks[i] != mark(&inc.Members[i]) {
+	for i, m := range inc.Members {
+		if i >= len(marks) || marks[i].m != m && marks[i].mark != mark(m) {
 			ch.Members = append(ch.Members, i)
 		}
 	}
@@ -89,10 +102,11 @@ func (sm storedMembers) update(inc *osprey.Incident, ch *store.IncidentChange) {
 	}
 	marks := sm[inc.ID]
 	for _, i := range ch.Members {
+		m := storedMember{inc.Members[i], mark(inc.Members[i])}
 		if i < len(marks) {
-			marks[i] = mark(&inc.Members[i])
+			marks[i] = m
 		} else {
-			marks = append(marks, mark(&inc.Members[i]))
+			marks = append(marks, m)
 		}
 	}
 	sm[inc.ID] = marks
@@ -193,7 +207,7 @@ func (c *Correlator) commitLocked(ctx context.Context, cs *changeSet, seq int64)
 	}
 	c.stored.prune(c.st)
 	c.lastCauses.prune(c.st)
-	c.st.pruneShared()
+	c.st.pruneOwn()
 	c.m.open.Set(float64(len(c.st.open)))
 	return out, nil
 }

@@ -74,7 +74,7 @@ func TestPlacementJoinsHostAndService(t *testing.T) {
 func (r *rig) memberOfName(name string) osprey.Incident {
 	r.t.Helper()
 	for _, inc := range incidents(r.t, r.st) {
-		if slices.ContainsFunc(inc.Members, func(m osprey.Member) bool { return m.Name == name }) {
+		if slices.ContainsFunc(inc.Members, func(m *osprey.Member) bool { return m.Name == name }) {
 			return r.get(inc.ID)
 		}
 	}

@@ -467,7 +467,7 @@ func (s *state) openRuleIncident(cur heldSignal, r *compiledRule, key string, he
 		inc.Severity = max(inc.Severity, h.severity)
 		s.byFingerprint[h.fingerprint] = inc.ID
 		if i == 0 {
-			msg := fmt.Sprintf("opened by %s: rule %s", describe(&m), r.Name)
+			msg := fmt.Sprintf("opened by %s: rule %s", describe(m), r.Name)
 			if len(all) > 1 {
 				msg += fmt.Sprintf(" (held until %d alerts fired within %s)", r.MinSignals, r.Within)
 			}
@@ -475,7 +475,7 @@ func (s *state) openRuleIncident(cur heldSignal, r *compiledRule, key string, he
 			continue
 		}
 		entries = append(entries, entry(sig.at, osprey.TimelineMemberJoined, h.ref,
-			fmt.Sprintf("%s joined: rule %s (same %s; first fired %s)", describe(&m), r.Name, r.describeKey(h.labels), h.first.UTC().Format(time.RFC3339))))
+			fmt.Sprintf("%s joined: rule %s (same %s; first fired %s)", describe(m), r.Name, r.describeKey(h.labels), h.first.UTC().Format(time.RFC3339))))
 	}
 	s.open[inc.ID] = inc
 	s.byGroup[key] = inc.ID

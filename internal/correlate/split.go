@@ -44,7 +44,7 @@ func (c *Correlator) Split(ctx context.Context, id string, fingerprints []osprey
 	for _, fp := range fingerprints {
 		move[fp] = true
 	}
-	var moved, kept []osprey.Member
+	var moved, kept []*osprey.Member
 	for _, m := range from.Members {
 		if move[m.Fingerprint] {
 			moved = append(moved, m)
@@ -96,7 +96,7 @@ func (c *Correlator) Split(ctx context.Context, id string, fingerprints []osprey
 }
 
 // memberNames lists up to three members' names for a timeline entry.
-func memberNames(ms []osprey.Member) string {
+func memberNames(ms []*osprey.Member) string {
 	names := make([]string, 0, 3)
 	for _, m := range ms[:min(3, len(ms))] {
 		names = append(names, m.Name)
@@ -110,11 +110,11 @@ func memberNames(ms []osprey.Member) string {
 
 // split moves the moved members of from (which keeps kept, in order) into
 // a new open incident and returns it.
-func (s *state) split(from *osprey.Incident, moved, kept []osprey.Member, now time.Time) *osprey.Incident {
-	first := &moved[0]
-	for i := range moved {
-		if moved[i].FirstSeen.Before(first.FirstSeen) {
-			first = &moved[i]
+func (s *state) split(from *osprey.Incident, moved, kept []*osprey.Member, now time.Time) *osprey.Incident {
+	first := moved[0]
+	for _, m := range moved {
+		if m.FirstSeen.Before(first.FirstSeen) {
+			first = m
 		}
 	}
 	key := s.memberKey(first)
@@ -134,14 +134,15 @@ func (s *state) split(from *osprey.Incident, moved, kept []osprey.Member, now ti
 		s.byFingerprint[m.Fingerprint] = into.ID
 	}
 	from.Members = kept
+	s.disown(from)
 	from.Severity = osprey.SeverityUnknown
 	keptKeys := make(map[string]bool, len(kept))
 	for i := range kept {
 		from.Severity = max(from.Severity, kept[i].Severity)
-		keptKeys[s.memberKey(&kept[i])] = true
+		keptKeys[s.memberKey(kept[i])] = true
 	}
 	for i := range moved {
-		if k := s.memberKey(&moved[i]); k != "" && !keptKeys[k] && s.byGroup[k] == from.ID {
+		if k := s.memberKey(moved[i]); k != "" && !keptKeys[k] && s.byGroup[k] == from.ID {
 			s.byGroup[k] = into.ID
 		}
 	}

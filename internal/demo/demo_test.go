@@ -169,7 +169,7 @@ func (c *checker) missing(forecast bool) []string {
 	}
 
 	incs := c.incidents()
-	top := func(service string, member func(osprey.Member) bool) bool {
+	top := func(service string, member func(*osprey.Member) bool) bool {
 		for _, inc := range incs {
 			if len(inc.Causes) == 0 || inc.Causes[0].Name != service {
 				continue
@@ -182,10 +182,10 @@ func (c *checker) missing(forecast bool) []string {
 		}
 		return false
 	}
-	if !top("inventory", func(m osprey.Member) bool { return m.Name == AlertCrashLooping }) {
+	if !top("inventory", func(m *osprey.Member) bool { return m.Name == AlertCrashLooping }) {
 		miss = append(miss, "an incident with the crash-loop alert whose top cause is inventory")
 	}
-	if !top("payment", func(m osprey.Member) bool {
+	if !top("payment", func(m *osprey.Member) bool {
 		return m.Name == MetricLatency && m.Labels.Get(osprey.LabelService) == "payment"
 	}) {
 		miss = append(miss, "an incident with payment's latency whose top cause is payment")

@@ -293,7 +293,7 @@ func incident(id string, sev osprey.Severity, labels osprey.Labels) osprey.Incid
 	return osprey.Incident{
 		ID: id, Title: "checkout: HighErrorRate", Status: osprey.IncidentOpen, Severity: sev,
 		Labels: labels, OpenedAt: t0, UpdatedAt: t0,
-		Members: []osprey.Member{{Kind: osprey.MemberEvent, Name: "HighErrorRate", Labels: labels, Severity: sev,
+		Members: []*osprey.Member{{Kind: osprey.MemberEvent, Name: "HighErrorRate", Labels: labels, Severity: sev,
 			Status: osprey.StatusFiring, FirstRef: "e1", LastRef: "e1", FirstSeen: t0, LastSeen: t0, Count: 1}},
 		Causes: []osprey.Cause{{Kind: osprey.CauseService, Name: "payments", Score: 0.82,
 			Explanation: "payments turned anomalous 40s before checkout, which calls it", EvidenceIDs: []string{"a1"}}},

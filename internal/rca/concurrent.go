@@ -149,7 +149,7 @@ func (b *ConcurrentBatch) rankAmong(inc *osprey.Incident, concurrent []*osprey.I
 			continue
 		}
 		for i := range o.Members {
-			e, ok := FromMember(&o.Members[i], r.ServiceLabel)
+			e, ok := FromMember(o.Members[i], r.ServiceLabel)
 			if !ok || near != nil && !near[e.Service] {
 				continue
 			}

@@ -19,21 +19,21 @@ import (
 // service (food), which is a symptom wherever it is.
 func symptomAndCauseIncidents() (*Graph, *osprey.Incident, *osprey.Incident) {
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	member := func(svc, name string, kind osprey.MemberKind, sev osprey.Severity, after time.Duration, l osprey.Labels) osprey.Member {
+	member := func(svc, name string, kind osprey.MemberKind, sev osprey.Severity, after time.Duration, l osprey.Labels) *osprey.Member {
 		labels := osprey.Labels{"service": svc}
 		for k, v := range l {
 			labels[k] = v
 		}
-		return osprey.Member{Kind: kind, Name: name, Labels: labels, Severity: sev, FirstRef: svc + "-" + name,
+		return &osprey.Member{Kind: kind, Name: name, Labels: labels, Severity: sev, FirstRef: svc + "-" + name,
 			FirstSeen: t0.Add(after)}
 	}
 	logs := osprey.Labels{"template_id": "t1"}
-	symptoms := &osprey.Incident{ID: "inc-symptoms", OpenedAt: t0.Add(10 * time.Second), Members: []osprey.Member{
+	symptoms := &osprey.Incident{ID: "inc-symptoms", OpenedAt: t0.Add(10 * time.Second), Members: []*osprey.Member{
 		member("seat", "new template", osprey.MemberAnomaly, osprey.SeverityError, 10*time.Second, logs),
 		member("seat", "PodLatencyP90", osprey.MemberAnomaly, osprey.SeverityError, 15*time.Second, nil),
 		member("order", "new template", osprey.MemberAnomaly, osprey.SeverityError, 20*time.Second, logs),
 	}}
-	cause := &osprey.Incident{ID: "inc-cause", OpenedAt: t0, Members: []osprey.Member{
+	cause := &osprey.Incident{ID: "inc-cause", OpenedAt: t0, Members: []*osprey.Member{
 		member("verification", "trace flow", osprey.MemberAnomaly, osprey.SeverityWarning, 0,
 			osprey.Labels{osprey.LabelTraceSignal: "flow"}),
 		member("food", "new template", osprey.MemberAnomaly, osprey.SeverityError, 5*time.Second, logs),
@@ -179,7 +179,7 @@ func concurrentStorm(members int) []*osprey.Incident {
 		svc := "svc" + strconv.Itoa(i)
 		inc := &osprey.Incident{ID: "inc-" + strconv.Itoa(i), OpenedAt: t0.Add(time.Duration(i) * time.Second)}
 		for j := range members {
-			m := osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Severity: osprey.SeverityWarning,
+			m := &osprey.Member{Kind: osprey.MemberEvent, Name: "HighLatency", Severity: osprey.SeverityWarning,
 				Labels: osprey.Labels{"service": svc, "pod": "p" + strconv.Itoa(j)}, FirstRef: svc + "-" + strconv.Itoa(j),
 				FirstSeen: inc.OpenedAt.Add(time.Duration(j) * 10 * time.Millisecond)}
 			switch {

@@ -310,7 +310,7 @@ func (h *HistoryEvidence) request(inc *osprey.Incident) histRequest {
 	first := -1
 	seen := map[string]bool{}
 	for i := range inc.Members {
-		m := &inc.Members[i]
+		m := inc.Members[i]
 		s := m.Labels.Get(h.o.ServiceLabel)
 		if s == "" {
 			continue

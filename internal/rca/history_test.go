@@ -84,7 +84,7 @@ func testStore(t *testing.T) *metricstore.Store {
 // that wait for their condition to hold are (the lead, 5 minutes, puts
 // the 12:00 samples in the incident).
 func testIncident() *osprey.Incident {
-	return &osprey.Incident{ID: "inc-1", Status: osprey.IncidentOpen, OpenedAt: histOnset, Members: []osprey.Member{
+	return &osprey.Incident{ID: "inc-1", Status: osprey.IncidentOpen, OpenedAt: histOnset, Members: []*osprey.Member{
 		{Kind: osprey.MemberEvent, Name: "FrontendSlow", Labels: osprey.Labels{"service": "frontend"}, Severity: osprey.SeverityWarning,
 			FirstRef: "ev-1", FirstSeen: histOnset.Add(4 * time.Minute)},
 		{Kind: osprey.MemberEvent, Name: "PaymentSlow", Labels: osprey.Labels{"service": "payment"}, Severity: osprey.SeverityWarning,
@@ -221,7 +221,7 @@ func TestHistoryEvidenceSymptomMetricAndNeighbours(t *testing.T) {
 	h, _ := newTestHistory(t, ms, HistoryOptions{All: true, Graph: func() *Graph { return g }})
 	// An anomaly of frontend's request rate opens the incident: only
 	// that metric is read, of frontend and of its callee payment.
-	inc := &osprey.Incident{ID: "inc-2", Status: osprey.IncidentOpen, Members: []osprey.Member{
+	inc := &osprey.Incident{ID: "inc-2", Status: osprey.IncidentOpen, Members: []*osprey.Member{
 		{Kind: osprey.MemberAnomaly, Name: "requests_per_second", Severity: osprey.SeverityWarning, FirstSeen: histOnset.Add(4 * time.Minute),
 			Labels: osprey.Labels{"__name__": "requests_per_second", "service": "frontend"}},
 	}}
@@ -248,7 +248,7 @@ func TestHistoryEvidenceSymptomMetricAndNeighbours(t *testing.T) {
 	// An alert of an entry point two calls above payment: payment's
 	// series are read too (historyHops).
 	g.AddCall("edge", "frontend", 1)
-	inc = &osprey.Incident{ID: "inc-3", Status: osprey.IncidentOpen, Members: []osprey.Member{
+	inc = &osprey.Incident{ID: "inc-3", Status: osprey.IncidentOpen, Members: []*osprey.Member{
 		{Kind: osprey.MemberEvent, Name: "EdgeSlow", Severity: osprey.SeverityWarning, FirstSeen: histOnset.Add(4 * time.Minute),
 			Labels: osprey.Labels{"service": "edge"}},
 	}}

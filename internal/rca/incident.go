@@ -109,7 +109,7 @@ func (r IncidentRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
 func (r IncidentRanker) memberEvidence(inc *osprey.Incident, more int) []Evidence {
 	ev := make([]Evidence, 0, len(inc.Members)+more)
 	for i := range inc.Members {
-		if e, ok := FromMember(&inc.Members[i], r.ServiceLabel); ok {
+		if e, ok := FromMember(inc.Members[i], r.ServiceLabel); ok {
 			ev = append(ev, e)
 		}
 	}

@@ -10,11 +10,11 @@ import (
 
 func TestIncidentRankerPrefersTheDownstreamEarliestService(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	member := func(svc, name string, sev osprey.Severity, after time.Duration) osprey.Member {
-		return osprey.Member{Kind: osprey.MemberEvent, Name: name, Labels: osprey.Labels{"service": svc},
+	member := func(svc, name string, sev osprey.Severity, after time.Duration) *osprey.Member {
+		return &osprey.Member{Kind: osprey.MemberEvent, Name: name, Labels: osprey.Labels{"service": svc},
 			Severity: sev, FirstRef: svc + "-" + name, FirstSeen: t0.Add(after)}
 	}
-	inc := &osprey.Incident{Members: []osprey.Member{
+	inc := &osprey.Incident{Members: []*osprey.Member{
 		member("frontend", "HighLatency", osprey.SeverityWarning, 40*time.Second),
 		member("checkout", "HighLatency", osprey.SeverityWarning, 35*time.Second),
 		member("db", "SlowQueries", osprey.SeverityCritical, 0),

@@ -329,7 +329,7 @@ func TestVerifyMembers(t *testing.T) {
 		rb.Verify.Members = []string{"HighErrorRate"}
 		h := newHarness(t, rb)
 		inc := h.incident("inc1", osprey.Labels{"service": "web"})
-		inc.Members = append(inc.Members, osprey.Member{Kind: osprey.MemberEvent, Name: "DiskFull", Status: osprey.StatusFiring})
+		inc.Members = append(inc.Members, &osprey.Member{Kind: osprey.MemberEvent, Name: "DiskFull", Status: osprey.StatusFiring})
 		h.consume(h.eng, inc)
 		synctest.Wait()
 		inc.Members[0].Status = osprey.StatusResolved // the named member clears, DiskFull still fires

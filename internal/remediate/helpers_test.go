@@ -125,7 +125,7 @@ func (h *harness) incident(id string, labels osprey.Labels) osprey.Incident {
 	inc := osprey.Incident{
 		ID: id, Title: "trouble on " + labels.Get("service"), Status: osprey.IncidentOpen,
 		Severity: osprey.SeverityCritical, Labels: labels, OpenedAt: now, UpdatedAt: now,
-		Members: []osprey.Member{{Kind: osprey.MemberEvent, Name: "HighErrorRate", Labels: labels,
+		Members: []*osprey.Member{{Kind: osprey.MemberEvent, Name: "HighErrorRate", Labels: labels,
 			Severity: osprey.SeverityCritical, Status: osprey.StatusFiring, FirstSeen: now, LastSeen: now, Count: 1}},
 	}
 	if err := h.st.SaveIncident(h.t.Context(), inc); err != nil {

@@ -46,7 +46,7 @@ func openIncident(t *testing.T, st *sqlite.Store, id string, labels osprey.Label
 	now := time.Now()
 	inc := osprey.Incident{ID: id, Title: "trouble", Status: osprey.IncidentOpen, Severity: osprey.SeverityCritical,
 		Labels: labels, OpenedAt: now, UpdatedAt: now,
-		Members: []osprey.Member{{Kind: osprey.MemberEvent, Name: "ServiceDown", Labels: labels, Severity: osprey.SeverityCritical,
+		Members: []*osprey.Member{{Kind: osprey.MemberEvent, Name: "ServiceDown", Labels: labels, Severity: osprey.SeverityCritical,
 			Status: osprey.StatusFiring, FirstSeen: now, LastSeen: now, Count: 1}}}
 	if err := st.SaveIncident(t.Context(), inc); err != nil {
 		t.Fatal(err)

@@ -764,7 +764,7 @@ func (r *recorder) incidents(batch []osprey.Incident) {
 			r.incOrder = append(r.incOrder, inc.ID)
 		}
 		inc.Timeline = nil
-		inc.Members = append([]osprey.Member(nil), inc.Members...)
+		inc.Members = append([]*osprey.Member(nil), inc.Members...)
 		inc.Causes = append([]osprey.Cause(nil), inc.Causes...)
 		r.incs[inc.ID] = inc
 	}

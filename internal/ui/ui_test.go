@@ -35,7 +35,7 @@ func testServer(t *testing.T, tokens []auth.Token) (*httptest.Server, osprey.Inc
 	inc := osprey.Incident{
 		ID: osprey.NewID(t0), Title: `Checkout <b>slow</b>`, Status: osprey.IncidentOpen, Severity: osprey.SeverityCritical,
 		Labels: osprey.Labels{"service": "checkout", "note": `<script>alert(1)</script>`}, OpenedAt: t0, UpdatedAt: t0,
-		Members: []osprey.Member{{Kind: osprey.MemberEvent, Name: `Alert"><img src=x onerror=alert(1)>`, Severity: osprey.SeverityCritical,
+		Members: []*osprey.Member{{Kind: osprey.MemberEvent, Name: `Alert"><img src=x onerror=alert(1)>`, Severity: osprey.SeverityCritical,
 			Status: osprey.StatusFiring, FirstRef: "e1", LastRef: "e1", FirstSeen: t0, LastSeen: t0, Count: 3,
 			Labels: osprey.Labels{"service": "checkout"}}},
 		Causes: []osprey.Cause{{Kind: osprey.CauseService, Name: "checkout", Score: 0.9, Explanation: "checkout <i>alone</i> fired", EvidenceIDs: []string{"e1"}}},
@@ -56,7 +56,7 @@ func testServer(t *testing.T, tokens []auth.Token) (*httptest.Server, osprey.Inc
 		Count: 4, FirstSeen: t0, LastSeen: t0}}); err != nil {
 		t.Fatal(err)
 	}
-	inc.Members = append(inc.Members, osprey.Member{Kind: osprey.MemberAnomaly, Name: "log template tpl1", Severity: osprey.SeverityError,
+	inc.Members = append(inc.Members, &osprey.Member{Kind: osprey.MemberAnomaly, Name: "log template tpl1", Severity: osprey.SeverityError,
 		Status: osprey.StatusFiring, FirstRef: logA.ID, LastRef: logA.ID, FirstSeen: t0, LastSeen: t0, Count: 1, Labels: logA.Labels})
 	if err := st.SaveIncident(context.Background(), inc, osprey.TimelineEntry{At: t0, Kind: osprey.TimelineOpened, Actor: "osprey", Message: "opened <u>x</u>"}); err != nil {
 		t.Fatal(err)

@@ -481,7 +481,7 @@ func bestRank(incidents *incidentLog, f Fault) int {
 	from, to := f.Time.Add(-WindowBefore), f.Time.Add(WindowAfter)
 	best := 0
 	for _, s := range incidents.last {
-		if !slices.ContainsFunc(s.inc.Members, func(m osprey.Member) bool {
+		if !slices.ContainsFunc(s.inc.Members, func(m *osprey.Member) bool {
 			return !m.FirstSeen.Before(from) && !m.FirstSeen.After(to)
 		}) {
 			continue

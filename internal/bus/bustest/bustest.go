@@ -586,7 +586,7 @@ func fixtureIncidents() []osprey.Incident {
 		Assignee:  "oncall",
 		OpenedAt:  fixtureTime,
 		UpdatedAt: fixtureTime.Add(time.Minute),
-		Members: []osprey.Member{{
+		Members: []*osprey.Member{{
 			Kind:      osprey.MemberEvent,
 			Name:      "HighErrorRate",
 			Labels:    osprey.Labels{"service": "checkout"},

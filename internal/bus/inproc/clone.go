@@ -15,8 +15,9 @@ import (
 //
 // The walk over a type is worked out once, by reflection, and kept: a bus
 // sees only a handful of payload types. Payloads are batches of plain data; a
-// pointer cycle would recurse without end, and none of the pipeline's element
-// types has pointers at all.
+// pointer cycle would recurse without end, and the pipeline's element types
+// have none (the only pointers are an incident's members, which point to
+// nothing but their labels).
 type cloner struct {
 	funcs sync.Map // reflect.Type → copyFunc, for types that need a deep copy
 

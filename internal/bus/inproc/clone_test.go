@@ -1,6 +1,7 @@
 package inproc
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"sync"
@@ -126,7 +127,7 @@ func TestDeepCopyPipelineTypes(t *testing.T) {
 		{"anomalies", []osprey.Anomaly{{ID: "a", Labels: labels(), Evidence: []osprey.Evidence{{Detector: "d"}}}}},
 		{"incidents", []osprey.Incident{{
 			ID: "i", Labels: labels(),
-			Members:  []osprey.Member{{Labels: labels()}},
+			Members:  []*osprey.Member{{Labels: labels()}},
 			Causes:   []osprey.Cause{{EvidenceIDs: []string{"e"}}},
 			Timeline: []osprey.TimelineEntry{{At: now}},
 		}}},
@@ -209,4 +210,26 @@ func TestDeepCopyRecursiveAndNamedTypes(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// BenchmarkDeepCopyIncidents is the cost a second group adds per published
+// batch of ten incidents of 500 members (the shape of the correlate
+// stage's BenchmarkConsumeEventsLargeIncidentsConcurrentRCA).
+func BenchmarkDeepCopyIncidents(b *testing.B) {
+	batch := make([]osprey.Incident, 10)
+	for i := range batch {
+		svc := fmt.Sprintf("svc%d", i)
+		inc := osprey.Incident{ID: "inc-" + svc, Labels: osprey.Labels{"service": svc}}
+		for j := range 500 {
+			inc.Members = append(inc.Members, &osprey.Member{
+				Kind: osprey.MemberEvent, Name: "HighLatency", Status: osprey.StatusFiring, Count: 1,
+				Labels: osprey.Labels{"service": svc, "pod": fmt.Sprintf("p%d", j)},
+			})
+		}
+		batch[i] = inc
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = deepCopy(batch)
+	}
 }

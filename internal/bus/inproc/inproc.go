@@ -43,8 +43,9 @@
 // about 0.35µs and five allocations per series of four labels
 // (BenchmarkPublishDeliver), against 1.5ns per series with one group.
 // A payload may carry parts its publisher still shares under a stage
-// contract of its own — an incident's Members array and each member's Labels
-// are shared with the correlator (osprey.IncidentConsumer) — and the group
+// contract of its own — an incident's Members array, its members and each
+// member's Labels are shared with the correlator (osprey.IncidentConsumer)
+// — and the group
 // that receives the published slice must honour that contract: it may keep,
 // append to or replace such parts, never change them in place.
 //

@@ -57,7 +57,7 @@ func incident(labels osprey.Labels) *osprey.Incident {
 	return &osprey.Incident{
 		ID: "01INC", Title: "web is down", Status: osprey.IncidentOpen, Severity: osprey.SeverityCritical,
 		Labels:  labels,
-		Members: []osprey.Member{{Kind: osprey.MemberEvent, Name: "HighErrorRate", Labels: labels, Status: osprey.StatusFiring}},
+		Members: []*osprey.Member{{Kind: osprey.MemberEvent, Name: "HighErrorRate", Labels: labels, Status: osprey.StatusFiring}},
 	}
 }
 

@@ -64,7 +64,7 @@ func TestMigrationMovesMembersToRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
-	members := []osprey.Member{
+	members := []*osprey.Member{
 		{Kind: osprey.MemberEvent, Fingerprint: 0x8000000000000001, Name: "HighLatency", Labels: osprey.Labels{"service": "checkout"},
 			Severity: osprey.SeverityCritical, Status: osprey.StatusFiring, FirstRef: "evt-1", LastRef: "evt-9",
 			FirstSeen: at, LastSeen: at.Add(time.Minute), Count: 9, LastSeq: 42},

@@ -43,7 +43,7 @@ func TestMigrationMovesMembersToRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
-	members := []osprey.Member{
+	members := []*osprey.Member{
 		{Kind: osprey.MemberEvent, Fingerprint: 0x8000000000000001, Name: "HighLatency", Labels: osprey.Labels{"service": "checkout"},
 			Severity: osprey.SeverityCritical, Status: osprey.StatusFiring, FirstRef: "evt-1", LastRef: "evt-9",
 			FirstSeen: at, LastSeen: at.Add(time.Minute), Count: 9, LastSeq: 42},
@@ -82,8 +82,9 @@ func TestMigrationMovesMembersToRows(t *testing.T) {
 		t.Errorf("incident without members: %+v, %v", empty.Members, err)
 	}
 	// The old column is gone: writing works without it.
-	got.Members = append(got.Members, got.Members[0])
-	got.Members[2].Fingerprint = 9
+	third := *got.Members[0]
+	third.Fingerprint = 9
+	got.Members = append(got.Members, &third)
 	got.Timeline = nil
 	if err := st.SaveIncident(ctx, got); err != nil {
 		t.Fatal(err)

@@ -186,7 +186,7 @@ func (w *incidentWrite) add(ch *store.IncidentChange) error {
 }
 
 func (w *incidentWrite) member(inc *osprey.Incident, i int) error {
-	m := &inc.Members[i]
+	m := inc.Members[i]
 	if err := checkMemberTimes(m); err != nil {
 		return fmt.Errorf("save incident %s: member %d: %w", inc.ID, i, err)
 	}
@@ -384,12 +384,12 @@ func (s *Store) loadMembers(ctx context.Context, incs []osprey.Incident) error {
 			var (
 				id, text string
 				pos      int64
-				m        osprey.Member
+				m        = new(osprey.Member)
 			)
 			if err := r.Scan(&id, &pos, &text); err != nil {
 				return err
 			}
-			if err := decodeJSON("member", text, &m); err != nil {
+			if err := decodeJSON("member", text, m); err != nil {
 				return fmt.Errorf("incident %s member %d: %w", id, pos, err)
 			}
 			m.FirstSeen, m.LastSeen = m.FirstSeen.UTC(), m.LastSeen.UTC()

@@ -26,7 +26,7 @@ func TestAppendMemberKnowsEveryField(t *testing.T) {
 // json.Marshal's output once both are decoded.
 func TestAppendMemberRoundTrip(t *testing.T) {
 	zone := time.FixedZone("UTC+1", 3600)
-	members := []osprey.Member{
+	members := []*osprey.Member{
 		{},
 		{
 			Kind: osprey.MemberEvent, Fingerprint: 0x8000000000000001, Name: "High\"Latency\\ \n\t\r\x00\x1f <&> é 日本 \xff",
@@ -41,7 +41,7 @@ func TestAppendMemberRoundTrip(t *testing.T) {
 		{Kind: osprey.MemberAnomaly, Score: 1e-9},
 	}
 	for _, m := range members {
-		got := appendMember(nil, &m)
+		got := appendMember(nil, m)
 		var fromAppend, fromJSON osprey.Member
 		if err := json.Unmarshal(got, &fromAppend); err != nil {
 			t.Fatalf("decode %s: %v", got, err)

@@ -44,6 +44,13 @@ func canonicalize(dst, src reflect.Value, path string, notUTC *[]string) {
 		for i := range src.Len() {
 			canonicalize(dst.Index(i), src.Index(i), fmt.Sprintf("%s[%d]", path, i), notUTC)
 		}
+	case reflect.Pointer:
+		if src.IsNil() {
+			return
+		}
+		p := reflect.New(src.Type().Elem())
+		canonicalize(p.Elem(), src.Elem(), path, notUTC)
+		dst.Set(p)
 	case reflect.Map:
 		if src.Len() == 0 {
 			return

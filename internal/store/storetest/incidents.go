@@ -21,7 +21,7 @@ func newIncident(id string, status osprey.IncidentStatus, updated time.Duration)
 		Assignee:  "alice",
 		OpenedAt:  at(-time.Hour),
 		UpdatedAt: at(updated),
-		Members: []osprey.Member{
+		Members: []*osprey.Member{
 			{
 				Kind: osprey.MemberEvent, Fingerprint: osprey.Fingerprint(0x8000000000000001), Name: "HighLatency",
 				Labels: osprey.Labels{"service": "checkout"}, Severity: osprey.SeverityCritical, Status: osprey.StatusFiring,
@@ -185,13 +185,24 @@ func testListIncidents(open Opener) func(t *testing.T) {
 }
 
 // member returns a firing member with fingerprint fp seen at base+d.
-func member(fp osprey.Fingerprint, d time.Duration) osprey.Member {
-	return osprey.Member{
+func member(fp osprey.Fingerprint, d time.Duration) *osprey.Member {
+	return &osprey.Member{
 		Kind: osprey.MemberEvent, Fingerprint: fp, Name: fmt.Sprintf("Alert%d", fp),
 		Labels: osprey.Labels{"service": "checkout", "pod": fmt.Sprintf("p%d", fp)}, Severity: osprey.SeverityWarning,
 		Status: osprey.StatusFiring, FirstRef: fmt.Sprintf("evt-%d", fp), LastRef: fmt.Sprintf("evt-%d", fp),
 		FirstSeen: at(d), LastSeen: at(d), Count: 1, LastSeq: int64(fp),
 	}
+}
+
+// cloneMembers returns a copy of ms whose members can be changed without
+// changing those of ms.
+func cloneMembers(ms []*osprey.Member) []*osprey.Member {
+	out := make([]*osprey.Member, len(ms))
+	for i, m := range ms {
+		c := *m
+		out[i] = &c
+	}
+	return out
 }
 
 // testSaveIncidents checks SaveIncidents: members written by position (only
@@ -206,12 +217,12 @@ func testSaveIncidents(t *testing.T, open Opener) {
 		// Member 0 repeats, a member joins; member 1 changed in memory
 		// but is not listed, so the store keeps its old value.
 		want := inc
-		want.Members = append([]osprey.Member(nil), inc.Members...)
+		want.Members = cloneMembers(inc.Members)
 		want.Members[0].Count, want.Members[0].LastRef = 10, "evt-10"
 		want.Members = append(want.Members, member(3, time.Minute))
 		want.UpdatedAt = at(time.Minute)
 		sent := want
-		sent.Members = append([]osprey.Member(nil), want.Members...)
+		sent.Members = cloneMembers(want.Members)
 		sent.Members[1].Count = 99
 		other := newIncident("inc-2", osprey.IncidentAcknowledged, 0)
 		other.Members = nil
@@ -289,7 +300,7 @@ func testSaveIncidents(t *testing.T, open Opener) {
 		inc := newIncident("inc-1", osprey.IncidentOpen, 0)
 		must(t, "save", st.SaveIncident(t.Context(), inc))
 		// As a merge leaves the incident it emptied.
-		inc.Members = []osprey.Member{}
+		inc.Members = []*osprey.Member{}
 		must(t, "save emptied", st.SaveIncidents(t.Context(), store.IncidentBatch{Changes: []store.IncidentChange{{Incident: inc, AllMembers: true}}}))
 		got, err := st.GetIncident(t.Context(), "inc-1")
 		must(t, "get", err)
