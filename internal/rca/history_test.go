@@ -264,7 +264,7 @@ func TestHistoryEvidenceSymptomMetricAndNeighbours(t *testing.T) {
 	// Three calls above payment: the whole graph is read, nearest first
 	// (readOrder), within MaxSeries (two calls before session 10).
 	g.AddCall("gateway", "edge", 1)
-	inc = &osprey.Incident{ID: "inc-4", Status: osprey.IncidentOpen, Members: []osprey.Member{
+	inc = &osprey.Incident{ID: "inc-4", Status: osprey.IncidentOpen, Members: []*osprey.Member{
 		{Kind: osprey.MemberEvent, Name: "GatewaySlow", Severity: osprey.SeverityWarning, FirstSeen: histOnset.Add(4 * time.Minute),
 			Labels: osprey.Labels{"service": "gateway"}},
 	}}
