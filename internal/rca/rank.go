@@ -164,6 +164,18 @@ type Config struct {
 	// evidence they add nothing to its strength, and its onset is that
 	// of the other evidence (symptomOnset).
 	SymptomAlerts bool
+	// DeclaredToAnomalous shares a caller's declared calls
+	// (Graph.AddDeclaredCall: calls the configuration names and no span
+	// showed, whose weights are a convention, not counts) among its
+	// anomalous callees only: their total share of the caller's calls goes
+	// to those of them with evidence, in proportion to their weights.
+	// Without it a caller with many declared callees, one of them
+	// changed, steps to that one with a 1/n share and keeps its mass. With
+	// no count to say how the caller's traffic divides, the evidence is the
+	// only basis for the split. Calls with observed weights keep their
+	// shares either way (docs/rca.md, "Session 10: a declared call's share
+	// of the walk").
+	DeclaredToAnomalous bool
 }
 
 // alertSymptom returns what an alert's score counts for in a service's
@@ -200,7 +212,7 @@ func (c Config) symptom() float64 {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100,
-		StayOwn: true, Joint: true, OwnExplains: true, Symptom: 0.25, SymptomAlerts: true}
+		StayOwn: true, Joint: true, OwnExplains: true, Symptom: 0.25, SymptomAlerts: true, DeclaredToAnomalous: true}
 }
 
 // node is the ranker's summary of one service.
@@ -222,6 +234,11 @@ type node struct {
 	idx                  int
 	callees, callers     []string
 	calleeSum, callerSum float64
+	// declaredScale multiplies the share of each of its declared calls
+	// to an anomalous callee (Config.DeclaredToAnomalous): the weight
+	// of its declared calls over that of those to anomalous callees; 1
+	// without.
+	declaredScale float64
 	// requests and along are from the evidence observed over the most
 	// requests (Evidence.Requests), zero and nil if none was.
 	requests int
@@ -509,8 +526,20 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 		// floating-point sums, once per service instead of once per edge.
 		n.callees, n.callers = g.Callees(s), g.Callers(s)
 		n.calleeSum, n.callerSum = 0, 0
+		declared, declaredAnomalous := 0.0, 0.0
 		for _, c := range n.callees {
-			n.calleeSum += g.callees[s][c]
+			w := g.callees[s][c]
+			n.calleeSum += w
+			if cfg.DeclaredToAnomalous && g.Declared(s, c) {
+				declared += w
+				if _, ok := nodes[c]; ok {
+					declaredAnomalous += w
+				}
+			}
+		}
+		n.declaredScale = 1
+		if declaredAnomalous > 0 {
+			n.declaredScale = declared / declaredAnomalous
 		}
 		for _, p := range n.callers {
 			n.callerSum += g.callers[s][p]
@@ -552,6 +581,9 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 			}
 			j := m.idx
 			w := share(g.callees[s][c], n.calleeSum) * weight(m)
+			if g.Declared(s, c) {
+				w *= n.declaredScale
+			}
 			// A caller's own break or change is not what a callee
 			// explains: the walk goes on to callees only with the
 			// chance that the caller's anomaly is not one.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -554,4 +555,75 @@ func causeNames(cs []osprey.Cause) []string {
 		out = append(out, c.Name)
 	}
 	return out
+}
+
+// TestDeclaredCallsShareAmongAnomalous checks Config.DeclaredToAnomalous:
+// an entry point declares calls to twelve services and one of them
+// changed. Its declared calls go to that one alone, so it ranks above the
+// slightly stronger entry point; with the calls' weights observed, or
+// without the rule, its share is 1/12 and the entry point keeps its mass.
+func TestDeclaredCallsShareAmongAnomalous(t *testing.T) {
+	build := func(add func(g *Graph, caller, callee string, w float64)) *Graph {
+		g := NewGraph()
+		for i := range 12 {
+			add(g, "entry", fmt.Sprintf("svc%02d", i), 1)
+		}
+		return g
+	}
+	declared := build((*Graph).AddDeclaredCall)
+	observed := build((*Graph).AddCall)
+	evs := []Evidence{
+		ev("entry", KindMetric, "latency", 0.6, 0),
+		ev("svc05", KindMetric, "latency", 0.5, 0),
+	}
+	if cs := Rank(declared, evs, DefaultConfig()); cs[0].Name != "svc05" {
+		t.Errorf("declared calls: ranking %v, want svc05 first", causeNames(cs))
+	}
+	off := DefaultConfig()
+	off.DeclaredToAnomalous = false
+	if cs := Rank(declared, evs, off); cs[0].Name != "entry" {
+		t.Errorf("declared calls without DeclaredToAnomalous: ranking %v, want entry first", causeNames(cs))
+	}
+	if cs := Rank(observed, evs, DefaultConfig()); cs[0].Name != "entry" {
+		t.Errorf("observed calls: ranking %v, want entry first (shares kept)", causeNames(cs))
+	}
+
+	// A caller with observed calls and declared ones: the declared ones'
+	// share (2 of 12) goes to its anomalous declared callee, the observed
+	// ones keep theirs, so the walk is that of a graph with the declared
+	// share moved onto that callee.
+	mixed := NewGraph()
+	moved := NewGraph()
+	for i := range 10 {
+		mixed.AddCall("entry", fmt.Sprintf("svc%02d", i), 1)
+		moved.AddCall("entry", fmt.Sprintf("svc%02d", i), 1)
+	}
+	mixed.AddDeclaredCall("entry", "svc10", 1)
+	mixed.AddDeclaredCall("entry", "svc11", 1)
+	moved.AddCall("entry", "svc10", 2)
+	ev2 := append(slices.Clone(evs), ev("svc10", KindMetric, "errors", 0.5, 0))
+	got, want := Rank(mixed, ev2, DefaultConfig()), Rank(moved, ev2, DefaultConfig())
+	for i := range want {
+		if got[i].Name != want[i].Name || math.Abs(got[i].Score-want[i].Score) > 1e-6 {
+			t.Fatalf("mixed caller: %v, want %v", got, want)
+		}
+	}
+}
+
+func TestDeclaredEdges(t *testing.T) {
+	g := NewGraph()
+	g.AddDeclaredCall("a", "b", 1)
+	g.AddCall("a", "c", 1)
+	g.AddDeclaredCall("a", "c", 1) // observed already: stays observed
+	g.AddDeclaredCall("a", "d", 0) // no weight: no edge
+	if !g.Declared("a", "b") || g.Declared("a", "c") || g.Declared("a", "d") || g.Declared("x", "y") {
+		t.Fatalf("declared: a>b %v a>c %v a>d %v", g.Declared("a", "b"), g.Declared("a", "c"), g.Declared("a", "d"))
+	}
+	if g.Weight("a", "c") != 2 {
+		t.Fatalf("a>c weighs %v, want 2", g.Weight("a", "c"))
+	}
+	g.AddCall("a", "b", 1) // an observed weight: declared no more
+	if g.Declared("a", "b") {
+		t.Fatal("a>b still declared after an observed weight")
+	}
 }

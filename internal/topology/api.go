@@ -155,6 +155,10 @@ type Call struct {
 	// kept while traffic flows, and the last such count, fading slowly
 	// and evenly across a service's calls, when it pauses.
 	Weight float64
+	// Unseen is set on a declared call (Options.Declared) with no
+	// request within Retain: its Weight is the caller's mean, not a
+	// count.
+	Unseen bool
 }
 
 // Calls returns every edge remembered (with a request within Retain),
@@ -189,7 +193,7 @@ func (g *Graph) Calls() []Call {
 		if e, ok := g.edges[k]; ok && e.last >= oldest {
 			continue // learnt: weighs its requests
 		}
-		out = append(out, Call{EdgeKey: k, Weight: mean.of(k.Caller)})
+		out = append(out, Call{EdgeKey: k, Weight: mean.of(k.Caller), Unseen: true})
 	}
 	slices.SortFunc(out, func(a, b Call) int {
 		return byCallerCallee(a.EdgeKey, b.EdgeKey)
@@ -202,12 +206,20 @@ func (g *Graph) Calls() []Call {
 // placement (Placements) a call from the service to its host
 // (rca.HostNode), weighed as the mean of the service's calls (1 when it
 // has none): a service depends on its host as on a callee, so the walk
-// reaches a host whose own signals explain its services'.
+// reaches a host whose own signals explain its services'. An unseen
+// declared call (Call.Unseen) is a declared edge of the result
+// (rca.Graph.AddDeclaredCall): no count says how the caller's traffic
+// divides among such calls, so the walk shares them among the caller's
+// anomalous callees.
 func (g *Graph) RankGraph() *rca.Graph {
 	out := rca.NewGraph()
 	mean := callerMeans{}
 	for _, c := range g.Calls() {
-		out.AddCall(c.Caller, c.Callee, c.Weight)
+		if c.Unseen {
+			out.AddDeclaredCall(c.Caller, c.Callee, c.Weight)
+		} else {
+			out.AddCall(c.Caller, c.Callee, c.Weight)
+		}
 		mean.add(c.Caller, c.Weight)
 	}
 	for _, p := range g.Placements() {

@@ -50,14 +50,21 @@ func TestDeclaredCalls(t *testing.T) {
 
 	// Calls: the unseen declared call weighs the mean of its caller's
 	// calls; checkout has none learnt, so 1.
+	// It is Unseen, and a declared edge of RankGraph; the learnt one is
+	// neither.
 	calls := g.Calls()
 	want := map[EdgeKey]float64{{"checkout", "postgres"}: 1, {"frontend", "checkout"}: 3}
 	if len(calls) != len(want) {
 		t.Fatalf("Calls = %+v", calls)
 	}
+	rg := g.RankGraph()
 	for _, cl := range calls {
 		if w, ok := want[cl.EdgeKey]; !ok || cl.Weight < w*0.99 || cl.Weight > w*1.01 {
 			t.Fatalf("Calls: %v weighs %v, want %v", cl.EdgeKey, cl.Weight, w)
+		}
+		unseen := cl.EdgeKey == EdgeKey{"checkout", "postgres"}
+		if cl.Unseen != unseen || rg.Declared(cl.Caller, cl.Callee) != unseen {
+			t.Fatalf("%v: Unseen %v, declared in RankGraph %v; want %v", cl.EdgeKey, cl.Unseen, rg.Declared(cl.Caller, cl.Callee), unseen)
 		}
 	}
 
@@ -70,9 +77,15 @@ func TestDeclaredCalls(t *testing.T) {
 	if callers, callees := g.Neighbours("checkout"); !slices.Equal(callers, []string{"frontend"}) || !slices.Equal(callees, []string{"postgres"}) {
 		t.Fatalf("after two days Neighbours(checkout) = %v, %v; want [frontend], [postgres]", callers, callees)
 	}
-	rg := g.RankGraph()
+	rg = g.RankGraph()
 	if got := rg.Callees("checkout"); !slices.Equal(got, []string{"postgres"}) {
 		t.Fatalf("RankGraph callees of checkout = %v", got)
+	}
+	// Both calls are unseen now: declared edges of the ranking's graph.
+	for _, cl := range g.Calls() {
+		if !cl.Unseen || !rg.Declared(cl.Caller, cl.Callee) {
+			t.Fatalf("after two days %v: Unseen %v, declared in RankGraph %v; want both", cl.EdgeKey, cl.Unseen, rg.Declared(cl.Caller, cl.Callee))
+		}
 	}
 }
 
