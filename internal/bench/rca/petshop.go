@@ -141,6 +141,11 @@ func naturalCompare(a, b string) int {
 	return strings.Compare(a, b)
 }
 
+// loadAdjacency reads a dataset's graph.csv, an adjacency matrix whose
+// cells say that a call exists (0 or 1), not how many were made: its calls
+// are declared ones (rca.Graph.AddDeclaredCall), as the serve path's
+// topology.dependencies makes them (docs/rca.md, "Session 10: a declared
+// call's share of the walk").
 func loadAdjacency(path string) (*rca.Graph, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -163,7 +168,7 @@ func loadAdjacency(path string) (*rca.Graph, error) {
 		g.AddService(row[0])
 		for j := 1; j < len(row) && j < len(head); j++ {
 			if w, err := strconv.ParseFloat(row[j], 64); err == nil && w != 0 {
-				g.AddCall(row[0], head[j], math.Abs(w))
+				g.AddDeclaredCall(row[0], head[j], math.Abs(w))
 			}
 		}
 	}
