@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/osprey-aiops/osprey"
 )
@@ -113,7 +114,23 @@ func decode[T any](m Message) ([]T, error) {
 	if err := json.Unmarshal(data, &batch); err != nil {
 		return nil, err
 	}
+	if incs, ok := any(batch).([]osprey.Incident); ok {
+		if err := checkMembers(incs); err != nil {
+			return nil, err
+		}
+	}
 	return batch, nil
+}
+
+// checkMembers rejects a decoded incident with a null member: members are
+// pointers (osprey.Incident.Members), and a consumer would dereference it.
+func checkMembers(incs []osprey.Incident) error {
+	for i := range incs {
+		if slices.Contains(incs[i].Members, nil) {
+			return fmt.Errorf("incident %q: a member is null", incs[i].ID)
+		}
+	}
+	return nil
 }
 
 // EventPublisher returns an osprey.EventConsumer that publishes to Events, so a
