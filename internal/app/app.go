@@ -115,8 +115,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	b := inproc.New(inproc.Options{
 		QueueSize:      cfg.Bus.QueueSize,
 		PublishTimeout: cfg.Bus.PublishTimeout,
-		Registerer:     reg,
-		Logger:         log.With("component", "bus"),
+		// The correlator pays per call (a transaction, the rankings):
+		// under a flood it takes what queued as one batch.
+		Coalesce:   map[string]int{bus.Events.Name(): cfg.Bus.CoalesceEvents},
+		Registerer: reg,
+		Logger:     log.With("component", "bus"),
 	})
 	graph, err := buildTopology(cfg.Topology, b, reg, now)
 	if err != nil {

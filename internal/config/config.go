@@ -173,6 +173,11 @@ type BusConfig struct {
 	// PublishTimeout is how long a publisher waits for queue space before
 	// the batch is dropped for that subscriber and counted.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
+	// CoalesceEvents is the most events the correlator takes in one call
+	// when batches of events queue up for it: it then handles them
+	// together, paying its per-call costs (the store's transaction,
+	// ranking the changed incidents) once. 1 delivers batch by batch.
+	CoalesceEvents int `yaml:"coalesce_events"`
 }
 
 // DefaultSimilarity is correlate.similarity's default (docs/rca.md,
@@ -408,7 +413,7 @@ func Default() Config {
 				Silences: 30 * 24 * time.Hour,
 			},
 		},
-		Bus:       BusConfig{QueueSize: 1024, PublishTimeout: 5 * time.Second},
+		Bus:       BusConfig{QueueSize: 1024, PublishTimeout: 5 * time.Second, CoalesceEvents: 5000},
 		Correlate: CorrelateConfig{Window: 5 * time.Minute, GroupBy: []string{"service", "host"}, ResolveGrace: 5 * time.Minute, Similarity: DefaultSimilarity, Flapping: defaultFlapping},
 		Log:       LogConfig{Level: "info", Format: "text"},
 		TSDB:      TSDBConfig{Path: "tsdb", Retention: 15 * 24 * time.Hour, MaxSeries: 1_000_000, MaxSeriesPerMetric: 50_000},

@@ -290,11 +290,13 @@ func isSQLIdent(s string) bool {
 	return true
 }
 
-// Validate checks that the queue size and publish timeout are positive.
+// Validate checks that the queue size, publish timeout and events
+// coalesced are positive.
 func (c BusConfig) Validate() error {
 	var p problems
 	positive(&p, "queue_size", c.QueueSize)
 	positive(&p, "publish_timeout", c.PublishTimeout)
+	positive(&p, "coalesce_events", c.CoalesceEvents)
 	return p.err()
 }
 

@@ -292,9 +292,10 @@ func TestPostgresConfigValidate(t *testing.T) {
 
 func TestBusConfigValidate(t *testing.T) {
 	checkProblems(t, Default().Bus.Validate(), nil)
-	checkProblems(t, BusConfig{QueueSize: -1, PublishTimeout: 0}.Validate(), []string{
+	checkProblems(t, BusConfig{QueueSize: -1, PublishTimeout: 0, CoalesceEvents: 0}.Validate(), []string{
 		"queue_size: must be positive, got -1",
 		"publish_timeout: must be positive, got 0s",
+		"coalesce_events: must be positive, got 0",
 	})
 }
 

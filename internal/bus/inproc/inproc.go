@@ -53,6 +53,21 @@
 // to treat it as read-only, is cheaper but turns a wiring change (adding a
 // notifier to a topic) into a data race in an unrelated stage.
 //
+// # Coalescing
+//
+// A handler that pays a cost per call (a store transaction, ranking the
+// incidents a batch changed) falls behind a flood of small batches, and
+// its queue then holds many. For a topic named in Options.Coalesce a
+// worker that takes a batch also takes the batches queued behind it, as
+// long as some are there and the elements gathered are fewer than the
+// limit, and calls the handler once with their concatenation, in queue
+// order. A quiet topic is delivered batch by batch, as published; a busy
+// one in bigger batches, so the cost per call is shared out exactly when
+// it matters. Each gathered batch counts as delivered (and in
+// osprey_bus_coalesced_batches_total when it was gathered behind
+// another); a handler error counts once. The concatenation is a new
+// slice: the published slices are not changed.
+//
 // # Handler errors
 //
 // A handler's error, or a panic (recovered and turned into an error), is
@@ -120,6 +135,14 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger receives handler errors. Nil means discard.
 	Logger *slog.Logger
+	// Coalesce names the topics whose queued batches a worker delivers as
+	// one, and the most elements it gathers: a worker that takes a batch
+	// also takes the batches queued behind it, while they are there and
+	// the elements so far are fewer than the limit, and hands their
+	// concatenation to the handler in one call (see "Coalescing" in the
+	// package documentation). Only for topics whose handlers treat a batch
+	// as a sequence of independent elements.
+	Coalesce map[string]int
 }
 
 // state is where a Bus is in its life.
@@ -137,6 +160,7 @@ const (
 type Bus struct {
 	queueSize int
 	timeout   time.Duration
+	coalesce  map[string]int
 	log       *slog.Logger
 	metrics   *metrics
 	cloner    cloner
@@ -182,8 +206,10 @@ type group struct {
 	topic, name string
 	queue       chan *message
 	handlers    []bus.RawHandler
+	coalesce    int // Options.Coalesce of the topic, 0 for none
 
 	delivered     prometheus.Counter
+	coalesced     prometheus.Counter
 	dropped       prometheus.Counter
 	handlerErrors prometheus.Counter
 
@@ -209,6 +235,7 @@ func New(opts Options) *Bus {
 	b := &Bus{
 		queueSize: opts.QueueSize,
 		timeout:   opts.PublishTimeout,
+		coalesce:  opts.Coalesce,
 		log:       opts.Logger,
 		topics:    make(map[string]*topic),
 		idle:      make(chan struct{}, 1),
@@ -253,6 +280,8 @@ func (b *Bus) SubscribeRaw(topicName, groupName string, h bus.RawHandler) error 
 		name:          groupName,
 		queue:         make(chan *message, b.queueSize),
 		handlers:      []bus.RawHandler{h},
+		coalesce:      b.coalesce[topicName],
+		coalesced:     b.metrics.coalesced.WithLabelValues(topicName, groupName),
 		delivered:     b.metrics.delivered.WithLabelValues(topicName, groupName),
 		dropped:       b.metrics.dropped.WithLabelValues(topicName, groupName),
 		handlerErrors: b.metrics.handlerErrors.WithLabelValues(topicName, groupName),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/osprey-aiops/osprey/internal/bus"
@@ -115,19 +116,87 @@ func (b *Bus) abort() {
 
 // work runs h on batches from g's queue until the queue is closed.
 func (b *Bus) work(g *group, h bus.RawHandler) {
+	var taken []*message
 	for m := range g.queue {
-		if b.handlerCtx.Err() != nil {
-			// Shutdown gave up waiting: drop what is left.
-			g.dropped.Inc()
-		} else {
-			if err := b.handle(h, m); err != nil {
-				g.handlerErrors.Inc()
-				g.logError(b.log, err)
-			}
-			g.delivered.Inc()
+		taken = append(taken[:0], m)
+		var odd *message
+		if g.coalesce > 0 {
+			taken, odd = g.gather(taken)
 		}
+		b.deliver(g, h, taken)
+		if odd != nil {
+			b.deliver(g, h, []*message{odd})
+		}
+		clear(taken)
+	}
+}
+
+// deliver runs h once on taken's batches, concatenated when there are
+// several, and releases each.
+func (b *Bus) deliver(g *group, h bus.RawHandler, taken []*message) {
+	if b.handlerCtx.Err() != nil {
+		// Shutdown gave up waiting: drop what is left.
+		g.dropped.Add(float64(len(taken)))
+	} else {
+		m := taken[0]
+		if len(taken) > 1 {
+			m = coalesced(taken)
+			g.coalesced.Add(float64(len(taken) - 1))
+		}
+		if err := b.handle(h, m); err != nil {
+			g.handlerErrors.Inc()
+			g.logError(b.log, err)
+		}
+		g.delivered.Add(float64(len(taken)))
+	}
+	for range taken {
 		b.release()
 	}
+}
+
+// gather appends to taken the batches queued behind it, while some are
+// there and taken holds fewer than g.coalesce elements. A batch of
+// another type than the first (a topic has one element type, so only a
+// misuse) cannot be joined; it is returned as odd, to be delivered on its
+// own after the others.
+func (g *group) gather(taken []*message) (all []*message, odd *message) {
+	first := reflect.ValueOf(taken[0].value)
+	if first.Kind() != reflect.Slice {
+		return taken, nil
+	}
+	n := first.Len()
+	for n < g.coalesce {
+		select {
+		case m, ok := <-g.queue:
+			if !ok {
+				return taken, nil
+			}
+			v := reflect.ValueOf(m.value)
+			if v.Type() != first.Type() {
+				return taken, m
+			}
+			taken = append(taken, m)
+			n += v.Len()
+		default:
+			return taken, nil
+		}
+	}
+	return taken, nil
+}
+
+// coalesced returns one message holding the concatenation of taken's
+// batches, in order.
+func coalesced(taken []*message) *message {
+	first := reflect.ValueOf(taken[0].value)
+	n := 0
+	for _, m := range taken {
+		n += reflect.ValueOf(m.value).Len()
+	}
+	all := reflect.MakeSlice(first.Type(), 0, n)
+	for _, m := range taken {
+		all = reflect.AppendSlice(all, reflect.ValueOf(m.value))
+	}
+	return &message{value: all.Interface()}
 }
 
 // handle runs h on m, turning a panic into an error.

@@ -10,6 +10,7 @@ type metrics struct {
 
 	published     *prometheus.CounterVec
 	delivered     *prometheus.CounterVec
+	coalesced     *prometheus.CounterVec
 	dropped       *prometheus.CounterVec
 	handlerErrors *prometheus.CounterVec
 	queueLength   *prometheus.Desc
@@ -26,6 +27,10 @@ func newMetrics(b *Bus) *metrics {
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osprey_bus_delivered_batches_total",
 			Help: "Batches a handler of the group finished with, successfully or not.",
+		}, []string{"topic", "group"}),
+		coalesced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osprey_bus_coalesced_batches_total",
+			Help: "Batches delivered gathered behind another batch of the group's queue, in one handler call (Options.Coalesce).",
 		}, []string{"topic", "group"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osprey_bus_dropped_batches_total",
@@ -46,6 +51,7 @@ func newMetrics(b *Bus) *metrics {
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.published.Describe(ch)
 	m.delivered.Describe(ch)
+	m.coalesced.Describe(ch)
 	m.dropped.Describe(ch)
 	m.handlerErrors.Describe(ch)
 	ch <- m.queueLength
@@ -56,6 +62,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.published.Collect(ch)
 	m.delivered.Collect(ch)
+	m.coalesced.Collect(ch)
 	m.dropped.Collect(ch)
 	m.handlerErrors.Collect(ch)
 	ch <- prometheus.MustNewConstMetric(m.queueCapacity, prometheus.GaugeValue, float64(m.b.queueSize))

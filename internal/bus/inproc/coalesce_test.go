@@ -1,0 +1,75 @@
+package inproc_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/bus"
+	"github.com/osprey-aiops/osprey/internal/bus/inproc"
+)
+
+// TestCoalesceQueuedBatches queues five one-event batches before Start, so
+// the worker finds them all waiting: with a limit of three elements it
+// hands them on as two calls, in order, while a topic not named in
+// Options.Coalesce keeps its batches apart.
+func TestCoalesceQueuedBatches(t *testing.T) {
+	h := newHarness(t, inproc.Options{Coalesce: map[string]int{bus.Events.Name(): 3}})
+	var calls [][]string
+	err := bus.Subscribe(h, bus.Events, "g", func(_ context.Context, batch []osprey.Event) error {
+		var ids []string
+		for _, e := range batch {
+			ids = append(ids, e.ID)
+		}
+		calls = append(calls, ids)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var anomalyCalls int
+	err = bus.Subscribe(h, bus.Anomalies, "g", func(context.Context, []osprey.Anomaly) error {
+		anomalyCalls++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	published := ev("a")
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		batch := ev(id)
+		if id == "a" {
+			batch = published
+		}
+		if err := bus.Publish(ctx, h, bus.Events, batch); err != nil {
+			t.Fatal(err)
+		}
+		if err := bus.Publish(ctx, h, bus.Anomalies, []osprey.Anomaly{{ID: id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.start(t)
+	h.shutdown(t)
+
+	want := [][]string{{"a", "b", "c"}, {"d", "e"}}
+	if !slices.EqualFunc(calls, want, slices.Equal) {
+		t.Errorf("handler calls %v, want %v", calls, want)
+	}
+	if len(published) != 1 || published[0].ID != "a" {
+		t.Errorf("the published batch changed to %v", published)
+	}
+	if anomalyCalls != 5 {
+		t.Errorf("anomaly handler called %d times, want 5 (not coalesced)", anomalyCalls)
+	}
+	if got := h.value(t, "osprey_bus_delivered_batches_total", "group", "g", "topic", "events"); got != 5 {
+		t.Errorf("delivered = %v, want 5", got)
+	}
+	if got := h.value(t, "osprey_bus_coalesced_batches_total", "group", "g", "topic", "events"); got != 3 {
+		t.Errorf("coalesced = %v, want 3", got)
+	}
+	if got := h.value(t, "osprey_bus_coalesced_batches_total", "group", "g", "topic", "anomalies"); got != 0 {
+		t.Errorf("anomalies coalesced = %v, want 0", got)
+	}
+}
