@@ -248,35 +248,32 @@ func TestHistoryEvidenceSymptomMetricAndNeighbours(t *testing.T) {
 	// An alert of an entry point two calls above payment: payment's
 	// series are read too (historyHops).
 	g.AddCall("edge", "frontend", 1)
-	inc = &osprey.Incident{ID: "inc-3", Status: osprey.IncidentOpen, Members: []*osprey.Member{
-		{Kind: osprey.MemberEvent, Name: "EdgeSlow", Severity: osprey.SeverityWarning, FirstSeen: histOnset.Add(4 * time.Minute),
-			Labels: osprey.Labels{"service": "edge"}},
-	}}
-	h.Evidence(inc)
-	runQueued(h)
-	services = map[string]bool{}
-	for _, e := range h.Evidence(inc) {
-		services[e.Service] = true
-	}
-	if !services["payment"] {
+	if services := alertEvidence(h, "inc-3", "EdgeSlow", "edge"); !services["payment"] {
 		t.Errorf("evidence of %v, want payment (two calls from edge)", services)
 	}
 	// Three calls above payment: the whole graph is read, nearest first
 	// (readOrder), within MaxSeries (two calls before session 10).
 	g.AddCall("gateway", "edge", 1)
-	inc = &osprey.Incident{ID: "inc-4", Status: osprey.IncidentOpen, Members: []*osprey.Member{
-		{Kind: osprey.MemberEvent, Name: "GatewaySlow", Severity: osprey.SeverityWarning, FirstSeen: histOnset.Add(4 * time.Minute),
-			Labels: osprey.Labels{"service": "gateway"}},
+	if services := alertEvidence(h, "inc-4", "GatewaySlow", "gateway"); !services["payment"] {
+		t.Errorf("evidence of %v, want payment (three calls from gateway)", services)
+	}
+}
+
+// alertEvidence returns the services h compares for an open incident
+// whose only member is the warning alert name of service, four minutes
+// after histOnset, once the queued reads have run.
+func alertEvidence(h *HistoryEvidence, id, name, service string) map[string]bool {
+	inc := &osprey.Incident{ID: id, Status: osprey.IncidentOpen, Members: []*osprey.Member{
+		{Kind: osprey.MemberEvent, Name: name, Severity: osprey.SeverityWarning, FirstSeen: histOnset.Add(4 * time.Minute),
+			Labels: osprey.Labels{"service": service}},
 	}}
 	h.Evidence(inc)
 	runQueued(h)
-	services = map[string]bool{}
+	services := map[string]bool{}
 	for _, e := range h.Evidence(inc) {
 		services[e.Service] = true
 	}
-	if !services["payment"] {
-		t.Errorf("evidence of %v, want payment (three calls from gateway)", services)
-	}
+	return services
 }
 
 func TestHistoryEvidenceCap(t *testing.T) {
