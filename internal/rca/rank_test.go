@@ -480,13 +480,6 @@ func TestAlertsWeighAsSymptoms(t *testing.T) {
 		{ID: "a1", Service: "frontend", Kind: KindAlert, Signal: "FrontendLatency", Score: 1, Onset: at},
 		{ID: "m1", Service: "db", Kind: KindMetric, Signal: "query_seconds", Score: 0.8, Onset: at.Add(-time.Minute)},
 	}
-	names := func(cs []osprey.Cause) []string {
-		var out []string
-		for _, c := range cs {
-			out = append(out, c.Name)
-		}
-		return out
-	}
 	cfg := DefaultConfig()
 	if got := names(Rank(g, ev, cfg)); !slices.Equal(got, []string{"db", "frontend"}) {
 		t.Errorf("with SymptomAlerts: %v, want db first", got)
@@ -521,7 +514,7 @@ func TestAlertsWithOtherEvidence(t *testing.T) {
 	}
 	cs := Rank(g, ev, DefaultConfig())
 	if len(cs) != 2 || cs[0].Name != "db" {
-		t.Fatalf("ranking %v, want db first", causeNames(cs))
+		t.Fatalf("ranking %v, want db first", names(cs))
 	}
 	fe := cs[1].Explanation
 	for _, want := range []string{"strength 0.45 (its alerts not counted", "earliest anomaly"} {
@@ -537,7 +530,7 @@ func TestAlertsWithOtherEvidence(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.SymptomAlerts = false
 	if cs := Rank(g, ev, cfg); cs[0].Name != "frontend" {
-		t.Errorf("without SymptomAlerts: %v, want frontend first", causeNames(cs))
+		t.Errorf("without SymptomAlerts: %v, want frontend first", names(cs))
 	}
 	// An alert of a service without other evidence weighs Symptom.
 	ev[1].Service = "cache"
@@ -547,14 +540,6 @@ func TestAlertsWithOtherEvidence(t *testing.T) {
 			t.Errorf("frontend with its alert alone: %s", c.Explanation)
 		}
 	}
-}
-
-func causeNames(cs []osprey.Cause) []string {
-	out := make([]string, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, c.Name)
-	}
-	return out
 }
 
 // TestDeclaredCallsShareAmongAnomalous checks Config.DeclaredToAnomalous:
@@ -577,15 +562,15 @@ func TestDeclaredCallsShareAmongAnomalous(t *testing.T) {
 		ev("svc05", KindMetric, "latency", 0.5, 0),
 	}
 	if cs := Rank(declared, evs, DefaultConfig()); cs[0].Name != "svc05" {
-		t.Errorf("declared calls: ranking %v, want svc05 first", causeNames(cs))
+		t.Errorf("declared calls: ranking %v, want svc05 first", names(cs))
 	}
 	off := DefaultConfig()
 	off.DeclaredToAnomalous = false
 	if cs := Rank(declared, evs, off); cs[0].Name != "entry" {
-		t.Errorf("declared calls without DeclaredToAnomalous: ranking %v, want entry first", causeNames(cs))
+		t.Errorf("declared calls without DeclaredToAnomalous: ranking %v, want entry first", names(cs))
 	}
 	if cs := Rank(observed, evs, DefaultConfig()); cs[0].Name != "entry" {
-		t.Errorf("observed calls: ranking %v, want entry first (shares kept)", causeNames(cs))
+		t.Errorf("observed calls: ranking %v, want entry first (shares kept)", names(cs))
 	}
 
 	// A caller with observed calls and declared ones: the declared ones'
