@@ -164,9 +164,8 @@ type Config struct {
 	// evidence they add nothing to its strength, and its onset is that
 	// of the other evidence (symptomOnset).
 	SymptomAlerts bool
-	// LateOnset and LateStart weigh a later problem down: a service with
-	// own evidence (Evidence.Own) whose first anomaly began more than
-	// LateOnset after the ranked incident's
+	// LateOnset and LateStart weigh a later problem down: a service whose
+	// first anomaly began more than LateOnset after the ranked incident's
 	// first evidence (its own members', not a concurrent incident's)
 	// starts the walk with LateStart times its weight. It cannot have
 	// caused what had already begun; it still gains what its anomalous
@@ -540,7 +539,7 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 	first := incidentOnset(nodes)
 	for i, s := range names {
 		pers[i] = weight(nodes[s])
-		if n := nodes[s]; cfg.LateOnset > 0 && cfg.LateStart > 0 && n.own > 0 && n.onset.After(first.Add(cfg.LateOnset)) {
+		if cfg.LateOnset > 0 && cfg.LateStart > 0 && nodes[s].onset.After(first.Add(cfg.LateOnset)) {
 			pers[i] *= cfg.LateStart
 		}
 		total += pers[i]
