@@ -164,16 +164,6 @@ type Config struct {
 	// evidence they add nothing to its strength, and its onset is that
 	// of the other evidence (symptomOnset).
 	SymptomAlerts bool
-	// LateOnset and LateStart weigh a later problem down: a service whose
-	// first anomaly began more than LateOnset after the ranked incident's
-	// first evidence (its own members', not a concurrent incident's)
-	// starts the walk with LateStart times its weight. It cannot have
-	// caused what had already begun; it still gains what its anomalous
-	// callers pull towards it. Zero LateOnset or LateStart disables it.
-	// EXPERIMENT (docs/rca.md, "Session 10: a late break is a later
-	// problem"): the value is fitted, not kept.
-	LateOnset time.Duration
-	LateStart float64
 }
 
 // alertSymptom returns what an alert's score counts for in a service's
@@ -209,7 +199,7 @@ func (c Config) symptom() float64 {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{LateOnset: 4 * time.Minute, LateStart: 0.5, MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100,
+	return Config{MinScore: 0.05, Damping: 0.85, Back: 0.2, LateCallee: 0.5, OnsetSlack: 30 * time.Second, Iterations: 100,
 		StayOwn: true, Joint: true, OwnExplains: true, Symptom: 0.25, SymptomAlerts: true}
 }
 
@@ -536,12 +526,8 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 	// Evidence without any Own is all scaled alike, so the walk is the
 	// same as on the strengths.
 	weight := func(n *node) float64 { return n.own + symptom*max(n.strength-n.own, 0) }
-	first := incidentOnset(nodes)
 	for i, s := range names {
 		pers[i] = weight(nodes[s])
-		if cfg.LateOnset > 0 && cfg.LateStart > 0 && nodes[s].onset.After(first.Add(cfg.LateOnset)) {
-			pers[i] *= cfg.LateStart
-		}
 		total += pers[i]
 	}
 	for i := range pers {
@@ -640,27 +626,6 @@ func walk(g *Graph, nodes map[string]*node, cfg Config) {
 	for i, s := range names {
 		nodes[s].walk = rank[i]
 	}
-}
-
-// incidentOnset returns the earliest onset of the ranked incident's own
-// evidence (Evidence.Incident empty), or of all the evidence if none is.
-func incidentOnset(nodes map[string]*node) time.Time {
-	var own, all time.Time
-	for _, n := range nodes {
-		for _, i := range n.all {
-			e := &n.src[i]
-			if all.IsZero() || e.Onset.Before(all) {
-				all = e.Onset
-			}
-			if e.Incident == "" && (own.IsZero() || e.Onset.Before(own)) {
-				own = e.Onset
-			}
-		}
-	}
-	if own.IsZero() {
-		return all
-	}
-	return own
 }
 
 // share is an edge's weight w as a share of sum, the sum of the weights of
