@@ -85,20 +85,7 @@ func (c *Correlator) rankCausesAmongLocked(cr ConcurrentRanker, inc *osprey.Inci
 // concurrent itself is not modified.
 func whileSpreading(inc *osprey.Incident, concurrent []*osprey.Incident, settle time.Duration) []*osprey.Incident {
 	cut := latestOnset(inc).Add(settle)
-	var own map[osprey.Fingerprint]struct{} // inc's members, once a concurrent incident is read
-	late := func(m osprey.Member) bool {
-		if m.FirstSeen.After(cut) {
-			return true
-		}
-		if own == nil {
-			own = make(map[osprey.Fingerprint]struct{}, len(inc.Members))
-			for _, im := range inc.Members {
-				own[im.Fingerprint] = struct{}{}
-			}
-		}
-		_, dup := own[m.Fingerprint]
-		return dup
-	}
+	late := func(m osprey.Member) bool { return m.FirstSeen.After(cut) }
 	stopped := inc.OpenedAt.Add(-settle)
 	isChange := func(m osprey.Member) bool { return osprey.IsChange(m.Kind, m.Name) }
 	var out []*osprey.Incident // nil until an incident is changed or left out
@@ -271,21 +258,14 @@ func (o *openings) near(at time.Time, window time.Duration, k int, keep func(inc
 }
 
 // concurrentLocked returns the unresolved and recently resolved
-// incidents other than inc that opened within the window of its opening
-// or of a later onset of it (up to its latest onset's window), by opening
-// time and id: the maxConcurrent nearest to the middle of that span. An
-// incident whose symptoms gathered first and whose root cause's own
-// break came a minute or two later, opening an incident of its own (a
-// break is its own onset), reads that break while it spreads
-// (docs/rca.md, "Session 10"). idx indexes the incidents; nil indexes
-// them for this call.
+// incidents other than inc that opened within the window of its opening,
+// by opening time and id: the maxConcurrent nearest to its opening. idx
+// indexes the incidents; nil indexes them for this call.
 func (c *Correlator) concurrentLocked(inc *osprey.Incident, idx *openings) []*osprey.Incident {
 	if idx == nil {
 		idx = c.openingsLocked()
 	}
-	from, to := inc.OpenedAt.Add(-c.window), latestOnset(inc).Add(c.window)
-	half := to.Sub(from) / 2
-	return idx.near(from.Add(half), half, maxConcurrent, func(o *osprey.Incident, _ bool) bool { return o.ID != inc.ID })
+	return idx.near(inc.OpenedAt, c.window, maxConcurrent, func(o *osprey.Incident, _ bool) bool { return o.ID != inc.ID })
 }
 
 // rankConcurrentLocked ranks again, with a ConcurrentRanker, the
@@ -316,17 +296,6 @@ func (c *Correlator) rankConcurrentLocked(cs *changeSet, idx *openings) {
 	for _, g := range grown {
 		for _, inc := range idx.near(g.OpenedAt, c.window, maxConcurrent, unchanged) {
 			ids = append(ids, inc.ID)
-		}
-		// Incidents opened earlier whose latest onset is within the
-		// window of g's opening read g too (concurrentLocked).
-		since := g.OpenedAt.Add(-c.window)
-		for i, inc := range idx.incs {
-			if !inc.OpenedAt.Before(since) {
-				break
-			}
-			if unchanged(inc, idx.open[i]) && !latestOnset(inc).Before(since) {
-				ids = append(ids, inc.ID)
-			}
 		}
 	}
 	slices.Sort(ids)

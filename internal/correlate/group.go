@@ -393,11 +393,6 @@ func (s *state) apply(sig signal) *change {
 	key := s.groupKey(sig.labels)
 	group, settled := s.groupIncident(&sig, key)
 	if group != nil {
-		if inc, why := s.newWaveIncident(group, key, sig.at); inc != nil {
-			ch := s.join(inc, sig, why)
-			s.byGroup[key] = inc.ID
-			return ch
-		}
 		return s.join(group, sig, fmt.Sprintf("same %s within %s", key, s.window))
 	}
 	inc, why := s.neighbourIncident(key, sig.at, settled)
@@ -501,31 +496,6 @@ func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Inc
 		return inc, nil
 	}
 	return nil, inc
-}
-
-// newWaveIncident returns the incident a new alert whose group still
-// holds group (groupIncident) joins instead, and why: the spreading
-// incident of a neighbour in the call graph (neighbourIncident), when
-// group is past its first window and had stopped spreading — gained no
-// member for half the window, the bound that ends a call-graph join. A
-// service's alerts that keep firing (a metric detector keeps an anomaly
-// open for as long as the series stays off, often hours) would otherwise
-// hold its old incident open to every later fault's symptoms of the
-// service, while the incident around the new failure next to it spreads
-// without them (docs/rca.md, "Session 10: the next fault's symptoms in the
-// previous fault's incident"). Without such a neighbour the alert joins
-// its group's incident as before: a database slow for ten minutes that
-// then runs out of connections stays one incident. nil when the alert
-// stays with group.
-func (s *state) newWaveIncident(group *osprey.Incident, key string, at time.Time) (*osprey.Incident, string) {
-	if at.Sub(group.OpenedAt) <= s.window || at.Sub(latestOnset(group)) <= s.window/2 {
-		return nil, ""
-	}
-	inc, why := s.neighbourIncident(key, at, group)
-	if inc == nil {
-		return nil, ""
-	}
-	return inc, fmt.Sprintf("%s; incident %s of the same %s had gained no member for %s", why, group.ID, key, at.Sub(latestOnset(group)).Round(time.Second))
 }
 
 // newOnset reports whether sig, a signal of a member of inc, is to be
