@@ -290,12 +290,19 @@ func TestHistoryEvidenceCap(t *testing.T) {
 	}
 }
 
+// settableClock returns a clock at start, safe for the history's worker to
+// read, and the function that moves it.
+func settableClock(start time.Time) (now func() time.Time, set func(time.Time)) {
+	var mu sync.Mutex
+	clock := start
+	now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	set = func(t time.Time) { mu.Lock(); clock = t; mu.Unlock() }
+	return now, set
+}
+
 func TestHistoryEvidenceLifecycle(t *testing.T) {
 	ms := testStore(t)
-	clock := histOnset.Add(-time.Minute) // the deviating samples are still to come
-	var mu sync.Mutex
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	set := func(t time.Time) { mu.Lock(); clock = t; mu.Unlock() }
+	now, set := settableClock(histOnset.Add(-time.Minute)) // the deviating samples are still to come
 	h, rr := newTestHistory(t, ms, HistoryOptions{Now: now})
 	inc := testIncident()
 	h.Evidence(inc)
@@ -433,10 +440,7 @@ func BenchmarkHistoryCompute(b *testing.B) {
 // nothing once the compared range has passed.
 func TestHistoryEvidenceRunPending(t *testing.T) {
 	ms := testStore(t)
-	clock := histOnset.Add(-time.Minute) // the deviating samples are still to come
-	var mu sync.Mutex
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	set := func(t time.Time) { mu.Lock(); clock = t; mu.Unlock() }
+	now, set := settableClock(histOnset.Add(-time.Minute)) // the deviating samples are still to come
 	h, rr := newTestHistory(t, ms, HistoryOptions{Now: now})
 	inc := testIncident()
 	ctx := context.Background()
