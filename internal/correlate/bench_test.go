@@ -171,18 +171,11 @@ func benchConsumeOn(b *testing.B, st store.Store, silences, alerts, services, ba
 		}
 	}
 	out := &latencyRecorder{}
-	c, err := correlate.New(correlate.Options{
+	c := startWith(b, correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
 		CatchUpInterval: time.Hour, Registerer: prometheus.NewRegistry(),
 		Now: func() time.Time { return t0 }, Out: out, Causes: causes,
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer c.Shutdown(ctx)
 
 	batches := make([][]osprey.Event, b.N)
 	at := t0

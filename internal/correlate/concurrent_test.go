@@ -25,19 +25,12 @@ import (
 func TestConcurrentIncidentsRankedTogether(t *testing.T) {
 	st := openStore(t)
 	out := &collect{}
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
 		CatchUpInterval: time.Hour, Now: func() time.Time { return t0.Add(time.Minute) },
 		Registerer: prometheus.NewRegistry(), Out: out,
 		Causes: rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	consume := func(e ev) {
 		t.Helper()
 		if err := c.ConsumeEvents(context.Background(), appendEvents(t, st, []ev{e})); err != nil {
@@ -152,18 +145,11 @@ func TestBatchRanksEachStaleIncidentOnce(t *testing.T) {
 		st := openStore(t)
 		r := &perIncidentCounter{calls: map[string]int{},
 			ConcurrentIncidentRanker: rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}}}
-		c, err := correlate.New(correlate.Options{
+		c := startWith(t, correlate.Options{
 			Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
 			CatchUpInterval: time.Hour, Now: func() time.Time { return t0.Add(2 * time.Minute) },
 			Registerer: prometheus.NewRegistry(), Causes: r,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Shutdown(context.Background()) })
 		return c, r, st
 	}
 	batched, br, bst := newRig()
@@ -285,18 +271,11 @@ func TestBatchRankingStoresWhatRankingOneAtATimeStores(t *testing.T) {
 	ranker := rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}}
 	rig := func(causes correlate.CauseRanker) (*correlate.Correlator, store.Store) {
 		st := openStore(t)
-		c, err := correlate.New(correlate.Options{
+		c := startWith(t, correlate.Options{
 			Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
 			CatchUpInterval: time.Hour, Now: func() time.Time { return t0.Add(3 * time.Minute) },
 			Registerer: prometheus.NewRegistry(), Causes: causes,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Shutdown(context.Background()) })
 		return c, st
 	}
 	if _, ok := correlate.CauseRanker(ranker).(correlate.BatchRanker); !ok {

@@ -50,7 +50,7 @@ func openStore(t *testing.T) store.Store {
 
 func newCorrelator(t *testing.T, st store.Store, out osprey.IncidentConsumer) *correlate.Correlator {
 	t.Helper()
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store:           st,
 		Window:          5 * time.Minute,
 		GroupBy:         []string{"service", "host"},
@@ -59,13 +59,20 @@ func newCorrelator(t *testing.T, st store.Store, out osprey.IncidentConsumer) *c
 		Now:             func() time.Time { return t0 },
 		Registerer:      prometheus.NewRegistry(),
 	})
+	return c
+}
+
+// startWith starts a correlator with o, shut down when tb ends.
+func startWith(tb testing.TB, o correlate.Options) *correlate.Correlator {
+	tb.Helper()
+	c, err := correlate.New(o)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := c.Start(context.Background()); err != nil {
-		t.Fatalf("start: %v", err)
+		tb.Fatalf("start: %v", err)
 	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
+	tb.Cleanup(func() { c.Shutdown(context.Background()) })
 	return c
 }
 
@@ -480,19 +487,12 @@ func learnedGraph(t *testing.T) *topology.Graph {
 
 func TestTopologyJoinsNeighbouringServices(t *testing.T) {
 	st := openStore(t)
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
 		Topology: learnedGraph(t), CatchUpInterval: time.Hour,
 		Now: func() time.Time { return t0 }, Registerer: prometheus.NewRegistry(),
 		Causes: rca.IncidentRanker{Config: rca.DefaultConfig()},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	for _, e := range []ev{
 		{at: 0, name: "SlowQueries", labels: osprey.Labels{"service": "db"}, severity: osprey.SeverityCritical},
 		{at: 30 * time.Second, name: "HighLatency", labels: osprey.Labels{"service": "checkout"}, severity: osprey.SeverityWarning},

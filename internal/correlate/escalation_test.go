@@ -149,19 +149,12 @@ func TestEscalationReachesTheIncident(t *testing.T) {
 func TestEscalationRanksAgain(t *testing.T) {
 	st := openStore(t)
 	now := t0
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
 		Topology: learnedGraph(t), CatchUpInterval: time.Hour,
 		Now: func() time.Time { return now }, Registerer: prometheus.NewRegistry(),
 		Causes: rca.IncidentRanker{Config: rca.DefaultConfig()},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	anomaly := func(service string, at time.Duration, sev osprey.Severity) osprey.Anomaly {
 		l := osprey.Labels{osprey.LabelMetric: "latency", "service": service}
 		return osprey.Anomaly{ID: osprey.NewID(t0.Add(at)), Kind: osprey.AnomalyMetric, Labels: l, Severity: sev,

@@ -48,19 +48,12 @@ func BenchmarkEventFlood(b *testing.B) {
 func benchFlood(b *testing.B, rate, coalesce int) {
 	ctx := context.Background()
 	st := openBenchStore(b)
-	c, err := correlate.New(correlate.Options{
+	c := startWith(b, correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
 		CatchUpInterval: time.Hour, Registerer: prometheus.NewRegistry(),
 		Now: func() time.Time { return t0 }, Out: &latencyRecorder{},
 		Causes: rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}},
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer c.Shutdown(ctx)
 
 	const batchSize, alerts, services = 100, 5000, 10
 	batches := make([][]osprey.Event, b.N)
@@ -98,7 +91,7 @@ func benchFlood(b *testing.B, rate, coalesce int) {
 		last    time.Time
 		handled int
 	)
-	err = bus.Subscribe(bs, bus.Events, "correlate", func(ctx context.Context, batch []osprey.Event) error {
+	err := bus.Subscribe(bs, bus.Events, "correlate", func(ctx context.Context, batch []osprey.Event) error {
 		if err := c.ConsumeEvents(ctx, batch); err != nil {
 			return err
 		}

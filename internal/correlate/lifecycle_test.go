@@ -44,7 +44,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if r.st == nil {
 		r.st = openStore(t)
 	}
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store:        r.st,
 		Window:       5 * time.Minute,
 		ResolveGrace: o.grace,
@@ -63,13 +63,6 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		Now:             r.clock,
 		Registerer:      r.reg,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	r.c = c
 	return r
 }

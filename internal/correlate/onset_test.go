@@ -1,7 +1,6 @@
 package correlate_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -299,17 +298,10 @@ func anomalyRig(t *testing.T) (store.Store, func(at time.Duration, batch ...ospr
 	const m = time.Minute
 	st := openStore(t)
 	now := t0
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store: st, Window: 5 * m, GroupBy: []string{"service"}, ResolveGrace: 5 * m, CatchUpInterval: time.Hour,
 		Now: func() time.Time { return now }, Registerer: prometheus.NewRegistry(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	return st, func(at time.Duration, batch ...osprey.Anomaly) {
 		t.Helper()
 		now = t0.Add(at)

@@ -67,17 +67,10 @@ func (f *failingStore) SaveIncidents(ctx context.Context, b store.IncidentBatch)
 
 func startCorrelator(t *testing.T, st store.Store) *correlate.Correlator {
 	t.Helper()
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"}, ResolveGrace: time.Minute,
 		CatchUpInterval: time.Hour, Now: func() time.Time { return t0 }, Registerer: prometheus.NewRegistry(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(t.Context()); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	return c
 }
 

@@ -45,19 +45,12 @@ func TestRerankTakesLateEvidence(t *testing.T) {
 	st := openStore(t)
 	late := &lateEvidence{}
 	out := &collect{}
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"}, Burst: time.Minute,
 		CatchUpInterval: time.Hour, Now: func() time.Time { return t0.Add(time.Minute) },
 		Registerer: prometheus.NewRegistry(), Out: out,
 		Causes: rca.IncidentRanker{Config: rca.DefaultConfig(), Extra: late},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	for _, e := range []ev{
 		{at: 0, name: "Slow", labels: osprey.Labels{"service": "frontend"}, severity: osprey.SeverityWarning},
 		{at: 10 * time.Second, name: "Slow", labels: osprey.Labels{"service": "payment"}, severity: osprey.SeverityWarning},

@@ -36,15 +36,7 @@ func newExtRig(t *testing.T, o correlate.Options) *rig {
 	o.CatchUpInterval = time.Hour
 	o.Now = r.clock
 	o.Registerer = r.reg
-	c, err := correlate.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
-	r.c = c
+	r.c = startWith(t, o)
 	return r
 }
 

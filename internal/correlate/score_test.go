@@ -37,17 +37,10 @@ func (r *countingRanker) RankCauses(inc *osprey.Incident) []osprey.Cause {
 func TestMemberKeepsTheAnomalysPeakScore(t *testing.T) {
 	st := openStore(t)
 	rk := &countingRanker{}
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"}, CatchUpInterval: time.Hour,
 		Now: func() time.Time { return t0 }, Registerer: prometheus.NewRegistry(), Causes: rk,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	labels := osprey.Labels{"__name__": "http_latency_seconds", "service": "checkout"}
 	a := osprey.Anomaly{
 		ID: osprey.NewID(t0), Kind: osprey.AnomalyMetric, Labels: labels, Score: 0.55,

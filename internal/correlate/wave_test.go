@@ -72,19 +72,12 @@ func TestConcurrentEvidenceAfterTheIncidentStoppedSpreading(t *testing.T) {
 	const m = time.Minute
 	st := openStore(t)
 	now := t0
-	c, err := correlate.New(correlate.Options{
+	c := startWith(t, correlate.Options{
 		Store: st, Window: 5 * m, GroupBy: []string{"service"},
 		CatchUpInterval: time.Hour, Now: func() time.Time { return now },
 		Registerer: prometheus.NewRegistry(),
 		Causes:     rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Shutdown(context.Background()) })
 	consume := func(e ev) {
 		t.Helper()
 		now = t0.Add(e.at)
