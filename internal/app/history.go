@@ -24,21 +24,12 @@ func buildHistory(cfg config.Config, q storage.Queryable, graph func() *rca.Grap
 	if !hc.Enabled {
 		return nil, nil
 	}
-	h, err := rca.NewHistoryEvidence(rca.HistoryOptions{
-		History:    rca.TSDBHistory{Queryable: q},
-		Graph:      graph,
-		Lookback:   hc.Lookback,
-		Lead:       hc.Lead,
-		CoarseStep: hc.CoarseStep,
-		MaxSeries:  hc.MaxSeries,
-		Warmup:     metric.DefaultConfig().Warmup,
-		// Without the metric detector no series is judged by it.
-		All:        !cfg.Detect.Enabled,
-		Rerank:     rerank,
-		Now:        now,
-		Logger:     log,
-		Registerer: reg,
-	})
+	o := hc.Options(cfg.Detect.Enabled)
+	o.History = rca.TSDBHistory{Queryable: q}
+	o.Graph = graph
+	o.Warmup = metric.DefaultConfig().Warmup
+	o.Rerank, o.Now, o.Logger, o.Registerer = rerank, now, log, reg
+	h, err := rca.NewHistoryEvidence(o)
 	if err != nil {
 		return nil, fmt.Errorf("rca.history: %w", err)
 	}

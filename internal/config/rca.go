@@ -65,6 +65,21 @@ type RCAHistoryConfig struct {
 	MaxSeries int `yaml:"max_series"`
 }
 
+// Options returns the comparison's options that the section sets. detect
+// says whether the metric detector runs: without it no series is judged
+// by it, so every series is compared (rca.HistoryOptions.All). The caller
+// adds the metric store, the call graph, the warm-up, the clock and the
+// rerank hook. Serve and the bench's serve path both build from it.
+func (c RCAHistoryConfig) Options(detect bool) rca.HistoryOptions {
+	return rca.HistoryOptions{
+		Lookback:   c.Lookback,
+		Lead:       c.Lead,
+		CoarseStep: c.CoarseStep,
+		MaxSeries:  c.MaxSeries,
+		All:        !detect,
+	}
+}
+
 // DefaultRCA returns the defaults of the rca section.
 func DefaultRCA() RCAConfig {
 	return RCAConfig{History: RCAHistoryConfig{

@@ -284,18 +284,13 @@ func servePetShopIssue(ctx context.Context, scDir string, is *PetShopIssue, refs
 	var hist *rca.HistoryEvidence
 	var rerank func(context.Context, string) error
 	if hc := cfg.RCA.History; hc.Enabled {
-		hist, err = rca.NewHistoryEvidence(rca.HistoryOptions{
-			History:    rca.TSDBHistory{Queryable: ms},
-			Graph:      graph.RankGraph,
-			Lookback:   hc.Lookback,
-			Lead:       hc.Lead,
-			CoarseStep: hc.CoarseStep,
-			MaxSeries:  hc.MaxSeries,
-			Warmup:     metric.DefaultConfig().Warmup,
-			All:        !cfg.Detect.Enabled,
-			Rerank:     func(ctx context.Context, id string) error { return rerank(ctx, id) },
-			Now:        clock,
-		})
+		o := hc.Options(cfg.Detect.Enabled)
+		o.History = rca.TSDBHistory{Queryable: ms}
+		o.Graph = graph.RankGraph
+		o.Warmup = metric.DefaultConfig().Warmup
+		o.Rerank = func(ctx context.Context, id string) error { return rerank(ctx, id) }
+		o.Now = clock
+		hist, err = rca.NewHistoryEvidence(o)
 		if err != nil {
 			return nil, fmt.Errorf("rca.history: %w", err)
 		}
