@@ -62,22 +62,21 @@ func registerTraceDetectMetrics(reg prometheus.Registerer, det *tracedetect.Dete
 	gauge := func(name, help string, f func(tracedetect.Stats) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, stat(f))
 	}
-	// One help text for every reason: Prometheus requires it.
-	dropped := func(reason string, f func(tracedetect.Stats) float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "osprey_tracedetect_dropped_total",
-			Help:        "Spans or profile entries the trace detector did not keep because of a cap: pending (detect.traces.max_pending_spans, which also holds the log lines' keys, or the services cap), profile (detect.traces.max_operations or an operation's calls cap), delayed (broken or slow spans waiting for detect.traces.learn_delay, never learnt).",
-			ConstLabels: prometheus.Labels{"reason": reason},
-		}, stat(f))
+	// One counter per label value, all under one help text: Prometheus
+	// requires that.
+	labelled := func(name, help, label string) func(value string, f func(tracedetect.Stats) float64) prometheus.Collector {
+		return func(value string, f func(tracedetect.Stats) float64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: name, Help: help, ConstLabels: prometheus.Labels{label: value},
+			}, stat(f))
+		}
 	}
-	// One help text for both parts, as for dropped.
-	cutTraces := func(part string, f func(tracedetect.Stats) float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "osprey_tracedetect_cut_traces_total",
-			Help:        "Traces judged as incomplete, whose missing calls (part spans: two or more spans without their parent) or missing log lines (part logs: spans without any line in two services, neither calling the other) were not taken as breaks.",
-			ConstLabels: prometheus.Labels{"part": part},
-		}, stat(f))
-	}
+	dropped := labelled("osprey_tracedetect_dropped_total",
+		"Spans or profile entries the trace detector did not keep because of a cap: pending (detect.traces.max_pending_spans, which also holds the log lines' keys, or the services cap), profile (detect.traces.max_operations or an operation's calls cap), delayed (broken or slow spans waiting for detect.traces.learn_delay, never learnt).",
+		"reason")
+	cutTraces := labelled("osprey_tracedetect_cut_traces_total",
+		"Traces judged as incomplete, whose missing calls (part spans: two or more spans without their parent) or missing log lines (part logs: spans without any line in two services, neither calling the other) were not taken as breaks.",
+		"part")
 	cs := []prometheus.Collector{
 		counter("osprey_tracedetect_spans_total", "Spans the trace detector received (with a trace id, span id and service).",
 			func(s tracedetect.Stats) float64 { return float64(s.Spans) }),
