@@ -79,14 +79,14 @@ func (g *Graph) Edges() []Edge {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	oldest := g.windowOf(now) - int64(g.opts.Windows) + 1
-	out := make([]Edge, 0, len(g.edges)+len(g.decl.sortedCalls))
+	out := make([]Edge, 0, len(g.edges)+len(g.decl.calls.sorted))
 	for k, e := range g.edges {
 		if ed, ok := g.export(k, e, oldest); ok {
-			_, ed.Declared = g.decl.calls[k]
+			_, ed.Declared = g.decl.calls.set[k]
 			out = append(out, ed)
 		}
 	}
-	for _, k := range g.decl.sortedCalls {
+	for _, k := range g.decl.calls.sorted {
 		if e, ok := g.edges[k]; !ok || !hasRequests(e, oldest) {
 			out = append(out, Edge{EdgeKey: k, Declared: true})
 		}
@@ -176,9 +176,9 @@ func (g *Graph) Calls() []Call {
 	defer g.mu.Unlock()
 	w := g.windowOf(now)
 	oldest := w - int64(g.opts.Retain/g.opts.Window)
-	out := make([]Call, 0, len(g.edges)+len(g.decl.sortedCalls))
+	out := make([]Call, 0, len(g.edges)+len(g.decl.calls.sorted))
 	var mean callerMeans
-	if len(g.decl.sortedCalls) > 0 {
+	if len(g.decl.calls.sorted) > 0 {
 		mean = callerMeans{}
 	}
 	for k, e := range g.edges {
@@ -189,7 +189,7 @@ func (g *Graph) Calls() []Call {
 		out = append(out, c)
 		mean.add(k.Caller, c.Weight)
 	}
-	for _, k := range g.decl.sortedCalls {
+	for _, k := range g.decl.calls.sorted {
 		if e, ok := g.edges[k]; ok && e.last >= oldest {
 			continue // learnt: weighs its requests
 		}
@@ -264,7 +264,7 @@ func (g *Graph) Neighbours(service string) (callers, callees []string) {
 		if e.last < oldest {
 			continue
 		}
-		if _, ok := g.decl.calls[k]; ok {
+		if _, ok := g.decl.calls.set[k]; ok {
 			continue // listed below
 		}
 		if k.Callee == service {
@@ -274,8 +274,8 @@ func (g *Graph) Neighbours(service string) (callers, callees []string) {
 			callees = append(callees, k.Callee)
 		}
 	}
-	callers = append(callers, g.decl.callers[service]...)
-	callees = append(callees, g.decl.callees[service]...)
+	callers = append(callers, g.decl.calls.firsts[service]...)
+	callees = append(callees, g.decl.calls.seconds[service]...)
 	slices.Sort(callers)
 	slices.Sort(callees)
 	return callers, callees

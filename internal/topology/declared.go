@@ -27,12 +27,43 @@ const hostLabel = "host"
 // declared holds the configured calls and placements, indexed both ways.
 // It never changes after New, so it is read without the lock.
 type declared struct {
-	calls            map[EdgeKey]struct{}
-	callers, callees map[string][]string // by callee, by caller; sorted
-	hosts, onHost    map[string][]string // by service, by host; sorted
-	placed           map[placeKey]struct{}
-	sortedCalls      []EdgeKey
-	sortedPlacements []placeKey
+	calls  pairs[EdgeKey]  // caller → callee
+	placed pairs[placeKey] // service → host
+}
+
+// pairs indexes a set of declared name pairs (first, second) both ways.
+type pairs[K comparable] struct {
+	set    map[K]struct{}
+	sorted []K
+	// seconds holds each first name's second names, firsts each second
+	// name's first names; both sorted.
+	seconds, firsts map[string][]string
+}
+
+// newPairs indexes keys by the names ends gives; a key with an empty
+// name, or one ends refuses, is left out, as is a repeat.
+func newPairs[K comparable](keys []K, ends func(K) (first, second string, ok bool), order func(a, b K) int) pairs[K] {
+	p := pairs[K]{set: map[K]struct{}{}, seconds: map[string][]string{}, firsts: map[string][]string{}}
+	for _, k := range keys {
+		first, second, ok := ends(k)
+		if !ok || first == "" || second == "" {
+			continue
+		}
+		if _, dup := p.set[k]; dup {
+			continue
+		}
+		p.set[k] = struct{}{}
+		p.sorted = append(p.sorted, k)
+		p.seconds[first] = append(p.seconds[first], second)
+		p.firsts[second] = append(p.firsts[second], first)
+	}
+	for _, m := range []map[string][]string{p.seconds, p.firsts} {
+		for _, l := range m {
+			slices.Sort(l)
+		}
+	}
+	slices.SortFunc(p.sorted, order)
+	return p
 }
 
 // placeKey names a placement.
@@ -41,43 +72,18 @@ type placeKey struct{ host, service string }
 // newDeclared indexes the configured calls and placements; empty names
 // and self-calls are left out (config validation reports them).
 func newDeclared(calls []EdgeKey, placed []Placement) declared {
-	d := declared{
-		calls: map[EdgeKey]struct{}{}, callers: map[string][]string{}, callees: map[string][]string{},
-		hosts: map[string][]string{}, onHost: map[string][]string{}, placed: map[placeKey]struct{}{},
+	keys := make([]placeKey, len(placed))
+	for i, p := range placed {
+		keys[i] = placeKey{p.Host, p.Service}
 	}
-	for _, k := range calls {
-		if k.Caller == "" || k.Callee == "" || k.Caller == k.Callee {
-			continue
-		}
-		if _, ok := d.calls[k]; ok {
-			continue
-		}
-		d.calls[k] = struct{}{}
-		d.sortedCalls = append(d.sortedCalls, k)
-		d.callees[k.Caller] = append(d.callees[k.Caller], k.Callee)
-		d.callers[k.Callee] = append(d.callers[k.Callee], k.Caller)
+	return declared{
+		calls: newPairs(calls, func(k EdgeKey) (string, string, bool) {
+			return k.Caller, k.Callee, k.Caller != k.Callee
+		}, byCallerCallee),
+		placed: newPairs(keys, func(k placeKey) (string, string, bool) {
+			return k.service, k.host, true
+		}, byHostService),
 	}
-	for _, p := range placed {
-		k := placeKey{p.Host, p.Service}
-		if k.host == "" || k.service == "" {
-			continue
-		}
-		if _, ok := d.placed[k]; ok {
-			continue
-		}
-		d.placed[k] = struct{}{}
-		d.sortedPlacements = append(d.sortedPlacements, k)
-		d.hosts[k.service] = append(d.hosts[k.service], k.host)
-		d.onHost[k.host] = append(d.onHost[k.host], k.service)
-	}
-	for _, m := range []map[string][]string{d.callers, d.callees, d.hosts, d.onHost} {
-		for _, l := range m {
-			slices.Sort(l)
-		}
-	}
-	slices.SortFunc(d.sortedCalls, byCallerCallee)
-	slices.SortFunc(d.sortedPlacements, byHostService)
-	return d
 }
 
 func byHostService(a, b placeKey) int {
@@ -112,13 +118,13 @@ func (g *Graph) place(host, service string, now time.Time) {
 // (Options.Placed) and those its spans named (the host resource
 // attribute) in the windows kept.
 func (g *Graph) Hosts(service string) []string {
-	return merge(slices.Clone(g.decl.hosts[service]), g.learnt(func(k placeKey) (string, bool) { return k.host, k.service == service }))
+	return merge(slices.Clone(g.decl.placed.seconds[service]), g.learnt(func(k placeKey) (string, bool) { return k.host, k.service == service }))
 }
 
 // Services returns the services that run on host, sorted, by the same
 // rules as Hosts.
 func (g *Graph) Services(host string) []string {
-	return merge(slices.Clone(g.decl.onHost[host]), g.learnt(func(k placeKey) (string, bool) { return k.service, k.host == host }))
+	return merge(slices.Clone(g.decl.placed.firsts[host]), g.learnt(func(k placeKey) (string, bool) { return k.service, k.host == host }))
 }
 
 // learnt returns pick's name of every placement learnt in the windows
@@ -141,7 +147,7 @@ func (g *Graph) learnt(pick func(placeKey) (string, bool)) []string {
 func (g *Graph) Placements() []Placement {
 	horizon := g.horizon()
 	byKey := map[placeKey]*Placement{}
-	for _, k := range g.decl.sortedPlacements {
+	for _, k := range g.decl.placed.sorted {
 		byKey[k] = &Placement{Host: k.host, Service: k.service, Declared: true}
 	}
 	g.mu.Lock()
