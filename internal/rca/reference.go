@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/osprey-aiops/osprey/internal/prob"
 )
 
 // Reference is one series over a normal period, kept to compare an
@@ -197,7 +199,7 @@ func (r *Reference) Compare(base float64, baseLag int, post []float64, mode Comp
 	})
 	best, bestJ := 0.0, -1
 	for j := 1; j <= m; j++ {
-		if lt := logBinomTail(m, j, ps[j-1].logp); bestJ < 0 || lt < best {
+		if lt := prob.LogBinomTailLog(m, j, ps[j-1].logp); bestJ < 0 || lt < best {
 			best, bestJ = lt, j
 		}
 	}
@@ -269,29 +271,4 @@ func logCountAtLeast(asc []float64, d float64) float64 {
 		return math.Log(cnt + 1)
 	}
 	return min(max(math.Log(refTail)-(d-t)/mu, math.Log(max(cnt, 1e-300))), math.Log(cnt+1))
-}
-
-// logBinomTail is the log of P(X ≥ k) for X ~ Bin(n, p), p = exp(logp).
-func logBinomTail(n, k int, logp float64) float64 {
-	if k <= 0 {
-		return 0
-	}
-	if logp >= 0 {
-		return 0
-	}
-	lq := math.Log1p(-math.Exp(logp))
-	lgn, _ := math.Lgamma(float64(n + 1))
-	tail := math.Inf(-1)
-	for i := k; i <= n; i++ {
-		a, _ := math.Lgamma(float64(i + 1))
-		b, _ := math.Lgamma(float64(n - i + 1))
-		t := lgn - a - b + float64(i)*logp + float64(n-i)*lq
-		if math.IsInf(tail, -1) {
-			tail = t
-			continue
-		}
-		hi, lo := max(tail, t), min(tail, t)
-		tail = hi + math.Log1p(math.Exp(lo-hi))
-	}
-	return min(tail, 0)
 }

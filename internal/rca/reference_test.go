@@ -123,14 +123,3 @@ func TestCompareSegments(t *testing.T) {
 		t.Fatalf("split %.2f, joined %.2f", cs.Surprise, cj.Surprise)
 	}
 }
-
-func TestLogBinomTail(t *testing.T) {
-	// P(X ≥ 1) for Bin(4, 0.1) = 1 − 0.9⁴.
-	if got, want := math.Exp(logBinomTail(4, 1, math.Log(0.1))), 1-math.Pow(0.9, 4); math.Abs(got-want) > 1e-12 {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	// P(X ≥ 2) for Bin(3, 0.5) = 0.5.
-	if got := math.Exp(logBinomTail(3, 2, math.Log(0.5))); math.Abs(got-0.5) > 1e-12 {
-		t.Fatalf("got %v, want 0.5", got)
-	}
-}

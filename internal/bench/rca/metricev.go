@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/prob"
 	"github.com/osprey-aiops/osprey/internal/rca"
 )
 
@@ -170,15 +171,5 @@ func poissonSurprise(k int, lambda float64) float64 {
 	if k <= 0 || float64(k) <= lambda {
 		return 0
 	}
-	lambda = max(lambda, 1e-9)
-	tail := math.Inf(-1)
-	for i := k; i < k+200; i++ {
-		lg, _ := math.Lgamma(float64(i + 1))
-		t := float64(i)*math.Log(lambda) - lambda - lg
-		tail = logAdd(tail, t)
-		if t < tail-30 {
-			break
-		}
-	}
-	return -tail / math.Ln10
+	return -prob.LogPoissonTail(k, lambda) / math.Ln10
 }

@@ -1,7 +1,6 @@
 package rca
 
 import (
-	"math"
 	"time"
 
 	"github.com/osprey-aiops/osprey/internal/detect/trace"
@@ -69,13 +68,3 @@ func (t *breakTally) addBreaks(p *seqProfile, u unit, br [][2]string) bool {
 // worst returns the key whose units broke most surprisingly, with the
 // surprise, its counts and its most common missing companion.
 func (t *breakTally) worst(p0 float64) (a, missing string, k, n int, s float64) { return t.Worst(p0) }
-
-func logAdd(a, b float64) float64 {
-	if math.IsInf(a, -1) {
-		return b
-	}
-	if a < b {
-		a, b = b, a
-	}
-	return a + math.Log1p(math.Exp(b-a))
-}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/osprey-aiops/osprey/internal/prob"
 )
 
 // Unit is one observed unit of behaviour: one span with its operation and
@@ -346,30 +348,7 @@ func Surprise(k, n int, p float64) float64 {
 	if float64(k) <= float64(n)*p {
 		return 0
 	}
-	// Sum the tail in log space.
-	lp, lq := math.Log(p), math.Log1p(-p)
-	lgn, _ := math.Lgamma(float64(n + 1))
-	tail := math.Inf(-1)
-	for i := k; i <= n; i++ {
-		a, _ := math.Lgamma(float64(i + 1))
-		b, _ := math.Lgamma(float64(n - i + 1))
-		t := lgn - a - b + float64(i)*lp + float64(n-i)*lq
-		tail = logAdd(tail, t)
-		if t < tail-30 {
-			break
-		}
-	}
-	return -tail / math.Ln10
-}
-
-func logAdd(a, b float64) float64 {
-	if math.IsInf(a, -1) {
-		return b
-	}
-	if a < b {
-		a, b = b, a
-	}
-	return a + math.Log1p(math.Exp(b-a))
+	return -prob.LogBinomTail(n, k, p) / math.Ln10
 }
 
 // MinSurprise is the least surprise (−log10 p) that counts as evidence:
