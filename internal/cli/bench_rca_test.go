@@ -2,12 +2,12 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/osprey-aiops/osprey/internal/bench/rca/petshoptest"
 )
 
 // TestBenchRCAServePath runs the serve path of bench rca on the package's
@@ -72,61 +72,14 @@ func TestBenchRCAConfig(t *testing.T) {
 	}
 }
 
-// writeTinyPetShop writes one PetShop-layout scenario: front calls api,
-// api calls db; 200 normal 5-minute rows recorded months after the one
-// issue, whose api latency jumps tenfold from its second row while the
-// symptom, front's latency, rises by half.
-func writeTinyPetShop(t *testing.T, dir string) {
-	t.Helper()
-	sc := filepath.Join(dir, "dataset", "tiny")
-	comps := []string{"front", "api", "db"}
-	base := []float64{0.2, 0.05, 0.01}
-	write := func(path, body string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(sc, "graph.csv"), ",front,api,db\nfront,0.0,1.0,0.0\napi,0.0,0.0,1.0\ndb,0.0,0.0,0.0\n")
-	table := func(start int64, rows int, value func(row, col int) float64) string {
-		var b strings.Builder
-		b.WriteString("microservice," + strings.Join(comps, ",") + "\nmetric,latency,latency,latency\nstatistic,Average,Average,Average\nunix_timestamp,,,\n")
-		for i := range rows {
-			fmt.Fprintf(&b, "%d.0", start+int64(i)*300)
-			for j := range comps {
-				fmt.Fprintf(&b, ",%.6f", value(i, j))
-			}
-			b.WriteString("\n")
-		}
-		return b.String()
-	}
-	// A deterministic wobble of ±10 % around each base.
-	wobble := func(i, j int) float64 { return base[j] * (1 + 0.1*math.Sin(float64(7*i+3*j))) }
-	write(filepath.Join(sc, "noissue", "metrics.csv"), table(1690848000, 200, wobble))
-	const issue = 1681350000
-	write(filepath.Join(sc, "train", "issue_0", "metrics.csv"), table(issue, 5, func(i, j int) float64 {
-		v := wobble(i, j)
-		switch {
-		case i >= 1 && comps[j] == "api":
-			v *= 10
-		case i >= 1 && comps[j] == "front":
-			v *= 1.5
-		}
-		return v
-	}))
-	write(filepath.Join(sc, "train", "issue_0", "target.json"), fmt.Sprintf(
-		`{"target": {"node": "front", "metric": "latency", "agg": "Average", "timestamp": %d}, "root_cause": {"node": "api", "metric": null}}`, issue+500))
-}
-
 // TestBenchRCAPetShopServe runs bench rca --dataset petshop --path serve on
 // a tiny generated scenario: the planted api ranks first, the output says
 // which path its figures are of, and PRED.json holds the ranking.
 func TestBenchRCAPetShopServe(t *testing.T) {
 	dir := t.TempDir()
-	writeTinyPetShop(t, dir)
+	if err := petshoptest.Write(dir); err != nil {
+		t.Fatal(err)
+	}
 	pred := filepath.Join(dir, "pred.json")
 	code, out, errOut := runCLI(t, "bench", "rca", "--dataset", "petshop", "--data", dir, "--path", "serve", "--out", pred)
 	if code != ExitOK {
