@@ -349,8 +349,10 @@ func (s *Server) acceptTCP(l net.Listener) {
 		select {
 		case s.slots <- struct{}{}:
 		default:
-			_ = c.Close()
+			// Counted before the close, so whoever sees the close also
+			// sees the count.
 			s.recv.RejectRequest(ingest.ReasonTooMany)
+			_ = c.Close()
 			s.log.Debug("refused syslog connection: too many open", "peer", c.RemoteAddr().String(), "max", s.opts.MaxConnections)
 			continue
 		}
