@@ -136,9 +136,7 @@ func TestNezhaServeRerank(t *testing.T) {
 		c := Case{ID: f.Timestamp, Truth: f.Service, Type: f.Type, Group: dump.System + "/" + dump.Day}
 		var causes []osprey.Cause
 		if s, _ := pickIncident(log, f); s != nil {
-			s = &snapshot{inc: explainedAway(dump.Incidents, s.inc), seq: s.seq}
 			ranker := rca.IncidentRanker{Graph: func() *rca.Graph { return graphs[s.inc.ID] }, Config: rca.DefaultConfig()}
-			fmt.Sscan(cmp.Or(os.Getenv("OSPREY_RCA_LATECALLEE"), "0.5"), &ranker.Config.LateCallee)
 			if mode := cmp.Or(os.Getenv("OSPREY_RCA_CONCURRENT"), "opened"); mode != "off" {
 				cr := rca.ConcurrentIncidentRanker{IncidentRanker: ranker}
 				fmt.Sscan(os.Getenv("OSPREY_RCA_HOPS"), &cr.Hops)
@@ -258,55 +256,4 @@ func stoppedBefore(o, inc *osprey.Incident) bool {
 		}
 	}
 	return last.Before(inc.OpenedAt.Add(-d))
-}
-
-// explainedAway simulates (OSPREY_RCA_AWAY=factor, OSPREY_RCA_AWAY_MODE=
-// top|continued) weighing down the members of inc whose service was the
-// top cause of an incident opened in the 15 minutes before inc (top), or
-// whose series was a member of an earlier incident last seen within the
-// window before the member's first sighting (continued).
-func explainedAway(all []osprey.Incident, inc osprey.Incident) osprey.Incident {
-	var f float64
-	if _, err := fmt.Sscan(os.Getenv("OSPREY_RCA_AWAY"), &f); err != nil {
-		return inc
-	}
-	mode := cmp.Or(os.Getenv("OSPREY_RCA_AWAY_MODE"), "top")
-	tops := map[string]bool{}
-	for i := range all {
-		o := &all[i]
-		if o.ID == inc.ID || !o.OpenedAt.Before(inc.OpenedAt) || o.OpenedAt.Before(inc.OpenedAt.Add(-15*time.Minute)) || len(o.Causes) == 0 {
-			continue
-		}
-		tops[o.Causes[0].Name] = true
-	}
-	out := inc
-	out.Members = nil
-	for _, m := range inc.Members {
-		c := *m
-		hit := false
-		switch mode {
-		case "top":
-			hit = tops[m.Labels.Get(osprey.LabelService)]
-		case "continued":
-			for i := range all {
-				o := &all[i]
-				if o.ID == inc.ID || !o.OpenedAt.Before(inc.OpenedAt) {
-					continue
-				}
-				for _, om := range o.Members {
-					if om.Fingerprint == m.Fingerprint && !om.LastSeen.Before(m.FirstSeen.Add(-5*time.Minute)) {
-						hit = true
-					}
-				}
-			}
-		}
-		if hit {
-			if c.Score == 0 {
-				c.Score = 0.6
-			}
-			c.Score *= f
-		}
-		out.Members = append(out.Members, &c)
-	}
-	return out
 }
