@@ -33,7 +33,7 @@ import (
 // hand them over; and with the lines as the serve path hands them over
 // (whole lines through the production miner, keyed by
 // Detector.ObserveRecord). OSPREY_TRACE_ALL=1 lists every anomaly
-// opened or escalated with its reason; OSPREY_TRACE_DEBUG=1 those outside
+// opened or escalated with its reason, and every end with its own; OSPREY_TRACE_DEBUG=1 those outside
 // the windows and, per fault, the other services' and the root cause's.
 func TestNezhaTraceDetector(t *testing.T) {
 	dir := os.Getenv("OSPREY_RCA_NEZHA")
@@ -196,6 +196,9 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, lineMode int) {
 				if a.Active() {
 					t.Logf("anomaly %s %s %s %.2f: %s", a.StartsAt.UTC().Format(time.TimeOnly), a.Labels[osprey.LabelService],
 						a.Labels[osprey.LabelTraceSignal], a.Score, a.Evidence[0].Reason)
+				} else {
+					t.Logf("ended %s..%s %s %s %.2f: %s", a.StartsAt.UTC().Format(time.TimeOnly), a.EndsAt.UTC().Format(time.TimeOnly),
+						a.Labels[osprey.LabelService], a.Labels[osprey.LabelTraceSignal], a.Score, a.Evidence[len(a.Evidence)-1].Reason)
 				}
 			}
 		}
