@@ -279,8 +279,6 @@ type judged struct {
 	slow      bool
 	self      time.Duration
 	p99       float64
-	// learnt is how many self times the p99 was read from (timed).
-	learnt int
 	// young: its breaks all rest on young expectations (MatureSupport).
 	young bool
 }
@@ -622,7 +620,7 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 	// includes the missing child's. The break counts, once, as a break.
 	latKey := service + " " + op
 	if q, n := d.lat.Quantile(latKey, 0.99); n >= d.cfg.MinTimed && len(breaks) == 0 && !c.spans {
-		j.timed, j.p99, j.learnt = true, q, n
+		j.timed, j.p99 = true, q
 		sec := self.Seconds()
 		j.slow = sec > d.cfg.SlowFactor*q && self > d.cfg.SlowMin
 	}
@@ -861,7 +859,6 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 	slowOp := map[string]int{}
 	var slowFirst time.Time
 	var p99 = map[string]float64{}
-	youngest := 0 // the fewest self times a slow span's p99 was read from
 	for i := range w.units {
 		j := &w.units[i]
 		// Keys are tallied per operation: the same call made by two
@@ -886,9 +883,6 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 				lat.k++
 				slowOp[j.op]++
 				p99[j.op] = j.p99
-				if youngest == 0 || j.learnt < youngest {
-					youngest = j.learnt
-				}
 				if slowFirst.IsZero() || j.at.Before(slowFirst) {
 					slowFirst = j.at
 				}
@@ -901,7 +895,7 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 	if k > 0 {
 		flow.reason = fmt.Sprintf("span pattern broken: %s without %s in %d of %d spans", a, miss, k, n)
 	}
-	lat.p0 = slowRate(youngest)
+	lat.p0 = 0.01
 	lat.surprise = Surprise(lat.k, lat.n, lat.p0)
 	lat.first = slowFirst
 	if lat.k > 0 {
@@ -910,24 +904,6 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 			d.cfg.SlowFactor, time.Duration(p99[op]*float64(time.Second)).Round(time.Microsecond), lat.k, lat.n, op)
 	}
 	return flow, lat
-}
-
-// SlowRate is the normal rate of slow spans: a span above SlowFactor
-// times the learnt p99 is rarer than one in a hundred.
-const SlowRate = 0.01
-
-// slowRate is the normal rate the slow spans of a window are judged at
-// when the youngest of their profiles was read from n self times:
-// SlowRate, or for n < 3/SlowRate 3/n. As a young flow expectation's
-// (Tally.Rate), a p99 read from n self times, none of them above
-// SlowFactor times it, bounds the rate of such spans by about 3/n (95 %,
-// the rule of three), not by SlowRate; from 300 self times on nothing
-// changes. n = 0 (no slow span) is judged at SlowRate.
-func slowRate(n int) float64 {
-	if n > 0 {
-		return min(max(SlowRate, 3/float64(n)), 1)
-	}
-	return SlowRate
 }
 
 // opKey names key a of operation op for the tally: the operation's own key

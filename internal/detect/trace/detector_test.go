@@ -3,7 +3,6 @@ package trace
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -635,45 +634,6 @@ func TestYoungBranchOpensNoAnomaly(t *testing.T) {
 	}
 	if !opened {
 		t.Fatal("without the rule seat opened no anomaly either: the case does not test it")
-	}
-}
-
-// A p99 read from few self times bounds the normal rate of slow spans
-// only by about 3/n, as a young flow expectation's breaks are judged
-// (Tally.Rate): three slow spans among a window's twelve, above twice a
-// p99 read from about 100 self times, are judged at 3/n and open
-// nothing, while the same spans after 400 learnt self times (judged at
-// the normal 1 %) open a latency anomaly.
-func TestYoungLatencyProfileWeighsItsSupport(t *testing.T) {
-	run := func(learnt int) []osprey.Anomaly {
-		// A window of twelve spans (one request a second).
-		r := newRig(t, func(c *Config) { c.Window = 12 * time.Second })
-		for range learnt {
-			r.query(2)
-		}
-		for i := range 12 {
-			if i%4 == 0 {
-				r.query(20)
-			} else {
-				r.query(2)
-			}
-		}
-		return r.openSignal("seat", SignalLatency)
-	}
-	if open := run(100); len(open) != 0 {
-		t.Errorf("after 100 learnt self times: %s; want no latency anomaly", open[0].Evidence[0].Reason)
-	}
-	open := run(400)
-	if len(open) != 1 {
-		t.Fatalf("after 400 learnt self times: %d latency anomalies open, want 1", len(open))
-	}
-	if open[0].Expected != SlowRate {
-		t.Errorf("after 400 learnt self times judged at %v, want %v", open[0].Expected, SlowRate)
-	}
-	for n, want := range map[int]float64{0: SlowRate, 100: 0.03, 300: SlowRate, 2048: SlowRate} {
-		if got := slowRate(n); math.Abs(got-want) > 1e-12 {
-			t.Errorf("slowRate(%d) = %v, want %v", n, got, want)
-		}
 	}
 }
 
