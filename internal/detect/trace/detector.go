@@ -76,7 +76,8 @@ type Config struct {
 	// window and those that follow are not counted, so a branch opens no
 	// anomaly, or ends the one it opened (docs/rca.md, "Session 11").
 	// Mature expectations are judged as before, however their breaks
-	// come and go.
+	// come and go. 0 tallies no young break; MixedSwitches or more, the
+	// rule before session 11 (young breaks tallied until learnt).
 	SteadySwitches int
 	// MaxOperations bounds the (service, operation) profiles; spans of
 	// further operations are judged by nothing and learnt by nothing.
