@@ -32,7 +32,9 @@ import (
 // template id), fed in time order with the spans as the log miner would
 // hand them over; and with the lines as the serve path hands them over
 // (whole lines through the production miner, keyed by
-// Detector.ObserveRecord).
+// Detector.ObserveRecord). OSPREY_TRACE_ALL=1 lists every anomaly
+// opened or escalated with its reason, and every end with its own; OSPREY_TRACE_DEBUG=1 those outside
+// the windows and, per fault, the other services' and the root cause's.
 func TestNezhaTraceDetector(t *testing.T) {
 	dir := os.Getenv("OSPREY_RCA_NEZHA")
 	if dir == "" {
@@ -185,6 +187,20 @@ func nezhaTraceDetector(t *testing.T, days []NezhaDay, lineMode int) {
 				}
 			}
 			return 0, false
+		}
+		if os.Getenv("OSPREY_TRACE_ALL") != "" {
+			// Every anomaly opened or escalated, with its reason: the
+			// broken key, its counts and the rate it was judged at
+			// (the support of a young expectation, Tally.Rate).
+			for _, a := range out.got {
+				if a.Active() {
+					t.Logf("anomaly %s %s %s %.2f: %s", a.StartsAt.UTC().Format(time.TimeOnly), a.Labels[osprey.LabelService],
+						a.Labels[osprey.LabelTraceSignal], a.Score, a.Evidence[0].Reason)
+				} else {
+					t.Logf("ended %s..%s %s %s %.2f: %s", a.StartsAt.UTC().Format(time.TimeOnly), a.EndsAt.UTC().Format(time.TimeOnly),
+						a.Labels[osprey.LabelService], a.Labels[osprey.LabelTraceSignal], a.Score, a.Evidence[len(a.Evidence)-1].Reason)
+				}
+			}
 		}
 		perFault := make([][]osprey.Anomaly, len(d.Faults))
 		for _, a := range out.got {

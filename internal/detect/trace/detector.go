@@ -67,6 +67,18 @@ type Config struct {
 	// fault breaks every span while it lasts (a change or two at its
 	// edges), and a mature expectation waits LearnDelay as before.
 	MatureSupport, MixedSwitches int
+	// SteadySwitches is how many such changes an operation's young
+	// breaks may make and still count as a break: a fault that breaks
+	// young expectations begins and ends, two changes. From the next
+	// change on, the breaks come and go — a branch the first spans
+	// happened not to take — and until they are learnt (MixedSwitches)
+	// they are not tallied: the operation's young-broken spans leave the
+	// window and those that follow are not counted, so a branch opens no
+	// anomaly, or ends the one it opened (docs/rca.md, "Session 11").
+	// Mature expectations are judged as before, however their breaks
+	// come and go. 0 tallies no young break; MixedSwitches or more, the
+	// rule before session 11 (young breaks tallied until learnt).
+	SteadySwitches int
 	// MaxOperations bounds the (service, operation) profiles; spans of
 	// further operations are judged by nothing and learnt by nothing.
 	MaxOperations int
@@ -116,6 +128,7 @@ func DefaultConfig() Config {
 		LearnDelay:      30 * time.Minute,
 		MatureSupport:   100,
 		MixedSwitches:   8,
+		SteadySwitches:  2,
 		MaxOperations:   10_000,
 		MaxCalls:        32,
 		MaxServices:     1000,
@@ -152,6 +165,9 @@ func (c Config) Validate() error {
 	}
 	if c.LatencySample > MaxLatencySample {
 		return fmt.Errorf("trace detector: latency sample must be at most %d, got %d", MaxLatencySample, c.LatencySample)
+	}
+	if c.SteadySwitches < 0 {
+		return fmt.Errorf("trace detector: steady switches must not be negative, got %d", c.SteadySwitches)
 	}
 	if c.SlowFactor <= 1 {
 		return fmt.Errorf("trace detector: slow factor must be above 1, got %v", c.SlowFactor)
@@ -598,7 +614,7 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 	d.stats.Judged++
 	j := judged{at: u.At, op: op, checkable: d.flow.Checkable(u), self: self}
 	young := d.youngBreaks(u.Group, breaks)
-	if !explained {
+	if !explained && !(young && d.branching(u.Group)) {
 		j.breaks, j.young = breaks, young
 	}
 	// A span that lacks a child it always had is not timed: its self time
@@ -647,7 +663,7 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 		return
 	}
 	mixed, released := d.mixed(u.Group, u.At, young, len(breaks) == 0)
-	if released {
+	if released || young && d.branching(u.Group) {
 		// The breaks were a branch's: they are not tallied any more, so
 		// an anomaly they opened ends at once, not when they leave the
 		// window.
@@ -719,6 +735,14 @@ func (d *Detector) mixed(group string, at time.Time, young, clean bool) (mixed, 
 		return true, true
 	}
 	return true, false
+}
+
+// branching reports whether group's young breaks have come and gone more
+// often than a fault's onset and end (SteadySwitches): a branch's, not
+// tallied.
+func (d *Detector) branching(group string) bool {
+	m := d.mix[group]
+	return m != nil && m.switches > d.cfg.SteadySwitches
 }
 
 // youngBreaks reports whether every break of a span of group rests on an
