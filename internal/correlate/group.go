@@ -394,11 +394,6 @@ func (s *state) apply(sig signal) *change {
 	key := s.groupKey(sig.labels)
 	group, settled := s.groupIncident(&sig, key)
 	if group != nil {
-		if inc, why := s.newWaveIncident(group, key, &sig); inc != nil {
-			ch := s.join(inc, sig, why)
-			s.byGroup[key] = inc.ID
-			return ch
-		}
 		return s.join(group, sig, fmt.Sprintf("same %s within %s", key, s.window))
 	}
 	inc, why := s.neighbourIncident(key, sig.at, settled)
@@ -502,34 +497,6 @@ func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Inc
 		return inc, nil
 	}
 	return nil, inc
-}
-
-// newWaveIncident returns the incident a new alert whose group still
-// holds group (groupIncident) joins instead, and why: the spreading
-// incident of a neighbour in the call graph (neighbourIncident), when
-// group is past its first window and has stopped spreading (no new
-// service joined it for half the window, latestSpread: the bound that
-// ends a call-graph join). A service's alerts that keep firing (a metric
-// detector keeps an anomaly open, without reporting it again, for as long
-// as the series stays off, often hours) would otherwise hold its old
-// incident open to every later fault's symptoms of the service, while the
-// incident around the new failure next to it spreads without them
-// (docs/rca.md, "Session 10: the next fault's symptoms in the previous
-// fault's incident"). Without such a neighbour the alert joins its
-// group's incident as before: a database slow for ten minutes that then
-// runs out of connections stays one incident. nil when the alert stays
-// with group.
-func (s *state) newWaveIncident(group *osprey.Incident, key string, sig *signal) (*osprey.Incident, string) {
-	at, half := sig.at, s.window/2
-	if at.Sub(group.OpenedAt) <= s.window || at.Sub(s.latestSpread(group)) <= half ||
-		s.groupActiveSince(group, key, at.Add(-half), sig.fingerprint) {
-		return nil, ""
-	}
-	inc, why := s.neighbourIncident(key, at, group)
-	if inc == nil {
-		return nil, ""
-	}
-	return inc, fmt.Sprintf("%s; incident %s of the same %s had gained no new service for %s", why, group.ID, key, at.Sub(s.latestSpread(group)).Round(time.Second))
 }
 
 // newOnset reports whether sig, a signal of a member of inc, is to be
@@ -1029,28 +996,6 @@ func (s *state) inGroup(l osprey.Labels, name, value string) bool {
 func latestOnset(inc *osprey.Incident) time.Time {
 	var t time.Time
 	for _, m := range inc.Members {
-		t = laterOf(t, m.FirstSeen)
-	}
-	return t
-}
-
-// latestSpread is the latest time the failure of inc reached a new
-// group: the first-seen time of the latest member that was the first of
-// its group (groupKey) in inc; a member without a group key counts as a
-// group of its own. A new alert of a service already in the incident is
-// an onset (latestOnset) but not spreading: the failure has not reached
-// anything new.
-func (s *state) latestSpread(inc *osprey.Incident) time.Time {
-	var t time.Time
-	seen := make(map[string]struct{}, len(inc.Members))
-	for _, m := range inc.Members {
-		key := s.groupKey(m.Labels)
-		if key != "" {
-			if _, ok := seen[key]; ok {
-				continue
-			}
-			seen[key] = struct{}{}
-		}
 		t = laterOf(t, m.FirstSeen)
 	}
 	return t

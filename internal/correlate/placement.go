@@ -23,7 +23,7 @@ type Placement interface {
 // active and opened within the window, and one of its members first
 // fired within half the window before at.
 func (s *state) spreading(inc *osprey.Incident, at time.Time) bool {
-	return at.Sub(lastActivity(inc)) <= s.window && at.Sub(inc.OpenedAt) <= s.window && at.Sub(s.latestSpread(inc)) <= s.window/2
+	return at.Sub(lastActivity(inc)) <= s.window && at.Sub(inc.OpenedAt) <= s.window && at.Sub(latestOnset(inc)) <= s.window/2
 }
 
 // placementIncident finds the unresolved incident that a new signal of
