@@ -396,7 +396,11 @@ func (s *state) apply(sig signal) *change {
 	if group != nil {
 		return s.join(group, sig, fmt.Sprintf("same %s within %s", key, s.window))
 	}
-	inc, why := s.neighbourIncident(key, sig.at, settled)
+	var after time.Time
+	if settled != nil && s.standing(settled, key, &sig) {
+		after = latestOnset(settled)
+	}
+	inc, why := s.neighbourIncident(key, sig.at, settled, after)
 	if inc == nil {
 		inc, why = s.placementIncident(key, sig.at, settled)
 	}
@@ -408,11 +412,17 @@ func (s *state) apply(sig signal) *change {
 	}
 	if inc == nil {
 		ch := s.openIncident(sig)
-		if settled != nil {
+		if !after.IsZero() {
+			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s had gained no member for %s and its %s alerts had not been active for %s",
+				settled.ID, key, sig.at.Sub(after).Round(time.Second), key, s.window/2)
+		} else if settled != nil {
 			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s opened %s earlier and its %s alerts had all cleared (or fired again after clearing)",
 				settled.ID, key, sig.at.Sub(settled.OpenedAt).Round(time.Second), key)
 		}
 		return ch
+	}
+	if !after.IsZero() {
+		why += fmt.Sprintf("; incident %s of the same %s had gained no member for %s", settled.ID, key, sig.at.Sub(after).Round(time.Second))
 	}
 	ch := s.join(inc, sig, why)
 	if key != "" {
@@ -490,6 +500,9 @@ func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Inc
 	if !s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
 		return nil, nil
 	}
+	if s.standing(inc, key, sig) {
+		return nil, inc
+	}
 	if s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) {
 		return inc, nil
 	}
@@ -497,6 +510,39 @@ func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Inc
 		return inc, nil
 	}
 	return nil, inc
+}
+
+// standing reports whether the group key holds its incident inc only by
+// standing alerts, for a new alert sig of a service the call graph
+// knows: inc is past its first window and has stopped spreading (no
+// member's onset for half the window, latestOnset: the bound that ends a
+// call-graph join), and no member of the group other than sig's own was
+// active (seen: an onset, a repeat, a resolution) within half the window.
+// The group's alerts may still fire — a metric detector keeps an anomaly
+// open, without reporting it again, for as long as its series stays off,
+// often for hours — but that is a standing condition, not evidence that
+// a new alert of the service belongs to the old problem: the next fault
+// next to it would otherwise join the previous fault's incident through
+// the service's symptoms of that fault (docs/rca.md, "Session 11: a
+// standing group"). The new alert is a new onset: it joins the spreading
+// incident of a neighbour in the call graph that opened after inc's last
+// onset (a new problem next to it; neighbourIncident's after), or opens
+// one, which its neighbours' symptoms then join. Without a call graph
+// that knows the service nothing else could relate the alert, and it
+// joins its group as before; a group whose service still reports (an
+// alert re-sent, a new anomaly within half the window) holds as before:
+// a database slow for ten minutes that then runs out of connections is
+// one incident.
+func (s *state) standing(inc *osprey.Incident, key string, sig *signal) bool {
+	half := s.window / 2
+	if sig.at.Sub(inc.OpenedAt) <= s.window || sig.at.Sub(latestOnset(inc)) <= half {
+		return false
+	}
+	name, svc, ok := cut(key)
+	if !ok || name != osprey.LabelService || !s.known(svc) {
+		return false
+	}
+	return !s.groupActiveSince(inc, key, sig.at.Add(-half), sig.fingerprint)
 }
 
 // newOnset reports whether sig, a signal of a member of inc, is to be
@@ -626,7 +672,7 @@ func (s *state) anyKnown(c *burstCandidate) bool {
 // one opened first (compareOpened). except, if not nil, is the incident
 // the signal's own group settled in (groupIncident): the service
 // recovered there, so its new alert is not that incident's symptom.
-func (s *state) neighbourIncident(key string, at time.Time, except *osprey.Incident) (*osprey.Incident, string) {
+func (s *state) neighbourIncident(key string, at time.Time, except *osprey.Incident, after time.Time) (*osprey.Incident, string) {
 	name, svc, ok := cut(key)
 	if s.topo == nil || !ok || name != osprey.LabelService {
 		return nil, ""
@@ -642,7 +688,7 @@ func (s *state) neighbourIncident(key string, at time.Time, except *osprey.Incid
 			return
 		}
 		inc := s.open[id]
-		if inc == except || !s.spreading(inc, at) {
+		if inc == except || !s.spreading(inc, at) || !inc.OpenedAt.After(after) {
 			return
 		}
 		last := lastActivity(inc)
