@@ -86,3 +86,41 @@ func TestStandingGroupTakesNoNewAlert(t *testing.T) {
 		})
 	}
 }
+
+// The neighbour's incident a standing group's new alert joins must have
+// opened after the settled incident's last onset: one that opened while
+// the settled incident still grew is part of that time's problem (a part
+// split off by another rule), not the new problem.
+func TestStandingGroupSkipsAnOlderNeighbour(t *testing.T) {
+	const m = time.Minute
+	db := osprey.Labels{"service": "db"}
+	pay := osprey.Labels{"service": "payments"}
+	// orders → db, payments → db.
+	g := callGraph(t, [2]string{"orders", "db"}, [2]string{"payments", "db"})
+	r := newRig(t, rigOptions{topo: g, grace: 5 * m})
+	r.send(
+		ev{at: 0, name: "Errors", labels: osprey.Labels{"service": "orders"}},
+		ev{at: m, name: "CPU", labels: db},
+		// orders' incident stopped spreading at 3m30s: payments opens
+		// its own at 4m.
+		ev{at: 4 * m, name: "Errors", labels: pay},
+		// orders' incident gains a member of its own group at 4m30s,
+		// after payments' opened.
+		ev{at: 4*m + 30*time.Second, name: "Timeouts", labels: osprey.Labels{"service": "orders"}},
+		// db's first alert is re-sent: its group is active within the
+		// window, not within half of it, at db's new alert.
+		ev{at: 4*m + 40*time.Second, name: "CPU", labels: db},
+		// payments' incident spreads on.
+		ev{at: 6 * m, name: "Latency", labels: pay},
+		// db's new alert: its group stands in orders' settled incident.
+		ev{at: 7*m + 30*time.Second, name: "Latency", labels: db},
+	)
+	first, payments := r.memberOf("Errors", "orders"), r.memberOf("Errors", "payments")
+	if payments.ID == first.ID || r.memberOf("Timeouts", "orders").ID != first.ID || r.memberOf("CPU", "db").ID != first.ID {
+		t.Fatal("the set-up did not group as meant")
+	}
+	got := r.memberOf("Latency", "db")
+	if got.ID == first.ID || got.ID == payments.ID {
+		t.Errorf("db's new alert joined %s (orders' %s, payments' %s), want a new incident", got.ID, first.ID, payments.ID)
+	}
+}
