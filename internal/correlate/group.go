@@ -392,12 +392,12 @@ func (s *state) apply(sig signal) *change {
 		return s.applyRule(sig, r, key)
 	}
 	key := s.groupKey(sig.labels)
-	group, settled := s.groupIncident(&sig, key)
+	group, settled, stands := s.groupIncident(&sig, key)
 	if group != nil {
 		return s.join(group, sig, fmt.Sprintf("same %s within %s", key, s.window))
 	}
-	var after time.Time
-	if settled != nil && s.standing(settled, key, &sig) {
+	var after time.Time // a neighbour's incident must open after it
+	if stands {
 		after = latestOnset(settled)
 	}
 	inc, why := s.neighbourIncident(key, sig.at, settled, after)
@@ -413,7 +413,7 @@ func (s *state) apply(sig signal) *change {
 	if inc == nil {
 		ch := s.openIncident(sig)
 		if !after.IsZero() {
-			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s had gained no member for %s and its %s alerts had not been active for %s",
+			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s had gained no member for %s and its %s alerts had not reported for %s",
 				settled.ID, key, sig.at.Sub(after).Round(time.Second), key, s.window/2)
 		} else if settled != nil {
 			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s opened %s earlier and its %s alerts had all cleared (or fired again after clearing)",
@@ -486,30 +486,35 @@ func (s *state) apply(sig signal) *change {
 // signal does not join the settled incident through the call graph
 // either (neighbourIncident's except).
 //
-// settled is the group's incident when only the second condition kept
-// the signal out of it (for the new incident's timeline), else nil.
-func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Incident) {
+// Past the first window, a group that holds its incident only by
+// standing alerts (standing: the incident stopped spreading, the group's
+// service has not reported for half the window, and the call graph knows
+// the service) does not take the new alert either: it is a new onset.
+//
+// settled is the group's incident when only the second condition or a
+// standing group kept the signal out of it (for the new incident's
+// timeline), else nil; stands says a standing group did.
+func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Incident, stands bool) {
 	if key == "" {
-		return nil, nil
+		return nil, nil, false
 	}
 	id, ok := s.byGroup[key]
 	if !ok {
-		return nil, nil
+		return nil, nil, false
 	}
 	inc = s.open[id]
 	if !s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
-		return nil, nil
+		return nil, nil, false
 	}
-	if s.standing(inc, key, sig) {
-		return nil, inc
+	held := s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) ||
+		sig.at.Sub(inc.OpenedAt) <= s.window && s.groupFiring(inc, key, sig.fingerprint, false)
+	switch {
+	case !held:
+		return nil, inc, false
+	case s.standing(inc, key, sig):
+		return nil, inc, true
 	}
-	if s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) {
-		return inc, nil
-	}
-	if sig.at.Sub(inc.OpenedAt) <= s.window && s.groupFiring(inc, key, sig.fingerprint, false) {
-		return inc, nil
-	}
-	return nil, inc
+	return inc, nil, false
 }
 
 // standing reports whether the group key holds its incident inc only by
