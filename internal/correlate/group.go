@@ -126,6 +126,11 @@ type change struct {
 //     first window, without having refired since); once they have all
 //     cleared it is a new onset and opens an incident of its own
 //     (groupIncident).
+//   - After the incident's first window, a new alert of a service the
+//     call graph knows is a new onset as well when its group holds the
+//     incident only by standing alerts: the incident gained no member for
+//     half the window and the group's service has not reported for half
+//     the window (standing).
 //   - An anomaly that began with an escalation is a new onset (newOnset):
 //     when the incident of its series opened more than window before it,
 //     it is grouped as a new signal, not as a repeat of that member.
@@ -676,7 +681,10 @@ func (s *state) anyKnown(c *burstCandidate) bool {
 // Of the qualifying incidents it prefers the most recently active, then the
 // one opened first (compareOpened). except, if not nil, is the incident
 // the signal's own group settled in (groupIncident): the service
-// recovered there, so its new alert is not that incident's symptom.
+// recovered there, so its new alert is not that incident's symptom. A
+// candidate must have opened after after (zero: any): for a standing
+// group's alert, the settled incident's last onset, so that the alert
+// joins a new problem next to it, not another part of the old one.
 func (s *state) neighbourIncident(key string, at time.Time, except *osprey.Incident, after time.Time) (*osprey.Incident, string) {
 	name, svc, ok := cut(key)
 	if s.topo == nil || !ok || name != osprey.LabelService {
