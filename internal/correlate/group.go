@@ -126,6 +126,11 @@ type change struct {
 //     first window, without having refired since); once they have all
 //     cleared it is a new onset and opens an incident of its own
 //     (groupIncident).
+//   - After the incident's first window, a new alert of a service the
+//     call graph knows is a new onset as well when its group holds the
+//     incident only by standing alerts: the incident gained no member for
+//     half the window and the group's service has not reported for half
+//     the window (standing).
 //   - An anomaly that began with an escalation is a new onset (newOnset):
 //     when the incident of its series opened more than window before it,
 //     it is grouped as a new signal, not as a repeat of that member.
@@ -392,11 +397,15 @@ func (s *state) apply(sig signal) *change {
 		return s.applyRule(sig, r, key)
 	}
 	key := s.groupKey(sig.labels)
-	group, settled := s.groupIncident(&sig, key)
+	group, settled, stands := s.groupIncident(&sig, key)
 	if group != nil {
 		return s.join(group, sig, fmt.Sprintf("same %s within %s", key, s.window))
 	}
-	inc, why := s.neighbourIncident(key, sig.at, settled)
+	var after time.Time // a neighbour's incident must open after it
+	if stands {
+		after = latestOnset(settled)
+	}
+	inc, why := s.neighbourIncident(key, sig.at, settled, after)
 	if inc == nil {
 		inc, why = s.placementIncident(key, sig.at, settled)
 	}
@@ -408,11 +417,17 @@ func (s *state) apply(sig signal) *change {
 	}
 	if inc == nil {
 		ch := s.openIncident(sig)
-		if settled != nil {
+		if !after.IsZero() {
+			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s had gained no member for %s and its %s alerts had not reported for %s",
+				settled.ID, key, sig.at.Sub(after).Round(time.Second), key, s.window/2)
+		} else if settled != nil {
 			ch.entries[0].Message += fmt.Sprintf("; a new onset: incident %s of the same %s opened %s earlier and its %s alerts had all cleared (or fired again after clearing)",
 				settled.ID, key, sig.at.Sub(settled.OpenedAt).Round(time.Second), key)
 		}
 		return ch
+	}
+	if !after.IsZero() {
+		why += fmt.Sprintf("; incident %s of the same %s had gained no member for %s", settled.ID, key, sig.at.Sub(after).Round(time.Second))
 	}
 	ch := s.join(inc, sig, why)
 	if key != "" {
@@ -476,27 +491,68 @@ func (s *state) apply(sig signal) *change {
 // signal does not join the settled incident through the call graph
 // either (neighbourIncident's except).
 //
-// settled is the group's incident when only the second condition kept
-// the signal out of it (for the new incident's timeline), else nil.
-func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Incident) {
+// Past the first window, a group that holds its incident only by
+// standing alerts (standing: the incident stopped spreading, the group's
+// service has not reported for half the window, and the call graph knows
+// the service) does not take the new alert either: it is a new onset.
+//
+// settled is the group's incident when only the second condition or a
+// standing group kept the signal out of it (for the new incident's
+// timeline), else nil; stands says a standing group did.
+func (s *state) groupIncident(sig *signal, key string) (inc, settled *osprey.Incident, stands bool) {
 	if key == "" {
-		return nil, nil
+		return nil, nil, false
 	}
 	id, ok := s.byGroup[key]
 	if !ok {
-		return nil, nil
+		return nil, nil, false
 	}
 	inc = s.open[id]
 	if !s.groupActiveSince(inc, key, sig.at.Add(-s.window), sig.fingerprint) {
-		return nil, nil
+		return nil, nil, false
 	}
-	if s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) {
-		return inc, nil
+	held := s.groupFiring(inc, key, sig.fingerprint, osprey.IsTraceAnomaly(sig.kind, sig.labels)) ||
+		sig.at.Sub(inc.OpenedAt) <= s.window && s.groupFiring(inc, key, sig.fingerprint, false)
+	switch {
+	case !held:
+		return nil, inc, false
+	case s.standing(inc, key, sig):
+		return nil, inc, true
 	}
-	if sig.at.Sub(inc.OpenedAt) <= s.window && s.groupFiring(inc, key, sig.fingerprint, false) {
-		return inc, nil
+	return inc, nil, false
+}
+
+// standing reports whether the group key holds its incident inc only by
+// standing alerts, for a new alert sig of a service the call graph
+// knows: inc is past its first window and has stopped spreading (no
+// member's onset for half the window, latestOnset: the bound that ends a
+// call-graph join), and no member of the group other than sig's own was
+// active (seen: an onset, a repeat, a resolution) within half the window.
+// The group's alerts may still fire — a metric detector keeps an anomaly
+// open, without reporting it again, for as long as its series stays off,
+// often for hours — but that is a standing condition, not evidence that
+// a new alert of the service belongs to the old problem: the next fault
+// next to it would otherwise join the previous fault's incident through
+// the service's symptoms of that fault (docs/rca.md, "Session 11: a
+// standing group"). The new alert is a new onset: it joins the spreading
+// incident of a neighbour in the call graph that opened after inc's last
+// onset (a new problem next to it; neighbourIncident's after), or opens
+// one, which its neighbours' symptoms then join. Without a call graph
+// that knows the service nothing else could relate the alert, and it
+// joins its group as before; a group whose service still reports (an
+// alert re-sent, a new anomaly within half the window) holds as before:
+// a database slow for ten minutes that then runs out of connections is
+// one incident.
+func (s *state) standing(inc *osprey.Incident, key string, sig *signal) bool {
+	half := s.window / 2
+	if sig.at.Sub(inc.OpenedAt) <= s.window || sig.at.Sub(latestOnset(inc)) <= half {
+		return false
 	}
-	return nil, inc
+	name, svc, ok := cut(key)
+	if !ok || name != osprey.LabelService || !s.known(svc) {
+		return false
+	}
+	return !s.groupActiveSince(inc, key, sig.at.Add(-half), sig.fingerprint)
 }
 
 // newOnset reports whether sig, a signal of a member of inc, is to be
@@ -625,8 +681,11 @@ func (s *state) anyKnown(c *burstCandidate) bool {
 // Of the qualifying incidents it prefers the most recently active, then the
 // one opened first (compareOpened). except, if not nil, is the incident
 // the signal's own group settled in (groupIncident): the service
-// recovered there, so its new alert is not that incident's symptom.
-func (s *state) neighbourIncident(key string, at time.Time, except *osprey.Incident) (*osprey.Incident, string) {
+// recovered there, so its new alert is not that incident's symptom. A
+// candidate must have opened after after (zero: any): for a standing
+// group's alert, the settled incident's last onset, so that the alert
+// joins a new problem next to it, not another part of the old one.
+func (s *state) neighbourIncident(key string, at time.Time, except *osprey.Incident, after time.Time) (*osprey.Incident, string) {
 	name, svc, ok := cut(key)
 	if s.topo == nil || !ok || name != osprey.LabelService {
 		return nil, ""
@@ -642,7 +701,7 @@ func (s *state) neighbourIncident(key string, at time.Time, except *osprey.Incid
 			return
 		}
 		inc := s.open[id]
-		if inc == except || !s.spreading(inc, at) {
+		if inc == except || !s.spreading(inc, at) || !inc.OpenedAt.After(after) {
 			return
 		}
 		last := lastActivity(inc)

@@ -134,7 +134,7 @@ func (s *state) target(sig signal) *osprey.Incident {
 			return inc
 		}
 	}
-	inc, _ := s.groupIncident(&sig, s.groupKey(sig.labels))
+	inc, _, _ := s.groupIncident(&sig, s.groupKey(sig.labels))
 	return inc
 }
 
