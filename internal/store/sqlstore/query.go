@@ -119,15 +119,32 @@ func writeValues(b *strings.Builder, rows, width int) {
 }
 
 // inChunks calls fn with consecutive parts of vals (rows of width values
-// each), each part as many whole rows as fit in one statement's
-// parameters, and the number of rows in it.
+// each) and the number of rows in each. A part's rows are a power of two,
+// at most as many as fit in one statement's parameters (maxParams), the
+// largest that the rows left allow: so a batch's multi-row statements come
+// in a few shapes whatever its size, which the store's statement cache
+// holds prepared (internal/store/sqlite). A statement of as many rows as
+// the batch had a new text for nearly every size of batch, which a flood's
+// coalesced batches vary: each was parsed when it ran, and parsed again to
+// be cached after the commit, inside the batch's time, for no later use.
 func inChunks(vals []any, width int, fn func(part []any, rows int) error) error {
-	step := maxParams / width * width
-	for start := 0; start < len(vals); start += step {
-		end := min(start+step, len(vals))
-		if err := fn(vals[start:end], (end-start)/width); err != nil {
+	most := 1
+	for most*2*width <= maxParams {
+		most *= 2
+	}
+	for start := 0; start < len(vals); {
+		rows := min(most, (len(vals)-start)/width)
+		for rows&(rows-1) != 0 {
+			rows &= rows - 1 // clear the lowest bit until one is left
+		}
+		if rows == 0 {
+			return fmt.Errorf("%d values are not whole rows of %d", len(vals), width)
+		}
+		end := start + rows*width
+		if err := fn(vals[start:end], rows); err != nil {
 			return err
 		}
+		start = end
 	}
 	return nil
 }
