@@ -118,18 +118,30 @@ func writeValues(b *strings.Builder, rows, width int) {
 	}
 }
 
+// maxChunkRows caps the rows of one multi-row statement (inChunks).
+// Every power of two up to it is a statement of its own text, which the
+// store prepares once (internal/store/sqlite: twice on first use, as it
+// runs unprepared and is then prepared after the commit), so the cap bounds
+// that parsing. Measured on the start of an alert flood
+// (BenchmarkFloodColdStart in internal/correlate: 5,000 new alerts in
+// calls of 100 to 5,000 events), 256 cost least CPU of 64, 256, 1,024 and
+// the parameter limit; the statements of a part more cost little (20
+// statements for 5,000 member rows).
+const maxChunkRows = 256
+
 // inChunks calls fn with consecutive parts of vals (rows of width values
 // each) and the number of rows in each. A part's rows are a power of two,
-// at most as many as fit in one statement's parameters (maxParams), the
-// largest that the rows left allow: so a batch's multi-row statements come
-// in a few shapes whatever its size, which the store's statement cache
-// holds prepared (internal/store/sqlite). A statement of as many rows as
-// the batch had a new text for nearly every size of batch, which a flood's
-// coalesced batches vary: each was parsed when it ran, and parsed again to
-// be cached after the commit, inside the batch's time, for no later use.
+// at most maxChunkRows and as many as fit in one statement's parameters
+// (maxParams), the largest that the rows left allow: so a batch's
+// multi-row statements come in a few shapes whatever its size, which the
+// store's statement cache holds prepared. A statement of as many rows as
+// the batch had a new text for nearly every size of batch, which a
+// flood's coalesced batches vary: each was parsed when it ran, and parsed
+// again to be cached after the commit, inside the batch's time, for no
+// later use.
 func inChunks(vals []any, width int, fn func(part []any, rows int) error) error {
 	most := 1
-	for most*2*width <= maxParams {
+	for most*2*width <= maxParams && most < maxChunkRows {
 		most *= 2
 	}
 	for start := 0; start < len(vals); {
