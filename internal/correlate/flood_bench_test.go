@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,9 +42,21 @@ import (
 // published batch, publishing included, which a busy machine disturbs
 // less than the latencies. One op is one published batch; -benchtime
 // 2000x is 4 s of flood, 250x its first half second (the 5,000 new
-// alerts and three repeats of each).
+// alerts and three repeats of each). OSPREY_FLOOD_COALESCE=1000,2000
+// runs other coalescing limits instead of 1 and 5,000.
 func BenchmarkEventFlood(b *testing.B) {
-	for _, coalesce := range []int{1, 5000} {
+	limits := []int{1, 5000}
+	if env := os.Getenv("OSPREY_FLOOD_COALESCE"); env != "" {
+		limits = nil // e.g. "1000,2000,5000": other limits to compare
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				b.Fatalf("OSPREY_FLOOD_COALESCE: %v", err)
+			}
+			limits = append(limits, n)
+		}
+	}
+	for _, coalesce := range limits {
 		b.Run(fmt.Sprintf("rate=50000/coalesce=%d", coalesce), func(b *testing.B) {
 			benchFlood(b, 50000, coalesce)
 		})
