@@ -23,8 +23,8 @@ const eventCols = "seq, id, source, name, labels, annotations, severity, status,
 const maxParams = 30000
 
 // insertEvents returns the INSERT of n events that returns each one's id and
-// assigned seq, cached per row count on the Store (n is a power of two up
-// to maxChunkRows: inChunks).
+// assigned seq, cached per row count on the Store (n is one of inChunks'
+// few part sizes).
 func (s *Store) insertEvents(n int) string {
 	if q, ok := s.insertSQL.Load(n); ok {
 		return q.(string)

@@ -118,27 +118,31 @@ func writeValues(b *strings.Builder, rows, width int) {
 	}
 }
 
-// maxChunkRows caps the rows of one multi-row statement (inChunks).
-// Every power of two up to it is a statement of its own text, which the
-// store prepares once (internal/store/sqlite: twice on first use, as it
-// runs unprepared and is then prepared after the commit), so the cap bounds
-// that parsing. Measured on the start of an alert flood
-// (BenchmarkFloodColdStart in internal/correlate: 5,000 new alerts in
-// calls of 100 to 5,000 events), 256 cost least CPU of 64, 256, 1,024 and
-// the parameter limit; the statements of a part more cost little (20
-// statements for 5,000 member rows).
-const maxChunkRows = 256
+// maxChunkRows and chunkGranule shape the parts of inChunks: a part has
+// at most maxChunkRows rows, and more than chunkGranule only in multiples
+// of it. So a table's multi-row statements come in 39 texts (1 to 32
+// rows, then 64, 96, ... 256), each prepared once by the store's statement
+// cache (internal/store/sqlite, which runs a statement unprepared on its
+// first use and prepares it after the commit), and a batch of fewer than
+// 256 rows is one or two statements. Measured on the start of an alert
+// flood (BenchmarkFloodColdStart in internal/correlate: 5,000 new alerts
+// in calls of 100 to 5,000 events), a cap of 256 rows cost least CPU of
+// 64, 256, 1,024 and the parameter limit (with parts in powers of two);
+// parts in multiples of 16 or 32 cost the same there, and keep batches of
+// up to 32 rows in one statement.
+const (
+	maxChunkRows = 256
+	chunkGranule = 32
+)
 
 // inChunks calls fn with consecutive parts of vals (rows of width values
-// each) and the number of rows in each. A part's rows are a power of two,
-// at most maxChunkRows and as many as fit in one statement's parameters
-// (maxParams), the largest that the rows left allow: so a batch's
-// multi-row statements come in a few shapes whatever its size, which the
-// store's statement cache holds prepared. A statement of as many rows as
-// the batch had a new text for nearly every size of batch, which a
-// flood's coalesced batches vary: each was parsed when it ran, and parsed
-// again to be cached after the commit, inside the batch's time, for no
-// later use.
+// each) and the number of rows in each: as many rows as are left, up to
+// maxChunkRows and what fits in one statement's parameters (maxParams),
+// rounded down to a multiple of chunkGranule when more than that. A
+// statement of as many rows as the batch had a new text for nearly every
+// size of batch, which a flood's coalesced batches vary: each was parsed
+// when it ran, and parsed again to be cached after the commit, inside the
+// batch's time, for no later use; and the cache, once full, was emptied.
 func inChunks(vals []any, width int, fn func(part []any, rows int) error) error {
 	most := 1
 	for most*2*width <= maxParams && most < maxChunkRows {
@@ -146,8 +150,8 @@ func inChunks(vals []any, width int, fn func(part []any, rows int) error) error 
 	}
 	for start := 0; start < len(vals); {
 		rows := min(most, (len(vals)-start)/width)
-		for rows&(rows-1) != 0 {
-			rows &= rows - 1 // clear the lowest bit until one is left
+		if rows > chunkGranule {
+			rows &^= chunkGranule - 1 // a multiple of the granule
 		}
 		if rows == 0 {
 			return fmt.Errorf("%d values are not whole rows of %d", len(vals), width)

@@ -5,14 +5,14 @@ import (
 	"testing"
 )
 
-// TestInChunksPowersOfTwo checks that inChunks passes every row once, in
-// order, in parts whose row counts are powers of two up to maxChunkRows, so that the statements of batches of any size
-// come in a few shapes.
-func TestInChunksPowersOfTwo(t *testing.T) {
+// TestInChunksShapes checks that inChunks passes every row once, in order,
+// in parts of at most maxChunkRows rows, more than chunkGranule only in
+// multiples of it, so that the statements of batches of any size come in
+// a few shapes, and a batch below maxChunkRows in at most two.
+func TestInChunksShapes(t *testing.T) {
 	const width = 4
-	most := maxChunkRows
 	shapes := map[int]bool{}
-	for _, n := range []int{0, 1, 2, 3, 7, 100, 437, 4999, 5000, most, most + 1, 3*most + 5} {
+	for n := range 3*maxChunkRows + 5 {
 		vals := make([]any, n*width)
 		for i := range vals {
 			vals[i] = i
@@ -35,14 +35,17 @@ func TestInChunksPowersOfTwo(t *testing.T) {
 			t.Errorf("n=%d: rows not passed once each in order", n)
 		}
 		for _, rows := range sizes {
-			if rows&(rows-1) != 0 || rows > most {
-				t.Errorf("n=%d: parts of %v rows, want powers of two up to %d", n, sizes, most)
+			if rows > maxChunkRows || rows > chunkGranule && rows%chunkGranule != 0 {
+				t.Errorf("n=%d: parts of %v rows", n, sizes)
 				break
 			}
 		}
+		if n < maxChunkRows && len(sizes) > 2 {
+			t.Errorf("n=%d: %d statements, want at most 2", n, len(sizes))
+		}
 	}
-	if len(shapes) > 9 {
-		t.Errorf("%d statement shapes, want at most 9 (1 to %d rows)", len(shapes), most)
+	if want := chunkGranule + (maxChunkRows-chunkGranule)/chunkGranule; len(shapes) != want {
+		t.Errorf("%d statement shapes, want %d", len(shapes), want)
 	}
 	if err := inChunks(make([]any, 5), width, func([]any, int) error { return nil }); err == nil {
 		t.Error("5 values in rows of 4: no error")
