@@ -30,8 +30,10 @@ type db struct {
 
 // maxCachedStmts bounds the statements prepared on the write connection
 // (stmtCache). The multi-row statements of a batch differ by their number
-// of rows, so a busy stage uses a few dozen.
-const maxCachedStmts = 128
+// of rows, which sqlstore keeps to 39 per table (1 to 32 rows, then
+// multiples of 32 up to 256): the five tables the correlate stage and the
+// event ingest write in batches take up to 195.
+const maxCachedStmts = 256
 
 // stmtCache holds statements prepared once on the write connection, for
 // the transactions to reuse: database/sql prepares every statement afresh

@@ -77,12 +77,37 @@ type Store struct {
 	d  Dialect
 	// insertSQL caches the multi-row event INSERT by row count.
 	insertSQL sync.Map // int -> string
+	// texts caches the other multi-row statements of the batch writes
+	// (sqlFor).
+	texts sync.Map // textKey -> string
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var _ store.Store = (*Store)(nil)
+
+// textKey names a multi-row statement: what it writes and its rows.
+type textKey struct {
+	name string
+	rows int
+}
+
+// sqlFor returns build, with the text it builds for a number of rows
+// cached under name: a batch write's statements come in a few sizes
+// (inChunks), and building one (a placeholder list per row) cost about as
+// much as a tenth of the member rows' writes.
+func (s *Store) sqlFor(name string, build func(rows int) string) func(rows int) string {
+	return func(rows int) string {
+		k := textKey{name, rows}
+		if q, ok := s.texts.Load(k); ok {
+			return q.(string)
+		}
+		q := build(rows)
+		s.texts.Store(k, q)
+		return q
+	}
+}
 
 // Open applies d's migrations to db and returns a Store that uses it. The
 // Store owns db from then on and closes it in Close; when Open fails, db is

@@ -23,8 +23,8 @@ const eventCols = "seq, id, source, name, labels, annotations, severity, status,
 const maxParams = 30000
 
 // insertEvents returns the INSERT of n events that returns each one's id and
-// assigned seq, cached per row count on the Store (at most
-// maxParams/len(eventInsertCols) entries).
+// assigned seq, cached per row count on the Store (n is one of inChunks'
+// few part sizes).
 func (s *Store) insertEvents(n int) string {
 	if q, ok := s.insertSQL.Load(n); ok {
 		return q.(string)
@@ -43,8 +43,8 @@ func (s *Store) insertEvents(n int) string {
 	return q
 }
 
-// AppendEvents stores the batch in one transaction, inserting it with as few
-// multi-row INSERTs as the parameter limits allow, and sets each event's Seq.
+// AppendEvents stores the batch in one transaction, inserting it with
+// multi-row INSERTs of a few sizes (inChunks), and sets each event's Seq.
 // Within a batch, Seq follows batch order.
 func (s *Store) AppendEvents(ctx context.Context, batch []osprey.Event) error {
 	if len(batch) == 0 {
@@ -75,11 +75,8 @@ func (s *Store) AppendEvents(ctx context.Context, batch []osprey.Event) error {
 				return fmt.Errorf("lock events: %w", err)
 			}
 		}
-		perInsert := maxParams / len(eventInsertCols)
-		for start := 0; start < len(batch); start += perInsert {
-			n := min(perInsert, len(batch)-start)
-			params := a.list[start*len(eventInsertCols) : (start+n)*len(eventInsertCols)]
-			err := collect(ctx, tx, s.insertEvents(n), params, func(r Rows) error {
+		return inChunks(a.list, len(eventInsertCols), func(params []any, n int) error {
+			return collect(ctx, tx, s.insertEvents(n), params, func(r Rows) error {
 				var id string
 				var seq int64
 				if err := r.Scan(&id, &seq); err != nil {
@@ -88,11 +85,7 @@ func (s *Store) AppendEvents(ctx context.Context, batch []osprey.Event) error {
 				seqs[id] = seq
 				return nil
 			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)

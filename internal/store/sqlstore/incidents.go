@@ -72,7 +72,7 @@ func (s *Store) SaveIncidents(ctx context.Context, b store.IncidentBatch) error 
 	}
 	var seqs []int64
 	err = s.inTx(ctx, func(tx Querier) error {
-		if err := upsertRowsWith(ctx, tx, len(incidentColList), w.incidents, incidentUpsertSQL); err != nil {
+		if err := upsertRowsWith(ctx, tx, len(incidentColList), w.incidents, s.sqlFor("incidents", incidentUpsertSQL)); err != nil {
 			return fmt.Errorf("incidents: %w", err)
 		}
 		for _, id := range w.replace {
@@ -80,14 +80,14 @@ func (s *Store) SaveIncidents(ctx context.Context, b store.IncidentBatch) error 
 				return fmt.Errorf("members of %s: %w", id, err)
 			}
 		}
-		if err := upsertMembers(ctx, tx, w.members); err != nil {
+		if err := upsertMembers(ctx, tx, w.members, s.sqlFor("members", memberUpsertSQL)); err != nil {
 			return err
 		}
 		var err error
-		if seqs, err = insertTimeline(ctx, tx, w.timeline); err != nil {
+		if seqs, err = insertTimeline(ctx, tx, w.timeline, s.sqlFor("timeline", timelineInsertSQL)); err != nil {
 			return err
 		}
-		if err := addNoise(ctx, tx, noise); err != nil {
+		if err := addNoise(ctx, tx, noise, s.sqlFor("noise", noiseUpsertSQL)); err != nil {
 			return err
 		}
 		if b.CheckpointName != "" {
@@ -207,9 +207,19 @@ func checkMemberTimes(m *osprey.Member) error {
 	return nil
 }
 
+// memberUpsertSQL is the statement of upsertMembers for n rows.
+func memberUpsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO incident_members (incident_id, pos, fingerprint, member) VALUES ")
+	writeValues(&b, n, len(memberColList))
+	b.WriteString(" ON CONFLICT (incident_id, pos) DO UPDATE SET fingerprint = excluded.fingerprint, member = excluded.member")
+	return b.String()
+}
+
 // upsertMembers writes member rows, replacing those at the same (incident,
-// position); of duplicates in vals, the last wins.
-func upsertMembers(ctx context.Context, tx Querier, vals []any) error {
+// position), with the statements of stmt (memberUpsertSQL); of duplicates
+// in vals, the last wins.
+func upsertMembers(ctx context.Context, tx Querier, vals []any, stmt func(rows int) string) error {
 	width := len(memberColList)
 	type key struct {
 		id  string
@@ -229,11 +239,7 @@ func upsertMembers(ctx context.Context, tx Querier, vals []any) error {
 		vals = kept
 	}
 	return inChunks(vals, width, func(part []any, rows int) error {
-		var b strings.Builder
-		b.WriteString("INSERT INTO incident_members (incident_id, pos, fingerprint, member) VALUES ")
-		writeValues(&b, rows, width)
-		b.WriteString(" ON CONFLICT (incident_id, pos) DO UPDATE SET fingerprint = excluded.fingerprint, member = excluded.member")
-		if _, err := tx.Exec(ctx, b.String(), part...); err != nil {
+		if _, err := tx.Exec(ctx, stmt(rows), part...); err != nil {
 			return fmt.Errorf("members: %w", err)
 		}
 		return nil
@@ -243,20 +249,26 @@ func upsertMembers(ctx context.Context, tx Querier, vals []any) error {
 // timelineInsertCols are the columns insertTimeline writes.
 var timelineInsertCols = []string{"incident_id", "at", "kind", "actor", "message", "ref"}
 
+// timelineInsertSQL is the statement of insertTimeline for n rows.
+func timelineInsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO timeline (incident_id, at, kind, actor, message, ref) VALUES ")
+	writeValues(&b, n, len(timelineInsertCols))
+	b.WriteString(" RETURNING seq")
+	return b.String()
+}
+
 // insertTimeline inserts timeline rows in order and returns the Seqs the
 // database assigned, in the same order. Rows of one statement get
 // increasing Seqs in the order of their VALUES, so the returned Seqs,
-// sorted, belong to the rows in order.
-func insertTimeline(ctx context.Context, tx Querier, vals []any) ([]int64, error) {
+// sorted, belong to the rows in order. stmt gives the statement for n rows
+// (timelineInsertSQL).
+func insertTimeline(ctx context.Context, tx Querier, vals []any, stmt func(rows int) string) ([]int64, error) {
 	width := len(timelineInsertCols)
 	seqs := make([]int64, 0, len(vals)/width)
 	err := inChunks(vals, width, func(part []any, rows int) error {
-		var b strings.Builder
-		b.WriteString("INSERT INTO timeline (incident_id, at, kind, actor, message, ref) VALUES ")
-		writeValues(&b, rows, width)
-		b.WriteString(" RETURNING seq")
 		from := len(seqs)
-		err := collect(ctx, tx, b.String(), part, func(r Rows) error {
+		err := collect(ctx, tx, stmt(rows), part, func(r Rows) error {
 			var seq int64
 			if err := r.Scan(&seq); err != nil {
 				return err
@@ -301,7 +313,7 @@ func (s *Store) AppendTimeline(ctx context.Context, incidentID string, entries .
 		if err != nil {
 			return notFound(err, "incident", incidentID)
 		}
-		seqs, err = insertTimeline(ctx, tx, vals)
+		seqs, err = insertTimeline(ctx, tx, vals, s.sqlFor("timeline", timelineInsertSQL))
 		return err
 	})
 	if err != nil {

@@ -9,14 +9,20 @@ import (
 	"github.com/osprey-aiops/osprey/internal/store"
 )
 
-// addNoise adds encoded noise rows (see noiseRows) to the stored counters.
-func addNoise(ctx context.Context, tx Querier, vals []any) error {
+// noiseUpsertSQL is the statement of addNoise for n rows.
+func noiseUpsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO noise_counts (minute, source, rule, outcome, n) VALUES ")
+	writeValues(&b, n, len(noiseCols))
+	b.WriteString(" ON CONFLICT (minute, source, rule, outcome) DO UPDATE SET n = noise_counts.n + excluded.n")
+	return b.String()
+}
+
+// addNoise adds encoded noise rows (see noiseRows) to the stored counters,
+// with the statements of stmt (noiseUpsertSQL).
+func addNoise(ctx context.Context, tx Querier, vals []any, stmt func(rows int) string) error {
 	return inChunks(vals, len(noiseCols), func(part []any, rows int) error {
-		var b strings.Builder
-		b.WriteString("INSERT INTO noise_counts (minute, source, rule, outcome, n) VALUES ")
-		writeValues(&b, rows, len(noiseCols))
-		b.WriteString(" ON CONFLICT (minute, source, rule, outcome) DO UPDATE SET n = noise_counts.n + excluded.n")
-		if _, err := tx.Exec(ctx, b.String(), part...); err != nil {
+		if _, err := tx.Exec(ctx, stmt(rows), part...); err != nil {
 			return fmt.Errorf("noise counts: %w", err)
 		}
 		return nil
