@@ -209,11 +209,7 @@ func checkMemberTimes(m *osprey.Member) error {
 
 // memberUpsertSQL is the statement of upsertMembers for n rows.
 func memberUpsertSQL(n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO incident_members (incident_id, pos, fingerprint, member) VALUES ")
-	writeValues(&b, n, len(memberColList))
-	b.WriteString(" ON CONFLICT (incident_id, pos) DO UPDATE SET fingerprint = excluded.fingerprint, member = excluded.member")
-	return b.String()
+	return valuesSQL("INSERT INTO incident_members (incident_id, pos, fingerprint, member) VALUES ", n, len(memberColList), " ON CONFLICT (incident_id, pos) DO UPDATE SET fingerprint = excluded.fingerprint, member = excluded.member")
 }
 
 // upsertMembers writes member rows, replacing those at the same (incident,
@@ -251,11 +247,7 @@ var timelineInsertCols = []string{"incident_id", "at", "kind", "actor", "message
 
 // timelineInsertSQL is the statement of insertTimeline for n rows.
 func timelineInsertSQL(n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO timeline (incident_id, at, kind, actor, message, ref) VALUES ")
-	writeValues(&b, n, len(timelineInsertCols))
-	b.WriteString(" RETURNING seq")
-	return b.String()
+	return valuesSQL("INSERT INTO timeline (incident_id, at, kind, actor, message, ref) VALUES ", n, len(timelineInsertCols), " RETURNING seq")
 }
 
 // insertTimeline inserts timeline rows in order and returns the Seqs the

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/osprey-aiops/osprey/internal/store"
@@ -11,11 +10,7 @@ import (
 
 // noiseUpsertSQL is the statement of addNoise for n rows.
 func noiseUpsertSQL(n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO noise_counts (minute, source, rule, outcome, n) VALUES ")
-	writeValues(&b, n, len(noiseCols))
-	b.WriteString(" ON CONFLICT (minute, source, rule, outcome) DO UPDATE SET n = noise_counts.n + excluded.n")
-	return b.String()
+	return valuesSQL("INSERT INTO noise_counts (minute, source, rule, outcome, n) VALUES ", n, len(noiseCols), " ON CONFLICT (minute, source, rule, outcome) DO UPDATE SET n = noise_counts.n + excluded.n")
 }
 
 // addNoise adds encoded noise rows (see noiseRows) to the stored counters,

@@ -107,15 +107,19 @@ func placeholders(from, n int) string {
 	return b.String()
 }
 
-// writeValues writes the placeholders of rows rows of width values each:
-// "($1, $2), ($3, $4)".
-func writeValues(b *strings.Builder, rows, width int) {
+// valuesSQL is the statement head + the placeholders of rows rows of
+// width values each ("($1, $2), ($3, $4)") + tail.
+func valuesSQL(head string, rows, width int, tail string) string {
+	var b strings.Builder
+	b.WriteString(head)
 	for i := range rows {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(placeholders(i*width+1, width))
 	}
+	b.WriteString(tail)
+	return b.String()
 }
 
 // maxChunkRows and chunkGranule shape the parts of inChunks: a part has
@@ -173,9 +177,7 @@ func upsertSQL(table string, cols []string, n int) string { return upsertSQLSet(
 // expression there instead of to the new row's value.
 func upsertSQLSet(table string, cols []string, n int, set map[string]string) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
-	writeValues(&b, n, len(cols))
-	b.WriteString(" ON CONFLICT (" + cols[0] + ") DO UPDATE SET ")
+	b.WriteString(valuesSQL("INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES ", n, len(cols), " ON CONFLICT ("+cols[0]+") DO UPDATE SET "))
 	for i, c := range cols[1:] {
 		if i > 0 {
 			b.WriteString(", ")
