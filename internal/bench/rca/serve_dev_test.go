@@ -257,3 +257,74 @@ func stoppedBefore(o, inc *osprey.Incident) bool {
 	}
 	return last.Before(inc.OpenedAt.Add(-d))
 }
+
+// TestNezhaServeJointBound bounds what per-request evidence (Evidence.
+// Requests and Along, read by Config.Joint) could do on the serve path,
+// where trace anomalies carry none: it ranks each fault's incident of the
+// TestNezhaServeDump file named by OSPREY_RCA_SERVE_DUMP on its members
+// alone three ways — as serve does ("none"); with every trace anomaly's
+// requests all shared with the fault's root cause ("oracle", the most
+// Joint can send to it); and with every trace anomaly observed per
+// request but sharing none ("empty", the least) — and logs the root
+// cause's rank and score each way. conc counts the concurrent incidents
+// the serve ranking also reads and this one does not (docs/rca.md,
+// "Session 11: per-request evidence in the serve path").
+func TestNezhaServeJointBound(t *testing.T) {
+	path := os.Getenv("OSPREY_RCA_SERVE_DUMP")
+	if path == "" {
+		t.Skip("skipping: set OSPREY_RCA_SERVE_DUMP to a TestNezhaServeDump file")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dump serveDumpFile
+	if err := json.Unmarshal(b, &dump); err != nil {
+		t.Fatal(err)
+	}
+	log := &incidentLog{last: map[string]*snapshot{}}
+	for i, inc := range dump.Incidents {
+		log.last[inc.ID] = &snapshot{inc: inc, seq: i}
+	}
+	for _, f := range dump.Faults {
+		s, _ := pickIncident(log, f)
+		if s == nil {
+			continue
+		}
+		g := rca.NewGraph()
+		for _, e := range dump.Edges[s.inc.ID] {
+			g.AddCall(e.Caller, e.Callee, e.Weight)
+		}
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "%s %-30s conc=%d", f.Timestamp, f.Service, len(dumpConcurrent(dump.Incidents, &s.inc, "opened")))
+		for _, mode := range []string{"none", "oracle", "empty"} {
+			var ev []rca.Evidence
+			for _, m := range s.inc.Members {
+				e, ok := rca.FromMember(m, "")
+				if !ok {
+					continue
+				}
+				if mode != "none" && osprey.IsTraceAnomaly(m.Kind, m.Labels) {
+					e.Requests = 10
+					if mode == "oracle" && e.Service != f.Service {
+						e.Along = map[string]int{f.Service: 10}
+					}
+				}
+				ev = append(ev, e)
+			}
+			causes := rca.Rank(g, ev, rca.DefaultConfig())
+			r, score := 0, 0.0
+			for i, c := range causes {
+				if c.Name == f.Service {
+					r, score = i+1, c.Score
+				}
+			}
+			top := ""
+			if len(causes) > 0 {
+				top = fmt.Sprintf("%s %.3f", causes[0].Name, causes[0].Score)
+			}
+			fmt.Fprintf(&sb, "  %s: rank=%d %.3f top=%s", mode, r, score, top)
+		}
+		t.Log(sb.String())
+	}
+}
