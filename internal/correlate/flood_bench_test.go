@@ -81,13 +81,7 @@ func benchFlood(b *testing.B, rate, coalesce int) {
 		batch := make([]osprey.Event, batchSize)
 		for j := range batch {
 			at = at.Add(10 * time.Millisecond)
-			k := (i*batchSize + j) % alerts
-			labels := osprey.Labels{"service": fmt.Sprintf("svc%d", k%services), "pod": fmt.Sprintf("p%d", k/services)}
-			batch[j] = osprey.Event{
-				ID: osprey.NewID(at), Source: "bench", Name: "HighLatency", Labels: labels,
-				Status: osprey.StatusFiring, StartsAt: at, ReceivedAt: at,
-				Fingerprint: osprey.EventFingerprint("HighLatency", labels),
-			}
+			batch[j] = floodEvent(at, (i*batchSize+j)%alerts, services)
 		}
 		if err := st.AppendEvents(ctx, batch); err != nil {
 			b.Fatal(err)
@@ -223,14 +217,8 @@ func BenchmarkFloodColdStart(b *testing.B) {
 			batch := make([]osprey.Event, size)
 			for j := range batch {
 				at = at.Add(10 * time.Millisecond)
-				k := n % alerts
+				batch[j] = floodEvent(at, n%alerts, services)
 				n++
-				labels := osprey.Labels{"service": fmt.Sprintf("svc%d", k%services), "pod": fmt.Sprintf("p%d", k/services)}
-				batch[j] = osprey.Event{
-					ID: osprey.NewID(at), Source: "bench", Name: "HighLatency", Labels: labels,
-					Status: osprey.StatusFiring, StartsAt: at, ReceivedAt: at,
-					Fingerprint: osprey.EventFingerprint("HighLatency", labels),
-				}
 			}
 			if err := st.AppendEvents(ctx, batch); err != nil {
 				b.Fatal(err)
@@ -251,4 +239,15 @@ func BenchmarkFloodColdStart(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(first.Microseconds())/1000/float64(b.N), "first-5000-ms")
+}
+
+// floodEvent is the flood's firing alert number k at at: HighLatency of
+// pod k/services in service k%services.
+func floodEvent(at time.Time, k, services int) osprey.Event {
+	labels := osprey.Labels{"service": fmt.Sprintf("svc%d", k%services), "pod": fmt.Sprintf("p%d", k/services)}
+	return osprey.Event{
+		ID: osprey.NewID(at), Source: "bench", Name: "HighLatency", Labels: labels,
+		Status: osprey.StatusFiring, StartsAt: at, ReceivedAt: at,
+		Fingerprint: osprey.EventFingerprint("HighLatency", labels),
+	}
 }

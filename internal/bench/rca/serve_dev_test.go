@@ -87,18 +87,7 @@ func TestNezhaServeDump(t *testing.T) {
 // that began after the incident stopped spreading (clipAfter). With -v it prints the first
 // OSPREY_RCA_EXPLAIN (default 4) explanations of each miss.
 func TestNezhaServeRerank(t *testing.T) {
-	path := os.Getenv("OSPREY_RCA_SERVE_DUMP")
-	if path == "" {
-		t.Skip("skipping: set OSPREY_RCA_SERVE_DUMP to a TestNezhaServeDump file")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dump serveDumpFile
-	if err := json.Unmarshal(b, &dump); err != nil {
-		t.Fatal(err)
-	}
+	dump := readServeDump(t)
 	graphs := map[string]*rca.Graph{}
 	for id, edges := range dump.Edges {
 		g := rca.NewGraph()
@@ -270,18 +259,7 @@ func stoppedBefore(o, inc *osprey.Incident) bool {
 // the serve ranking also reads and this one does not (docs/rca.md,
 // "Session 11: per-request evidence in the serve path").
 func TestNezhaServeJointBound(t *testing.T) {
-	path := os.Getenv("OSPREY_RCA_SERVE_DUMP")
-	if path == "" {
-		t.Skip("skipping: set OSPREY_RCA_SERVE_DUMP to a TestNezhaServeDump file")
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dump serveDumpFile
-	if err := json.Unmarshal(b, &dump); err != nil {
-		t.Fatal(err)
-	}
+	dump := readServeDump(t)
 	log := &incidentLog{last: map[string]*snapshot{}}
 	for i, inc := range dump.Incidents {
 		log.last[inc.ID] = &snapshot{inc: inc, seq: i}
@@ -327,4 +305,23 @@ func TestNezhaServeJointBound(t *testing.T) {
 		}
 		t.Log(sb.String())
 	}
+}
+
+// readServeDump reads the TestNezhaServeDump file OSPREY_RCA_SERVE_DUMP
+// names, or skips the test when it names none.
+func readServeDump(t *testing.T) serveDumpFile {
+	t.Helper()
+	path := os.Getenv("OSPREY_RCA_SERVE_DUMP")
+	if path == "" {
+		t.Skip("skipping: set OSPREY_RCA_SERVE_DUMP to a TestNezhaServeDump file")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dump serveDumpFile
+	if err := json.Unmarshal(b, &dump); err != nil {
+		t.Fatal(err)
+	}
+	return dump
 }
