@@ -75,9 +75,7 @@ type Dialect struct {
 type Store struct {
 	db DB
 	d  Dialect
-	// insertSQL caches the multi-row event INSERT by row count.
-	insertSQL sync.Map // int -> string
-	// texts caches the other multi-row statements of the batch writes
+	// texts caches the multi-row statements of the batch writes
 	// (sqlFor).
 	texts sync.Map // textKey -> string
 

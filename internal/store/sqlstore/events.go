@@ -22,25 +22,10 @@ const eventCols = "seq, id, source, name, labels, annotations, severity, status,
 // 32766 and PostgreSQL's of 65535.
 const maxParams = 30000
 
-// insertEvents returns the INSERT of n events that returns each one's id and
-// assigned seq, cached per row count on the Store (n is one of inChunks'
-// few part sizes).
-func (s *Store) insertEvents(n int) string {
-	if q, ok := s.insertSQL.Load(n); ok {
-		return q.(string)
-	}
-	var b strings.Builder
-	b.WriteString("INSERT INTO events (" + strings.Join(eventInsertCols, ", ") + ") VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(placeholders(i*len(eventInsertCols)+1, len(eventInsertCols)))
-	}
-	b.WriteString(" RETURNING id, seq")
-	q := b.String()
-	s.insertSQL.Store(n, q)
-	return q
+// eventInsertSQL is the INSERT of n events that returns each one's id
+// and assigned seq.
+func eventInsertSQL(n int) string {
+	return valuesSQL("INSERT INTO events ("+strings.Join(eventInsertCols, ", ")+") VALUES ", n, len(eventInsertCols), " RETURNING id, seq")
 }
 
 // AppendEvents stores the batch in one transaction, inserting it with
@@ -75,8 +60,9 @@ func (s *Store) AppendEvents(ctx context.Context, batch []osprey.Event) error {
 				return fmt.Errorf("lock events: %w", err)
 			}
 		}
+		stmt := s.sqlFor("events", eventInsertSQL)
 		return inChunks(a.list, len(eventInsertCols), func(params []any, n int) error {
-			return collect(ctx, tx, s.insertEvents(n), params, func(r Rows) error {
+			return collect(ctx, tx, stmt(n), params, func(r Rows) error {
 				var id string
 				var seq int64
 				if err := r.Scan(&id, &seq); err != nil {
