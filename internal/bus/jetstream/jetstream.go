@@ -144,7 +144,8 @@ type Bus struct {
 	state    state
 	topics   map[string]*topic // grows on first publish or subscribe
 	groups   []*group          // in subscription order; fixed after Start
-	consumes []natsjs.ConsumeContext
+	consumes []consumption
+	workers  sync.WaitGroup // coalescing subscriptions' delivery loops
 
 	// Accepted publishes under way: outside ones (not from a handler's ctx)
 	// are no longer accepted once Shutdown began, so the drain can wait for
@@ -197,8 +198,10 @@ type group struct {
 	name     string
 	consumer natsjs.Consumer
 	handlers []bus.RawHandler
+	coalesce int // Options.Coalesce of the topic, 0 for none
 
 	delivered     prometheus.Counter
+	coalesced     prometheus.Counter
 	handlerErrors prometheus.Counter
 	redelivered   prometheus.Counter
 	terminated    prometheus.Counter
@@ -354,7 +357,9 @@ func (b *Bus) SubscribeRaw(topicName, groupName string, h bus.RawHandler) error 
 		name:          groupName,
 		consumer:      cons,
 		handlers:      []bus.RawHandler{h},
+		coalesce:      b.opts.Coalesce[topicName],
 		delivered:     m.delivered.WithLabelValues(topicName, groupName),
+		coalesced:     m.coalesced.WithLabelValues(topicName, groupName),
 		handlerErrors: m.handlerErrors.WithLabelValues(topicName, groupName),
 		redelivered:   m.redelivered.WithLabelValues(topicName, groupName),
 		terminated:    m.terminated.WithLabelValues(topicName, groupName),
