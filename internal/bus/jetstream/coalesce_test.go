@@ -200,4 +200,3 @@ func TestCoalescedPermanentFailureIsolatesTheBatch(t *testing.T) {
 		t.Errorf("counters %+v, want %+v", got, wantCounters)
 	}
 }
-
