@@ -60,12 +60,43 @@
 //
 // A group with one subscriber sees batches in publish order, except that a
 // batch whose handler failed comes back after later batches. Each subscriber
-// handles one batch at a time and has up to 32 more fetched and waiting; the
+// handles one batch at a time (or one call, see Coalescing) and has up to 32
+// more fetched and waiting (64 on a coalescing topic: 32 with nats.go and 32
+// handed to its delivery loop); the
 // group as a whole has at most Options.MaxAckPending batches delivered and not
 // yet acknowledged, across all its processes. A slow handler therefore slows
 // its group's fetching, its backlog grows in the stream, and when the stream is
 // full the publishers are refused (above). AckWait must exceed the time a
 // batch can spend waiting behind the others plus its handling.
+//
+// # Coalescing
+//
+// A handler that pays a cost per call (a store transaction, ranking the
+// incidents a batch changed) falls behind a flood of small batches. For a
+// topic named in Options.Coalesce, each subscription hands the messages it
+// fetched to a delivery loop; the loop takes a batch and also the batches
+// fetched and waiting behind it, as long as some are there and the
+// elements gathered are fewer than the limit, and calls the handler once
+// with one message whose Data is the JSON array of all their elements, in
+// order ("[a,b]" and "[c]" give "[a,b,c]"; an empty batch adds nothing).
+// The limit counts elements: the top-level elements of each batch's array,
+// found by a scan of the bytes that follows strings and nesting, without
+// decoding. What one call can gather is also bounded by what the
+// subscriber has fetched (64 batches at most, above), so the batches
+// waiting locally, and the time they wait, stay as without coalescing.
+// A payload that is not a JSON array is delivered on its own.
+//
+// Each gathered batch counts as delivered, and in
+// osprey_bus_coalesced_batches_total when it was joined behind another; a
+// handler error counts once. When the call succeeds every gathered batch is
+// acknowledged. When it fails, each is settled as above with its own
+// delivery count: negatively acknowledged with its own delay, or, on an
+// abort, at once. A permanent error does not say which batch was bad, so
+// the batches are handled again one by one (the handler sees them twice,
+// as with any redelivery), and only the one that fails alone is
+// terminated. A batch on its last allowed delivery is never joined to
+// others: a batch is only given up for a failure of a call that held it
+// alone, never for a neighbour's.
 //
 // # Lifecycle
 //
@@ -82,7 +113,8 @@
 // does not announce that, so the drain asks for the consumers' state, every
 // 10ms while handlers return and less often, up to every 250ms, while nothing
 // happens here. It then stops fetching, lets the handlers finish the batches
-// already fetched, and closes the connection. Batches other processes
+// already fetched (a coalescing topic's delivery loop included), and closes
+// the connection. Batches other processes
 // published are not waited for: they stay with the durable for the group's
 // other members or its next start, so a member that only consumes (or
 // publishes only to topics it does not subscribe) stops as soon as its
@@ -144,7 +176,8 @@ type Bus struct {
 	state    state
 	topics   map[string]*topic // grows on first publish or subscribe
 	groups   []*group          // in subscription order; fixed after Start
-	consumes []natsjs.ConsumeContext
+	consumes []consumption
+	workers  sync.WaitGroup // coalescing subscriptions' delivery loops
 
 	// Accepted publishes under way: outside ones (not from a handler's ctx)
 	// are no longer accepted once Shutdown began, so the drain can wait for
@@ -197,8 +230,10 @@ type group struct {
 	name     string
 	consumer natsjs.Consumer
 	handlers []bus.RawHandler
+	coalesce int // Options.Coalesce of the topic, 0 for none
 
 	delivered     prometheus.Counter
+	coalesced     prometheus.Counter
 	handlerErrors prometheus.Counter
 	redelivered   prometheus.Counter
 	terminated    prometheus.Counter
@@ -354,7 +389,9 @@ func (b *Bus) SubscribeRaw(topicName, groupName string, h bus.RawHandler) error 
 		name:          groupName,
 		consumer:      cons,
 		handlers:      []bus.RawHandler{h},
+		coalesce:      b.opts.Coalesce[topicName],
 		delivered:     m.delivered.WithLabelValues(topicName, groupName),
+		coalesced:     m.coalesced.WithLabelValues(topicName, groupName),
 		handlerErrors: m.handlerErrors.WithLabelValues(topicName, groupName),
 		redelivered:   m.redelivered.WithLabelValues(topicName, groupName),
 		terminated:    m.terminated.WithLabelValues(topicName, groupName),

@@ -57,8 +57,16 @@ func (b *Bus) Start(context.Context) error {
 	batch := min(pullBatch, b.opts.MaxAckPending)
 	for _, g := range b.groups {
 		for _, h := range g.handlers {
+			onMsg := func(m natsjs.Msg) { b.deliver(g, h, []fetched{g.take(m)}) }
+			var queue chan natsjs.Msg
+			if g.coalesce > 0 {
+				// The subscription hands its messages to a delivery
+				// loop that can see which are waiting.
+				queue = make(chan natsjs.Msg, batch)
+				onMsg = func(m natsjs.Msg) { queue <- m }
+			}
 			cc, err := g.consumer.Consume(
-				func(m natsjs.Msg) { b.deliver(g, h, m) },
+				onMsg,
 				natsjs.PullMaxMessages(batch),
 				natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) {
 					g.logError(b.log, "bus consumer error", err)
@@ -67,10 +75,22 @@ func (b *Bus) Start(context.Context) error {
 			if err != nil {
 				return fmt.Errorf("start consuming %s/%s: %w", g.topic.name, g.name, err)
 			}
-			b.consumes = append(b.consumes, cc)
+			b.consumes = append(b.consumes, consumption{g: g, cc: cc, queue: queue})
+			if queue != nil {
+				b.workers.Add(1)
+				go b.work(g, h, queue)
+			}
 		}
 	}
 	return nil
+}
+
+// consumption is one handler's subscription to its group's durable, and the
+// queue to its delivery loop when the topic coalesces.
+type consumption struct {
+	g     *group
+	cc    natsjs.ConsumeContext
+	queue chan natsjs.Msg // nil unless the group coalesces
 }
 
 // Shutdown stops accepting publishes, drains and closes the connection; see
@@ -104,12 +124,16 @@ func (b *Bus) drain(started bool) {
 	b.outsidePublishes.Wait()
 	if started {
 		b.awaitAcked()
-		for _, cc := range b.consumes {
-			cc.Drain()
+		for _, c := range b.consumes {
+			c.cc.Drain()
 		}
-		for _, cc := range b.consumes {
-			<-cc.Closed() // after the subscription's last handler returned
+		for _, c := range b.consumes {
+			<-c.cc.Closed() // after the subscription's last callback returned
+			if c.queue != nil {
+				close(c.queue) // its delivery loop handles what is queued
+			}
 		}
+		b.workers.Wait()
 	}
 	b.mu.Lock()
 	b.state = stateDone
@@ -204,47 +228,68 @@ func caughtUp(info *natsjs.ConsumerInfo, seq uint64) bool {
 	return delivered && acked
 }
 
-// deliver runs h on m and settles m with JetStream: ack on success, term on a
-// permanent error or the last allowed delivery, otherwise a delayed nak.
-func (b *Bus) deliver(g *group, h bus.RawHandler, m natsjs.Msg) {
+// deliver runs h once on taken's batches, joined into one JSON array when
+// there are several, and settles each with JetStream: ack on success; on a
+// permanent error, a batch handled alone is terminated and batches handled
+// together are handled again one by one, so that only the bad one is given
+// up; on another error each is terminated if this was its last allowed
+// delivery, otherwise negatively acknowledged with a delay.
+func (b *Bus) deliver(g *group, h bus.RawHandler, taken []fetched) {
 	defer b.handled.Add(1)
 	if b.abortCtx.Err() != nil {
-		// Shutdown gave up: hand the batch back at once, for another
+		// Shutdown gave up: hand the batches back at once, for another
 		// member of the group.
-		_ = m.Nak()
+		for _, f := range taken {
+			_ = f.msg.Nak()
+		}
 		return
 	}
-	attempt := uint64(1)
-	if md, err := m.Metadata(); err == nil {
-		attempt = md.NumDelivered
+	m := message{data: taken[0].msg.Data()}
+	if len(taken) > 1 {
+		m.data = joined(taken)
+		g.coalesced.Add(float64(len(taken) - 1))
 	}
-	if attempt > 1 {
-		g.redelivered.Inc()
-	}
-	err := b.handle(h, message{data: m.Data()})
-	g.delivered.Inc()
+	err := b.handle(h, m)
+	g.delivered.Add(float64(len(taken)))
 	if err == nil {
-		if err := m.Ack(); err != nil {
-			g.logError(b.log, "bus ack failed; the batch will be delivered again", err)
+		for _, f := range taken {
+			if err := f.msg.Ack(); err != nil {
+				g.logError(b.log, "bus ack failed; the batch will be delivered again", err)
+			}
 		}
 		return
 	}
 	g.handlerErrors.Inc()
+	if len(taken) > 1 && osprey.IsPermanent(err) && b.abortCtx.Err() == nil {
+		g.logError(b.log, "bus handler failed permanently on coalesced batches; handling them one by one", err, "batches", len(taken))
+		for _, f := range taken {
+			b.deliver(g, h, []fetched{f})
+		}
+		return
+	}
+	for _, f := range taken {
+		b.settleFailed(g, f, err, len(taken))
+	}
+}
+
+// settleFailed settles f, one of n batches whose handler call failed with
+// err.
+func (b *Bus) settleFailed(g *group, f fetched, err error, n int) {
 	var settle error
 	switch {
 	case osprey.IsPermanent(err):
 		g.terminated.Inc()
-		settle = m.Term()
+		settle = f.msg.Term()
 		g.logError(b.log, "bus handler failed permanently; batch dropped", err)
 	case b.abortCtx.Err() != nil:
-		settle = m.Nak()
-	case b.opts.MaxDeliver > 0 && attempt >= uint64(b.opts.MaxDeliver):
+		settle = f.msg.Nak()
+	case b.opts.MaxDeliver > 0 && f.attempt >= uint64(b.opts.MaxDeliver):
 		g.terminated.Inc()
-		settle = m.Term()
-		g.logError(b.log, "bus handler failed on the last delivery; batch dropped", err, "deliveries", attempt)
+		settle = f.msg.Term()
+		g.logError(b.log, "bus handler failed on the last delivery; batch dropped", err, "deliveries", f.attempt, "batches", n)
 	default:
-		settle = m.NakWithDelay(retryDelay(attempt))
-		g.logError(b.log, "bus handler failed; batch will be delivered again", err, "deliveries", attempt)
+		settle = f.msg.NakWithDelay(retryDelay(f.attempt))
+		g.logError(b.log, "bus handler failed; batch will be delivered again", err, "deliveries", f.attempt, "batches", n)
 	}
 	if settle != nil {
 		g.logError(b.log, "bus settling a failed batch failed", settle)

@@ -10,6 +10,7 @@ type metrics struct {
 	published       *prometheus.CounterVec
 	publishFailures *prometheus.CounterVec
 	delivered       *prometheus.CounterVec
+	coalesced       *prometheus.CounterVec
 	handlerErrors   *prometheus.CounterVec
 	redelivered     *prometheus.CounterVec
 	terminated      *prometheus.CounterVec
@@ -28,6 +29,10 @@ func newMetrics() *metrics {
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osprey_bus_delivered_batches_total",
 			Help: "Deliveries a handler of the group in this process finished with, successfully or not; redeliveries count again.",
+		}, []string{"topic", "group"}),
+		coalesced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osprey_bus_coalesced_batches_total",
+			Help: "Batches delivered gathered behind another batch the subscriber had fetched, in one handler call (Options.Coalesce).",
 		}, []string{"topic", "group"}),
 		handlerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osprey_bus_handler_errors_total",
@@ -59,5 +64,5 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *metrics) vecs() []*prometheus.CounterVec {
-	return []*prometheus.CounterVec{m.published, m.publishFailures, m.delivered, m.handlerErrors, m.redelivered, m.terminated}
+	return []*prometheus.CounterVec{m.published, m.publishFailures, m.delivered, m.coalesced, m.handlerErrors, m.redelivered, m.terminated}
 }

@@ -53,6 +53,15 @@ type Options struct {
 	// MaxAckPending bounds the batches a group has delivered and not yet
 	// acknowledged, over all its members. Zero means DefaultMaxAckPending.
 	MaxAckPending int
+	// Coalesce names the topics whose fetched batches a subscriber
+	// delivers as one, and the most elements it gathers: the delivery loop
+	// that takes a batch also takes the batches fetched and waiting behind
+	// it, while they are there and the elements so far are fewer than the
+	// limit, and hands the JSON array of all their elements to the handler
+	// in one call (see "Coalescing" in the package documentation). Zero or
+	// less, or a topic not named, means batch by batch. Only for topics
+	// whose handlers treat a batch as a sequence of independent elements.
+	Coalesce map[string]int
 	// Registerer receives the bus's metrics. Nil means a fresh registry that
 	// nobody gathers. Two buses on one Registerer need
 	// prometheus.WrapRegistererWith.
