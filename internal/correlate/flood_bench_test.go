@@ -18,6 +18,7 @@ import (
 	"github.com/osprey-aiops/osprey/internal/bus/inproc"
 	"github.com/osprey-aiops/osprey/internal/correlate"
 	"github.com/osprey-aiops/osprey/internal/rca"
+	"github.com/osprey-aiops/osprey/internal/store"
 )
 
 // BenchmarkEventFlood is the correlate stage as serve wires it, under an
@@ -65,13 +66,7 @@ func BenchmarkEventFlood(b *testing.B) {
 
 func benchFlood(b *testing.B, rate, coalesce int) {
 	ctx := context.Background()
-	st := openBenchStore(b)
-	c := startWith(b, correlate.Options{
-		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
-		CatchUpInterval: time.Hour, Registerer: prometheus.NewRegistry(),
-		Now: func() time.Time { return t0 }, Out: &latencyRecorder{},
-		Causes: rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}},
-	})
+	st, c := startFloodCorrelator(b)
 
 	const batchSize, alerts, services = 100, 5000, 10
 	batches := make([][]osprey.Event, b.N)
@@ -204,13 +199,7 @@ func BenchmarkFloodColdStart(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		b.StopTimer()
-		st := openBenchStore(b)
-		c := startWith(b, correlate.Options{
-			Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
-			CatchUpInterval: time.Hour, Registerer: prometheus.NewRegistry(),
-			Now: func() time.Time { return t0 }, Out: &latencyRecorder{},
-			Causes: rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}},
-		})
+		st, c := startFloodCorrelator(b)
 		calls := make([][]osprey.Event, len(sizes))
 		at, n := t0, 0
 		for i, size := range sizes {
@@ -250,4 +239,17 @@ func floodEvent(at time.Time, k, services int) osprey.Event {
 		Status: osprey.StatusFiring, StartsAt: at, ReceivedAt: at,
 		Fingerprint: osprey.EventFingerprint("HighLatency", labels),
 	}
+}
+
+// startFloodCorrelator starts the floods' correlator: a fresh SQLite
+// store, grouping by service in a 5-minute window, the default concurrent
+// ranking.
+func startFloodCorrelator(b *testing.B) (store.Store, *correlate.Correlator) {
+	st := openBenchStore(b)
+	return st, startWith(b, correlate.Options{
+		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
+		CatchUpInterval: time.Hour, Registerer: prometheus.NewRegistry(),
+		Now: func() time.Time { return t0 }, Out: &latencyRecorder{},
+		Causes: rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}},
+	})
 }
