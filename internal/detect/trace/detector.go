@@ -111,6 +111,23 @@ type Config struct {
 	// 20 kept a service's latency anomaly open for the first 30 minutes
 	// of the day (docs/rca.md, session 8).
 	MinTimed int
+	// MatureTimed is how many learnt self times an operation needs before
+	// its spans are judged against the learnt 99th percentile; until then
+	// they are judged against the largest learnt self time. A p99 read
+	// from fewer than 3/0.01 = 300 self times cannot be told from a
+	// higher quantile (the rule of three): from 101 to 199 values it is
+	// the second largest, so a slow mode that one of the first hundred
+	// spans took lies above it or not by chance. Below it, every later
+	// span of the mode is slow, waits LearnDelay before it is learnt, and
+	// the p99 never learns the mode it withholds: a burst of the
+	// operation's usual slow mode is reported as an anomaly. Every self
+	// time learnt was normal by definition, so a young operation is
+	// reported only when its spans are slower than twice all of them.
+	// MinTimed or less: judged against the p99 from MinTimed on, the rule
+	// before session 12 (docs/rca.md, "Session 12: a young latency
+	// profile"). At most LatencySample/2, the values a full profile
+	// keeps.
+	MatureTimed int
 	// SlowFactor and SlowMin: a span is slow when its self time is above
 	// SlowFactor times the learnt 99th percentile and above SlowMin.
 	SlowFactor float64
@@ -137,6 +154,7 @@ func DefaultConfig() Config {
 		MaxDelayed:      10_000,
 		LatencySample:   2048,
 		MinTimed:        100,
+		MatureTimed:     300,
 		SlowFactor:      2,
 		SlowMin:         5 * time.Millisecond,
 	}
@@ -165,6 +183,12 @@ func (c Config) Validate() error {
 	}
 	if c.LatencySample > MaxLatencySample {
 		return fmt.Errorf("trace detector: latency sample must be at most %d, got %d", MaxLatencySample, c.LatencySample)
+	}
+	if c.MatureTimed < 0 || c.MatureTimed > c.LatencySample/2 {
+		// A full sketch keeps LatencySample/2 values after halving: a
+		// larger MatureTimed would make a timed operation young again.
+		return fmt.Errorf("trace detector: mature timed must be between 0 and half the latency sample (%d), got %d",
+			c.LatencySample/2, c.MatureTimed)
 	}
 	if c.SteadySwitches < 0 {
 		return fmt.Errorf("trace detector: steady switches must not be negative, got %d", c.SteadySwitches)
@@ -279,7 +303,11 @@ type judged struct {
 	timed     bool
 	slow      bool
 	self      time.Duration
-	p99       float64
+	// p99 is the self time a span was judged slow against (SlowFactor
+	// times it): the learnt 99th percentile, or with largest the largest
+	// learnt self time (MatureTimed).
+	p99     float64
+	largest bool
 	// young: its breaks all rest on young expectations (MatureSupport).
 	young bool
 }
@@ -621,6 +649,10 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 	// includes the missing child's. The break counts, once, as a break.
 	latKey := service + " " + op
 	if q, n := d.lat.Quantile(latKey, 0.99); n >= d.cfg.MinTimed && len(breaks) == 0 && !c.spans {
+		if n < d.cfg.MatureTimed {
+			q, _ = d.lat.Quantile(latKey, 1)
+			j.largest = true
+		}
 		j.timed, j.p99 = true, q
 		sec := self.Seconds()
 		j.slow = sec > d.cfg.SlowFactor*q && self > d.cfg.SlowMin
@@ -860,6 +892,7 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 	slowOp := map[string]int{}
 	var slowFirst time.Time
 	var p99 = map[string]float64{}
+	largest := map[string]bool{}
 	for i := range w.units {
 		j := &w.units[i]
 		// Keys are tallied per operation: the same call made by two
@@ -883,7 +916,7 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 			if j.slow {
 				lat.k++
 				slowOp[j.op]++
-				p99[j.op] = j.p99
+				p99[j.op], largest[j.op] = j.p99, j.largest
 				if slowFirst.IsZero() || j.at.Before(slowFirst) {
 					slowFirst = j.at
 				}
@@ -901,8 +934,12 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 	lat.first = slowFirst
 	if lat.k > 0 {
 		op := topKey(slowOp)
-		lat.reason = fmt.Sprintf("self time above %g times the learnt p99 (%s) in %d of %d spans (mostly op %s)",
-			d.cfg.SlowFactor, time.Duration(p99[op]*float64(time.Second)).Round(time.Microsecond), lat.k, lat.n, op)
+		bound := "the learnt p99"
+		if largest[op] {
+			bound = "the largest learnt self time"
+		}
+		lat.reason = fmt.Sprintf("self time above %g times %s (%s) in %d of %d spans (mostly op %s)",
+			d.cfg.SlowFactor, bound, time.Duration(p99[op]*float64(time.Second)).Round(time.Microsecond), lat.k, lat.n, op)
 	}
 	return flow, lat
 }

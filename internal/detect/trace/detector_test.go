@@ -725,6 +725,68 @@ func TestSlowModeLearntBeforeTiming(t *testing.T) {
 	}
 }
 
+// An operation whose self times have a rare slow mode (80 ms against
+// 2 ms), taken by one of its first hundred spans: from the 101st learnt
+// self time on, its p99 is the second largest, a fast one, so a burst of
+// the mode (a dozen spans of 60 ms in half a minute, as ts-order-service's
+// "SELECT ts.orders" on Nezha two minutes into the day) is all slow and
+// withheld from learning, and opens a latency anomaly. Judged against the
+// largest learnt self time while fewer than MatureTimed are learnt, the
+// burst is not slow; a contention that makes spans slower than twice
+// every learnt one is still reported on the young profile.
+func TestYoungLatencyProfileJudgedAgainstItsLargest(t *testing.T) {
+	run := func(r *rig) {
+		for i := range 120 {
+			if i == 50 {
+				r.query(80)
+			} else {
+				r.query(2)
+			}
+		}
+		for i := range 24 { // the burst: every other span
+			if i%2 == 0 {
+				r.query(60)
+			} else {
+				r.query(2)
+			}
+		}
+	}
+	p99 := newRig(t, func(c *Config) { c.MatureTimed = 0 })
+	run(p99)
+	if open := p99.openSignal("seat", SignalLatency); len(open) != 1 {
+		t.Fatalf("judged against the p99: seat's open latency anomalies = %+v, want the one the burst opens", open)
+	}
+
+	r := newRig(t, nil)
+	run(r)
+	for _, a := range r.anomalies() {
+		t.Errorf("the slow mode's burst reported: %s %s", a.Labels, a.Evidence[0].Reason)
+	}
+	if s := r.d.Stats(); s.Slow != 0 {
+		t.Errorf("%d slow spans, want none", s.Slow)
+	}
+	// Contention: every span 250 ms, above twice the largest learnt.
+	for range 20 {
+		r.query(250)
+	}
+	open := r.openSignal("seat", SignalLatency)
+	if len(open) != 1 {
+		t.Fatalf("after the contention: seat's open latency anomalies = %+v, want one", open)
+	}
+	if reason := open[0].Evidence[0].Reason; !strings.Contains(reason, "above 2 times the largest learnt self time") {
+		t.Errorf("reason = %q, want the largest learnt self time named", reason)
+	}
+	// A full profile keeps LatencySample/2 values: a larger MatureTimed
+	// would make a timed operation young again.
+	for _, v := range []int{-1, DefaultConfig().LatencySample/2 + 1} {
+		c := DefaultConfig()
+		c.MatureTimed = v
+		if c.Validate() == nil {
+			t.Errorf("MatureTimed %d validated", v)
+		}
+	}
+}
+
 // A break of an expectation learnt from few units is not as surprising as
 // one of an expectation learnt from many: its normal miss rate is only
 // known to be below about 3/n (the rule of three), so three broken spans
