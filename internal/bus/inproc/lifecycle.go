@@ -148,6 +148,12 @@ func (b *Bus) deliver(g *group, h bus.RawHandler, taken []*message) {
 			g.logError(b.log, err)
 		}
 		g.delivered.Add(float64(len(taken)))
+		if g.idle != nil && len(g.queue) == 0 {
+			if err := b.idleCall(g.idle); err != nil {
+				g.handlerErrors.Inc()
+				g.logError(b.log, err)
+			}
+		}
 	}
 	for range taken {
 		b.release()
@@ -207,6 +213,16 @@ func (b *Bus) handle(h bus.RawHandler, m *message) (err error) {
 		}
 	}()
 	return h(b.handlerCtx, m)
+}
+
+// idleCall runs a topic's idle function, turning a panic into an error.
+func (b *Bus) idleCall(idle func(context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = newPanicError(r)
+		}
+	}()
+	return idle(b.handlerCtx)
 }
 
 // logError logs err unless another error of g was logged less than
