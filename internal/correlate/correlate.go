@@ -27,6 +27,14 @@
 // dropped batch) or on a timer. Applying an event twice is harmless: each member
 // remembers the last Seq applied to it. So an event acknowledged to its sender
 // always reaches an incident, even across a crash.
+//
+// Each call stores its changes in one transaction and hands them on after
+// it. By default a call returns after its commit. With Options.Pipeline
+// (serve) ConsumeEvents returns once its changes are applied in memory and
+// their commit is queued: one writer stores the queued commits in order and
+// hands each one's changes on after its commit, while the next call groups
+// (pipeline.go). Anomalies, people's actions, Sweep and Shutdown still wait
+// for their commits, and Flush waits for the queued ones.
 package correlate
 
 import (

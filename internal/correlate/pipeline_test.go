@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/osprey-aiops/osprey"
+	"github.com/osprey-aiops/osprey/internal/bus"
+	"github.com/osprey-aiops/osprey/internal/bus/inproc"
 	"github.com/osprey-aiops/osprey/internal/correlate"
 	"github.com/osprey-aiops/osprey/internal/rca"
 	"github.com/osprey-aiops/osprey/internal/store"
@@ -372,4 +374,57 @@ func TestPipelineShutdownFlushes(t *testing.T) {
 		t.Fatalf("handed on %d incidents by shutdown, want 1", len(got))
 	}
 	checkIncidents(t, st, []want{{status: osprey.IncidentOpen, members: 1}})
+}
+
+// TestPipelineBusDrainWaitsForCommits wires the correlator as serve does:
+// events from the in-process bus, its changes handed on to the bus's
+// incidents topic, and its Flush as the events topic's Idle function. The
+// events handler returns before its commit, so without the Idle flush the
+// bus's Shutdown could finish its drain first and refuse the incident
+// change the commit hands on afterwards.
+func TestPipelineBusDrainWaitsForCommits(t *testing.T) {
+	st := openStore(t)
+	gs := newGatedStore(st)
+	var c *correlate.Correlator
+	b := inproc.New(inproc.Options{
+		Registerer: prometheus.NewRegistry(),
+		Coalesce:   map[string]int{bus.Events.Name(): 5000},
+		Idle:       map[string]func(context.Context) error{bus.Events.Name(): func(ctx context.Context) error { return c.Flush(ctx) }},
+	})
+	c = startPipelined(t, gs, bus.IncidentPublisher(b))
+	if err := bus.Subscribe(b, bus.Events, "correlate", c.ConsumeEvents); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		handed []osprey.Incident
+	)
+	err := bus.Subscribe(b, bus.Incidents, "next", func(_ context.Context, incs []osprey.Incident) error {
+		mu.Lock()
+		handed = append(handed, incs...)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	events := appendEvents(t, st, []ev{{at: time.Second, name: "HighLatency", labels: osprey.Labels{"service": "checkout"}}})
+	if err := bus.Publish(t.Context(), b, bus.Events, events); err != nil {
+		t.Fatal(err)
+	}
+	<-gs.entered // the handler returned; its commit is held
+	stopped := make(chan error, 1)
+	go func() { stopped <- b.Shutdown(context.Background()) }()
+	gs.gate <- nil
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(handed) != 1 || len(handed[0].Members) != 1 {
+		t.Fatalf("the next stage got %d incident changes by the bus's shutdown, want the new incident", len(handed))
+	}
 }
