@@ -81,14 +81,16 @@ type committer struct {
 	write func(*pendingCommit) error // stores and hands on one commit
 
 	mu      sync.Mutex
-	changed sync.Cond // signalled when a commit was taken or finished
+	changed sync.Cond // signalled when a commit was taken from the queue
 	queue   []*pendingCommit
-	busy    bool  // the writer goroutine runs
-	failed  error // the first failure not yet settled
+	busy    bool          // the writer goroutine runs
+	idle    chan struct{} // closed when the writer is idle
+	failed  error         // the first failure not yet settled
 }
 
 func newCommitter(write func(*pendingCommit) error) *committer {
-	w := &committer{write: write}
+	w := &committer{write: write, idle: make(chan struct{})}
+	close(w.idle)
 	w.changed.L = &w.mu
 	return w
 }
@@ -108,6 +110,7 @@ func (w *committer) push(p *pendingCommit) {
 	w.queue = append(w.queue, p)
 	if !w.busy {
 		w.busy = true
+		w.idle = make(chan struct{})
 		go w.run()
 	}
 }
@@ -135,25 +138,33 @@ func (w *committer) run() {
 		p.done <- err
 	}
 	w.busy = false
-	w.changed.Broadcast()
+	close(w.idle)
 	w.mu.Unlock()
 }
 
 // settle returns the first failure since the last settle, forgetting
 // it, once the writer is idle. Without a failure, it waits for the writer
-// only if drain is set.
-func (w *committer) settle(drain bool) error {
+// only if drain is set. err is ctx's error if ctx ended first.
+func (w *committer) settle(ctx context.Context, drain bool) (failed, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !drain && w.failed == nil {
-		return nil
+		return nil, nil
 	}
 	for w.busy {
-		w.changed.Wait()
+		idle := w.idle
+		w.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			w.mu.Lock()
+			return nil, fmt.Errorf("wait for the queued incident commits: %w", ctx.Err())
+		}
+		w.mu.Lock()
 	}
-	err := w.failed
+	failed = w.failed
 	w.failed = nil
-	return err
+	return failed, nil
 }
 
 // settleLocked rebuilds the state from the store if a queued commit
@@ -173,7 +184,10 @@ func (c *Correlator) drainLocked(ctx context.Context) (failed, err error) {
 }
 
 func (c *Correlator) settleOrDrainLocked(ctx context.Context, drain bool) (failed, err error) {
-	failed = c.w.settle(drain || c.stale)
+	failed, err = c.w.settle(ctx, drain || c.stale)
+	if err != nil {
+		return nil, err
+	}
 	if failed != nil {
 		c.stale = true
 	}
@@ -187,10 +201,11 @@ func (c *Correlator) settleOrDrainLocked(ctx context.Context, drain bool) (faile
 }
 
 // Flush waits until every commit queued by ConsumeEvents or
-// ConsumeAnomalies (Options.Pipeline) is stored and its changes handed on.
-// If one failed, the state is rebuilt from the store (the events after the
-// stored checkpoint are applied again by the next call or catch-up) and
-// Flush returns that failure. Without Options.Pipeline it returns at once.
+// ConsumeAnomalies (Options.Pipeline) is stored and its changes handed on,
+// or ctx ends (the commits go on). If one failed, the state is rebuilt
+// from the store (the events after the stored checkpoint are applied again
+// by the next call or catch-up) and Flush returns that failure. Without
+// Options.Pipeline it returns at once.
 func (c *Correlator) Flush(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

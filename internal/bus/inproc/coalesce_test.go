@@ -128,3 +128,63 @@ func TestIdleWhenNothingQueued(t *testing.T) {
 		t.Errorf("handler errors %v, want 0", got)
 	}
 }
+
+// TestIdleCutShortByABatch: a batch that arrives while the idle function
+// runs cancels the function's context (not counted as an error) and is
+// delivered without waiting for the function to finish its work; the
+// function runs again once the queue is empty.
+func TestIdleCutShortByABatch(t *testing.T) {
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	var (
+		mu       sync.Mutex
+		outcomes []string
+	)
+	h := newHarness(t, inproc.Options{Idle: map[string]func(context.Context) error{
+		bus.Events.Name(): func(ctx context.Context) error {
+			started <- struct{}{}
+			select {
+			case <-ctx.Done():
+				mu.Lock()
+				outcomes = append(outcomes, "cut short")
+				mu.Unlock()
+				return ctx.Err()
+			case <-release:
+				mu.Lock()
+				outcomes = append(outcomes, "done")
+				mu.Unlock()
+				return nil
+			}
+		},
+	}})
+	delivered := make(chan string, 2)
+	err := bus.Subscribe(h, bus.Events, "g", func(_ context.Context, batch []osprey.Event) error {
+		delivered <- batch[0].ID
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(t)
+	ctx := context.Background()
+	if err := bus.Publish(ctx, h, bus.Events, ev("a")); err != nil {
+		t.Fatal(err)
+	}
+	<-delivered
+	<-started // the idle function waits
+	if err := bus.Publish(ctx, h, bus.Events, ev("b")); err != nil {
+		t.Fatal(err)
+	}
+	if id := <-delivered; id != "b" { // would wait for release without the cut
+		t.Fatalf("delivered %q, want b", id)
+	}
+	<-started
+	close(release)
+	h.shutdown(t)
+	if !slices.Equal(outcomes, []string{"cut short", "done"}) {
+		t.Errorf("idle function outcomes %v, want [cut short done]", outcomes)
+	}
+	if got := h.value(t, "osprey_bus_handler_errors_total", "group", "g", "topic", bus.Events.Name()); got != 0 {
+		t.Errorf("handler errors %v, want 0", got)
+	}
+}

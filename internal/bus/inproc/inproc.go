@@ -75,7 +75,11 @@
 // when no batch is queued behind it, before the delivery counts as done:
 // the handler finishes its work there, so a quiet topic's batches are
 // finished as soon as they are handled, and Shutdown's drain waits for
-// them. An idle function's error counts and is logged as a handler's.
+// them. A batch that arrives while the function runs cancels its context
+// and is delivered as soon as it returned, so under a flood the handler's
+// work overlaps the next calls; the function runs again when the queue is
+// next empty. An idle function's error counts and is logged as a
+// handler's (not the cancellation by a batch that arrived).
 //
 // # Handler errors
 //
