@@ -120,9 +120,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		// under a flood it takes what queued as one batch.
 		Coalesce: map[string]int{bus.Events.Name(): cfg.Bus.CoalesceEvents},
 		// The correlator commits a batch while it groups the next
-		// (correlate.Options.Pipeline); when no batch is queued it
-		// finishes the commits before the next event arrives, and the
-		// bus's drain on shutdown waits for them.
+		// (correlate.Options.Pipeline); when no batch is queued the
+		// bus waits for its commits (a batch that arrives cuts the
+		// wait short), and the drain on shutdown waits for them.
 		Idle:       map[string]func(context.Context) error{bus.Events.Name(): func(ctx context.Context) error { return corr.Flush(ctx) }},
 		Registerer: reg,
 		Logger:     log.With("component", "bus"),

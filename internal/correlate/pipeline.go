@@ -52,8 +52,10 @@ import (
 // bus that redelivers (JetStream) acknowledges a batch when its handler
 // returns. A caller that needs the incidents stored and handed on calls
 // Flush; serve's in-process bus does when the events topic has nothing
-// queued (inproc.Options.Idle), so only a backlog is pipelined and the bus
-// drains the commits on shutdown.
+// queued (inproc.Options.Idle; a batch that arrives meanwhile cuts the wait
+// short, ctx), so a quiet topic's events are stored and handed on before
+// the bus takes the next, and the bus's drain on shutdown waits for the
+// commits.
 
 // pipelineDepth is how many batches may wait for the writer besides the
 // one being written.
