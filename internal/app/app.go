@@ -112,12 +112,18 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		return err
 	}
 
+	var corr *correlate.Correlator // built below; the bus's Idle calls it
 	b := inproc.New(inproc.Options{
 		QueueSize:      cfg.Bus.QueueSize,
 		PublishTimeout: cfg.Bus.PublishTimeout,
 		// The correlator pays per call (a transaction, the rankings):
 		// under a flood it takes what queued as one batch.
-		Coalesce:   map[string]int{bus.Events.Name(): cfg.Bus.CoalesceEvents},
+		Coalesce: map[string]int{bus.Events.Name(): cfg.Bus.CoalesceEvents},
+		// The correlator commits a batch while it groups the next
+		// (correlate.Options.Pipeline); when no batch is queued the
+		// bus waits for its commits (a batch that arrives cuts the
+		// wait short), and the drain on shutdown waits for them.
+		Idle:       map[string]func(context.Context) error{bus.Events.Name(): func(ctx context.Context) error { return corr.Flush(ctx) }},
 		Registerer: reg,
 		Logger:     log.With("component", "bus"),
 	})
@@ -133,7 +139,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	// reads the metric store in its own goroutine, outside the
 	// correlator's lock, and asks the correlator to rank an incident
 	// again when its evidence changed (internal/app/history.go).
-	var corr *correlate.Correlator
 	rankGraph := graph.RankGraph
 	ranker := rca.IncidentRanker{Graph: rankGraph, Config: rca.DefaultConfig()}
 	hist, err := buildHistory(cfg, metrics, rankGraph, func(ctx context.Context, id string) error { return corr.Rerank(ctx, id) },
@@ -154,6 +159,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	corrOpts.Now = now
 	corrOpts.Logger = log.With("component", "correlate")
 	corrOpts.Registerer = reg
+	corrOpts.Pipeline = true
 	corr, err = correlate.New(corrOpts)
 	if err != nil {
 		return err

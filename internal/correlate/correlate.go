@@ -27,6 +27,14 @@
 // dropped batch) or on a timer. Applying an event twice is harmless: each member
 // remembers the last Seq applied to it. So an event acknowledged to its sender
 // always reaches an incident, even across a crash.
+//
+// Each call stores its changes in one transaction and hands them on after
+// it. By default a call returns after its commit. With Options.Pipeline
+// (serve) ConsumeEvents returns once its changes are applied in memory and
+// their commit is queued: one writer stores the queued commits in order and
+// hands each one's changes on after its commit, while the next call groups
+// (pipeline.go). Anomalies, people's actions, Sweep and Shutdown still wait
+// for their commits, and Flush waits for the queued ones.
 package correlate
 
 import (
@@ -103,6 +111,16 @@ type Options struct {
 	// A driver of a virtual clock (osprey replay) sets it beyond its data
 	// and calls Sweep itself at the times NextDue names.
 	CatchUpInterval time.Duration
+	// Pipeline, if true, overlaps a batch's store commit with the
+	// grouping of the next: ConsumeEvents returns once its changes are
+	// applied in memory and their commit is queued, and one writer
+	// stores the queued commits in order and hands each one's changes
+	// on after it is stored (pipeline.go). ConsumeAnomalies still
+	// returns after its own commit. The caller must call Flush when it
+	// needs the incidents stored, at least whenever it has no more
+	// events to hand over (serve's in-process bus does, through
+	// inproc.Options.Idle); Shutdown flushes too.
+	Pipeline bool
 	// Rules are the user-defined grouping rules (rules.go), first match
 	// wins; Flapping configures flapping detection (flap.go); Maintenance
 	// are the configured maintenance windows (maintenance.go).
@@ -163,7 +181,13 @@ type Correlator struct {
 	burst      time.Duration
 	similarity float64
 	groupBy    []string
-	checkpoint int64
+	checkpoint int64 // the highest event Seq applied (stored, or queued for the writer)
+	// w is the commit pipeline's writer (Options.Pipeline); stale says
+	// that a failed commit left the state ahead of the store and it
+	// still has to be rebuilt (settleLocked).
+	pipeline bool
+	w        *committer
+	stale    bool
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -229,9 +253,11 @@ func New(opts Options) (*Correlator, error) {
 		burst:      opts.Burst,
 		similarity: opts.Similarity,
 		groupBy:    slices.Clone(opts.GroupBy),
+		pipeline:   opts.Pipeline,
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	c.w = newCommitter(c.writeQueued)
 	c.silences.Store(&silenceSet{})
 	inhib.overflow = m.inhibitFull.Inc
 	if err := c.initExtensions(opts, opts.Registerer); err != nil {
@@ -270,8 +296,9 @@ func (c *Correlator) Start(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops the periodic catch-up and waits for it. Events are applied
-// synchronously by ConsumeEvents, so there is nothing else to flush.
+// Shutdown stops the periodic catch-up, waits for it, and flushes the
+// commits queued by the pipeline (Options.Pipeline; without it every call
+// commits before it returns and there is nothing to flush).
 func (c *Correlator) Shutdown(ctx context.Context) error {
 	c.stopOnce.Do(func() { close(c.stop) })
 	c.mu.Lock()
@@ -282,6 +309,16 @@ func (c *Correlator) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-c.done:
+	case <-ctx.Done():
+		return fmt.Errorf("correlate shutdown: %w", ctx.Err())
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- c.Flush(ctx) }()
+	select {
+	case err := <-flushed:
+		if err != nil {
+			return fmt.Errorf("correlate shutdown: %w", err)
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("correlate shutdown: %w", ctx.Err())
@@ -305,11 +342,15 @@ func (c *Correlator) loop() {
 				c.log.Warn("correlate maintenance reload failed", "err", err)
 			}
 			c.mu.Lock()
-			if err := c.catchUpLocked(ctx); err != nil {
-				c.log.Warn("correlate catch-up failed", "err", err)
-			}
-			if err := c.sweepLocked(ctx); err != nil {
-				c.log.Warn("correlate sweep failed", "err", err)
+			if _, err := c.settleLocked(ctx); err != nil {
+				c.log.Warn("correlate rebuild after a failed commit failed", "err", err)
+			} else {
+				if err := c.catchUpLocked(ctx); err != nil {
+					c.log.Warn("correlate catch-up failed", "err", err)
+				}
+				if err := c.sweepLocked(ctx); err != nil {
+					c.log.Warn("correlate sweep failed", "err", err)
+				}
 			}
 			c.mu.Unlock()
 			cancel()
@@ -324,19 +365,58 @@ func (c *Correlator) ConsumeEvents(ctx context.Context, batch []osprey.Event) er
 	slices.SortFunc(batch, func(a, b osprey.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// A commit that failed since the last call rewinds the checkpoint to
+	// the stored one; the batch then shows a gap and the catch-up applies
+	// the lost events again. (The failure was logged by the writer.)
+	if _, err := c.settleLocked(ctx); err != nil {
+		return err
+	}
 	if len(batch) > 0 && batch[0].Seq > c.checkpoint+1 {
 		c.m.gaps.Inc()
 		return c.catchUpLocked(ctx)
 	}
-	return c.applyEventsLocked(ctx, batch)
+	_, err := c.applyEventsLocked(ctx, batch)
+	return err
 }
 
 // ConsumeAnomalies applies a batch of anomalies: an active anomaly is a firing
 // member, an ended one a resolved member. The batch is applied in
 // fingerprint order (stable), so its order does not change the incidents.
+// It returns after the batch's commit, with Options.Pipeline too (the
+// anomalies are stored nowhere else): if the commit was dropped because an
+// earlier queued one failed, the batch is applied again on the state
+// rebuilt from the store, up to twice.
 func (c *Correlator) ConsumeAnomalies(ctx context.Context, batch []osprey.Anomaly) error {
+	for try := 0; ; try++ {
+		done, err := c.applyAnomalies(ctx, batch)
+		if err != nil || done == nil {
+			return err
+		}
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the anomalies' commit: %w", ctx.Err())
+		}
+		if err == nil {
+			return nil
+		}
+		c.mu.Lock()
+		_, rerr := c.drainLocked(ctx)
+		c.mu.Unlock()
+		if !errors.Is(err, errDropped) || rerr != nil || try == 2 {
+			return errors.Join(err, rerr)
+		}
+	}
+}
+
+// applyAnomalies applies batch under the lock; done, when not nil,
+// receives the outcome of its queued commit.
+func (c *Correlator) applyAnomalies(ctx context.Context, batch []osprey.Anomaly) (done <-chan error, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := c.settleLocked(ctx); err != nil {
+		return nil, err
+	}
 	now := c.now()
 	sigs := make([]signal, 0, len(batch))
 	for i := range batch {
@@ -364,13 +444,13 @@ func (c *Correlator) catchUpLocked(ctx context.Context) error {
 			return nil
 		}
 		c.m.replayed.Add(float64(len(events)))
-		if err := c.applyEventsLocked(ctx, events); err != nil {
+		if _, err := c.applyEventsLocked(ctx, events); err != nil {
 			return err
 		}
 	}
 }
 
-func (c *Correlator) applyEventsLocked(ctx context.Context, batch []osprey.Event) error {
+func (c *Correlator) applyEventsLocked(ctx context.Context, batch []osprey.Event) (<-chan error, error) {
 	sigs := make([]signal, 0, len(batch))
 	var maxSeq int64
 	for i := range batch {
@@ -410,8 +490,11 @@ func (cs *changeSet) add(ch *change) {
 // timeline entries, advances the checkpoint to seq (when non-zero), and hands
 // the changes on. If persisting fails, the in-memory state is rebuilt from the
 // store so that it never runs ahead of what is stored; the next catch-up then
-// applies the events again.
-func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) error {
+// applies the events again. With Options.Pipeline the commit and the
+// hand-on are queued for the writer instead (pipeline.go) and done
+// receives their outcome; the rebuild after a failure is then the next
+// settle's.
+func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) (done <-chan error, err error) {
 	var cs changeSet
 	sils := c.silences.Load()
 	for _, sig := range sigs {
@@ -463,12 +546,15 @@ func (c *Correlator) applyLocked(ctx context.Context, sigs []signal, seq int64) 
 		}
 		c.rankConcurrentLocked(&cs, idx)
 	}
+	if c.pipeline {
+		return c.queueLocked(ctx, &cs, seq), nil
+	}
 	out, err := c.commitLocked(ctx, &cs, seq)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c.publishLocked(ctx, out)
-	return nil
+	c.publish(ctx, out)
+	return nil, nil
 }
 
 // expireLocked adds to cs the incidents whose grace ended by at.
@@ -489,6 +575,9 @@ func (c *Correlator) expireLocked(cs *changeSet, at time.Time) {
 func (c *Correlator) Sweep(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := c.drainLocked(ctx); err != nil {
+		return err
+	}
 	return c.sweepLocked(ctx)
 }
 
@@ -529,7 +618,7 @@ func (c *Correlator) sweepLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.publishLocked(ctx, out)
+	c.publish(ctx, out)
 	return nil
 }
 
@@ -540,8 +629,10 @@ func (c *Correlator) saveLocked(ctx context.Context, cs *changeSet) ([]osprey.In
 	return c.commitLocked(ctx, cs, 0)
 }
 
-// publishLocked hands stored changes to the next stages.
-func (c *Correlator) publishLocked(ctx context.Context, out []osprey.Incident) {
+// publish hands stored changes to the next stages. It runs under the lock
+// or in the pipeline's writer, never both at once: a synchronous commit
+// waits for the writer first.
+func (c *Correlator) publish(ctx context.Context, out []osprey.Incident) {
 	if c.out == nil || len(out) == 0 {
 		return
 	}

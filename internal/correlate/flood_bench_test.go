@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 
 	"github.com/osprey-aiops/osprey"
 	"github.com/osprey-aiops/osprey/internal/bus"
-	"github.com/osprey-aiops/osprey/internal/bus/inproc"
 	"github.com/osprey-aiops/osprey/internal/correlate"
 	"github.com/osprey-aiops/osprey/internal/rca"
 	"github.com/osprey-aiops/osprey/internal/store"
@@ -30,12 +30,20 @@ import (
 // BenchmarkConsumeEventsLargeIncidentsConcurrentRCA (5,000 distinct alerts
 // in 10 services).
 //
-// It reports the events/s the stage kept up with (events handled over the
-// time from the first publish to the last handled batch: below the offered
+// The correlator runs with the commit pipeline and the bus calls its Flush
+// when the events topic has nothing queued, as serve wires them
+// (OSPREY_FLOOD_PIPELINE=0: without the pipeline, as before session 12).
+//
+// It reports the events/s the stage kept up with (events handed on over
+// the time from the first publish to the last hand-on: below the offered
 // rate when it falls behind), and the p99 and max event→incident latency
-// from the publish of an event's batch to the return of the handler call
-// that carried it (its incident change committed and handed on), so a
-// queue that grows shows in the latency; p99-2nd-half-ms is the p99 of
+// from the publish of an event's batch to the moment its incident change
+// was committed and handed on: the correlator's Out call after the commit
+// that stored a checkpoint at or past the batch's last event (floodStore
+// notes the checkpoint each commit stored). With the pipeline the handler
+// returns before its commit, so its return is not the end; without it the
+// two are the same moment. A queue that grows shows in the latency;
+// p99-2nd-half-ms is the p99 of
 // the batches published in the second half of the flood, after the first
 // tenth brought all 5,000 alerts new (OSPREY_FLOOD_DEBUG=1 logs p50 and
 // p99 per tenth, and the size and duration of the first 40 calls; with
@@ -66,11 +74,31 @@ func BenchmarkEventFlood(b *testing.B) {
 
 func benchFlood(b *testing.B, rate, coalesce int) {
 	ctx := context.Background()
-	st, c := startFloodCorrelator(b)
+	var (
+		mu      sync.Mutex
+		lat     = make([]time.Duration, 0, b.N)
+		last    time.Time
+		handled int
+		next    int         // the first batch not yet handed on
+		calls   []floodCall // OSPREY_FLOOD_DEBUG: each call's size and duration
+	)
+	batches := make([][]osprey.Event, b.N)
+	published := make([]time.Time, b.N)
+	// handedOn records the batches whose events a commit up to seq
+	// stored, at their hand-on at now (commits are in order).
+	handedOn := func(seq int64, now time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		for next < len(batches) && len(batches[next]) > 0 && batches[next][len(batches[next])-1].Seq <= seq {
+			lat = append(lat, now.Sub(published[next]))
+			handled += len(batches[next])
+			last = now
+			next++
+		}
+	}
+	st, c := startFloodCorrelator(b, handedOn)
 
 	const batchSize, alerts, services = 100, 5000, 10
-	batches := make([][]osprey.Event, b.N)
-	batchOf := map[int64]int{} // an event's Seq → its batch
 	at := t0
 	for i := range batches {
 		batch := make([]osprey.Event, batchSize)
@@ -81,24 +109,12 @@ func benchFlood(b *testing.B, rate, coalesce int) {
 		if err := st.AppendEvents(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
-		for j := range batch {
-			batchOf[batch[j].Seq] = i
-		}
+		mu.Lock()
 		batches[i] = batch
+		mu.Unlock()
 	}
 
-	bs := inproc.New(inproc.Options{
-		QueueSize: 4096, PublishTimeout: time.Hour, Registerer: prometheus.NewRegistry(),
-		Coalesce: map[string]int{bus.Events.Name(): coalesce},
-	})
-	published := make([]time.Time, b.N)
-	var (
-		mu      sync.Mutex
-		lat     = make([]time.Duration, 0, b.N)
-		last    time.Time
-		handled int
-		calls   []floodCall // OSPREY_FLOOD_DEBUG: each call's size and duration
-	)
+	bs := newFloodBus(c, coalesce)
 	err := bus.Subscribe(bs, bus.Events, "correlate", func(ctx context.Context, batch []osprey.Event) error {
 		called := time.Now()
 		if err := c.ConsumeEvents(ctx, batch); err != nil {
@@ -108,15 +124,6 @@ func benchFlood(b *testing.B, rate, coalesce int) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls = append(calls, floodCall{at: called, events: len(batch), took: now.Sub(called)})
-		seen := map[int]bool{}
-		for i := range batch {
-			if k := batchOf[batch[i].Seq]; !seen[k] {
-				seen[k] = true
-				lat = append(lat, now.Sub(published[k]))
-			}
-		}
-		handled += len(batch)
-		last = now
 		return nil
 	})
 	if err != nil {
@@ -134,12 +141,17 @@ func benchFlood(b *testing.B, rate, coalesce int) {
 		if wait := time.Until(start.Add(time.Duration(i) * every)); wait > 0 {
 			time.Sleep(wait)
 		}
+		mu.Lock()
 		published[i] = time.Now()
+		mu.Unlock()
 		if err := bus.Publish(ctx, bs, bus.Events, batches[i]); err != nil {
 			b.Fatal(err)
 		}
 	}
 	if err := bs.Shutdown(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := floodFlush(ctx, c); err != nil {
 		b.Fatal(err)
 	}
 	cpu := cpuTime(b) - cpu0
@@ -175,7 +187,8 @@ func benchFlood(b *testing.B, rate, coalesce int) {
 }
 
 // floodCall is one handler call of benchFlood: when it began, how many
-// events it carried and how long it took.
+// events it carried and how long it took (with the pipeline, not its
+// commit).
 type floodCall struct {
 	at     time.Time
 	events int
@@ -190,7 +203,10 @@ type floodCall struct {
 // (opened outside the timer), with the concurrent ranker. One op is the
 // whole start (10,000 events); cpu-ms/op is the process's CPU time for
 // it, which load disturbs less than the wall time, and first-5000-ms the
-// wall time of the calls that brought the 5,000 new alerts.
+// wall time until the changes of the calls that brought the 5,000 new
+// alerts were committed and handed on. The correlator runs with the
+// commit pipeline, as serve's (OSPREY_FLOOD_PIPELINE=0: without), and the
+// op ends with its Flush.
 func BenchmarkFloodColdStart(b *testing.B) {
 	ctx := context.Background()
 	const alerts, services = 5000, 10
@@ -199,7 +215,18 @@ func BenchmarkFloodColdStart(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		b.StopTimer()
-		st, c := startFloodCorrelator(b)
+		var (
+			mu           sync.Mutex
+			target       int64 = -1 // the last Seq of the first 5,000 alerts
+			start, until time.Time
+		)
+		st, c := startFloodCorrelator(b, func(seq int64, now time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			if target >= 0 && seq >= target && until.IsZero() {
+				until = now
+			}
+		})
 		calls := make([][]osprey.Event, len(sizes))
 		at, n := t0, 0
 		for i, size := range sizes {
@@ -214,17 +241,29 @@ func BenchmarkFloodColdStart(b *testing.B) {
 			}
 			calls[i] = batch
 		}
+		mu.Lock()
+		target = calls[4][len(calls[4])-1].Seq
+		mu.Unlock()
 		b.StartTimer()
-		cpu0, start := cpuTime(b), time.Now()
-		for i, batch := range calls {
+		cpu0 := cpuTime(b)
+		mu.Lock()
+		start = time.Now()
+		mu.Unlock()
+		for _, batch := range calls {
 			if err := c.ConsumeEvents(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
-			if i == 4 {
-				first += time.Since(start)
-			}
+		}
+		if err := floodFlush(ctx, c); err != nil {
+			b.Fatal(err)
 		}
 		cpu += cpuTime(b) - cpu0
+		mu.Lock()
+		if until.IsZero() {
+			b.Fatal("the first 5,000 alerts were not handed on")
+		}
+		first += until.Sub(start)
+		mu.Unlock()
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(first.Microseconds())/1000/float64(b.N), "first-5000-ms")
@@ -243,13 +282,48 @@ func floodEvent(at time.Time, k, services int) osprey.Event {
 
 // startFloodCorrelator starts the floods' correlator: a fresh SQLite
 // store, grouping by service in a 5-minute window, the default concurrent
-// ranking.
-func startFloodCorrelator(b *testing.B) (store.Store, *correlate.Correlator) {
-	st := openBenchStore(b)
-	return st, startWith(b, correlate.Options{
+// ranking, the commit pipeline as serve's (floodPipeline). handedOn is
+// called at each hand-on of incident changes with the highest event Seq
+// stored by then.
+func startFloodCorrelator(b *testing.B, handedOn func(seq int64, now time.Time)) (store.Store, *correlate.Correlator) {
+	st := &floodStore{Store: openBenchStore(b)}
+	opts := correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"},
 		CatchUpInterval: time.Hour, Registerer: prometheus.NewRegistry(),
-		Now: func() time.Time { return t0 }, Out: &latencyRecorder{},
+		Now: func() time.Time { return t0 }, Out: floodOut{st: st, handedOn: handedOn},
 		Causes: rca.ConcurrentIncidentRanker{IncidentRanker: rca.IncidentRanker{Config: rca.DefaultConfig()}},
-	})
+	}
+	floodPipeline(&opts)
+	return st, startWith(b, opts)
+}
+
+// floodStore is the floods' store: it notes the event checkpoint each
+// successful commit stored.
+type floodStore struct {
+	store.Store
+	committed atomic.Int64
+}
+
+func (s *floodStore) SaveIncidents(ctx context.Context, batch store.IncidentBatch) error {
+	if err := s.Store.SaveIncidents(ctx, batch); err != nil {
+		return err
+	}
+	if batch.CheckpointName == correlate.CheckpointName {
+		s.committed.Store(batch.CheckpointPosition)
+	}
+	return nil
+}
+
+// floodOut is the floods' next stage: it tells handedOn what its
+// store's commits stored so far.
+type floodOut struct {
+	st       *floodStore
+	handedOn func(seq int64, now time.Time)
+}
+
+func (o floodOut) ConsumeIncidents(context.Context, []osprey.Incident) error {
+	if o.handedOn != nil {
+		o.handedOn(o.st.committed.Load(), time.Now())
+	}
+	return nil
 }

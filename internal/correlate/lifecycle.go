@@ -138,6 +138,9 @@ func (c *Correlator) Merge(ctx context.Context, intoID, fromID, actor string) (o
 	if actor == "" {
 		return osprey.Incident{}, errors.New("no actor")
 	}
+	if _, err := c.drainLocked(ctx); err != nil {
+		return osprey.Incident{}, err
+	}
 	into, err := c.findLocked(ctx, intoID)
 	if err != nil {
 		return osprey.Incident{}, err
@@ -173,7 +176,7 @@ func (c *Correlator) Merge(ctx context.Context, intoID, fromID, actor string) (o
 	}
 	c.m.actions.WithLabelValues(AuditMerge).Inc()
 	c.auditLocked(ctx, actor, AuditMerge, intoID, map[string]string{"from": fromID})
-	c.publishLocked(ctx, out)
+	c.publish(ctx, out)
 	return out[1], nil
 }
 
@@ -187,6 +190,9 @@ func (c *Correlator) act(ctx context.Context, id, actor, action string, detail a
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := c.drainLocked(ctx); err != nil {
+		return osprey.Incident{}, err
+	}
 	inc, err := c.findLocked(ctx, id)
 	if err != nil {
 		return osprey.Incident{}, err
@@ -206,7 +212,7 @@ func (c *Correlator) act(ctx context.Context, id, actor, action string, detail a
 	}
 	c.m.actions.WithLabelValues(action).Inc()
 	c.auditLocked(ctx, actor, action, id, detail)
-	c.publishLocked(ctx, out)
+	c.publish(ctx, out)
 	return out[0], nil
 }
 

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -162,52 +163,82 @@ func (sc storedCauses) prune(st *state) {
 // commitLocked stores every incident of cs with its changed members and new
 // timeline entries (which get their Seq), the pending noise counts and, when
 // seq is above the checkpoint, the checkpoint, in one transaction; it
-// returns the snapshots to hand on. On a failure the state is rebuilt from
-// the store and the noise counts of the batch are dropped (a replay of its
-// events counts them again).
+// returns the snapshots to hand on. It first waits for the commits queued
+// before it (Options.Pipeline); if one of those failed, the state was
+// rebuilt from the store and cs is dropped with an error. On a failure the
+// state is rebuilt from the store and the noise counts of the batch are
+// dropped (a replay of its events counts them again).
 func (c *Correlator) commitLocked(ctx context.Context, cs *changeSet, seq int64) ([]osprey.Incident, error) {
+	if failed, err := c.drainLocked(ctx); failed != nil || err != nil {
+		return nil, errors.Join(failed, err)
+	}
+	p := c.prepareLocked(ctx, cs, seq)
+	if p == nil {
+		return nil, nil
+	}
+	if err := c.write(p); err != nil {
+		return nil, c.recoverLocked(ctx, err)
+	}
+	return p.out, nil
+}
+
+// prepareLocked builds the commit of cs (nil when there is nothing to
+// store) and advances what the stage remembers as stored (the members,
+// the causes, the checkpoint) as if it were committed: a commit that
+// fails rebuilds the state from the store, all of it.
+func (c *Correlator) prepareLocked(ctx context.Context, cs *changeSet, seq int64) *pendingCommit {
 	noise := c.noise.take()
 	if len(cs.order) == 0 && len(noise) == 0 && seq <= c.checkpoint {
 		c.m.open.Set(float64(len(c.st.open)))
-		return nil, nil
+		return nil
 	}
-	b := store.IncidentBatch{Changes: make([]store.IncidentChange, 0, len(cs.order)), Noise: noise}
+	p := &pendingCommit{
+		ctx:   ctx,
+		batch: store.IncidentBatch{Changes: make([]store.IncidentChange, 0, len(cs.order)), Noise: noise},
+		out:   make([]osprey.Incident, 0, len(cs.order)),
+		what:  "save incidents",
+		done:  make(chan error, 1),
+	}
+	if len(cs.order) == 1 {
+		p.what = "save incident " + cs.order[0]
+	}
 	for _, id := range cs.order {
 		ch := cs.byID[id]
-		w := c.stored.diff(ch.inc)
-		w.KeepCauses = c.lastCauses.same(ch.inc)
-		w.Entries = ch.entries
-		b.Changes = append(b.Changes, w)
-	}
-	if seq > c.checkpoint {
-		b.CheckpointName, b.CheckpointPosition = CheckpointName, seq
-	}
-	if err := c.store.SaveIncidents(ctx, b); err != nil {
-		c.m.saveErrors.Inc()
-		what := "save incidents"
-		if len(cs.order) == 1 {
-			what = "save incident " + cs.order[0]
-		}
-		return nil, c.recoverLocked(ctx, fmt.Errorf("%s: %w", what, err))
-	}
-	if seq > c.checkpoint {
-		c.checkpoint = seq
-	}
-	c.noise.committed(noise)
-	out := make([]osprey.Incident, 0, len(cs.order))
-	for i, id := range cs.order {
-		ch := cs.byID[id]
-		c.stored.update(ch.inc, &b.Changes[i])
-		if !b.Changes[i].KeepCauses {
-			c.lastCauses.remember(ch.inc)
-		}
+		// The snapshot shares the state's member array and members,
+		// which the state copies before it changes them: the store
+		// may read it while the next batch is applied.
 		snap := c.st.snapshot(ch.inc)
-		snap.Timeline = b.Changes[i].Entries
-		out = append(out, snap)
+		w := c.stored.diff(&snap)
+		w.KeepCauses = c.lastCauses.same(&snap)
+		w.Entries = ch.entries
+		p.batch.Changes = append(p.batch.Changes, w)
+		c.stored.update(&snap, &w)
+		if !w.KeepCauses {
+			c.lastCauses.remember(&snap)
+		}
+		p.out = append(p.out, snap)
+	}
+	if seq > c.checkpoint {
+		p.batch.CheckpointName, p.batch.CheckpointPosition = CheckpointName, seq
+		c.checkpoint = seq
 	}
 	c.stored.prune(c.st)
 	c.lastCauses.prune(c.st)
 	c.st.pruneOwn()
 	c.m.open.Set(float64(len(c.st.open)))
-	return out, nil
+	return p
+}
+
+// write stores p's batch and gives p's snapshots their new timeline
+// entries. It reads nothing the lock guards, so the writer may run it.
+func (c *Correlator) write(p *pendingCommit) error {
+	if err := c.store.SaveIncidents(p.ctx, p.batch); err != nil {
+		c.m.saveErrors.Inc()
+		return fmt.Errorf("%s: %w", p.what, err)
+	}
+	c.noise.committed(p.batch.Noise)
+	for i := range p.out {
+		p.out[i].Timeline = p.batch.Changes[i].Entries
+	}
+	return nil
 }

@@ -21,6 +21,9 @@ func (c *Correlator) Rerank(ctx context.Context, id string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := c.drainLocked(ctx); err != nil {
+		return err
+	}
 	inc := c.st.open[id]
 	if inc == nil {
 		return fmt.Errorf("rerank incident %s: %w: not unresolved", id, osprey.ErrNotFound)
@@ -39,7 +42,7 @@ func (c *Correlator) Rerank(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("rerank incident %s: %w", id, err)
 	}
-	c.publishLocked(ctx, out)
+	c.publish(ctx, out)
 	return nil
 }
 

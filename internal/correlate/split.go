@@ -33,6 +33,9 @@ func (c *Correlator) Split(ctx context.Context, id string, fingerprints []osprey
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := c.drainLocked(ctx); err != nil {
+		return osprey.Incident{}, osprey.Incident{}, err
+	}
 	from, err := c.findLocked(ctx, id)
 	if err != nil {
 		return osprey.Incident{}, osprey.Incident{}, err
@@ -91,7 +94,7 @@ func (c *Correlator) Split(ctx context.Context, id string, fingerprints []osprey
 		fps[i] = m.Fingerprint.String()
 	}
 	c.auditLocked(ctx, actor, AuditSplit, id, map[string]any{"into": into.ID, "members": fps})
-	c.publishLocked(ctx, out)
+	c.publish(ctx, out)
 	return out[0], out[1], nil
 }
 

@@ -3,6 +3,7 @@ package inproc_test
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/osprey-aiops/osprey"
@@ -71,5 +72,119 @@ func TestCoalesceQueuedBatches(t *testing.T) {
 	}
 	if got := h.value(t, "osprey_bus_coalesced_batches_total", "group", "g", "topic", "anomalies"); got != 0 {
 		t.Errorf("anomalies coalesced = %v, want 0", got)
+	}
+}
+
+// TestIdleWhenNothingQueued queues three batches before Start: the topic's
+// idle function runs once, after the last of them (not while others are
+// queued behind a delivery), and before the delivery counts as done, so
+// what it publishes on the handlers' context during Shutdown's drain is
+// accepted and delivered.
+func TestIdleWhenNothingQueued(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		log []string
+	)
+	note := func(s string) {
+		mu.Lock()
+		log = append(log, s)
+		mu.Unlock()
+	}
+	var h *harness
+	h = newHarness(t, inproc.Options{Idle: map[string]func(context.Context) error{
+		bus.Events.Name(): func(ctx context.Context) error {
+			note("idle")
+			return bus.Publish(ctx, h, bus.Anomalies, []osprey.Anomaly{{ID: "flushed"}})
+		},
+	}})
+	err := bus.Subscribe(h, bus.Events, "g", func(_ context.Context, batch []osprey.Event) error {
+		note(batch[0].ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bus.Subscribe(h, bus.Anomalies, "g", func(_ context.Context, batch []osprey.Anomaly) error {
+		note(batch[0].ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		if err := bus.Publish(ctx, h, bus.Events, ev(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.start(t)
+	h.shutdown(t)
+
+	want := []string{"a", "b", "c", "idle", "flushed"}
+	if !slices.Equal(log, want) {
+		t.Errorf("calls %v, want %v", log, want)
+	}
+	if got := h.value(t, "osprey_bus_handler_errors_total", "group", "g", "topic", bus.Events.Name()); got != 0 {
+		t.Errorf("handler errors %v, want 0", got)
+	}
+}
+
+// TestIdleCutShortByABatch: a batch that arrives while the idle function
+// runs cancels the function's context (not counted as an error) and is
+// delivered without waiting for the function to finish its work; the
+// function runs again once the queue is empty.
+func TestIdleCutShortByABatch(t *testing.T) {
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	var (
+		mu       sync.Mutex
+		outcomes []string
+	)
+	h := newHarness(t, inproc.Options{Idle: map[string]func(context.Context) error{
+		bus.Events.Name(): func(ctx context.Context) error {
+			started <- struct{}{}
+			select {
+			case <-ctx.Done():
+				mu.Lock()
+				outcomes = append(outcomes, "cut short")
+				mu.Unlock()
+				return ctx.Err()
+			case <-release:
+				mu.Lock()
+				outcomes = append(outcomes, "done")
+				mu.Unlock()
+				return nil
+			}
+		},
+	}})
+	delivered := make(chan string, 2)
+	err := bus.Subscribe(h, bus.Events, "g", func(_ context.Context, batch []osprey.Event) error {
+		delivered <- batch[0].ID
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(t)
+	ctx := context.Background()
+	if err := bus.Publish(ctx, h, bus.Events, ev("a")); err != nil {
+		t.Fatal(err)
+	}
+	<-delivered
+	<-started // the idle function waits
+	if err := bus.Publish(ctx, h, bus.Events, ev("b")); err != nil {
+		t.Fatal(err)
+	}
+	if id := <-delivered; id != "b" { // would wait for release without the cut
+		t.Fatalf("delivered %q, want b", id)
+	}
+	<-started
+	close(release)
+	h.shutdown(t)
+	if !slices.Equal(outcomes, []string{"cut short", "done"}) {
+		t.Errorf("idle function outcomes %v, want [cut short done]", outcomes)
+	}
+	if got := h.value(t, "osprey_bus_handler_errors_total", "group", "g", "topic", bus.Events.Name()); got != 0 {
+		t.Errorf("handler errors %v, want 0", got)
 	}
 }

@@ -68,6 +68,19 @@
 // another); a handler error counts once. The concatenation is a new
 // slice: the published slices are not changed.
 //
+// A topic's handler may also hand over its work before it is done, to
+// overlap it with the next call (the correlator's Options.Pipeline: the
+// store commit runs while the next batch is grouped). For a topic named in
+// Options.Idle a worker calls the topic's idle function after a delivery
+// when no batch is queued behind it, before the delivery counts as done:
+// the handler finishes its work there, so a quiet topic's batches are
+// finished as soon as they are handled, and Shutdown's drain waits for
+// them. A batch that arrives while the function runs cancels its context
+// and is delivered as soon as it returned, so under a flood the handler's
+// work overlaps the next calls; the function runs again when the queue is
+// next empty. An idle function's error counts and is logged as a
+// handler's (not the cancellation by a batch that arrived).
+//
 // # Handler errors
 //
 // A handler's error, or a panic (recovered and turned into an error), is
@@ -143,6 +156,10 @@ type Options struct {
 	// package documentation). Only for topics whose handlers treat a batch
 	// as a sequence of independent elements.
 	Coalesce map[string]int
+	// Idle names topics whose workers call the function after a
+	// delivery that left nothing queued for their group (see "Coalescing"
+	// in the package documentation), with the handlers' context.
+	Idle map[string]func(context.Context) error
 }
 
 // state is where a Bus is in its life.
@@ -161,6 +178,7 @@ type Bus struct {
 	queueSize int
 	timeout   time.Duration
 	coalesce  map[string]int
+	idleFn    map[string]func(context.Context) error
 	log       *slog.Logger
 	metrics   *metrics
 	cloner    cloner
@@ -206,7 +224,8 @@ type group struct {
 	topic, name string
 	queue       chan *message
 	handlers    []bus.RawHandler
-	coalesce    int // Options.Coalesce of the topic, 0 for none
+	coalesce    int                         // Options.Coalesce of the topic, 0 for none
+	idle        func(context.Context) error // Options.Idle of the topic, nil for none
 
 	delivered     prometheus.Counter
 	coalesced     prometheus.Counter
@@ -236,6 +255,7 @@ func New(opts Options) *Bus {
 		queueSize: opts.QueueSize,
 		timeout:   opts.PublishTimeout,
 		coalesce:  opts.Coalesce,
+		idleFn:    opts.Idle,
 		log:       opts.Logger,
 		topics:    make(map[string]*topic),
 		idle:      make(chan struct{}, 1),
@@ -281,6 +301,7 @@ func (b *Bus) SubscribeRaw(topicName, groupName string, h bus.RawHandler) error 
 		queue:         make(chan *message, b.queueSize),
 		handlers:      []bus.RawHandler{h},
 		coalesce:      b.coalesce[topicName],
+		idle:          b.idleFn[topicName],
 		coalesced:     b.metrics.coalesced.WithLabelValues(topicName, groupName),
 		delivered:     b.metrics.delivered.WithLabelValues(topicName, groupName),
 		dropped:       b.metrics.dropped.WithLabelValues(topicName, groupName),

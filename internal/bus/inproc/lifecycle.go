@@ -116,8 +116,19 @@ func (b *Bus) abort() {
 
 // work runs h on batches from g's queue until the queue is closed.
 func (b *Bus) work(g *group, h bus.RawHandler) {
-	var taken []*message
-	for m := range g.queue {
+	var (
+		taken []*message
+		next  *message // a batch that arrived while the idle function ran
+	)
+	for {
+		m := next
+		next = nil
+		if m == nil {
+			var ok bool
+			if m, ok = <-g.queue; !ok {
+				return
+			}
+		}
 		taken = append(taken[:0], m)
 		var odd *message
 		if g.coalesce > 0 {
@@ -127,31 +138,82 @@ func (b *Bus) work(g *group, h bus.RawHandler) {
 		if odd != nil {
 			b.deliver(g, h, []*message{odd})
 		}
+		if g.idle != nil && len(g.queue) == 0 && b.handlerCtx.Err() == nil {
+			next = b.runIdle(g)
+		}
+		// Released after the idle function: the drain waits for it.
+		for range taken {
+			b.release()
+		}
+		if odd != nil {
+			b.release()
+		}
 		clear(taken)
 	}
 }
 
 // deliver runs h once on taken's batches, concatenated when there are
-// several, and releases each.
+// several. The caller releases them.
 func (b *Bus) deliver(g *group, h bus.RawHandler, taken []*message) {
 	if b.handlerCtx.Err() != nil {
 		// Shutdown gave up waiting: drop what is left.
 		g.dropped.Add(float64(len(taken)))
-	} else {
-		m := taken[0]
-		if len(taken) > 1 {
-			m = coalesced(taken)
-			g.coalesced.Add(float64(len(taken) - 1))
-		}
-		if err := b.handle(h, m); err != nil {
-			g.handlerErrors.Inc()
-			g.logError(b.log, err)
-		}
-		g.delivered.Add(float64(len(taken)))
+		return
 	}
-	for range taken {
-		b.release()
+	m := taken[0]
+	if len(taken) > 1 {
+		m = coalesced(taken)
+		g.coalesced.Add(float64(len(taken) - 1))
 	}
+	if err := b.handle(h, m); err != nil {
+		g.handlerErrors.Inc()
+		g.logError(b.log, err)
+	}
+	g.delivered.Add(float64(len(taken)))
+}
+
+// runIdle runs g's idle function until it returns or a batch arrives for g,
+// and returns that batch (nil if none). A batch that arrives cancels the
+// function's context and is delivered once it returned: the function is
+// cut short, not failed, and runs again when the queue is next empty.
+func (b *Bus) runIdle(g *group) *message {
+	ctx, cancel := context.WithCancel(b.handlerCtx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- b.idleCall(ctx, g.idle) }()
+	var (
+		err  error
+		next *message
+	)
+	select {
+	case err = <-errc:
+	case m, ok := <-g.queue:
+		// The queue cannot close here: the batches being handled
+		// keep the drain from finishing.
+		if ok {
+			next = m
+			cancel()
+		}
+		err = <-errc
+		if ok && errors.Is(err, context.Canceled) {
+			err = nil
+		}
+	}
+	if err != nil {
+		g.handlerErrors.Inc()
+		g.logError(b.log, err)
+	}
+	return next
+}
+
+// idleCall runs an idle function, turning a panic into an error.
+func (b *Bus) idleCall(ctx context.Context, idle func(context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = newPanicError(r)
+		}
+	}()
+	return idle(ctx)
 }
 
 // gather appends to taken the batches queued behind it, while some are

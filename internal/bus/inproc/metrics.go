@@ -38,7 +38,7 @@ func newMetrics(b *Bus) *metrics {
 		}, []string{"topic", "group"}),
 		handlerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osprey_bus_handler_errors_total",
-			Help: "Batches whose handler returned an error or panicked; they are not redelivered.",
+			Help: "Batches whose handler (or the topic's idle function after it, Options.Idle) returned an error or panicked; they are not redelivered.",
 		}, []string{"topic", "group"}),
 		queueLength: prometheus.NewDesc("osprey_bus_queue_length",
 			"Batches waiting in the group's queue.", []string{"topic", "group"}, nil),
