@@ -32,6 +32,10 @@ type cut struct {
 	// line of the trace is judged and its flows are not learnt; its
 	// calls and self times are judged and learnt as usual.
 	logs bool
+	// untimed: the unit is a span's log lines without the span
+	// (judgeUnspanned): it has no self time, so it is neither timed nor
+	// is its time learnt.
+	untimed bool
 }
 
 // isLogKey reports whether a unit key is a log line's (judgeTrace).

@@ -19,6 +19,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -260,7 +261,10 @@ type Detector struct {
 	delayed []delayedSpan
 	// ended holds anomalies ended by a gap (endGap) until evaluate.
 	ended []osprey.Anomaly
-	stats Stats
+	// spanned holds the services a span of which was judged (at most
+	// MaxServices): judgeUnspanned leaves their lines alone.
+	spanned map[string]bool
+	stats   Stats
 
 	started  atomic.Bool
 	stopOnce sync.Once
@@ -285,6 +289,9 @@ type pendingTrace struct {
 type logKey struct {
 	service, key string
 	lines        int64
+	// at is the arrival of its first line: the time of a span that
+	// never arrives (judgeUnspanned).
+	at time.Time
 }
 
 // span is what the detector keeps of an osprey.Span.
@@ -356,6 +363,7 @@ func New(opts Options) (*Detector, error) {
 		lat:     NewLatencySketch(opts.Config.LatencySample),
 		svcs:    map[string]*svcWindow{},
 		mix:     map[string]*mixState{},
+		spanned: map[string]bool{},
 		stop:    make(chan struct{}), done: make(chan struct{}),
 	}
 	if d.now == nil {
@@ -486,7 +494,7 @@ func (d *Detector) ObserveLog(traceID, spanID, service, key string) {
 	if t.logs == nil {
 		t.logs = map[string][]logKey{}
 	}
-	t.logs[spanID] = append(lks, logKey{service: service, key: key, lines: 1})
+	t.logs[spanID] = append(lks, logKey{service: service, key: key, lines: 1, at: d.now()})
 	t.held++
 	d.nPend++
 }
@@ -562,6 +570,64 @@ func (d *Detector) judgeTrace(t *pendingTrace, now time.Time) {
 		s := &spans[i]
 		self := max(s.dur-childSum[i], 0)
 		d.judge(s.service, s.name, units[i], breaks[i], explained[i], self, c, now)
+		if !d.spanned[s.service] && len(d.spanned) < d.cfg.MaxServices {
+			d.spanned[s.service] = true
+		}
+	}
+	d.judgeUnspanned(t, idx, now)
+}
+
+// UnspannedOp is the operation of the units judgeUnspanned judges: a
+// service's lines of one span whose span the detector never sees.
+const UnspannedOp = "(lines without a span)"
+
+// judgeUnspanned judges the lines of t written in a span that never
+// arrived, of a service none of whose spans the detector has judged: a
+// service that ships logs with trace context but no spans (its traces
+// are not exported, or not sent to Osprey). A user who sends logs and
+// metrics only still has the strongest evidence of a code fault in a
+// service's own lines: "line A without line B" within one request, where
+// an exception or an early return between two log statements shows
+// (the RCA harness's log profile tests the same pairs, keyed by span id
+// and pooled per service, docs/rca.md "Session 12: the serve path
+// without traces"). Each such span's lines of one service are a unit of
+// the group "<service> (lines without a span)" (UnspannedOp): all the
+// service's operations pooled, as its operation is not known. The unit
+// has no self time and is not timed; it is judged at the arrival of its
+// first line. Lines of a service whose spans do arrive are left alone:
+// their span is missing from this trace (cut), and what a cut trace lacks
+// is not judged.
+func (d *Detector) judgeUnspanned(t *pendingTrace, idx map[string]int, now time.Time) {
+	ids := make([]string, 0, len(t.logs))
+	for id := range t.logs {
+		if _, ok := idx[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		units := map[string]*Unit{}
+		for _, lk := range t.logs[id] {
+			if lk.service == "" || d.spanned[lk.service] {
+				continue
+			}
+			u := units[lk.service]
+			if u == nil {
+				u = &Unit{Group: lk.service + " " + UnspannedOp, At: lk.at}
+				units[lk.service] = u
+			}
+			if lk.at.Before(u.At) {
+				u.At = lk.at
+			}
+			if k := "log " + lk.key; !slices.Contains(u.Keys, k) {
+				u.Keys = append(u.Keys, k)
+			}
+		}
+		for _, svc := range slices.Sorted(maps.Keys(units)) {
+			u := units[svc]
+			slices.Sort(u.Keys)
+			d.judge(svc, UnspannedOp, *u, d.flow.Breaks(*u), false, 0, cut{untimed: true}, now)
+		}
 	}
 }
 
@@ -648,7 +714,7 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 	// A span that lacks a child it always had is not timed: its self time
 	// includes the missing child's. The break counts, once, as a break.
 	latKey := service + " " + op
-	if q, n := d.lat.Quantile(latKey, 0.99); n >= d.cfg.MinTimed && len(breaks) == 0 && !c.spans {
+	if q, n := d.lat.Quantile(latKey, 0.99); n >= d.cfg.MinTimed && len(breaks) == 0 && !c.spans && !c.untimed {
 		if n < d.cfg.MatureTimed {
 			q, _ = d.lat.Quantile(latKey, 1)
 			j.largest = true
@@ -706,14 +772,12 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 		}
 		w.dirty = true
 	}
-	if mixed && young {
-		d.flow.Learn(u)
-		d.lat.Learn(latKey, self.Seconds())
-		return
+	if c.untimed {
+		latKey = "" // nothing to time: learnLatency skips it
 	}
-	if len(breaks) == 0 && !j.slow {
+	if mixed && young || len(breaks) == 0 && !j.slow {
 		d.flow.Learn(u)
-		d.lat.Learn(latKey, self.Seconds())
+		d.learnLatency(latKey, self.Seconds())
 		return
 	}
 	if len(d.delayed) >= d.cfg.MaxDelayed {
@@ -721,6 +785,14 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 		return
 	}
 	d.delayed = append(d.delayed, delayedSpan{due: now.Add(d.cfg.LearnDelay), unit: u, self: self.Seconds(), key: latKey, young: young})
+}
+
+// learnLatency learns self time v of the operation key, unless key is ""
+// (a unit without a span: judgeUnspanned).
+func (d *Detector) learnLatency(key string, v float64) {
+	if key != "" {
+		d.lat.Learn(key, v)
+	}
 }
 
 // mixed records a span of group that broke only young expectations
@@ -761,7 +833,7 @@ func (d *Detector) mixed(group string, at time.Time, young, clean bool) (mixed, 
 				return false
 			}
 			d.flow.Learn(ds.unit)
-			d.lat.Learn(ds.key, ds.self)
+			d.learnLatency(ds.key, ds.self)
 			return true
 		})
 		return true, true
@@ -838,7 +910,7 @@ func (d *Detector) learnDue(now time.Time) {
 	for n < len(d.delayed) && !d.delayed[n].due.After(now) {
 		ds := d.delayed[n]
 		d.flow.Learn(ds.unit)
-		d.lat.Learn(ds.key, ds.self)
+		d.learnLatency(ds.key, ds.self)
 		n++
 	}
 	if n > 0 {

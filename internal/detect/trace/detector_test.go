@@ -467,8 +467,71 @@ func TestLogLinesBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = r.d.Stats()
-	if s.Pending != 0 || s.LogsUnjoined != 4 || s.LogsJoined != 0 || s.Judged != 0 {
+	// svc sends no spans: its lines of t1 and of t2 are judged as two
+	// units without a span (judgeUnspanned).
+	if s.Pending != 0 || s.LogsUnjoined != 4 || s.LogsJoined != 0 || s.Judged != 2 {
 		t.Errorf("after settling: stats = %+v", s)
+	}
+}
+
+// unspannedRequest sends the log lines of one request's span of payment,
+// with no span: "start", and "charged" unless broken.
+func (r *rig) unspannedRequest(broken bool) {
+	r.t.Helper()
+	r.n++
+	tid := fmt.Sprintf("u%06d", r.n)
+	r.d.ObserveLog(tid, "s1", "payment", "start")
+	if !broken {
+		r.d.ObserveLog(tid, "s1", "payment", "charged")
+	}
+	r.settle()
+}
+
+// A service that ships log lines with trace context and no spans still
+// has its flow judged: a request whose lines lack one its requests always
+// wrote with another opens a flow anomaly of the service. Once a span of
+// the service has been judged, its lines without a span are a cut
+// trace's, and are not judged.
+func TestUnspannedLinesOpenFlowAnomaly(t *testing.T) {
+	for _, spanned := range []bool{false, true} {
+		r := newRig(t, nil)
+		for range 300 {
+			r.unspannedRequest(false)
+		}
+		if got := r.anomalies(); len(got) != 0 {
+			t.Fatalf("normal lines raised %d anomalies, first %+v", len(got), got[0])
+		}
+		if spanned {
+			r.loggedRequest(true, false)
+		}
+		faultAt := r.clock
+		for range 20 {
+			r.unspannedRequest(true)
+		}
+		got := r.anomalies()
+		if spanned {
+			if len(got) != 0 {
+				t.Errorf("spanned service: got %d anomalies, want none: %+v", len(got), got)
+			}
+			continue
+		}
+		// (It escalates as the broken requests go on.)
+		if len(got) == 0 {
+			t.Fatal("no anomaly")
+		}
+		a := got[0]
+		if a.Labels[osprey.LabelService] != "payment" || a.Labels[osprey.LabelTraceSignal] != SignalFlow || a.StartsAt.IsZero() {
+			t.Fatalf("anomaly = %+v", a)
+		}
+		if !a.StartsAt.Equal(faultAt) {
+			t.Errorf("starts at %v, want the first broken request's first line %v", a.StartsAt, faultAt)
+		}
+		if len(a.Evidence) != 1 || !strings.Contains(a.Evidence[0].Reason, "log start without log charged in ") {
+			t.Errorf("evidence = %+v", a.Evidence)
+		}
+		if s := r.d.Stats(); s.Slow != 0 || s.Operations == 0 {
+			t.Errorf("stats = %+v", s)
+		}
 	}
 }
 
