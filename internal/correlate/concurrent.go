@@ -3,7 +3,6 @@ package correlate
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/osprey-aiops/osprey"
@@ -195,13 +194,13 @@ func (c *Correlator) openingsLocked() *openings {
 	return o
 }
 
-// byOpening orders incidents by opening time, then id.
-func byOpening(a, b *osprey.Incident) int {
-	if d := a.OpenedAt.Compare(b.OpenedAt); d != 0 {
-		return d
-	}
-	return strings.Compare(a.ID, b.ID)
-}
+// byOpening orders incidents by opening time, then as compareOpened does:
+// by the fingerprint of the member that opened them, then id. Ids carry
+// random bits, so incidents opened at the same instant (common without a
+// call graph, where every service's first signal opens its own incident)
+// must not be ordered by id alone, or the concurrent incidents a ranking
+// reads would differ from run to run.
+func byOpening(a, b *osprey.Incident) int { return compareOpened(a, b) }
 
 // near returns what nearest(cands, at, k) returns for cands the indexed
 // incidents that opened within window of at and for which keep (given the

@@ -80,3 +80,34 @@ func TestOpeningsNearMatchesNearest(t *testing.T) {
 		}
 	}
 }
+
+// Incidents opened at the same instant are ordered by the member that
+// opened them, not by their ids, which carry random bits: the same signals
+// must give the same order (and so the same concurrent incidents to a
+// ranking) in every run.
+func TestByOpeningTiesByOpener(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	opened := func(id string, fp osprey.Fingerprint, at time.Time) *osprey.Incident {
+		return &osprey.Incident{ID: id, OpenedAt: at, Members: []*osprey.Member{{Fingerprint: fp}}}
+	}
+	incs := []*osprey.Incident{
+		opened("a-random", 30, t0),
+		opened("b-random", 10, t0),
+		opened("c-random", 20, t0),
+		opened("d-random", 1, t0.Add(time.Second)),
+	}
+	for _, ids := range [][]string{{"a-random", "b-random", "c-random"}, {"z", "y", "x"}} {
+		in := slices.Clone(incs)
+		for i, id := range ids {
+			in[i] = opened(id, incs[i].Members[0].Fingerprint, t0)
+		}
+		slices.SortFunc(in, byOpening)
+		var fps []osprey.Fingerprint
+		for _, inc := range in {
+			fps = append(fps, inc.Members[0].Fingerprint)
+		}
+		if want := []osprey.Fingerprint{10, 20, 30, 1}; !slices.Equal(fps, want) {
+			t.Errorf("ids %v: order by opener %v, want %v", ids, fps, want)
+		}
+	}
+}
