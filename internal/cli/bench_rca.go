@@ -24,7 +24,7 @@ func newBenchRCACmd(stdout, stderr io.Writer) *cobra.Command {
 		explain                          int
 	)
 	cmd := &cobra.Command{
-		Use:   "rca --dataset nezha|petshop --data DIR [--path harness|serve [--config FILE]] [--out PRED.json]",
+		Use:   "rca --dataset nezha|petshop --data DIR [--path serve|harness] [--config FILE] [--out PRED.json]",
 		Short: "Score root-cause ranking on Nezha or PetShop (AC@1, AC@3, AC@5, Avg@5)",
 		Long: `Replays an unpacked fault-injection corpus through the production stages in
 virtual time and ranks the services for every injected fault with internal/rca.
@@ -41,12 +41,16 @@ the corpus (rca.Reference: the normal periods do not reach the issues, so the
 streaming detector would not be warm for them); without any normal period,
 with the issue's first row.
 
---path says how a fault's ranking is computed. harness (the default) ranks
-the evidence the bench builds for the fault's window. serve replays the data
-through the production stages as serve wires them on a virtual clock and
-scores the causes of the incident serve opened (docs/rca.md, "The serve
-path"): for nezha the day through the metric, log and trace detectors, the
-call graph and the correlator with the incident ranker; for petshop each
+--path says how a fault's ranking is computed. serve (the default) replays
+the data through the production stages as serve wires them on a virtual
+clock and scores the causes of the incident serve opened, the incident with
+the most members whose onset lies in the fault's window (docs/rca.md, "The
+serve path"): what osprey serve would have shown. harness ranks the
+evidence the bench builds for the fault's window instead (flow profiles
+learnt outside the faults' windows, request shares) and prints the noise
+lines of the derived alert streams. For nezha the serve path replays the
+day through the metric, log and trace detectors, the call graph and the
+correlator with the incident ranker; for petshop each
 issue in a fresh metric store (its normal period shifted to end just before
 the issue), graph.csv as declared calls, the symptom as one alert to the
 correlator, and the ranker's comparison with the normal period (rca.history)
@@ -113,7 +117,7 @@ PRED.json is a JSON list of {"case": "<inject timestamp or issue>", "ranking":
 	cmd.Flags().StringVar(&dataset, "dataset", "nezha", "corpus layout: nezha or petshop")
 	cmd.Flags().StringVar(&dir, "data", "", "unpacked corpus folder")
 	cmd.Flags().StringVar(&out, "out", "", "write the rankings to this JSON file")
-	cmd.Flags().StringVar(&path, "path", benchrca.PathHarness, "how faults are ranked: harness (the bench's evidence) or serve (the production stages' incidents)")
+	cmd.Flags().StringVar(&path, "path", benchrca.PathServe, "how faults are ranked: serve (the production stages' incidents) or harness (the bench's evidence)")
 	cmd.Flags().StringVar(&cfgPath, "config", "", "with --path serve: wire the stages from this osprey serve configuration file instead of the defaults")
 	cmd.Flags().IntVar(&explain, "explain", 0, "print the explanations of the first N candidates of every case")
 	return cmd

@@ -10,13 +10,13 @@ import (
 	"github.com/osprey-aiops/osprey/internal/bench/rca/petshoptest"
 )
 
-// TestBenchRCAServePath runs the serve path of bench rca on the package's
-// fixture day: it prints which path its figures are of, then the usual
-// last line; an unknown path is a usage error, and the harness's output
-// does not name a path.
+// TestBenchRCAServePath runs the serve path of bench rca, the default, on
+// the package's fixture day: it prints which path its figures are of, then
+// the usual last line; an unknown path is a usage error, and the
+// harness's output does not name a path.
 func TestBenchRCAServePath(t *testing.T) {
 	data := "../bench/rca/testdata/nezha"
-	code, out, errOut := runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data, "--path", "serve")
+	code, out, errOut := runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data)
 	if code != ExitOK {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
@@ -24,7 +24,7 @@ func TestBenchRCAServePath(t *testing.T) {
 	if !strings.Contains(out, "path: serve") || !strings.HasPrefix(lines[len(lines)-1], "AC@1=1.0000 ") {
 		t.Errorf("serve path output:\n%s", out)
 	}
-	code, out, _ = runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data)
+	code, out, _ = runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data, "--path", "harness")
 	if code != ExitOK || strings.Contains(out, "path:") {
 		t.Errorf("harness path: exit %d, output:\n%s", code, out)
 	}
@@ -67,7 +67,7 @@ func TestBenchRCAConfig(t *testing.T) {
 	if code != ExitError || !strings.Contains(errOut, "windw") {
 		t.Errorf("bad config: exit %d, stderr %q; want %d naming the key", code, errOut, ExitError)
 	}
-	if code, _, _ := runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data, "--config", defaults); code != ExitUsage {
+	if code, _, _ := runCLI(t, "bench", "rca", "--dataset", "nezha", "--data", data, "--path", "harness", "--config", defaults); code != ExitUsage {
 		t.Errorf("--config on the harness path: exit %d, want %d", code, ExitUsage)
 	}
 }
@@ -104,7 +104,7 @@ func TestBenchRCAPetShopServe(t *testing.T) {
 		t.Errorf("predictions %s", b)
 	}
 	// The harness path on the same folder names no path.
-	code, out, _ = runCLI(t, "bench", "rca", "--dataset", "petshop", "--data", dir)
+	code, out, _ = runCLI(t, "bench", "rca", "--dataset", "petshop", "--data", dir, "--path", "harness")
 	if code != ExitOK || strings.Contains(out, "path:") {
 		t.Errorf("harness path: exit %d, output:\n%s", code, out)
 	}
