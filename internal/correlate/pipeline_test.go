@@ -83,10 +83,11 @@ func startPipelined(t *testing.T, st store.Store, out osprey.IncidentConsumer) *
 	})
 }
 
-// TestPipelineReturnsBeforeCommit: with the pipeline, ConsumeEvents
-// returns while its commit is still being written, nothing is handed on
-// before the commit, and Flush waits for it.
-func TestPipelineReturnsBeforeCommit(t *testing.T) {
+// pipelinedWithOneQueued starts a pipelined correlator on a gated store,
+// hands it one new alert of checkout and returns once that alert's
+// commit is being written (held at the gate).
+func pipelinedWithOneQueued(t *testing.T) (store.Store, *gatedStore, *handOns, *correlate.Correlator) {
+	t.Helper()
 	st := openStore(t)
 	gs := newGatedStore(st)
 	out := &handOns{t: t, st: st}
@@ -96,6 +97,14 @@ func TestPipelineReturnsBeforeCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-gs.entered
+	return st, gs, out, c
+}
+
+// TestPipelineReturnsBeforeCommit: with the pipeline, ConsumeEvents
+// returns while its commit is still being written, nothing is handed on
+// before the commit, and Flush waits for it.
+func TestPipelineReturnsBeforeCommit(t *testing.T) {
+	st, gs, out, c := pipelinedWithOneQueued(t)
 	if got := out.all(); len(got) != 0 {
 		t.Fatalf("%d incidents handed on before their commit", len(got))
 	}
@@ -254,15 +263,7 @@ func TestPipelineFailedCommit(t *testing.T) {
 // commit queued before it failed, the anomalies are applied again on the
 // rebuilt state and stored.
 func TestPipelineAnomaliesWaitForTheirCommit(t *testing.T) {
-	st := openStore(t)
-	gs := newGatedStore(st)
-	out := &handOns{t: t, st: st}
-	c := startPipelined(t, gs, out)
-	events := appendEvents(t, st, []ev{{at: time.Second, name: "HighLatency", labels: osprey.Labels{"service": "checkout"}}})
-	if err := c.ConsumeEvents(t.Context(), events); err != nil {
-		t.Fatal(err)
-	}
-	<-gs.entered // the events' commit is being written
+	st, gs, _, c := pipelinedWithOneQueued(t) // the events' commit is being written
 	labels := osprey.Labels{"__name__": "http_latency_seconds", "service": "payment"}
 	a := osprey.Anomaly{
 		ID: osprey.NewID(t0), Kind: osprey.AnomalyMetric, Labels: labels, Score: 0.9,
@@ -313,15 +314,7 @@ func TestPipelineAnomaliesWaitForTheirCommit(t *testing.T) {
 // whose opening is still queued waits for that commit, and the two changes
 // are handed on in order.
 func TestPipelineActionWaitsForQueuedCommits(t *testing.T) {
-	st := openStore(t)
-	gs := newGatedStore(st)
-	out := &handOns{t: t, st: st}
-	c := startPipelined(t, gs, out)
-	events := appendEvents(t, st, []ev{{at: time.Second, name: "HighLatency", labels: osprey.Labels{"service": "checkout"}}})
-	if err := c.ConsumeEvents(t.Context(), events); err != nil {
-		t.Fatal(err)
-	}
-	<-gs.entered
+	st, gs, out, c := pipelinedWithOneQueued(t)
 	gs.gate <- nil // the opening's commit
 	if err := c.Flush(t.Context()); err != nil {
 		t.Fatal(err)
@@ -355,15 +348,7 @@ func TestPipelineActionWaitsForQueuedCommits(t *testing.T) {
 
 // TestPipelineShutdownFlushes: Shutdown waits for a queued commit.
 func TestPipelineShutdownFlushes(t *testing.T) {
-	st := openStore(t)
-	gs := newGatedStore(st)
-	out := &handOns{t: t, st: st}
-	c := startPipelined(t, gs, out)
-	events := appendEvents(t, st, []ev{{at: time.Second, name: "HighLatency", labels: osprey.Labels{"service": "checkout"}}})
-	if err := c.ConsumeEvents(t.Context(), events); err != nil {
-		t.Fatal(err)
-	}
-	<-gs.entered
+	st, gs, out, c := pipelinedWithOneQueued(t)
 	stopped := make(chan error, 1)
 	go func() { stopped <- c.Shutdown(context.Background()) }()
 	gs.gate <- nil

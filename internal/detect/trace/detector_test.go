@@ -761,20 +761,7 @@ func TestSlowModeLearntBeforeTiming(t *testing.T) {
 			}
 		}
 	}
-	early := newRig(t, func(c *Config) { c.MinTimed = 20 })
-	run(early)
-	if open := early.openSignal("seat", SignalLatency); len(open) != 1 {
-		t.Fatalf("timed after 20 spans: seat's open latency anomalies = %+v, want the one the slow mode keeps open", open)
-	}
-
-	r := newRig(t, nil)
-	run(r)
-	for _, a := range r.anomalies() {
-		t.Errorf("slow mode reported: %s %s", a.Labels, a.Evidence[0].Reason)
-	}
-	if s := r.d.Stats(); s.Slow != 0 {
-		t.Errorf("%d slow spans, want none", s.Slow)
-	}
+	r := slowModeReportedOnlyWith(t, run, func(c *Config) { c.MinTimed = 20 }, "timed after 20 spans")
 	// CPU contention: every span four times as slow for two minutes.
 	for i := range 120 {
 		if i%10 == 9 {
@@ -814,20 +801,7 @@ func TestYoungLatencyProfileJudgedAgainstItsLargest(t *testing.T) {
 			}
 		}
 	}
-	p99 := newRig(t, func(c *Config) { c.MatureTimed = 0 })
-	run(p99)
-	if open := p99.openSignal("seat", SignalLatency); len(open) != 1 {
-		t.Fatalf("judged against the p99: seat's open latency anomalies = %+v, want the one the burst opens", open)
-	}
-
-	r := newRig(t, nil)
-	run(r)
-	for _, a := range r.anomalies() {
-		t.Errorf("the slow mode's burst reported: %s %s", a.Labels, a.Evidence[0].Reason)
-	}
-	if s := r.d.Stats(); s.Slow != 0 {
-		t.Errorf("%d slow spans, want none", s.Slow)
-	}
+	r := slowModeReportedOnlyWith(t, run, func(c *Config) { c.MatureTimed = 0 }, "judged against the p99")
 	// Contention: every span 250 ms, above twice the largest learnt.
 	for range 20 {
 		r.query(250)
@@ -872,4 +846,26 @@ func TestWorstBoundsYoungExpectations(t *testing.T) {
 			t.Errorf("support %d: surprise %.2f (%d of %d), evidence %v, want %v", tc.support, s, k, n, got, tc.want)
 		}
 	}
+}
+
+// slowModeReportedOnlyWith runs run on a rig configured by opt, where seat's
+// slow mode must open one latency anomaly (how is why), and on a rig with
+// the defaults, where it must open none and count no slow span; it
+// returns the default rig for further checks.
+func slowModeReportedOnlyWith(t *testing.T, run func(*rig), opt func(*Config), how string) *rig {
+	t.Helper()
+	with := newRig(t, opt)
+	run(with)
+	if open := with.openSignal("seat", SignalLatency); len(open) != 1 {
+		t.Fatalf("%s: seat's open latency anomalies = %+v, want the one the slow mode opens", how, open)
+	}
+	r := newRig(t, nil)
+	run(r)
+	for _, a := range r.anomalies() {
+		t.Errorf("slow mode reported: %s %s", a.Labels, a.Evidence[0].Reason)
+	}
+	if s := r.d.Stats(); s.Slow != 0 {
+		t.Errorf("%d slow spans, want none", s.Slow)
+	}
+	return r
 }
