@@ -310,10 +310,10 @@ type judged struct {
 	timed     bool
 	slow      bool
 	self      time.Duration
-	// p99 is the self time a span was judged slow against (SlowFactor
-	// times it): the learnt 99th percentile, or with largest the largest
-	// learnt self time (MatureTimed).
-	p99     float64
+	// ref is the self time in seconds a span was judged slow against
+	// (SlowFactor times it): the learnt 99th percentile, or with largest
+	// the largest learnt self time (MatureTimed).
+	ref     float64
 	largest bool
 	// young: its breaks all rest on young expectations (MatureSupport).
 	young bool
@@ -719,7 +719,7 @@ func (d *Detector) judge(service, op string, u Unit, breaks [][2]string, explain
 			q, _ = d.lat.Quantile(latKey, 1)
 			j.largest = true
 		}
-		j.timed, j.p99 = true, q
+		j.timed, j.ref = true, q
 		sec := self.Seconds()
 		j.slow = sec > d.cfg.SlowFactor*q && self > d.cfg.SlowMin
 	}
@@ -963,7 +963,7 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 	t := NewTally()
 	slowOp := map[string]int{}
 	var slowFirst time.Time
-	var p99 = map[string]float64{}
+	ref := map[string]float64{}
 	largest := map[string]bool{}
 	for i := range w.units {
 		j := &w.units[i]
@@ -988,7 +988,7 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 			if j.slow {
 				lat.k++
 				slowOp[j.op]++
-				p99[j.op], largest[j.op] = j.p99, j.largest
+				ref[j.op], largest[j.op] = j.ref, j.largest
 				if slowFirst.IsZero() || j.at.Before(slowFirst) {
 					slowFirst = j.at
 				}
@@ -1011,7 +1011,7 @@ func (d *Detector) tally(service string, w *svcWindow) (flow, lat finding) {
 			bound = "the largest learnt self time"
 		}
 		lat.reason = fmt.Sprintf("self time above %g times %s (%s) in %d of %d spans (mostly op %s)",
-			d.cfg.SlowFactor, bound, time.Duration(p99[op]*float64(time.Second)).Round(time.Microsecond), lat.k, lat.n, op)
+			d.cfg.SlowFactor, bound, time.Duration(ref[op]*float64(time.Second)).Round(time.Microsecond), lat.k, lat.n, op)
 	}
 	return flow, lat
 }
