@@ -107,14 +107,10 @@ func finalState(t *testing.T, st store.Store) ([]osprey.Incident, []store.NoiseC
 	return out, noise
 }
 
-// TestCrashRecoveryMatchesUninterruptedRun stops the correlator in the middle
-// of the stream twice, once by a batch whose commit fails (the crash loses it
-// after it was applied in memory) and once right after a commit, starts a new
-// one on the same store, and checks that the stored incidents, timelines and
-// noise counters equal those of a run that was never interrupted.
-func TestCrashRecoveryMatchesUninterruptedRun(t *testing.T) {
-	batches := crashWorkload()
-
+// uninterruptedState runs batches through a synchronous correlator on a
+// fresh store and returns the stored end state (finalState).
+func uninterruptedState(t *testing.T, batches [][]osprey.Event) ([]osprey.Incident, []store.NoiseCount) {
+	t.Helper()
 	ref := openStore(t)
 	c := startCorrelator(t, ref)
 	for _, b := range batches {
@@ -126,7 +122,17 @@ func TestCrashRecoveryMatchesUninterruptedRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want, wantNoise := finalState(t, ref)
+	return finalState(t, ref)
+}
+
+// TestCrashRecoveryMatchesUninterruptedRun stops the correlator in the middle
+// of the stream twice, once by a batch whose commit fails (the crash loses it
+// after it was applied in memory) and once right after a commit, starts a new
+// one on the same store, and checks that the stored incidents, timelines and
+// noise counters equal those of a run that was never interrupted.
+func TestCrashRecoveryMatchesUninterruptedRun(t *testing.T) {
+	batches := crashWorkload()
+	want, wantNoise := uninterruptedState(t, batches)
 	if len(want) < 8 {
 		t.Fatalf("the workload opened only %d incidents", len(want))
 	}

@@ -76,11 +76,17 @@ func (h *handOns) all() []osprey.Incident {
 // handing on to out.
 func startPipelined(t *testing.T, st store.Store, out osprey.IncidentConsumer) *correlate.Correlator {
 	t.Helper()
-	return startWith(t, correlate.Options{
+	return startWith(t, pipelineOptions(st, out, true))
+}
+
+// pipelineOptions are the options of the pipeline tests' correlators, with
+// the pipeline on or off.
+func pipelineOptions(st store.Store, out osprey.IncidentConsumer, pipeline bool) correlate.Options {
+	return correlate.Options{
 		Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"}, ResolveGrace: time.Minute,
 		CatchUpInterval: time.Hour, Now: func() time.Time { return t0 }, Registerer: prometheus.NewRegistry(),
-		Causes: rca.IncidentRanker{Config: rca.DefaultConfig()}, Out: out, Pipeline: true,
-	})
+		Causes: rca.IncidentRanker{Config: rca.DefaultConfig()}, Out: out, Pipeline: pipeline,
+	}
 }
 
 // pipelinedWithOneQueued starts a pipelined correlator on a gated store,
@@ -129,11 +135,7 @@ func TestPipelineMatchesSynchronous(t *testing.T) {
 	run := func(t *testing.T, pipeline bool) ([]osprey.Incident, []store.NoiseCount) {
 		st := openStore(t)
 		out := &handOns{t: t, st: st}
-		c := startWith(t, correlate.Options{
-			Store: st, Window: 5 * time.Minute, GroupBy: []string{"service"}, ResolveGrace: time.Minute,
-			CatchUpInterval: time.Hour, Now: func() time.Time { return t0 }, Registerer: prometheus.NewRegistry(),
-			Causes: rca.IncidentRanker{Config: rca.DefaultConfig()}, Out: out, Pipeline: pipeline,
-		})
+		c := startWith(t, pipelineOptions(st, out, pipeline))
 		for i, b := range batches {
 			b = copyBatch(b)
 			if err := st.AppendEvents(t.Context(), b); err != nil {
@@ -215,18 +217,7 @@ func (f *flakyStore) SaveIncidents(ctx context.Context, b store.IncidentBatch) e
 // uninterrupted synchronous run's.
 func TestPipelineFailedCommit(t *testing.T) {
 	batches := crashWorkload()
-	ref := openStore(t)
-	rc := startCorrelator(t, ref)
-	for _, b := range batches {
-		b = copyBatch(b)
-		if err := ref.AppendEvents(t.Context(), b); err != nil {
-			t.Fatal(err)
-		}
-		if err := rc.ConsumeEvents(t.Context(), b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, wantNoise := finalState(t, ref)
+	want, wantNoise := uninterruptedState(t, batches)
 
 	for _, failAt := range []int{3, 7, 12} {
 		st := openStore(t)
